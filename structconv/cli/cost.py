@@ -1,0 +1,54 @@
+"""`structconv cost MODEL`: exact adds, mults and params, dense vs a plan."""
+from __future__ import annotations
+
+from ._common import add_plan_args
+
+
+def register(sub) -> None:
+    p = sub.add_parser("cost", help="count mults, adds and params of a network under a plan")
+    p.add_argument("model", help="zoo network name (see `structconv zoo`)")
+    add_plan_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--totals-only", action="store_true", help="skip the per-layer table")
+    p.set_defaults(func=run)
+
+
+def cost_table(cost, totals_only: bool = False) -> str:
+    from ._table import human, render
+
+    lines = []
+    if not totals_only:
+        rows = []
+        for r in cost.layers:
+            l, o, s = r.layer, r.original, r.structured
+            shape = f"{l.out_channels}x{l.group_in_channels}x{l.kernel[0]}x{l.kernel[1]}"
+            rows.append([l.name, l.kind, shape, r.choice.label, human(o.mults), human(s.mults),
+                         f"{s.mults / o.mults:.3f}", human(o.adds), human(s.adds), human(s.sumpool_adds),
+                         human(o.params), human(s.params)])
+        lines.append(render(["layer", "kind", "CoutxCxkhxkw", "choice", "mults", "->mults", "ratio",
+                             "adds", "->adds", "sumpool", "params", "->params"], rows, "lllr" + "r" * 8))
+        lines.append("")
+    o, s = cost.original, cost.structured
+    lines.append(render(
+        ["total", "original", "structured", "ratio"],
+        [["mults", f"{o.mults:,}", f"{s.mults:,}", f"{s.mults / o.mults:.4f}"],
+         ["adds", f"{o.adds:,}", f"{s.adds:,}", f"{s.adds / o.adds:.4f}"],
+         ["  of which sum-pool", "0", f"{s.sumpool_adds:,}", ""],
+         ["params", f"{o.params:,}", f"{s.params:,}", f"{s.params / o.params:.4f}"]]))
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from structconv.core import count_network
+
+    from ._common import load_network, load_plan, print_json
+
+    net = load_network(args.model)
+    plan = load_plan(args, net)
+    cost = count_network(net, plan)
+    if args.json:
+        print_json(cost.to_dict())
+    else:
+        print(f"{net.name} under plan {plan.name!r} ({len(plan)} layers changed)\n")
+        print(cost_table(cost, args.totals_only))
+    return 0

@@ -1,0 +1,43 @@
+"""Input validation shared by every public constructor.
+
+Every error names the field, the offending value and the allowed range, so the
+CLI can print it as one line.
+"""
+from __future__ import annotations
+
+from numbers import Integral
+
+
+def where_suffix(where: str | None) -> str:
+    return f" (in {where})" if where else ""
+
+
+def int_field(name: str, value, lo: int | None = None, hi: int | None = None,
+              where: str | None = None) -> int:
+    """Return ``value`` as an int, or raise ValueError naming ``name`` and the range."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}{where_suffix(where)}")
+    v = int(value)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+        raise ValueError(f"{name} = {v} is out of range {rng}{where_suffix(where)}")
+    return v
+
+
+def pair_field(name: str, value, lo: int | None = None, hi=None,
+               where: str | None = None) -> tuple[int, int]:
+    """An int or a 2-sequence of ints, each checked; ``hi`` may be a pair."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}{where_suffix(where)}")
+        a, b = value
+    else:
+        a = b = value
+    his = hi if isinstance(hi, tuple) else (hi, hi)
+    return int_field(name, a, lo, his[0], where), int_field(name, b, lo, his[1], where)
+
+
+def choice_field(name: str, value, allowed, where: str | None = None):
+    if value not in allowed:
+        raise ValueError(f"{name} = {value!r} is not one of {sorted(allowed)}{where_suffix(where)}")
+    return value

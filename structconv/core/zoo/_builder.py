@@ -1,0 +1,39 @@
+"""A small helper the zoo definitions use to emit Layers and count BatchNorm params."""
+from __future__ import annotations
+
+from ..layer import Layer, Network
+
+
+class NetBuilder:
+    """Collects layers in execution order; ``conv`` returns the Layer so callers chain sizes."""
+
+    def __init__(self, name: str, input_shape: tuple[int, int, int]):
+        self.name = name
+        self.input_shape = tuple(input_shape)
+        self.layers: list[Layer] = []
+        self.extra_params = 0
+
+    def conv(self, name, cin, cout, kernel, size, stride=1, padding=None, dilation=1, groups=1,
+             bias=False, bn=True) -> Layer:
+        """Append a conv; ``padding`` defaults to 'same'-style dilation*(k-1)//2; ``bn`` adds 2*cout."""
+        k = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+        d = dilation if isinstance(dilation, tuple) else (dilation, dilation)
+        if padding is None:
+            padding = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
+        layer = Layer.conv2d(name, cin, cout, k, size, stride=stride, padding=padding,
+                             dilation=d, groups=groups, bias=bias)
+        self.layers.append(layer)
+        if bn:
+            self.extra_params += 2 * cout
+        return layer
+
+    def linear(self, name, fin, fout, bias=True) -> Layer:
+        layer = Layer.linear(name, fin, fout, bias=bias)
+        self.layers.append(layer)
+        return layer
+
+    def add_params(self, n: int) -> None:
+        self.extra_params += int(n)
+
+    def build(self, spec=None) -> Network:
+        return Network(self.name, self.input_shape, tuple(self.layers), self.extra_params, spec)

@@ -1,0 +1,1 @@
+"""structconv.search."""
