@@ -1,0 +1,91 @@
+"""The foundation CLI: `zoo`, `cost`, `paper` — contract and one-line errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from structconv.cli import main
+from structconv.core import count_network
+from structconv.core.presets import get_preset
+from structconv.core.zoo import get_network
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_cost_json_contract(capsys):
+    rc, out, err = run(capsys, "cost", "resnet18", "--preset", "uniform-n2", "--json")
+    assert rc == 0 and err == ""
+    d = json.loads(out)
+    assert set(d) == {"model", "plan", "original", "structured", "layers"}
+    assert set(d["original"]) == {"mults", "adds", "params"}
+    assert set(d["structured"]) == {"mults", "adds", "sumpool_adds", "params"}
+    assert set(d["layers"][0]) == {"name", "choice", "mults", "adds", "sumpool_adds", "params",
+                                   "orig_mults", "orig_adds", "orig_params"}
+    assert all(isinstance(v, int) for r in d["layers"] for k, v in r.items() if k not in ("name", "choice"))
+    # the same numbers the library gives, and the DESIGN.md peer totals for the dense network
+    net = get_network("resnet18")
+    cost = count_network(net, get_preset("uniform-n2", net))
+    assert d["structured"]["mults"] == cost.structured.mults
+    assert d["original"] == {"mults": 1_814_073_344, "adds": cost.original.adds, "params": 11_689_512}
+    assert sum(r["mults"] for r in d["layers"]) == d["structured"]["mults"]
+    assert d["layers"][0]["choice"] == "dense"          # uniform-n2 keeps the first layer dense
+
+
+def test_cost_table_and_plan_file(capsys, tmp_path):
+    plan = tmp_path / "p.yaml"
+    plan.write_text("name: mine\nlayers:\n  layer1.0.conv1: {c: 32, n: 2}\n")
+    rc, out, _ = run(capsys, "cost", "resnet18", "--plan", str(plan))
+    assert rc == 0 and "layer1.0.conv1" in out and "c=32,n=2" in out and "mults" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["cost", "nosuchnet"], "model = 'nosuchnet'"),
+    (["cost", "resnet18", "--preset", "nope"], "nope"),
+    (["cost", "resnet18", "--plan", "/nonexistent/p.yaml"], "cannot be read"),
+    (["cost"], "model"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_bad_input_one_line_exit_2(capsys, argv, needle):
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2
+    assert err.count("\n") == 1 and err.startswith("structconv: error:") and needle in err
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("layers: {layer1.0.conv1: {c: 65, n: 2}}", r"c = 65 is out of range [1, 64]"),
+    ("layers: {layer1.0.conv1: {c: 8, n: 4}}", r"n = 4 is out of range [1, 3]"),
+    ("layers: {no.such.layer: {c: 1, n: 1}}", "no.such.layer"),
+    ("layers: [", "not valid YAML"),
+])
+def test_bad_plan_file(capsys, tmp_path, text, needle):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    rc, _, err = run(capsys, "cost", "resnet18", "--plan", str(f))
+    assert rc == 2 and needle in err and err.count("\n") == 1
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "structconv", "cost", "resnet18", "--preset", "x"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stdout == ""
+
+
+def test_zoo_lists_networks_and_presets(capsys):
+    rc, out, _ = run(capsys, "zoo", "--json")
+    d = json.loads(out)
+    assert rc == 0 and "resnet50" in d["networks"] and "uniform-n2" in d["presets"]
+
+
+def test_paper_command_within_stated_differences(capsys):
+    rc, out, _ = run(capsys, "paper", "--json")
+    rows = json.loads(out)["rows"]
+    assert rc == 0 and len(rows) == 4
+    for r in rows:
+        # README "Paper tables" explains each gap; params are printed to 2 digits in the paper
+        assert abs(r["rel_mults"]) < 0.01 and abs(r["rel_adds"]) < 0.01, r
+        assert abs(r["rel_params"]) < 0.03, r
