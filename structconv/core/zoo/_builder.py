@@ -4,6 +4,14 @@ from __future__ import annotations
 from ..layer import Layer, Network
 
 
+def input_hw(input_size, where: str) -> tuple[int, int]:
+    """``input_size`` as (H, W): an int means square."""
+    hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in hw):
+        raise ValueError(f"input_size = {input_size!r} must be an int >= 1 or a pair of them (in {where})")
+    return hw
+
+
 class NetBuilder:
     """Collects layers in execution order; ``conv`` returns the Layer so callers chain sizes."""
 

@@ -26,7 +26,7 @@ from typing import Iterator
 from ..layer import Network
 from ._builder import NetBuilder
 from .mobilenet import make_divisible
-from .resnet import _hw
+from ._builder import input_hw as _hw
 
 # expand ratio, kernel, stride, input channels, output channels, repeats (before width/depth scaling)
 EFFICIENTNET_B_STAGES = ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),

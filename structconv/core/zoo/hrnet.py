@@ -30,16 +30,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..layer import Network
-from ._builder import NetBuilder
+from ._builder import NetBuilder, input_hw as _hw
 
 BLOCKS = {"BASIC": 1, "BOTTLENECK": 4}          # block -> expansion
-
-
-def _hw(input_size, where: str) -> tuple[int, int]:
-    hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-    if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in hw):
-        raise ValueError(f"input_size = {input_size!r} must be an int >= 1 or a pair of them (in {where})")
-    return hw
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder
-from .resnet import _hw
+from ._builder import input_hw as _hw
 
 # t (expand ratio), c (output channels), n (repeats), s (stride of the first repeat)
 MOBILENET_V2_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from ..layer import Network
 from ._builder import NetBuilder
-from .hrnet import _hw
+from ._builder import input_hw as _hw
 
 DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 WIDTHS = (64, 128, 256, 512)

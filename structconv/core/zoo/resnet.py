@@ -17,17 +17,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..layer import Network, conv_out
-from ._builder import NetBuilder
+from ._builder import NetBuilder, input_hw as _hw
 
 BLOCKS = {"basic": 1, "bottleneck": 4}     # block kind -> channel expansion of its output
-
-
-def _hw(input_size, where: str) -> tuple[int, int]:
-    """``input_size`` as (H, W): an int means square."""
-    hw = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-    if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in hw):
-        raise ValueError(f"input_size = {input_size!r} must be an int >= 1 or a pair of them (in {where})")
-    return hw
 
 
 @dataclass(frozen=True)

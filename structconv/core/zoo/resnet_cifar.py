@@ -18,7 +18,7 @@ from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder
-from .resnet import _hw
+from ._builder import input_hw as _hw
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder
-from .resnet import _hw
+from ._builder import input_hw as _hw
 
 VGG16_CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
