@@ -1,1 +1,33 @@
-"""structconv.sim."""
+"""structconv.sim: cycles and energy of a network on a sum-pool unit + MAC-array accelerator.
+
+    simulate(network, plan=None, hw="edge-int8", mode="analytical") -> NetworkResult
+    simulate_layer(layer, choice=None, hw=..., mode=...)          -> LayerResult
+    BatchSimulator(network, hw, choices_per_layer).evaluate(index) -> (cycles, energy_pj)
+    load_accelerator(name_or_path), list_accelerators(), read_scalesim_config(path)
+
+Model, in short (details: mapping.py, _kernels.py):
+- MAC array: SCALE-Sim 3.0.0's fold schedule; dense layers reproduce its "Total
+  Cycles" and SRAM access counts exactly. Groups run one GEMM each, in turn.
+- Sum-pool unit: adder lanes run a tree (core's naive count), separable (channel,
+  row, column passes) or sliding (running sums) scheme. Only the sum-pool outputs
+  the small conv reads are computed; core's count assumes the full stride-1 map,
+  so at stride > 1 (or dilation wider than the output) the unit does less work.
+- Overlap: fused pipelines the sum-pool unit into the MAC array through the line
+  buffer (falls back to sequential when the rows it needs do not fit there);
+  sequential writes the sum-pool output to SRAM (DRAM if it does not fit) first.
+- Memory: double-buffered SRAMs (half active); an operand's tiles are re-fetched
+  from DRAM when they do not fit, with the cheaper of the two fold orders; stalls
+  are DRAM time the compute cannot hide (first fill and last drain included).
+- Energy: event counts x the accelerator's pJ table (Horowitz 45 nm defaults)
+  plus leakage x latency, computed in numpy outside the kernels.
+"""
+from .accelerator import (DEFAULT_HW, Accelerator, AreaTable, EnergyTable, MacArray, Memory, SumPoolUnit,
+                          list_accelerators, load_accelerator)
+from .batch import BatchSimulator
+from .engine import MODES, simulate, simulate_layer
+from .results import Energy, LayerResult, NetworkResult
+from .scalesim_cfg import read_scalesim_config
+
+__all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "AreaTable", "DEFAULT_HW",
+           "load_accelerator", "list_accelerators", "read_scalesim_config", "simulate", "simulate_layer",
+           "BatchSimulator", "MODES", "Energy", "LayerResult", "NetworkResult"]

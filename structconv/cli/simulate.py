@@ -1,0 +1,91 @@
+"""`structconv simulate`: cycles and energy of a network on an accelerator.
+
+    structconv simulate MODEL [--hw PRESET|FILE] [--preset P | --plan FILE] [--mode analytical|cycle] [--json]
+    structconv simulate --scalesim-topology CSV --scalesim-config CFG [--mode ...] [--json]
+
+With SCALE-Sim input, layers keep SCALE-Sim's ceil() output size, so each layer's
+cycles_compute is the number to compare with SCALE-Sim's "Total Cycles".
+"""
+from __future__ import annotations
+
+from ._common import add_plan_args
+
+
+def register(sub) -> None:
+    p = sub.add_parser("simulate", help="cycles, latency and energy of a network on an accelerator")
+    p.add_argument("model", nargs="?", help="zoo network name (see `structconv zoo`)")
+    p.add_argument("--hw", default=None, help="accelerator preset name or YAML file (default edge-int8)")
+    add_plan_args(p)
+    p.add_argument("--mode", default="analytical", choices=("analytical", "cycle"),
+                   help="closed-form model (default) or the cycle-stepped check")
+    p.add_argument("--scalesim-topology", metavar="CSV", help="a SCALE-Sim topology CSV instead of MODEL")
+    p.add_argument("--scalesim-config", metavar="CFG", help="a SCALE-Sim .cfg instead of --hw")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _inputs(args):
+    """(network, plan, hw, scalesim_ofmap) from the arguments, with one-line errors."""
+    from structconv.core import Plan
+    from structconv.sim import DEFAULT_HW, load_accelerator, read_scalesim_config
+
+    from ._common import load_network, load_plan
+
+    scalesim = bool(args.scalesim_topology or args.scalesim_config)
+    if scalesim:
+        if args.model:
+            raise ValueError("give either MODEL or --scalesim-topology, not both")
+        if not args.scalesim_topology:
+            raise ValueError("--scalesim-config needs --scalesim-topology CSV")
+        if args.hw and args.scalesim_config:
+            raise ValueError("give either --hw or --scalesim-config, not both")
+        if args.preset:
+            raise ValueError("--preset names a zoo plan; with a SCALE-Sim topology use --plan FILE")
+        from structconv.core.scalesim_csv import read_topology
+
+        net = read_topology(args.scalesim_topology)
+        hw = (read_scalesim_config(args.scalesim_config) if args.scalesim_config
+              else load_accelerator(args.hw or DEFAULT_HW))
+        plan = Plan.load(args.plan) if args.plan else Plan(name="dense")
+        plan.validate(net)
+        return net, plan, hw, True
+    if not args.model:
+        raise ValueError("give a MODEL (see `structconv zoo`) or --scalesim-topology CSV")
+    net = load_network(args.model)
+    return net, load_plan(args, net), load_accelerator(args.hw or DEFAULT_HW), False
+
+
+def table(result) -> str:
+    from ._table import human, render
+
+    rows = []
+    for r in result.layers:
+        e = r.energy_pj
+        rows.append([r.name, r.choice, f"{r.cycles_total:,}", f"{r.cycles_stall:,}", f"{r.spu_cycles:,}",
+                     f"{r.mac_cycles:,}", f"{100 * r.mac_utilization:.1f}", human(e.total / 1e6),
+                     human(e.mac / 1e6), human(e.add / 1e6), human(e.sram / 1e6), human(e.dram / 1e6),
+                     human(r.dram_bytes)])
+    head = ["layer", "choice", "cycles", "stall", "spu", "mac", "util%", "uJ", "mac uJ", "add uJ",
+            "sram uJ", "dram uJ", "dram B"]
+    e = result.energy_pj
+    total = (f"total: {result.cycles_total:,} cycles ({result.cycles_stall:,} stalled), "
+             f"{result.latency_s * 1e3:.4g} ms, {e.total / 1e6:.4g} uJ "
+             f"(mac {e.mac / 1e6:.3g}, add {e.add / 1e6:.3g}, sram {e.sram / 1e6:.3g}, "
+             f"dram {e.dram / 1e6:.3g}, leakage {e.leakage / 1e6:.3g})")
+    return render(head, rows, "ll" + "r" * (len(head) - 2)) + "\n\n" + total
+
+
+def run(args) -> int:
+    from structconv.sim import simulate
+
+    from ._common import print_json
+
+    net, plan, hw, scalesim = _inputs(args)
+    result = simulate(net, plan, hw, args.mode, scalesim_ofmap=scalesim)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(f"{net.name} under plan {plan.name!r} on {hw.name} ({hw.mac_array.rows}x{hw.mac_array.cols} "
+              f"{hw.mac_array.dataflow}, {hw.dtype}, {hw.clock_hz / 1e6:g} MHz), {args.mode} mode\n")
+        print(table(result))
+    return 0

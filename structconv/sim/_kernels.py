@@ -1,0 +1,750 @@
+"""All Numba kernels of structconv.sim: plain int64/float64 arrays in and out.
+
+A *job* is one row of ``jobs`` (columns J_*): a GEMM run G times (once per
+group, as SCALE-Sim users run grouped layers) and, for a structured layer, the
+3-D sum-pool that feeds it. ``hw`` is a float64 vector (columns H_*). Every
+kernel writes one row of int64 event counts (columns O_*) per job; energy is
+counts x table and is computed outside, in Python.
+
+Two modes fill the same columns:
+  analytical_jobs  closed forms (SCALE-Sim's fold algebra, pass-level add counts)
+  cycle_jobs       steps each distinct fold of the array schedule cycle by
+                   cycle, walks the sum-pool output row by row, and runs the
+                   DRAM channel and the fused pipeline fold by fold.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+NUMBA_FLAGS = dict(cache=True, nogil=True, fastmath=False)   # exact integer maths: no fastmath
+
+# -- job columns ------------------------------------------------------------------
+(J_M, J_N, J_K, J_G, J_IFMAP, J_SPU, J_CG, J_H, J_W, J_PH, J_PW, J_C, J_KC, J_A, J_B,
+ J_NH, J_NW, J_SH, J_SW, J_DH, J_DW, J_HO, J_WO) = range(23)
+NJ = 23
+# -- hw columns ---------------------------------------------------------------------
+(H_R, H_C, H_DF, H_LANES, H_SCHEME, H_LB, H_IFS, H_FIS, H_OFS, H_BW, H_BPE, H_OVERLAP) = range(12)
+NH = 12
+DF_OS, DF_WS, DF_IS = 0, 1, 2
+SC_TREE, SC_SEP, SC_SLIDE = 0, 1, 2
+OV_FUSED, OV_SEQ = 0, 1
+# -- output columns -------------------------------------------------------------------
+(O_COMPUTE, O_STALL, O_MAC, O_SPU, O_MACS, O_ADDS, O_IF_R, O_FI_R, O_OF_W, O_IF_W, O_LB,
+ O_DRAM, O_FUSED) = range(13)
+NO = 13
+
+
+@njit(**NUMBA_FLAGS)
+def cdiv(a, b):
+    return -(-a // b)
+
+
+@njit(**NUMBA_FLAGS)
+def gemm_dims(df, M, N, K):
+    """SCALE-Sim's (Sr, Sc, T): the GEMM axes mapped on array rows, array cols, and time."""
+    if df == DF_OS:
+        return M, N, K
+    if df == DF_WS:
+        return K, N, M
+    return K, M, N
+
+
+@njit(**NUMBA_FLAGS)
+def fold_len(df, R, C, T):
+    """Cycles of one fold: OS T+R+C-2; WS/IS 2R+C+T-2 (weights/ifmap preload of R rows first)."""
+    if df == DF_OS:
+        return T + R + C - 2
+    return 2 * R + C + T - 2
+
+
+@njit(**NUMBA_FLAGS)
+def gemm_closed(df, M, N, K, R, C):
+    """(fold cycles, folds, row folds, col folds, ifmap reads, filter reads, ofmap writes) of one GEMM.
+
+    Reads/writes are SCALE-Sim 3.0.0's DETAILED_ACCESS_REPORT counts, including
+    its OS quirk of adding rows + cols to the ofmap writes of every fold.
+    """
+    Sr, Sc, T = gemm_dims(df, M, N, K)
+    rf = cdiv(Sr, R)
+    cf = cdiv(Sc, C)
+    folds = rf * cf
+    if df == DF_OS:
+        return fold_len(df, R, C, T), folds, rf, cf, M * K * cf, K * N * rf, M * N + folds * (R + C)
+    if df == DF_WS:
+        return fold_len(df, R, C, T), folds, rf, cf, K * M * cf, K * N, M * N * rf
+    return fold_len(df, R, C, T), folds, rf, cf, K * M, K * N * cf, M * N * rf
+
+
+# -- sum-pool geometry ---------------------------------------------------------------
+@njit(**NUMBA_FLAGS)
+def needed_mask(L, n_out, s, d, taps):
+    """Positions in [0, L) of the stride-1 sum-pool output that the small conv reads."""
+    m = np.zeros(L, np.bool_)
+    for i in range(n_out):
+        for j in range(taps):
+            y = s * i + d * j
+            if y < L:
+                m[y] = True
+    return m
+
+
+@njit(**NUMBA_FLAGS)
+def touched_mask(need, L_in, d, win):
+    """Input positions touched by the needed outputs through a window of ``win`` taps, dilation d."""
+    m = np.zeros(L_in, np.bool_)
+    for y in range(need.shape[0]):
+        if need[y]:
+            for t in range(win):
+                m[y + d * t] = True
+    return m
+
+
+@njit(**NUMBA_FLAGS)
+def running_cost(need, d, win):
+    """Adds per line along one axis with running sums: per dilation chain, the first
+    output costs win-1 adds, every later position (needed or skipped over) one add
+    and one subtract."""
+    if win <= 1:
+        return 0
+    L = need.shape[0]
+    total = 0
+    for r in range(d):
+        lo = -1
+        hi = -1
+        y = r
+        while y < L:
+            if need[y]:
+                if lo < 0:
+                    lo = y
+                hi = y
+            y += d
+        if lo >= 0:
+            total += (win - 1) + 2 * ((hi - lo) // d)
+    return total
+
+
+@njit(**NUMBA_FLAGS)
+def count_true(m):
+    n = 0
+    for v in m:
+        if v:
+            n += 1
+    return n
+
+
+@njit(**NUMBA_FLAGS)
+def ceil_log2(x):
+    n = 0
+    v = 1
+    while v < x:
+        v *= 2
+        n += 1
+    return n
+
+
+@njit(**NUMBA_FLAGS)
+def spu_geometry(job):
+    """Per-group sum-pool quantities shared by both modes.
+
+    Returns (Hn, Wn, Rin, Cin, run_h, run_w, need_h, need_w, in_h) where Hn x Wn
+    are the needed sum-pool outputs, Rin x Cin the padded-input positions they
+    touch, run_h/run_w the running-sum cost of one line along H/W.
+    """
+    Hp = job[J_H] + 2 * job[J_PH]
+    Wp = job[J_W] + 2 * job[J_PW]
+    H1 = Hp - job[J_DH] * (job[J_A] - 1)
+    W1 = Wp - job[J_DW] * (job[J_B] - 1)
+    need_h = needed_mask(H1, job[J_HO], job[J_SH], job[J_DH], job[J_NH])
+    need_w = needed_mask(W1, job[J_WO], job[J_SW], job[J_DW], job[J_NW])
+    in_h = touched_mask(need_h, Hp, job[J_DH], job[J_A])
+    in_w = touched_mask(need_w, Wp, job[J_DW], job[J_B])
+    return (count_true(need_h), count_true(need_w), count_true(in_h), count_true(in_w),
+            running_cost(need_h, job[J_DH], job[J_A]), running_cost(need_w, job[J_DW], job[J_B]),
+            need_h, need_w, in_h)
+
+
+@njit(**NUMBA_FLAGS)
+def channel_line_cost(c, kc, scheme):
+    """Adds to turn one spatial position's Cg channels into c window sums of kc channels."""
+    if kc <= 1:
+        return 0
+    direct = c * (kc - 1)
+    if scheme == SC_SLIDE:
+        return min(direct, (kc - 1) + 2 * (c - 1))
+    return direct
+
+
+@njit(**NUMBA_FLAGS)
+def spu_depth(scheme, kc, a, b):
+    """Pipeline fill of the adder datapath: one adder tree over the whole window (tree),
+    one tree per pass (separable), one stage per running-sum pass (sliding)."""
+    if scheme == SC_TREE:
+        return ceil_log2(kc * a * b)
+    if scheme == SC_SEP:
+        return ceil_log2(kc) + ceil_log2(a) + ceil_log2(b)
+    return (1 if kc > 1 else 0) + (1 if a > 1 else 0) + (1 if b > 1 else 0)
+
+
+@njit(**NUMBA_FLAGS)
+def spu_pass_ops(job, scheme, Hn, Wn, Rin, Cin, run_h, run_w):
+    """(channel, row, column) pass adds of one group (tree: everything in 'column')."""
+    c, kc, a, b = job[J_C], job[J_KC], job[J_A], job[J_B]
+    if scheme == SC_TREE:
+        return 0, 0, c * Hn * Wn * (kc * a * b - 1)
+    ch = Rin * Cin * channel_line_cost(c, kc, scheme)
+    if scheme == SC_SLIDE:
+        row = c * Cin * min(Hn * (a - 1), run_h)
+        col = c * Hn * min(Wn * (b - 1), run_w)
+    else:
+        row = c * Cin * Hn * (a - 1)
+        col = c * Hn * Wn * (b - 1)
+    return ch, row, col
+
+
+@njit(**NUMBA_FLAGS)
+def spu_buffers(job, hw, Hn, Wn, Cin):
+    """(line-buffer bytes the sum-pool unit needs for its row window, bytes the fused
+    MAC array needs on top of that)."""
+    bpe = np.int64(hw[H_BPE])
+    win_rows = job[J_DH] * (job[J_A] - 1) + 1
+    chans = job[J_CG] if np.int64(hw[H_SCHEME]) == SC_TREE else job[J_C]
+    spu_need = bpe * chans * win_rows * Cin
+    df = np.int64(hw[H_DF])
+    if df == DF_OS:
+        # one band = R consecutive output pixels: at most ceil(R/Wo)+1 output rows
+        span = min(job[J_HO], cdiv(np.int64(hw[H_R]), job[J_WO]) + 1)
+        rows = min(Hn, job[J_SH] * (span - 1) + job[J_DH] * (job[J_NH] - 1) + 1)
+    else:
+        rows = Hn       # WS/IS sweep every pixel in every fold: the whole map must stay
+    return spu_need, bpe * job[J_C] * rows * Wn
+
+
+# -- DRAM traffic of one GEMM (elements) --------------------------------------------------
+# A GEMM's folds form a (row fold fr) x (col fold fc) grid. Order 0 is SCALE-Sim's
+# (col folds outer), order 1 runs row folds outer. Every fold lasts the same number
+# of cycles and SCALE-Sim's SRAM counts are sums over folds, so the order changes
+# only which operand tiles stay resident: the memory model takes the cheaper one.
+@njit(**NUMBA_FLAGS)
+def dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
+    """(total, first load, last write) DRAM elements of one GEMM; fold_traffic is the schedule."""
+    Sr, Sc, T = gemm_dims(df, M, N, K)
+    rf = cdiv(Sr, R)
+    cf = cdiv(Sc, C)
+    Ff = K * N
+    Fo = M * N
+    if df == DF_OS:
+        last_w = (M - (rf - 1) * R) * (N - (cf - 1) * C)
+        if order == 0:
+            ifm = Fi if Fi <= half_i else Fi * cf
+            filt = Ff if (Ff <= half_f or K * min(C, N) <= half_f) else Ff * rf
+        else:
+            ifm = Fi if (Fi <= half_i or cdiv(Fi, rf) <= half_i) else Fi * cf
+            filt = Ff if Ff <= half_f else Ff * rf
+        return ifm + filt + Fo, Fi // rf + K * min(C, N), last_w
+    if order == 0:
+        psum_fits = rf == 1 or (M * min(C, N) if df == DF_WS else min(C, M) * N) <= half_o
+    else:
+        psum_fits = rf == 1 or Fo <= half_o
+    ofm = Fo if psum_fits else Fo * (2 * rf - 1)
+    if df == DF_WS:
+        if order == 0:
+            ifm = Fi if Fi <= half_i else Fi * cf
+        else:
+            ifm = Fi if (Fi <= half_i or cdiv(Fi, rf) <= half_i) else Fi * cf
+        return Ff + ifm + ofm, min(R, K) * min(C, N) + Fi // rf, M * (N - (cf - 1) * C)
+    if order == 0:
+        filt = Ff if Ff <= half_f else Ff * cf
+    else:
+        filt = Ff if (Ff <= half_f or min(R, K) * N <= half_f) else Ff * cf
+    return Fi + filt + ofm, Fi // (rf * cf) + min(R, K) * N, (M - (cf - 1) * C) * N
+
+
+@njit(**NUMBA_FLAGS)
+def pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, rows_outer):
+    """Fold order with the least DRAM traffic (ties: SCALE-Sim's); fused OS must run row folds outer."""
+    if rows_outer:
+        return 1
+    t0 = dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, 0)[0]
+    t1 = dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, 1)[0]
+    return 1 if t1 < t0 else 0
+
+
+@njit(**NUMBA_FLAGS)
+def stall_closed(load0_b, total_b, last_w_b, busy_cycles, bw):
+    """Double buffering: the first tiles are a fill, the last write a drain, the rest
+    overlaps compute and stalls only where the link is the bottleneck overall."""
+    mid = total_b - load0_b - last_w_b
+    fill = np.int64(np.ceil(load0_b / bw))
+    drain = np.int64(np.ceil(last_w_b / bw))
+    return fill + max(np.int64(0), np.int64(np.ceil(mid / bw)) - busy_cycles) + drain
+
+
+@njit(**NUMBA_FLAGS)
+def spu_rate(lanes, ops_total, spu_dram_bytes, bw):
+    """Adds per cycle the sum-pool unit sustains: its lanes, or fewer when its input
+    stream from DRAM (spu_dram_bytes over a bw bytes/cycle link) cannot keep up."""
+    rate = float(lanes)
+    if spu_dram_bytes > 0 and ops_total > 0:
+        rate = min(rate, ops_total * bw / spu_dram_bytes)
+    return rate
+
+
+@njit(**NUMBA_FLAGS)
+def ready_at(depth, ops, rate):
+    """Cycle at which ``ops`` adds have passed the adder pipeline."""
+    return depth + np.int64(np.ceil(ops / rate - 1e-9))
+
+
+# -- the analytical path ------------------------------------------------------------------
+@njit(**NUMBA_FLAGS)
+def analytical_job(job, hw, out):
+    R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
+    df, bpe, bw = np.int64(hw[H_DF]), np.int64(hw[H_BPE]), hw[H_BW]
+    M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
+    flen, folds, rf, cf, if_r, fi_r, of_w = gemm_closed(df, M, N, K, R, C)
+    mac_cycles = G * (folds * flen - 1)      # SCALE-Sim reports Total Cycles - 1 per layer
+    half_i = np.int64(hw[H_IFS]) // (2 * bpe)
+    half_f = np.int64(hw[H_FIS]) // (2 * bpe)
+    half_o = np.int64(hw[H_OFS]) // (2 * bpe)
+    for k in range(NO):
+        out[k] = 0
+    out[O_MAC] = mac_cycles
+    out[O_MACS] = G * M * N * K
+    out[O_FI_R] = G * fi_r
+    out[O_OF_W] = G * of_w
+    if job[J_SPU] == 0:
+        order = pick_order(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, False)
+        tot, l0, lw = dram_closed(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, order)
+        out[O_IF_R] = G * if_r
+        out[O_DRAM] = G * tot * bpe
+        out[O_COMPUTE] = mac_cycles
+        out[O_STALL] = stall_closed(l0 * bpe, G * tot * bpe, lw * bpe, G * folds * flen, bw)
+        return
+    scheme, lanes = np.int64(hw[H_SCHEME]), np.int64(hw[H_LANES])
+    Hn, Wn, Rin, Cin, run_h, run_w, need_h, _nw, in_h = spu_geometry(job)
+    ch, row, col = spu_pass_ops(job, scheme, Hn, Wn, Rin, Cin, run_h, run_w)
+    ops_g = ch + row + col
+    depth = spu_depth(scheme, job[J_KC], job[J_A], job[J_B])
+    spu_cycles = cdiv(G * ops_g, lanes) + depth if ops_g > 0 else 0
+    spu_need, mac_need = spu_buffers(job, hw, Hn, Wn, Cin)
+    lb = np.int64(hw[H_LB])
+    reread = 1 if lb >= spu_need else job[J_A]      # no room for the row window: re-read rows
+    fused = np.int64(hw[H_OVERLAP]) == OV_FUSED and lb >= spu_need + mac_need
+    inter = job[J_C] * Hn * Wn
+    in_elems = job[J_CG] * Rin * Cin
+    out[O_SPU] = spu_cycles
+    out[O_ADDS] = G * ops_g
+    out[O_IF_R] = G * in_elems * reread
+    lb_spu = G * (ops_g + (job[J_C] * Rin * Cin + job[J_C] * Hn * Cin if scheme != SC_TREE else 0))
+    spu_dram = G * job[J_CG] * job[J_H] * job[J_W] * bpe
+    if fused:
+        out[O_FUSED] = 1
+        out[O_LB] = lb_spu + G * (inter + if_r)          # the MAC array reads the line buffer
+        order = pick_order(df, M, N, K, R, C, 0, half_i, half_f, half_o, df == DF_OS)
+        tot, l0, lw = dram_closed(df, M, N, K, R, C, 0, half_i, half_f, half_o, order)
+        run_rows = scheme == SC_SLIDE and run_h < Hn * (job[J_A] - 1)
+        end_c = fused_closed(job, float(lanes), depth, ch, row, col, run_rows, run_h, need_h, in_h,
+                             df, R, rf, cf, folds, flen)
+        # the same pipeline with the sum-pool unit slowed to its DRAM-limited rate
+        end_d = fused_closed(job, spu_rate(lanes, G * ops_g, spu_dram, bw), depth, ch, row, col,
+                             run_rows, run_h, need_h, in_h, df, R, rf, cf, folds, flen)
+        out[O_COMPUTE] = end_c - G
+    else:
+        out[O_LB] = lb_spu
+        out[O_IF_R] += G * if_r
+        out[O_IF_W] = G * inter
+        spill = inter > half_i
+        Fi = inter if spill else 0
+        order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, False)
+        tot, l0, lw = dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order)
+        if spill:
+            spu_dram += G * inter * bpe
+        out[O_COMPUTE] = spu_cycles + mac_cycles
+    out[O_DRAM] = G * tot * bpe + spu_dram
+    if fused:
+        spu_stall = end_d - end_c
+    else:
+        spu_stall = max(np.int64(0), np.int64(np.ceil(spu_dram / bw)) - spu_cycles)
+    out[O_STALL] = stall_closed(l0 * bpe, G * tot * bpe, lw * bpe, G * folds * flen, bw) + spu_stall
+
+
+@njit(**NUMBA_FLAGS)
+def fused_closed(job, rate, depth, ch_ops, row_ops, col_ops, run_rows, run_h, need_h, in_h, df, R, rf, cf,
+                 folds, flen):
+    """End cycle of the fused pipeline, each pass's adds spread over the rows it serves.
+
+    A MAC band (OS: one row fold across all column folds; WS/IS: the whole GEMM)
+    starts once the sum-pool row it reads last is ready. Up to needed row y_k the
+    column pass has done (k+1)/Hn of its adds, the channel pass the input rows up to
+    y_k + dh*(a-1) (exact for dilation 1), and a running row pass a-1 per line for
+    each dilation chain started plus an even share of the rest.
+    """
+    G, Wo, M = job[J_G], job[J_WO], job[J_M]
+    sh, dh, nh, a = job[J_SH], job[J_DH], job[J_NH], job[J_A]
+    up = np.cumsum(need_h.astype(np.int64))
+    in_up = np.cumsum(in_h.astype(np.int64))
+    ys = np.nonzero(need_h)[0]
+    Hn, Rin = ys.shape[0], in_up[-1]
+    ops_g = ch_ops + row_ops + col_ops
+    chains = 0
+    if run_rows:
+        seen = np.zeros(dh, np.bool_)
+        for y in ys:
+            seen[y % dh] = True
+        chains = count_true(seen)                      # dilation chains holding needed rows
+    heads = row_ops * (a - 1) * chains / run_h if run_rows else 0.0    # row_ops = lines * run_h
+    bands = rf if df == DF_OS else 1
+    band_cycles = (cf if df == DF_OS else folds) * flen
+    end = 0
+    for g in range(G):
+        for b in range(bands):
+            k = Hn - 1
+            if df == DF_OS:
+                v = sh * ((min((b + 1) * R, M) - 1) // Wo) + dh * (nh - 1)
+                k = up[min(v, need_h.shape[0] - 1)] - 1
+            kk = k + 1
+            touched = min(in_up[min(ys[k] + dh * (a - 1), in_h.shape[0] - 1)], kk * a)
+            pre = col_ops * kk / Hn + ch_ops * touched / Rin
+            if run_rows:
+                pre += heads * min(kk, chains) / chains
+                if Hn > chains:
+                    pre += (row_ops - heads) * max(0, kk - chains) / (Hn - chains)
+            else:
+                pre += row_ops * kk / Hn
+            end = max(end, ready_at(depth, g * ops_g + pre, rate)) + band_cycles
+    return end
+
+
+@njit(**NUMBA_FLAGS)
+def analytical_jobs(jobs, hw):
+    out = np.zeros((jobs.shape[0], NO), np.int64)
+    for i in range(jobs.shape[0]):
+        analytical_job(jobs[i], hw, out[i])
+    return out
+
+
+# -- the cycle-stepped path -----------------------------------------------------------------
+@njit(**NUMBA_FLAGS)
+def step_fold(df, R, C, T, ru, cu):
+    """Step one fold of the array cycle by cycle; ru x cu of the R x C PEs hold real work.
+
+    Event times (SCALE-Sim's demand matrices): OS feeds ifmap row i with operand k
+    at cycle i+k and filter column j at j+k, PE (i, j) does MAC k at i+j+k, and the
+    outputs drain row by row, bottom row first, skewed across columns. WS/IS load
+    the stationary operand one array row per cycle (R cycles), then stream pixel
+    (or filter) tau into array row i at R+tau+i; PE (i, j) works at R+tau+i+j and
+    results leave the bottom at 2R-1+tau+j. The fold ends when the last of its
+    output slots (also those of idle PEs, which still drain the skew) has left.
+    Returns (cycles, MACs, ifmap reads, filter reads, ofmap writes).
+    """
+    slots_total = R * C if df == DF_OS else T * C
+    slots = 0
+    t = 0
+    macs = 0
+    stream_r = 0
+    stat_r = 0
+    ofw = 0
+    while slots < slots_total:
+        if df == DF_OS:
+            for i in range(R):
+                if i < ru:
+                    if 0 <= t - i < T:
+                        stream_r += 1                         # ifmap
+                    lo = max(0, t - i - T + 1)
+                    hi = min(cu - 1, t - i)
+                    if hi >= lo:
+                        macs += hi - lo + 1
+                j = t - (T - 1) - (R - 1 - i)
+                if 0 <= j < C:
+                    slots += 1
+                    if i < ru and j < cu:
+                        ofw += 1
+            for j in range(cu):
+                if 0 <= t - j < T:
+                    stat_r += 1                               # filter
+        else:
+            if t < R and R - 1 - t < ru:
+                stat_r += cu                                  # preload one stationary row
+            for i in range(ru):
+                if 0 <= t - R - i < T:
+                    stream_r += 1
+                lo = max(0, t - R - i - T + 1)
+                hi = min(cu - 1, t - R - i)
+                if hi >= lo:
+                    macs += hi - lo + 1
+            for j in range(C):
+                if 0 <= t - (2 * R - 1) - j < T:
+                    slots += 1
+                    if j < cu:
+                        ofw += 1
+        t += 1
+    if df == DF_OS:
+        return t, macs, stream_r, stat_r, ofw
+    if df == DF_WS:
+        return t, macs, stream_r, stat_r, ofw                 # streamed ifmap, stationary filter
+    return t, macs, stat_r, stream_r, ofw                     # IS: stationary ifmap, streamed filter
+
+
+@njit(**NUMBA_FLAGS)
+def share(total, k, n):
+    """The k-th of n near-equal integer shares of ``total``."""
+    return total * (k + 1) // n - total * k // n
+
+
+@njit(**NUMBA_FLAGS)
+def fold_traffic(df, fc, fr, seq, rf, cf, ru, cu, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
+    """(elements loaded before, elements written after) fold (fc, fr), the seq-th of its GEMM.
+
+    The stationary/reused tile of an operand is fetched once when it fits in its
+    half of the double buffer, and again on every fold that needs it otherwise.
+    """
+    L = 0
+    W = 0
+    Ff = K * N
+    Fo = M * N
+    if df == DF_OS:
+        W = ru * cu
+        if order == 0:
+            keep_f = Ff <= half_f or K * min(C, N) <= half_f
+            if Fi > half_i or fc == 0:
+                L += share(Fi, fr, rf)
+            if (not keep_f) or fr == 0:
+                L += K * cu
+        else:
+            keep_i = Fi <= half_i or cdiv(Fi, rf) <= half_i
+            if (not keep_i) or fc == 0:
+                L += share(Fi, fr, rf)
+            if Ff > half_f or fr == 0:
+                L += K * cu
+        return L, W
+    if df == DF_WS:
+        L += ru * cu
+        keep_i = Fi <= half_i if order == 0 else (Fi <= half_i or cdiv(Fi, rf) <= half_i)
+        if (not keep_i) or fc == 0:
+            L += share(Fi, fr, rf)
+        tile = M * cu
+        big = M * min(C, N) if order == 0 else Fo
+    else:
+        L += share(Fi, seq, rf * cf)
+        keep_f = Ff <= half_f if order == 0 else (Ff <= half_f or min(R, K) * N <= half_f)
+        if (not keep_f) or fc == 0:
+            L += ru * N
+        tile = cu * N
+        big = min(C, M) * N if order == 0 else Fo
+    if rf == 1 or big <= half_o:
+        if fr == rf - 1:
+            W = tile
+    else:
+        W = tile
+        if fr > 0:
+            L += tile
+    return L, W
+
+
+@njit(**NUMBA_FLAGS)
+def spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w):
+    """Walk the needed sum-pool output rows in order; cumulative adds after each row."""
+    c, kc, a, b, dh = job[J_C], job[J_KC], job[J_A], job[J_B], job[J_DH]
+    H1 = need_h.shape[0]
+    done = np.zeros(in_h.shape[0], np.bool_)
+    prev = np.full(max(dh, 1), -1, np.int64)
+    run_rows = scheme == SC_SLIDE and run_h < count_true(need_h) * (a - 1)
+    if scheme == SC_TREE:
+        col_row = c * Wn * (kc * a * b - 1)
+    elif scheme == SC_SLIDE:
+        col_row = c * min(Wn * (b - 1), run_w)
+    else:
+        col_row = c * Wn * (b - 1)
+    ch_row = Cin * channel_line_cost(c, kc, scheme)
+    cum = np.zeros(count_true(need_h), np.int64)
+    total = 0
+    k = 0
+    for y in range(H1):
+        if not need_h[y]:
+            continue
+        if scheme != SC_TREE:
+            for t in range(a):
+                yi = y + dh * t
+                if not done[yi]:
+                    done[yi] = True
+                    total += ch_row
+            if run_rows:
+                r = y % dh
+                step = (a - 1) if prev[r] < 0 else 2 * ((y - prev[r]) // dh)
+                prev[r] = y
+                total += c * Cin * step
+            else:
+                total += c * Cin * (a - 1)
+        total += col_row
+        cum[k] = total
+        k += 1
+    return cum
+
+
+@njit(**NUMBA_FLAGS)
+def cycle_job(job, hw, out):
+    R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
+    df, bpe, bw = np.int64(hw[H_DF]), np.int64(hw[H_BPE]), hw[H_BW]
+    M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
+    Sr, Sc, T = gemm_dims(df, M, N, K)
+    rf = cdiv(Sr, R)
+    cf = cdiv(Sc, C)
+    half_i = np.int64(hw[H_IFS]) // (2 * bpe)
+    half_f = np.int64(hw[H_FIS]) // (2 * bpe)
+    half_o = np.int64(hw[H_OFS]) // (2 * bpe)
+    # the (at most four) distinct fold occupancies, each stepped once
+    shape = np.zeros((2, 2, 5), np.int64)
+    for lr in range(2):
+        for lc in range(2):
+            ru = Sr - (rf - 1) * R if lr else min(R, Sr)
+            cu = Sc - (cf - 1) * C if lc else min(C, Sc)
+            cyc, macs, ifr, fir, ofw = step_fold(df, R, C, T, ru, cu)
+            shape[lr, lc, 0] = cyc
+            shape[lr, lc, 1] = macs
+            shape[lr, lc, 2] = ifr
+            shape[lr, lc, 3] = fir
+            shape[lr, lc, 4] = ofw
+    for k in range(NO):
+        out[k] = 0
+    spu = job[J_SPU] != 0
+    fused = False
+    Fi = job[J_IFMAP]
+    if spu:
+        scheme, lanes = np.int64(hw[H_SCHEME]), np.int64(hw[H_LANES])
+        Hn, Wn, Rin, Cin, run_h, run_w, need_h, _nw, in_h = spu_geometry(job)
+        cum = spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w)
+        ops_g = cum[Hn - 1]
+        depth = spu_depth(scheme, job[J_KC], job[J_A], job[J_B])
+        spu_cycles = cdiv(G * ops_g, lanes) + depth if ops_g > 0 else 0
+        spu_need, mac_need = spu_buffers(job, hw, Hn, Wn, Cin)
+        lb = np.int64(hw[H_LB])
+        reread = 1 if lb >= spu_need else job[J_A]
+        fused = np.int64(hw[H_OVERLAP]) == OV_FUSED and lb >= spu_need + mac_need
+        inter = job[J_C] * Hn * Wn
+        upto = np.cumsum(need_h.astype(np.int64))      # needed rows at or before each position
+        out[O_SPU] = spu_cycles
+        out[O_ADDS] = G * ops_g
+        out[O_IF_R] = G * job[J_CG] * Rin * Cin * reread
+        out[O_LB] = G * (ops_g + (job[J_C] * Rin * Cin + job[J_C] * Hn * Cin if scheme != SC_TREE else 0))
+        spu_dram = G * job[J_CG] * job[J_H] * job[J_W] * bpe
+        Fi = 0
+        if not fused and inter > half_i:
+            Fi = inter
+            spu_dram += G * inter * bpe
+        if fused:
+            out[O_FUSED] = 1
+            out[O_LB] += G * inter
+        else:
+            out[O_IF_W] = G * inter
+        out[O_DRAM] += spu_dram
+        if not fused:
+            out[O_STALL] += max(np.int64(0), np.int64(np.ceil(spu_dram / bw)) - spu_cycles)
+    order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, fused and df == DF_OS)
+    n_outer = rf if order == 1 else cf
+    n_inner = cf if order == 1 else rf
+    # fold by fold: compute, SRAM events, DRAM channel (double-buffered) and fused pipeline
+    band_cyc_arr = np.zeros(G * n_outer, np.int64)
+    band_need = np.zeros(G * n_outer, np.int64)        # global sum-pool row each band waits for
+    nb = 0
+    busy = 0
+    stall = 0
+    w_prev = 0
+    w_prev2 = 0
+    prev_cyc = 0
+    first = True
+    dram = 0
+    for g in range(G):
+        for o in range(n_outer):
+            band_cyc = 0
+            for q in range(n_inner):
+                fr = o if order == 1 else q
+                fc = q if order == 1 else o
+                lr = 1 if fr == rf - 1 else 0
+                lc = 1 if fc == cf - 1 else 0
+                ru = Sr - (rf - 1) * R if lr else min(R, Sr)
+                cu = Sc - (cf - 1) * C if lc else min(C, Sc)
+                cyc = shape[lr, lc, 0]
+                out[O_MACS] += shape[lr, lc, 1]
+                ifr = shape[lr, lc, 2]
+                if fused:
+                    out[O_LB] += ifr
+                else:
+                    out[O_IF_R] += ifr
+                out[O_FI_R] += shape[lr, lc, 3]
+                out[O_OF_W] += shape[lr, lc, 4] + (R + C if df == DF_OS else 0)   # SCALE-Sim's OS count
+                L, W = fold_traffic(df, fc, fr, o * n_inner + q, rf, cf, ru, cu, M, N, K, R, C, Fi,
+                                    half_i, half_f, half_o, order)
+                dram += L + W
+                if first:
+                    stall += np.int64(np.ceil(L * bpe / bw))            # nothing to hide the fill
+                    first = False
+                else:
+                    # during the previous fold the link carried this fold's loads and the
+                    # write-back of the fold before that (double buffering)
+                    stall += max(np.int64(0), np.int64(np.ceil((L + w_prev2) * bpe / bw)) - prev_cyc)
+                w_prev2 = w_prev
+                w_prev = W
+                prev_cyc = cyc
+                band_cyc += cyc
+                busy += cyc
+            band_cyc_arr[nb] = band_cyc
+            if spu and fused:
+                if df == DF_OS:
+                    last_row = (min((o + 1) * R, M) - 1) // job[J_WO]
+                    v = min(job[J_SH] * last_row + job[J_DH] * (job[J_NH] - 1), need_h.shape[0] - 1)
+                    band_need[nb] = g * ops_g + cum[upto[v] - 1]
+                else:
+                    band_need[nb] = g * ops_g + cum[Hn - 1]
+            nb += 1
+    stall += max(np.int64(0), np.int64(np.ceil(w_prev2 * bpe / bw)) - prev_cyc)
+    stall += np.int64(np.ceil(w_prev * bpe / bw))                # drain the last outputs
+    out[O_STALL] += stall
+    out[O_DRAM] += dram * bpe
+    out[O_MAC] = busy - G
+    if spu and fused:
+        end_c = pipeline_end(band_cyc_arr, band_need, depth, float(lanes))
+        end_d = pipeline_end(band_cyc_arr, band_need, depth, spu_rate(lanes, G * ops_g, spu_dram, bw))
+        out[O_COMPUTE] = end_c - G
+        out[O_STALL] += end_d - end_c
+    elif spu:
+        out[O_COMPUTE] = out[O_SPU] + busy - G
+    else:
+        out[O_COMPUTE] = busy - G
+
+
+@njit(**NUMBA_FLAGS)
+def pipeline_end(band_cycles, band_need, depth, rate):
+    """Fused pipeline: each MAC band starts when the previous one ends and the sum-pool
+    unit has done the adds (band_need) producing the last row the band reads."""
+    end = 0
+    for b in range(band_cycles.shape[0]):
+        end = max(end, ready_at(depth, band_need[b], rate)) + band_cycles[b]
+    return end
+
+
+@njit(**NUMBA_FLAGS)
+def cycle_jobs(jobs, hw):
+    out = np.zeros((jobs.shape[0], NO), np.int64)
+    for i in range(jobs.shape[0]):
+        cycle_job(jobs[i], hw, out[i])
+    return out
+
+
+# -- batch evaluation -----------------------------------------------------------------------
+@njit(**NUMBA_FLAGS)
+def evaluate_plans(index, cycles_table, energy_table):
+    """Sum a (layers x choices) table over each plan (one row of ``index`` per plan)."""
+    P, L = index.shape
+    cyc = np.zeros(P, np.int64)
+    en = np.zeros(P, np.float64)
+    for p in range(P):
+        c = 0
+        e = 0.0
+        for l in range(L):
+            k = index[p, l]
+            c += cycles_table[l, k]
+            e += energy_table[l, k]
+        cyc[p] = c
+        en[p] = e
+    return cyc, en

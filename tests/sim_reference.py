@@ -1,0 +1,444 @@
+"""Slow, obviously-correct reference models for every fast path of structconv.sim.
+
+Nothing here imports the kernels: each function restates the model the direct way
+(building SCALE-Sim's demand matrices, running a sum-pool on real numbers while
+counting the adds, replaying a tile-residency policy fold by fold) so the tests can
+compare the Numba code against it on many random cases.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from structconv.core import Layer, Structure
+from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit
+
+# ----------------------------------------------------------------------------------------
+# MAC array: SCALE-Sim 3.0.0's demand matrices, built the way systolic_compute_*.py does
+# ----------------------------------------------------------------------------------------
+
+
+def _skew(m: np.ndarray) -> np.ndarray:
+    rows, cols = m.shape
+    out = np.full((rows + cols - 1, cols), -1, dtype=m.dtype)
+    for c in range(cols):
+        out[c:c + rows, c] = m[:, c]
+    return out
+
+
+def _pad_cols(m, width):
+    if m.shape[1] < width:
+        m = np.concatenate([m, np.full((m.shape[0], width - m.shape[1]), -1)], axis=1)
+    return m
+
+
+def _pad_rows(m, height):
+    if m.shape[0] < height:
+        m = np.concatenate([m, np.full((height - m.shape[0], m.shape[1]), -1)], axis=0)
+    return m
+
+
+def scalesim_gemm(df: str, M: int, N: int, K: int, R: int, C: int) -> dict:
+    """SCALE-Sim's total cycles and SRAM counts of an (M x K) x (K x N) GEMM, by building its
+    per-fold ofmap demand matrices (the memory system serves one row per cycle; "Total
+    Cycles" is the index of the last row) and counting the non-null requests of all three."""
+    ifmap = np.arange(M * K).reshape(M, K)               # ofmap pixel x window
+    filt = np.arange(K * N).reshape(K, N) + 10 ** 7
+    ofmap = np.arange(M * N).reshape(M, N) + 2 * 10 ** 7
+    if df == "os":
+        Sr, Sc, T = M, N, K
+    elif df == "ws":
+        Sr, Sc, T = K, N, M
+    else:
+        Sr, Sc, T = K, M, N
+    rf, cf = math.ceil(Sr / R), math.ceil(Sc / C)
+    rows = reads_i = reads_f = writes = 0
+    for fc in range(cf):
+        for fr in range(rf):
+            r0, r1 = fr * R, min(fr * R + R, Sr)
+            c0, c1 = fc * C, min(fc * C + C, Sc)
+            if df == "os":
+                i_dem = ifmap[r0:r1, :].T                              # T x rows
+                f_dem = filt[:, c0:c1]
+                o = ofmap[r0:r1, c0:c1]
+                writes += o.size + R + C                               # SCALE-Sim adds rows+cols
+                o = _pad_rows(_pad_cols(o, C), R)[::-1]
+                o = np.concatenate([np.full((T - 1, C), -1), o], axis=0)
+            elif df == "ws":
+                i_dem = ifmap[:, r0:r1]                                # T(=M) x rows of K
+                f_dem = filt[r0:r1, c0:c1]
+                o = ofmap[:, c0:c1]
+                writes += o.size
+                o = np.concatenate([np.full((2 * R - 1, C), -1), _pad_cols(o, C)], axis=0)
+            else:
+                i_dem = ifmap.T[r0:r1, c0:c1]                          # K-rows x pixels
+                f_dem = filt[r0:r1, :].T
+                o = ofmap[c0:c1, :].T
+                writes += o.size
+                o = np.concatenate([np.full((2 * R - 1, C), -1), _pad_cols(o, C)], axis=0)
+            reads_i += i_dem.size
+            reads_f += f_dem.size
+            rows += _skew(o).shape[0]
+    return {"total_cycles": rows - 1, "ifmap_reads": reads_i, "filter_reads": reads_f, "ofmap_writes": writes,
+            "folds": rf * cf}
+
+
+# ----------------------------------------------------------------------------------------
+# Sum-pool unit: run it on numbers, count every add and subtract
+# ----------------------------------------------------------------------------------------
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+    def add(self, a, b):
+        self.n += 1
+        return a + b
+
+    def sub(self, a, b):
+        self.n += 1
+        return a - b
+
+
+def _needed(L, n_out, s, d, taps):
+    return sorted({s * i + d * j for i in range(n_out) for j in range(taps) if s * i + d * j < L})
+
+
+def _line_sums(x, k, d, need, running, ctr):
+    """Window sums x[y] + x[y+d] + ... (k taps) at the needed y, by running sums or directly."""
+    out = {}
+    if k == 1:
+        return {y: x[y] for y in need}
+    if not running:
+        for y in need:
+            acc = x[y]
+            for t in range(1, k):
+                acc = ctr.add(acc, x[y + d * t])
+            out[y] = acc
+        return out
+    for r in range(d):
+        chain = [y for y in need if y % d == r]
+        if not chain:
+            continue
+        y = chain[0]
+        acc = x[y]
+        for t in range(1, k):
+            acc = ctr.add(acc, x[y + d * t])
+        out[y] = acc
+        while y < chain[-1]:
+            acc = ctr.sub(ctr.add(acc, x[y + d * k]), x[y])      # slide by one position
+            y += d
+            if y in chain:
+                out[y] = acc
+    return out
+
+
+def _running_better(k, d, need):
+    """Whether running sums need fewer adds than direct sums on this line."""
+    if k <= 1:
+        return False
+    spans = 0
+    for r in range(d):
+        chain = [y for y in need if y % d == r]
+        if chain:
+            spans += (k - 1) + 2 * ((chain[-1] - chain[0]) // d)
+    return spans < len(need) * (k - 1)
+
+
+def sumpool_adds(x: np.ndarray, c: int, window, n, stride, dilation, padding, out_hw, scheme: str):
+    """Adds (and subtracts) to compute the needed outputs of one group's sum-pool on x (Cg, H, W).
+
+    Also returns the computed sums, verified against numpy inside.
+    """
+    Cg = x.shape[0]
+    kc, a, b = window
+    nh, nw = n
+    (sh, sw), (dh, dw), (ph, pw), (Ho, Wo) = stride, dilation, padding, out_hw
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw))).astype(np.int64)
+    Hp, Wp = xp.shape[1:]
+    H1, W1 = Hp - dh * (a - 1), Wp - dw * (b - 1)
+    ys, xs = _needed(H1, Ho, sh, dh, nh), _needed(W1, Wo, sw, dw, nw)
+    rows_in = sorted({y + dh * t for y in ys for t in range(a)})
+    cols_in = sorted({q + dw * t for q in xs for t in range(b)})
+    ctr = Counter()
+    result = np.zeros((c, len(ys), len(xs)), np.int64)
+    if scheme == "tree":
+        for ci in range(c):
+            for iy, y in enumerate(ys):
+                for ix, q in enumerate(xs):
+                    terms = [xp[ci + u, y + dh * v, q + dw * w] for u in range(kc) for v in range(a)
+                             for w in range(b)]
+                    acc = terms[0]
+                    for t in terms[1:]:
+                        acc = ctr.add(acc, t)
+                    result[ci, iy, ix] = acc
+    else:
+        sliding = scheme == "sliding"
+        chans = list(range(c))
+        run_c = sliding and _running_better(kc, 1, chans)
+        run_h = sliding and _running_better(a, dh, ys)
+        run_w = sliding and _running_better(b, dw, xs)
+        s1 = {}                                              # channel pass: (ci, y, x) -> sum
+        for y in rows_in:
+            for q in cols_in:
+                line = _line_sums(list(xp[:, y, q]), kc, 1, chans, run_c, ctr)
+                for ci in chans:
+                    s1[ci, y, q] = line[ci]
+        s2 = {}                                              # row pass
+        for ci in chans:
+            for q in cols_in:
+                col = [s1.get((ci, y, q), 0) for y in range(Hp)]
+                line = _line_sums(col, a, dh, ys, run_h, ctr)
+                for y in ys:
+                    s2[ci, y, q] = line[y]
+        for ci in chans:                                     # column pass
+            for iy, y in enumerate(ys):
+                row = [s2.get((ci, y, q), 0) for q in range(Wp)]
+                line = _line_sums(row, b, dw, xs, run_w, ctr)
+                for ix, q in enumerate(xs):
+                    result[ci, iy, ix] = line[q]
+    # the algorithm must compute the true window sums
+    for ci in range(c):
+        for iy, y in enumerate(ys):
+            for ix, q in enumerate(xs):
+                want = xp[ci:ci + kc, y:y + dh * (a - 1) + 1:dh, q:q + dw * (b - 1) + 1:dw].sum()
+                assert result[ci, iy, ix] == want, (ci, y, q)
+    return ctr.n, len(ys), len(xs), len(rows_in), len(cols_in)
+
+
+# ----------------------------------------------------------------------------------------
+# DRAM: replay a tile-residency policy fold by fold
+# ----------------------------------------------------------------------------------------
+
+
+def _shares(total, n):
+    return [total * (k + 1) // n - total * k // n for k in range(n)]
+
+
+def dram_reference(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order=None):
+    """DRAM elements and per-fold (load, write) of one GEMM, replaying this policy fold by fold:
+
+    buffers are allocated in full-size tiles; an operand whose whole footprint fits in
+    its half-buffer keeps every tile it fetched; otherwise only the tile in use stays
+    (when a full tile fits), so a tile is fetched again whenever a fold needs a different
+    one. WS/IS partial sums accumulate in the ofmap buffer across row folds while all the
+    partial-sum tiles alive at once fit (one tile with col folds outer, all of them with
+    row folds outer); otherwise every fold writes them out and the next reads them back.
+    ``order`` None picks the fold order (0: col folds outer, 1: row folds outer) with less
+    traffic, as the simulator does.
+    """
+    if order is None:
+        t0 = dram_reference(df, M, N, K, R, C, Fi, half_i, half_f, half_o, 0)
+        t1 = dram_reference(df, M, N, K, R, C, Fi, half_i, half_f, half_o, 1)
+        return t1 if t1["total"] < t0["total"] else t0
+    Sr, Sc = {"os": (M, N), "ws": (K, N), "is": (K, M)}[df]
+    rf, cf = math.ceil(Sr / R), math.ceil(Sc / C)
+    used_r = [min(R, Sr - fr * R) for fr in range(rf)]
+    used_c = [min(C, Sc - fc * C) for fc in range(cf)]
+    grid = ([(fc, fr) for fc in range(cf) for fr in range(rf)] if order == 0
+            else [(fc, fr) for fr in range(rf) for fc in range(cf)])
+    i_share = _shares(Fi, rf) if df != "is" else _shares(Fi, rf * cf)
+
+    class Buf:
+        def __init__(self, whole, full_tile, half):
+            self.keep_all = whole <= half
+            self.keep_one = full_tile <= half
+            self.res = set()
+            self.last = None
+
+        def need(self, tid, size):
+            if self.keep_all:
+                if tid in self.res:
+                    return 0
+                self.res.add(tid)
+                return size
+            hit = tid == self.last and self.keep_one
+            self.last = tid
+            return 0 if hit else size
+
+    ib = Buf(Fi, max(i_share), half_i)
+    fb = Buf(K * N, {"os": K * min(C, N), "ws": min(R, K) * min(C, N), "is": min(R, K) * N}[df], half_f)
+    if df != "os":
+        full = M * min(C, N) if df == "ws" else min(C, M) * N
+        alive = full if order == 0 else M * N
+        psum_stays = rf == 1 or alive <= half_o
+    folds = []
+    for seq, (fc, fr) in enumerate(grid):
+        ru, cu = used_r[fr], used_c[fc]
+        L = W = 0
+        if df == "os":
+            L += ib.need(("i", fr), i_share[fr]) + fb.need(("f", fc), K * cu)
+            W += ru * cu                                    # outputs finish inside the PEs
+        else:
+            if df == "ws":
+                L += fb.need(("f", fr, fc), ru * cu) + ib.need(("i", fr), i_share[fr])
+                tile = M * cu
+            else:
+                L += ib.need(("i", seq), i_share[seq]) + fb.need(("f", fr), ru * N)
+                tile = cu * N
+            if psum_stays:
+                W += tile if fr == rf - 1 else 0
+            else:
+                W += tile
+                L += tile if fr > 0 else 0
+        folds.append((L, W))
+    total = sum(l + w for l, w in folds)
+    return {"total": total, "folds": folds, "order": order}
+
+
+def stall_reference(folds, fold_cycles, bytes_per_elem, bw):
+    """Double-buffered DRAM link: fold f+1's loads and fold f-1's write-back use fold f's time."""
+    if not folds:
+        return 0
+    by = lambda e: math.ceil(e * bytes_per_elem / bw)
+    stall = by(folds[0][0])
+    n = len(folds)
+    for f in range(n):
+        nxt = folds[f + 1][0] if f + 1 < n else 0
+        prev_w = folds[f - 1][1] if f >= 1 else 0
+        stall += max(0, by(nxt + prev_w) - fold_cycles)
+    return stall + by(folds[-1][1])
+
+
+# ----------------------------------------------------------------------------------------
+# Fused pipeline: the sum-pool unit row by row, the MAC array band by band
+# ----------------------------------------------------------------------------------------
+
+
+def sumpool_row_adds(x, c, window, n, stride, dilation, padding, out_hw, scheme):
+    """Cumulative adds after each needed sum-pool output row, computing rows in order
+    (channel sums of an input row when first needed, running row sums carried per line)."""
+    Cg = x.shape[0]
+    kc, a, b = window
+    nh, nw = n
+    (sh, sw), (dh, dw), (ph, pw), (Ho, Wo) = stride, dilation, padding, out_hw
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw))).astype(np.int64)
+    Hp, Wp = xp.shape[1:]
+    H1, W1 = Hp - dh * (a - 1), Wp - dw * (b - 1)
+    ys, xs = _needed(H1, Ho, sh, dh, nh), _needed(W1, Wo, sw, dw, nw)
+    cols_in = sorted({q + dw * t for q in xs for t in range(b)})
+    ctr, cum = Counter(), []
+    chans = list(range(c))
+    sliding = scheme == "sliding"
+    run_c = sliding and _running_better(kc, 1, chans)
+    run_h = sliding and _running_better(a, dh, ys)
+    run_w = sliding and _running_better(b, dw, xs)
+    s1, state = {}, {}
+    for y in ys:
+        if scheme == "tree":
+            for ci in chans:
+                for q in xs:
+                    terms = [xp[ci + u, y + dh * v, q + dw * w] for u in range(kc) for v in range(a) for w in range(b)]
+                    acc = terms[0]
+                    for t in terms[1:]:
+                        acc = ctr.add(acc, t)
+            cum.append(ctr.n)
+            continue
+        for t in range(a):                                   # channel pass, new input rows only
+            yi = y + dh * t
+            if (0, yi, cols_in[0]) not in s1:
+                for q in cols_in:
+                    line = _line_sums(list(xp[:, yi, q]), kc, 1, chans, run_c, ctr)
+                    for ci in chans:
+                        s1[ci, yi, q] = line[ci]
+        s2 = {}
+        for ci in chans:                                     # row pass for row y
+            for q in cols_in:
+                col = lambda yy: s1[ci, yy, q]
+                key = (ci, q, y % dh)
+                if a == 1:
+                    s2[q] = col(y)
+                elif run_h and key in state:
+                    py, acc = state[key]
+                    while py < y:                            # slide down one dilation step
+                        acc = ctr.sub(ctr.add(acc, col(py + dh * a)), col(py))
+                        py += dh
+                    state[key] = (y, acc)
+                    s2[q] = acc
+                else:
+                    acc = col(y)
+                    for t in range(1, a):
+                        acc = ctr.add(acc, col(y + dh * t))
+                    if run_h:
+                        state[key] = (y, acc)
+                    s2[q] = acc
+            row = [s2.get(q, 0) for q in range(Wp)]
+            _line_sums(row, b, dw, xs, run_w, ctr)           # column pass for row y
+        cum.append(ctr.n)
+    return cum, ys
+
+
+def fused_replay(layer, s, hw):
+    """Compute cycles of a fused structured layer, replayed event by event."""
+    R, C, df = hw.mac_array.rows, hw.mac_array.cols, hw.mac_array.dataflow
+    lanes, scheme = hw.sum_pool.adder_lanes, hw.sum_pool.scheme
+    rng = np.random.default_rng(1)
+    x = rng.integers(-3, 4, size=(layer.group_in_channels, *layer.input_size))
+    kc, a, b = s.window(layer)
+    cum, ys = sumpool_row_adds(x, s.c, (kc, a, b), s.n, layer.stride, layer.dilation, layer.padding,
+                               layer.output_size, scheme)
+    ops_g = cum[-1]
+    lg = lambda v: max(0, math.ceil(math.log2(v))) if v > 1 else 0
+    depth = {"tree": lg(kc * a * b), "separable": lg(kc) + lg(a) + lg(b),
+             "sliding": (kc > 1) + (a > 1) + (b > 1)}[scheme]
+    Ho, Wo = layer.output_size
+    M, N, Kw = Ho * Wo, layer.out_channels // layer.groups, s.c * s.nh * s.nw
+    Sr, Sc, T = {"os": (M, N, Kw), "ws": (Kw, N, M), "is": (Kw, M, N)}[df]
+    rf, cf = math.ceil(Sr / R), math.ceil(Sc / C)
+    flen = T + R + C - 2 if df == "os" else 2 * R + C + T - 2
+    end = 0
+    for g in range(layer.groups):
+        bands = range(rf) if df == "os" else [None]
+        for band in bands:
+            if df == "os":
+                last_row = (min((band + 1) * R, M) - 1) // Wo
+                v = layer.stride[0] * last_row + layer.dilation[0] * (s.nh - 1)
+                k = sum(1 for y in ys if y <= v) - 1
+                cycles = cf * flen
+            else:
+                k, cycles = len(ys) - 1, rf * cf * flen
+            ready = depth + math.ceil((g * ops_g + cum[k]) / lanes)
+            end = max(end, ready) + cycles
+    return end - layer.groups
+
+
+# ----------------------------------------------------------------------------------------
+# Hypothesis strategies shared by the sim tests: small layers, choices and accelerators
+# ----------------------------------------------------------------------------------------
+@st.composite
+def layers(draw, max_channels=24, max_size=14):
+    g = draw(st.sampled_from([1, 1, 1, 2, 4]))
+    cin = g * draw(st.integers(1, max_channels // g))
+    cout = g * draw(st.integers(1, max_channels // g))
+    if draw(st.booleans()) and g == 1 and draw(st.booleans()):
+        return Layer.linear("fc", cin, cout, bias=False)
+    kh, kw = draw(st.sampled_from([(1, 1), (3, 3), (5, 5), (3, 1), (2, 3)]))
+    s = draw(st.sampled_from([1, 1, 2, 3]))
+    d = draw(st.sampled_from([1, 1, 2])) if kh > 1 else 1
+    p = draw(st.integers(0, kh // 2))
+    h = draw(st.integers(max(1, d * (kh - 1) + 1 - 2 * p), max_size))
+    w = draw(st.integers(max(1, d * (kw - 1) + 1 - 2 * p), max_size))
+    return Layer.conv2d("l", cin, cout, (kh, kw), (h, w), stride=s, padding=p, dilation=d, groups=g)
+
+
+@st.composite
+def structures(draw, layer):
+    c = draw(st.integers(1, layer.group_in_channels))
+    nh = draw(st.integers(1, layer.kernel[0]))
+    nw = draw(st.integers(1, layer.kernel[1]))
+    return Structure(c, (nh, nw))
+
+
+@st.composite
+def accelerators(draw):
+    return Accelerator(
+        "rand", MacArray(draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.sampled_from(["os", "ws", "is"]))),
+        sum_pool=SumPoolUnit(draw(st.integers(1, 9)), draw(st.sampled_from(["tree", "separable", "sliding"])),
+                             draw(st.sampled_from([0, 256, 4096, 1 << 20]))),
+        memory=Memory(draw(st.sampled_from([64, 512, 4096, 65536])), draw(st.sampled_from([64, 512, 4096, 65536])),
+                      draw(st.sampled_from([64, 512, 4096, 65536])), draw(st.sampled_from([0.5, 2.0, 16.0]))),
+        dtype=draw(st.sampled_from(["int8", "int16", "fp32"])),
+        overlap=draw(st.sampled_from(["fused", "sequential"])), leakage_mw=1.0)
