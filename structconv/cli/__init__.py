@@ -49,6 +49,9 @@ def main(argv=None) -> int:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         print(f"structconv: error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
         return 2
+    except BrokenPipeError:                    # `structconv ... --json | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("structconv: interrupted", file=sys.stderr)
         return 130

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -11,6 +9,7 @@ from types import MappingProxyType
 import yaml
 
 from .choice import Choice, Dense, choice_from_dict
+from .atomic import atomic_write_text
 from .layer import Network
 
 
@@ -93,18 +92,3 @@ class Plan:
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ValueError(f"plan file {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {first}") from None
         return cls.from_dict(data, source=str(path))
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write to a temp file beside ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
