@@ -1,0 +1,130 @@
+"""`structconv decompose CHECKPOINT --out FILE`: replace structured layers by sum-pool + small conv."""
+from __future__ import annotations
+
+from ._common import add_plan_args
+
+
+def register(sub) -> None:
+    p = sub.add_parser("decompose", help="decompose a trained checkpoint into sum-pool + small convs "
+                                         "(optionally export ONNX)")
+    p.add_argument("checkpoint", help="a checkpoint from `structconv train` (or a bare state dict with --model)")
+    add_plan_args(p)
+    p.add_argument("--model", help="zoo model name (default: the checkpoint's)")
+    p.add_argument("--out", required=True, help="where to write the decomposed model (.pt, weights_only-loadable)")
+    p.add_argument("--onnx", help="also export the decomposed model to this ONNX file (checked with onnxruntime)")
+    p.add_argument("--method", default="auto", choices=["auto", "avgpool", "separable", "cumsum", "conv"],
+                   help="sum-pool implementation (default: auto, per shape)")
+    p.add_argument("--strict", action="store_true",
+                   help="fail on plan layers that cannot be decomposed (sparse-kernel designs) instead of skipping")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _first_line(e: BaseException) -> str:
+    s = str(e).strip()
+    return s.splitlines()[0] if s else type(e).__name__
+
+
+def read_checkpoint(path) -> tuple[str | None, dict, dict | None, dict]:
+    """(model name, state_dict, plan dict, meta) from a structconv checkpoint or a bare state dict."""
+    from pathlib import Path
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any load failure means a damaged or foreign file
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt or not a torch checkpoint: {_first_line(e)}") from None
+    if not isinstance(ck, dict) or not ck:
+        raise ValueError(f"checkpoint {str(path)!r} holds a {type(ck).__name__}, not a checkpoint dict or state dict")
+    if "state_dict" in ck:
+        sd = ck["state_dict"]
+        model, plan, meta = ck.get("model"), ck.get("plan"), ck.get("meta") or {}
+        if model is not None and not isinstance(model, str):
+            raise ValueError(f"checkpoint {str(path)!r}: 'model' must be a string, got {type(model).__name__}")
+        if plan is not None and not isinstance(plan, dict):
+            raise ValueError(f"checkpoint {str(path)!r}: 'plan' must be a plan mapping or None")
+    else:
+        sd, model, plan, meta = ck, None, None, {}
+    if not isinstance(sd, dict) or not sd or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                     for k, v in sd.items()):
+        raise ValueError(f"checkpoint {str(path)!r}: the state dict must map parameter names to tensors")
+    return model, sd, plan, dict(meta) if isinstance(meta, dict) else {}
+
+
+def run(args) -> int:
+    import torch
+
+    from structconv.core import Plan
+    from structconv.nn.decompose import decompose, save_decomposed
+    from structconv.nn.structured import structure_, unstructure_
+
+    from ._common import load_network, print_json
+
+    ck_model, sd, ck_plan, meta = read_checkpoint(args.checkpoint)
+    name = args.model or ck_model
+    if not name:
+        raise ValueError("the checkpoint does not name its model: give --model NAME")
+    if args.model and ck_model and args.model != ck_model:
+        raise ValueError(f"--model {args.model!r} does not match the checkpoint's model {ck_model!r}")
+    network = load_network(name)                              # ValueError for unknown names
+    if args.preset or args.plan:
+        from ._common import load_plan
+        plan = load_plan(args, network)
+    elif ck_plan:
+        plan = Plan.from_dict(ck_plan, source="checkpoint plan")
+        plan.validate(network)
+    else:
+        raise ValueError("no plan: the checkpoint holds none; give --plan FILE or --preset NAME")
+    for k, v in sd.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ValueError(f"checkpoint weight {k!r} contains NaN or inf values")
+
+    from structconv.nn.zoo import build_module
+
+    # a model trained on digits has 10 classes, not the zoo default: the checkpoint says
+    module = build_module(name, num_classes=meta.get("num_classes"))
+    parametrized = any(".parametrizations.weight.original" in k for k in sd)
+    if parametrized:                                         # trained with StructuredWeight
+        structure_(module, plan)
+    missing, unexpected = _load_state(module, sd)
+    if missing or unexpected:
+        raise ValueError(f"checkpoint weights do not match model {name!r}: missing {missing[:3]}"
+                         f"{'...' if len(missing) > 3 else ''}, unexpected {unexpected[:3]}"
+                         f"{'...' if len(unexpected) > 3 else ''}")
+    if parametrized:
+        unstructure_(module)
+    module.eval()
+    dec, report = decompose(module, plan, method=args.method, inplace=True, strict=args.strict)
+    out = save_decomposed(dec, args.out, name, plan, method=args.method,
+                          meta={"source": str(args.checkpoint), **{k: v for k, v in meta.items()
+                                                                   if isinstance(v, (str, int, float, bool))}})
+    onnx_path = None
+    if args.onnx:
+        from structconv.nn.export import export_onnx
+
+        x = torch.randn((1,) + tuple(network.input_shape))
+        onnx_path = export_onnx(dec, x, args.onnx)
+    if args.json:
+        d = report.to_dict()
+        d.update({"model": name, "out": str(out), "onnx": str(onnx_path) if onnx_path else None})
+        print_json(d)
+    else:
+        print(f"{name} under plan {plan.name!r}: {len(report.decomposed)} layers decomposed, "
+              f"{len(report.skipped)} skipped, max projection residual {report.max_residual:.3g}\n")
+        print(report.to_markdown())
+        print(f"\nwrote {out}" + (f" and {onnx_path}" if onnx_path else ""))
+    return 0
+
+
+def _load_state(module, sd) -> tuple[list, list]:
+    try:
+        res = module.load_state_dict(sd, strict=False)
+    except RuntimeError as e:                                 # shape mismatches
+        msg = _first_line(e)
+        detail = str(e).strip().splitlines()[1:2]
+        raise ValueError(f"checkpoint weights do not fit the model: {(detail[0].strip() if detail else msg)}") from None
+    return list(res.missing_keys), list(res.unexpected_keys)

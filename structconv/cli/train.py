@@ -1,0 +1,139 @@
+"""`structconv train MODEL`: train with Structural Regularization, then decompose and evaluate."""
+from __future__ import annotations
+
+from ._common import add_plan_args
+
+SMALL_MODELS = ("small_cnn",)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model with Structural Regularization; report accuracy "
+                                     "before and after decomposition")
+    p.add_argument("model", help="zoo network with a torch module (resnet20, resnet18, mobilenet_v2, ...) "
+                                 "or small_cnn (a 3-conv net for quick runs)")
+    p.add_argument("--dataset", choices=["digits", "cifar10", "folder"], default="digits",
+                   help="digits (ships with scikit-learn), cifar10 (python-pickle version in --data-dir), "
+                        "folder (DIR/CLASS/IMAGE; .npy always, other formats need Pillow)")
+    p.add_argument("--data-dir", help="dataset directory (cifar10, folder)")
+    add_plan_args(p)
+    p.add_argument("--lam", type=float, default=0.1, help="weight of the SR loss (default 0.1; A.2 uses "
+                                                         "0.1 for 'A' plans and 1.0 for 'B' plans)")
+    p.add_argument("--epochs", type=int, help="epochs with SR (default: the A.2 recipe, 200 for ResNets)")
+    p.add_argument("--pretrain-epochs", type=int,
+                   help="plain epochs (lambda = 0) before the SR phase (default 0 when --epochs is given)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default: A.2 recipe, 128)")
+    p.add_argument("--lr", type=float, help="initial learning rate of the SR phase (default 0.1)")
+    p.add_argument("--pretrain-lr", type=float, help="initial learning rate of the plain phase")
+    p.add_argument("--weight-decay", type=float, help="default 1e-4 (ResNets) or 4e-5 (MobileNetV2, EfficientNet)")
+    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
+    p.add_argument("--schedule", choices=["cosine", "step"], default="cosine",
+                   help="cosine (default) or step (/10 at 40%% and 60%% of each phase)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel training processes (torch.distributed; gloo on CPU, nccl on GPU)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument("--input-size", type=int,
+                   help="digits: image side after resizing (default 16 for small_cnn, 32 for zoo models)")
+    p.add_argument("--no-augment", action="store_true", help="cifar10: no random crop + flip")
+    p.add_argument("--out", required=True, help="output directory: metrics.jsonl, checkpoint.pt, final.pt, "
+                                                "summary.json")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    p.add_argument("--json", action="store_true", help="print summary.json's object")
+    p.set_defaults(func=run)
+
+
+def _positive(name, value, lo=1):
+    if value is not None and value < lo:
+        raise ValueError(f"--{name} = {value} is out of range [{lo}, inf)")
+
+
+def run(args) -> int:
+    import torch
+
+    from structconv.core import Plan
+    from structconv.nn.data import load_dataset
+
+    from ._common import print_json
+
+    for name in ("epochs", "pretrain_epochs"):
+        _positive(name.replace("_", "-"), getattr(args, name), 0)
+    for name in ("batch_size", "nproc", "input_size", "threads"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    _positive("workers", args.workers, 0)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    small = args.model in SMALL_MODELS
+    if args.dataset == "digits":
+        size = args.input_size or (16 if small else 32)
+        data = load_dataset("digits", size=size, channels=1 if small else 3)
+    elif args.dataset == "cifar10":
+        data = load_dataset("cifar10", args.data_dir, augment=not args.no_augment, seed=args.seed)
+    else:
+        data = load_dataset("folder", args.data_dir, size=args.input_size,
+                            channels=None if small else 3)
+
+    torch.manual_seed(args.seed)                      # the initial weights depend on the seed too
+    C, H, W = data.input_shape
+    if small:
+        from structconv.nn.train import SmallCNN
+
+        model = SmallCNN(C, data.num_classes)
+    else:
+        from structconv.nn.zoo import build_module
+
+        model = build_module(args.model, num_classes=data.num_classes)
+    if args.preset or args.plan:
+        network = _network(args.model, model, data.input_shape, data.num_classes, small)
+        if args.preset:
+            from structconv.core.presets import get_preset
+
+            plan = get_preset(args.preset, network)
+        else:
+            plan = Plan.load(args.plan)
+        plan.validate(network)
+    else:
+        plan = None
+
+    from structconv.nn.train import train
+
+    result = train(model, data, plan, lam=args.lam, epochs=args.epochs, lr=args.lr,
+                   pretrain_epochs=args.pretrain_epochs, pretrain_lr=args.pretrain_lr,
+                   batch_size=args.batch_size, weight_decay=args.weight_decay, nesterov=args.nesterov,
+                   schedule=args.schedule, seed=args.seed, out_dir=args.out, resume=args.resume,
+                   quiet=args.quiet or args.json, device=args.device, world_size=args.nproc,
+                   workers=args.workers, model_name=args.model, meta={"plan_source": args.preset or args.plan})
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        plan_name = plan.name if plan is not None else "dense"
+        print(f"{args.model} on {data.name} under plan {plan_name!r}, lambda {args.lam:g}: "
+              f"{len(result.history)} epochs")
+        if result.acc_before is not None:
+            print(f"accuracy ({result.eval_split}) before decomposition {result.acc_before:.2f}%, "
+                  f"after {result.acc_after:.2f}% (gap {result.gap:+.2f} points)")
+        if result.residuals:
+            worst = max(result.residuals.items(), key=lambda kv: kv[1])
+            print(f"{len(result.residuals)} structured layers, largest residual "
+                  f"||(I-AA+)W||/||W|| = {worst[1]:.3g} ({worst[0]})")
+        print(f"wrote {args.out}/{{metrics.jsonl, checkpoint.pt, final.pt, summary.json}}")
+    return 0
+
+
+def _network(name, model, input_shape, num_classes, small):
+    """The core Network a --plan/--preset is checked against, at the dataset's input size."""
+    import torch
+
+    if not small:
+        from structconv.core.zoo import get_network
+
+        try:
+            return get_network(name, input_size=tuple(input_shape[1:]), num_classes=num_classes)
+        except (TypeError, ValueError):
+            pass
+    from structconv.nn.trace import network_from_module
+
+    return network_from_module(model, torch.zeros((1,) + tuple(input_shape)), name=name)

@@ -1,0 +1,84 @@
+"""ONNX export of (decomposed) models, written atomically and checked with onnxruntime."""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int | None = None,
+                dynamic_batch: bool = True, verify: bool = True, atol: float = 1e-5) -> Path:
+    """Export ``model`` (eval mode) to ONNX at ``path``, atomically (a temp file renamed into place).
+
+    With ``verify`` (default) and onnxruntime importable, the file is run on
+    ``example_input`` and must match torch to ``atol`` (ValueError otherwise)
+    before it replaces ``path``. The batch dimension is dynamic unless
+    ``dynamic_batch`` is False. Weights are embedded (one self-contained file).
+    """
+    if not isinstance(example_input, torch.Tensor):
+        raise ValueError("example_input must be a tensor")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".onnx")
+    os.close(fd)
+    try:
+        kwargs = {}
+        trace_input = example_input
+        if dynamic_batch:
+            kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch", min=1)},)
+            if example_input.shape[0] == 1:          # torch.export specializes a size-1 dim
+                trace_input = torch.cat([example_input, example_input])
+        quiet = logging.getLogger("torch.onnx._internal.exporter._registration")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)             # "torchvision is not installed" notices
+        try:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                prog = torch.onnx.export(model, (trace_input,), dynamo=True, opset_version=opset,
+                                         external_data=False, verbose=False, **kwargs)
+        finally:
+            quiet.setLevel(level)
+        prog.save(tmp, external_data=False)
+        if verify:
+            err = check_onnx(tmp, model, example_input)
+            if err is not None and not err <= atol:
+                raise ValueError(f"ONNX export of {type(model).__name__} differs from torch by {err:.3g} "
+                                 f"(> {atol:g})")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    finally:
+        model.train(was_training)
+    return path
+
+
+def check_onnx(path, model: nn.Module, example_input: torch.Tensor) -> float | None:
+    """Max |onnxruntime(path)(x) - model(x)|, or None when onnxruntime is not installed."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = example_input.detach().cpu()
+    (name,) = [i.name for i in sess.get_inputs()]
+    got = sess.run(None, {name: x.numpy()})[0]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            want = model(example_input).detach().cpu().numpy()
+    finally:
+        model.train(was_training)
+    if got.shape != want.shape:
+        return float("inf")
+    return float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))) if got.size else 0.0

@@ -1,0 +1,132 @@
+"""From a torch module to a core Network: ``network_from_module`` (forward hooks).
+
+Every ``nn.Conv2d`` and ``nn.Linear`` that runs during one forward pass of the
+example input becomes a core Layer named by the module's qualified name, with
+the spatial input size the hook saw. All other parameters (BatchNorm affine
+weights, LayerNorm, embeddings, ...) go into ``Network.extra_params`` so that the
+network's parameter total equals ``sum(p.numel() for p in module.parameters())``
+(what torchinfo reports).
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+from ..core import Layer, Network
+
+
+def conv_padding(module: nn.Conv2d) -> tuple[int, int, int, int]:
+    """The zero padding a Conv2d applies, as F.pad's (left, right, top, bottom).
+
+    Handles ``padding='same'`` (asymmetric for even kernels) and ``'valid'``.
+    """
+    if isinstance(module.padding, str):
+        rp = module._reversed_padding_repeated_twice            # set by torch for 'same'/'valid'
+        return tuple(int(v) for v in rp)
+    ph, pw = module.padding
+    return (pw, pw, ph, ph)
+
+
+def _min_input(kernel, dilation) -> tuple[int, int]:
+    return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+
+
+def layer_from_module(name: str, module: nn.Module, input_size=None) -> Layer:
+    """The core Layer of a Conv2d or Linear (``input_size`` (H, W); by default the
+    smallest input the kernel fits, enough for ``Choice.validate``)."""
+    if isinstance(module, nn.Linear):
+        return Layer.linear(name or "linear", module.in_features, module.out_features,
+                            bias=module.bias is not None)
+    if isinstance(module, nn.Conv2d) and not isinstance(module, nn.ConvTranspose2d):
+        l, r, t, b = conv_padding(module)
+        if (l, t) != (r, b) and input_size is not None:
+            warnings.warn(f"layer {name!r}: asymmetric padding {(t, b, l, r)} is counted as "
+                          f"({max(t, b)}, {max(l, r)})", stacklevel=2)
+        pad = (max(t, b), max(l, r))
+        if input_size is None:
+            kh, kw = module.kernel_size
+            mh, mw = _min_input(module.kernel_size, module.dilation)
+            input_size = (max(1, mh - 2 * pad[0]), max(1, mw - 2 * pad[1]))
+        return Layer.conv2d(name or "conv", module.in_channels, module.out_channels, tuple(module.kernel_size),
+                            tuple(input_size), stride=tuple(module.stride), padding=pad,
+                            dilation=tuple(module.dilation), groups=module.groups,
+                            bias=module.bias is not None)
+    raise ValueError(f"layer {name!r} is a {type(module).__name__}, not an nn.Conv2d or nn.Linear")
+
+
+def _own_params(module: nn.Module):
+    """The parameters a Conv2d/Linear owns (parametrized originals included)."""
+    return list(module.parameters(recurse=True))
+
+
+def network_from_module(module: nn.Module, example_input, name: str | None = None) -> Network:
+    """Build a core Network by running ``module`` once on ``example_input``.
+
+    Layer names are qualified module names (``layer1.0.conv1``), so a Plan written
+    for the Network applies to the module (``structural_regularization``,
+    ``decompose``). A module called more than once yields one Layer per call
+    (``name``, ``name#1``, ...), so multiplies are right; its parameters then count
+    once per call. Conv1d/Conv3d/transposed convs are not layers of the core model:
+    their parameters go to ``extra_params`` and a warning names them.
+    """
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    inputs = example_input if isinstance(example_input, tuple) else (example_input,)
+    if not inputs or not isinstance(inputs[0], torch.Tensor):
+        raise ValueError("example_input must be a tensor (or a tuple of tensors)")
+    layers: list[Layer] = []
+    calls: dict[str, int] = {}
+    traced: dict[str, nn.Module] = {}
+    unsupported: list[str] = []
+    handles = []
+
+    def hook_for(qname: str):
+        def hook(mod, args):
+            x = args[0]
+            k = calls.get(qname, 0)
+            calls[qname] = k + 1
+            lname = (qname or type(mod).__name__.lower()) + (f"#{k}" if k else "")
+            if isinstance(mod, nn.Linear):
+                if x.dim() > 2:
+                    extra = 1
+                    for s in x.shape[1:-1]:
+                        extra *= int(s)
+                    if extra > 1:
+                        warnings.warn(f"layer {lname!r}: Linear on input of shape {tuple(x.shape)} is "
+                                      f"counted for one position per sample", stacklevel=2)
+                layers.append(layer_from_module(lname, mod))
+            else:
+                if x.dim() != 4:
+                    raise ValueError(f"layer {lname!r}: Conv2d input must be 4-D, got shape {tuple(x.shape)}")
+                layers.append(layer_from_module(lname, mod, (int(x.shape[-2]), int(x.shape[-1]))))
+            traced[qname] = mod
+        return hook
+
+    for qname, mod in module.named_modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)) and not isinstance(mod, nn.ConvTranspose2d):
+            handles.append(mod.register_forward_pre_hook(hook_for(qname)))
+        elif isinstance(mod, (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                              nn.ConvTranspose3d)):
+            unsupported.append(qname)
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        module.train(was_training)
+    if not layers:
+        raise ValueError("the module ran no nn.Conv2d or nn.Linear on the example input")
+    if unsupported:
+        warnings.warn(f"layers {unsupported} are not Conv2d/Linear: counted as extra parameters only",
+                      stacklevel=2)
+    total = sum(p.numel() for p in module.parameters())
+    in_layers = {id(p): p.numel() for m in traced.values() for p in _own_params(m)}
+    extra = total - sum(in_layers.values())
+    x0 = inputs[0]
+    shape = tuple(int(v) for v in x0.shape[1:])
+    return Network(name or type(module).__name__, shape, tuple(layers), max(0, int(extra)))

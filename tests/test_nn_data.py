@@ -1,0 +1,236 @@
+"""Dataset loaders: digits, CIFAR-10 in its real python-pickle format (a tiny fake one), image folders."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from structconv.nn.data import (ArrayDataset, load_cifar10, load_dataset, load_digits_data, load_image_folder,
+                                have_pil)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models on a shared machine: extra intra-op threads only add contention."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# -- digits -------------------------------------------------------------------------
+def test_digits_default_split_and_normalization():
+    b = load_digits_data()
+    assert b.num_classes == 10 and b.input_shape == (1, 8, 8)
+    assert len(b.train) + len(b.val) == 1797
+    assert len(b.val) == 360                                    # 20 %, stratified
+    x, y = b.train[0]
+    assert x.shape == (1, 8, 8) and x.dtype == torch.float32 and y.dtype == torch.long
+    xs = torch.stack([b.train[i][0] for i in range(len(b.train))])
+    assert abs(float(xs.mean())) < 1e-4 and abs(float(xs.std()) - 1.0) < 1e-3
+    counts = torch.bincount(b.val.labels, minlength=10)
+    assert int(counts.min()) >= 34                               # every class in the validation split
+
+
+@pytest.mark.parametrize("mode", ["resize", "pad"])
+def test_digits_resized_three_channels(mode):
+    b = load_digits_data(size=16, channels=3, mode=mode)
+    x, _ = b.train[3]
+    assert b.input_shape == (3, 16, 16) and x.shape == (3, 16, 16)
+    assert torch.equal(x[0], x[2])
+    if mode == "pad":                                            # border is background (the min value)
+        assert torch.allclose(x[:, 0, :], x.min().expand(3, 16))
+
+
+def test_digits_bad_arguments():
+    with pytest.raises(ValueError, match="size"):
+        load_digits_data(size=4)
+    with pytest.raises(ValueError, match="channels"):
+        load_digits_data(channels=2)
+    with pytest.raises(ValueError, match="mode"):
+        load_digits_data(mode="crop")
+    with pytest.raises(ValueError, match="dataset"):
+        load_dataset("mnist")
+
+
+# -- CIFAR-10 in the real format ------------------------------------------------------
+def _write_batch(path, data, labels, label_key=b"labels"):
+    d = {b"batch_label": b"fake batch", label_key: list(labels), b"data": data,
+         b"filenames": [f"img_{i}.png".encode() for i in range(len(labels))]}
+    with open(path, "wb") as f:
+        pickle.dump(d, f, protocol=2)
+
+
+def write_fake_cifar(root, n=6, seed=0):
+    """CIFAR-10's python version: data_batch_1..5, test_batch (dicts with bytes keys,
+    'data' uint8 (N, 3072) row-major R,G,B planes, 'labels' list), batches.meta."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    batches = {}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=n).tolist()
+        _write_batch(root / name, data, labels)
+        batches[name] = (data, labels)
+    meta = {b"num_cases_per_batch": n, b"label_names": [c.encode() for c in
+            ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")],
+            b"num_vis": 3072}
+    with open(root / "batches.meta", "wb") as f:
+        pickle.dump(meta, f, protocol=2)
+    return batches
+
+
+def test_fake_cifar_loads_in_the_standard_layout(tmp_path):
+    root = tmp_path / "cifar-10-batches-py"
+    batches = write_fake_cifar(root)
+    for where in (root, tmp_path):                               # the folder itself or its parent
+        b = load_cifar10(where, augment=False)
+        assert b.num_classes == 10 and b.input_shape == (3, 32, 32)
+        assert len(b.train) == 30 and len(b.val) == 6
+        assert b.classes[0] == "airplane" and b.classes[9] == "truck"
+    data, labels = batches["data_batch_2"]
+    x, y = b.train[6]                                            # first image of batch 2
+    raw = torch.from_numpy(data[0].reshape(3, 32, 32)).float() / 255.0
+    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(3, 1, 1)
+    std = torch.tensor([0.2470, 0.2435, 0.2616]).view(3, 1, 1)
+    assert torch.allclose(x, (raw - mean) / std, atol=1e-6)
+    assert int(y) == labels[0]
+    assert int(b.val[5][1]) == batches["test_batch"][1][5]
+
+
+def test_cifar_augmentation_depends_on_seed_epoch_index_only(tmp_path):
+    write_fake_cifar(tmp_path)
+    a = load_cifar10(tmp_path, augment=True, seed=3)
+    b = load_cifar10(tmp_path, augment=True, seed=3)
+    a.train.set_epoch(2)
+    b.train.set_epoch(2)
+    for i in (0, 7, 29):
+        assert torch.equal(a.train[i][0], b.train[i][0])
+    first = torch.stack([a.train[i][0] for i in range(30)])
+    a.train.set_epoch(3)
+    assert not torch.equal(first, torch.stack([a.train[i][0] for i in range(30)]))
+    assert a.train[0][0].shape == (3, 32, 32)
+
+
+def test_cifar_missing_directory_and_files(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_cifar10(tmp_path / "nope")
+    write_fake_cifar(tmp_path)
+    (tmp_path / "data_batch_4").unlink()
+    with pytest.raises(ValueError, match=r"missing file\(s\) \['data_batch_4'\]"):
+        load_cifar10(tmp_path)
+    with pytest.raises(ValueError, match="data_dir is required"):
+        load_cifar10(None)
+
+
+def test_cifar_wrong_key_names_file_and_key(tmp_path):
+    write_fake_cifar(tmp_path)
+    _write_batch(tmp_path / "data_batch_3", np.zeros((4, 3072), np.uint8), [0] * 4, label_key=b"fine_labels")
+    with pytest.raises(ValueError) as e:
+        load_cifar10(tmp_path)
+    msg = str(e.value)
+    assert "data_batch_3" in msg and "'labels'" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("data, labels, match", [
+    (np.zeros((4, 1024), np.uint8), [0] * 4, r"\(N, 3072\).*\(4, 1024\)"),
+    (np.zeros((4, 3072), np.float32), [0] * 4, "uint8"),
+    (np.zeros((4, 3072), np.uint8), [0] * 3, "'labels' has shape"),
+    (np.zeros((4, 3072), np.uint8), [0, 1, 2, 10], r"\[0, 9\]"),
+])
+def test_cifar_wrong_shapes(tmp_path, data, labels, match):
+    write_fake_cifar(tmp_path)
+    _write_batch(tmp_path / "test_batch", data, labels)
+    with pytest.raises(ValueError, match=match) as e:
+        load_cifar10(tmp_path)
+    assert "test_batch" in str(e.value)
+
+
+def test_cifar_not_a_pickle_and_meta_checks(tmp_path):
+    write_fake_cifar(tmp_path)
+    (tmp_path / "data_batch_1").write_bytes(b"this is not a pickle")
+    with pytest.raises(ValueError, match="data_batch_1.*not a python pickle"):
+        load_cifar10(tmp_path)
+    write_fake_cifar(tmp_path)
+    with open(tmp_path / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [b"a", b"b"]}, f, protocol=2)
+    with pytest.raises(ValueError, match="batches.meta.*10 names"):
+        load_cifar10(tmp_path)
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_cifar_pickle_cannot_run_code(tmp_path):
+    write_fake_cifar(tmp_path)
+    with open(tmp_path / "data_batch_5", "wb") as f:
+        pickle.dump({b"data": _Evil(), b"labels": []}, f, protocol=2)
+    with pytest.raises(ValueError, match="data_batch_5.*not allowed"):
+        load_cifar10(tmp_path)
+
+
+# -- image folders --------------------------------------------------------------------
+def _write_npy_folder(root, classes=("cat", "dog", "eel"), per_class=5, shape=(6, 6, 3), seed=0):
+    rng = np.random.default_rng(seed)
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            np.save(root / c / f"{i}.npy", rng.integers(0, 256, size=shape, dtype=np.uint8))
+
+
+def test_folder_npy_split_and_resize(tmp_path):
+    _write_npy_folder(tmp_path)
+    b = load_image_folder(tmp_path, size=8, val_fraction=0.4)
+    assert b.classes == ("cat", "dog", "eel") and b.num_classes == 3
+    assert b.input_shape == (3, 8, 8)
+    assert len(b.train) == 9 and len(b.val) == 6
+    x, y = b.train[0]
+    assert x.shape == (3, 8, 8) and int(y) == 0
+    assert not set(b.train.samples) & set(b.val.samples)
+    b1 = load_image_folder(tmp_path, channels=1)                   # native size, gray
+    assert b1.input_shape == (1, 6, 6) and b1.train[0][0].shape == (1, 6, 6)
+
+
+def test_folder_train_val_layout_and_chw_gray(tmp_path):
+    _write_npy_folder(tmp_path / "train", shape=(5, 5), per_class=2)
+    _write_npy_folder(tmp_path / "val", shape=(5, 5), per_class=1, seed=1)
+    b = load_image_folder(tmp_path)
+    assert len(b.train) == 6 and len(b.val) == 3 and b.input_shape == (1, 5, 5)
+    x, _ = b.val[2]
+    raw = torch.from_numpy(np.load(b.val.samples[2][0])).float()[None] / 255.0
+    assert torch.allclose(x, (raw - b.val.mean) / b.val.std, atol=1e-5)
+
+
+def test_folder_bad_directories(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_image_folder(tmp_path / "missing")
+    with pytest.raises(ValueError, match="no class subdirectories"):
+        load_image_folder(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="no images"):
+        load_image_folder(tmp_path)
+    np.save(tmp_path / "a" / "bad.npy", np.zeros((2, 2, 2, 2)))
+    with pytest.raises(ValueError, match="bad.npy.*shape"):
+        load_image_folder(tmp_path)
+
+
+@pytest.mark.skipif(have_pil(), reason="Pillow is installed: PNG files are readable")
+def test_folder_png_without_pillow_says_so(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(ValueError, match="Pillow"):
+        load_image_folder(tmp_path)
+
+
+def test_array_dataset_validates_shapes():
+    with pytest.raises(ValueError, match="images"):
+        ArrayDataset(torch.zeros(3, 8, 8), torch.zeros(3))
+    with pytest.raises(ValueError, match="labels"):
+        ArrayDataset(torch.zeros(3, 1, 8, 8), torch.zeros(4))

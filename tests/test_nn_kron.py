@@ -1,0 +1,93 @@
+"""The torch Kronecker projector equals core's numpy one and the dense pseudo-inverse."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core_reference import dense_pinv_project
+from structconv.core import structure as S
+from structconv.nn import _kron
+
+
+@st.composite
+def kernel_case(draw):
+    co = draw(st.integers(1, 3))
+    C = draw(st.integers(1, 12))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    c = draw(st.integers(1, C))
+    nh, nw = draw(st.integers(1, kh)), draw(st.integers(1, kw))
+    seed = draw(st.integers(0, 2**31))
+    W = np.random.default_rng(seed).normal(size=(co, C, kh, kw))
+    return W, c, nh, nw
+
+
+@given(kernel_case())
+def test_project_and_alphas_equal_dense_pinv(case):
+    W, c, nh, nw = case
+    P_ref, alpha_ref = dense_pinv_project(W, c, nh, nw)
+    Wt = torch.tensor(W)
+    np.testing.assert_allclose(_kron.project(Wt, c, nh, nw).numpy(), P_ref, atol=1e-10)
+    np.testing.assert_allclose(_kron.alphas(Wt, c, nh, nw).numpy(), alpha_ref, atol=1e-10)
+
+
+@given(kernel_case())
+def test_compose_and_residual_equal_core(case):
+    W, c, nh, nw = case
+    co, C, kh, kw = W.shape
+    alpha = np.random.default_rng(3).normal(size=(co, c, nh, nw))
+    A = S.basis_matrix(C, (kh, kw), c, (nh, nw))
+    Ws = (A @ alpha.reshape(co, -1).T).T.reshape(co, C, kh, kw)           # literally A alpha
+    np.testing.assert_allclose(_kron.compose(torch.tensor(alpha), C, kh, kw).numpy(), Ws, atol=1e-12)
+    got = float(_kron.structural_residual(torch.tensor(W), c, nh, nw))
+    assert got == pytest.approx(S.structural_residual(W, c, (nh, nw)), abs=1e-10)
+
+
+@pytest.mark.parametrize("C,c", [(2048, 1), (2048, 1024), (1000, 7), (513, 500)])
+def test_wide_axes_stay_exact_without_a_dense_matrix(C, c):
+    """Large C: O(size of W) per axis; compared with core's numpy on the same algorithm."""
+    W = np.random.default_rng(0).normal(size=(3, C, 1, 1))
+    np.testing.assert_allclose(_kron.project(torch.tensor(W), c, 1, 1).numpy(), S.project(W, c, 1), atol=1e-9)
+    np.testing.assert_allclose(_kron.alphas(torch.tensor(W), c, 1, 1).numpy(), S.alphas(W, c, 1), atol=1e-9)
+    alpha = np.random.default_rng(1).normal(size=(3, c, 1, 1))
+    np.testing.assert_allclose(_kron.compose(torch.tensor(alpha), C, 1, 1).numpy(), S.compose(alpha, C, 1),
+                               atol=1e-9)
+
+
+def test_zero_weight_has_zero_residual_and_finite_gradient():
+    W = torch.zeros(2, 3, 3, 3, dtype=torch.float64, requires_grad=True)
+    r = _kron.structural_residual(W, 2, 2, 2)
+    r.backward()
+    assert float(r.detach()) == 0.0 and torch.isfinite(W.grad).all()
+
+
+def test_exactly_structured_weight_has_finite_gradient():
+    alpha = torch.randn(2, 2, 2, 2, dtype=torch.float64)
+    W = _kron.compose(alpha, 3, 3, 3).requires_grad_(True)
+    r = _kron.structural_residual(W, 2, 2, 2)
+    r.backward()
+    assert float(r.detach()) < 1e-12 and torch.isfinite(W.grad).all()
+
+
+def test_residual_gradient_matches_finite_differences():
+    W = torch.randn(2, 4, 3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda w: _kron.structural_residual(w, 2, 2, 1), (W,))
+    assert torch.autograd.gradcheck(lambda w: _kron.project(w, 3, 2, 2), (W,))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_other_dtypes_keep_their_dtype(dtype):
+    W = torch.randn(4, 6, 3, 3)
+    r = _kron.structural_residual(W.to(dtype), 3, 2, 2)
+    assert r.dtype == dtype
+    assert float(r) == pytest.approx(S.structural_residual(W.double().numpy(), 3, 2), abs=2e-2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu():
+    W = torch.randn(8, 16, 3, 3, dtype=torch.float64)
+    r_cpu = _kron.structural_residual(W, 5, 2, 2)
+    Wc = W.cuda().requires_grad_(True)
+    r = _kron.structural_residual(Wc, 5, 2, 2)
+    r.backward()
+    assert r.device.type == "cuda" and float(r) == pytest.approx(float(r_cpu), abs=1e-12)

@@ -1,0 +1,92 @@
+"""`structconv train`: files written, --json, resume, one-line errors (exit 2)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from structconv.cli import main
+from structconv.nn.checkpoint import load_checkpoint
+
+FAST = ["--epochs", "1", "--input-size", "8", "--batch-size", "128", "--threads", "1", "--lr", "0.05"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def test_train_small_cnn_json_and_files(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["train", "small_cnn", "--preset", "uniform-n2", "--lam", "0.5", "--out", str(out), "--json",
+               *FAST])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    d = json.loads(captured.out)
+    assert d["model"] == "small_cnn" and d["plan"]["name"] == "uniform-n2"
+    assert set(d["residuals"]) == {"conv2", "conv3"}                 # the first conv stays dense
+    assert 0 <= d["acc_before"] <= 100 and 0 <= d["acc_after"] <= 100
+    for f in ("metrics.jsonl", "checkpoint.pt", "final.pt", "summary.json"):
+        assert (out / f).is_file()
+    assert json.loads((out / "summary.json").read_text())["acc_after"] == d["acc_after"]
+    ck = load_checkpoint(out / "final.pt")
+    assert ck["model"] == "small_cnn" and ck["meta"]["num_classes"] == 10
+    assert ck["meta"]["input_shape"] == [1, 8, 8]
+
+    # the same command with --resume has nothing left to do and keeps the weights
+    rc = main(["train", "small_cnn", "--preset", "uniform-n2", "--lam", "0.5", "--out", str(out), "--json",
+               "--resume", *FAST])
+    assert rc == 0
+    again = load_checkpoint(out / "final.pt")
+    assert all(torch.equal(again["state_dict"][k], v) for k, v in ck["state_dict"].items())
+
+    rc = main(["train", "small_cnn", "--preset", "uniform-n2", "--lam", "1.0", "--out", str(out), "--resume",
+               *FAST])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "lam: checkpoint 0.5 vs now 1.0" in err
+
+
+def test_train_zoo_model_with_preset(tmp_path, capsys):
+    rc = main(["train", "resnet20", "--preset", "uniform-n2", "--out", str(tmp_path), "--json", *FAST])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    d = json.loads(captured.out)
+    assert len(d["residuals"]) == 18 and "layer1.0.conv1" in d["residuals"]
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--dataset", "cifar10", "--data-dir", "/nonexistent/cifar"], "does not exist"),
+    (["--dataset", "cifar10"], "data_dir is required"),
+    (["--epochs", "-1"], "--epochs = -1"),
+    (["--preset", "no-such-preset"], "preset"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, argv, match):
+    rc = main(["train", "small_cnn", "--out", str(tmp_path / "o"), *FAST, *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and match in err
+
+
+def test_plan_file_that_does_not_fit(tmp_path, capsys):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: bad\nlayers:\n  conv7: {c: 1, n: 1}\n")
+    rc = main(["train", "small_cnn", "--plan", str(plan), "--out", str(tmp_path / "o"), *FAST])
+    err = capsys.readouterr().err
+    assert rc == 2 and "conv7" in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "checkpoint.pt").exists()
+
+
+def test_train_on_a_local_cifar10_copy(tmp_path, capsys):
+    from test_nn_data import write_fake_cifar
+
+    write_fake_cifar(tmp_path / "cifar-10-batches-py", n=8)
+    rc = main(["train", "small_cnn", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--preset", "uniform-n2",
+               "--out", str(tmp_path / "o"), "--json", "--epochs", "1", "--batch-size", "16", "--threads", "1"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    d = json.loads(captured.out)
+    assert d["epochs_trained"] == 1 and d["eval_split"] == "val"
+    ck = load_checkpoint(tmp_path / "o" / "final.pt")
+    assert ck["meta"]["input_shape"] == [3, 32, 32] and ck["meta"]["dataset"]["train_size"] == 40
