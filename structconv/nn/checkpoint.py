@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from structconv.core import atomic_path
 
 CHECKPOINT_KEYS = ("model", "state_dict", "optimizer", "scheduler", "epoch", "plan", "rng", "meta")
 
@@ -59,20 +60,12 @@ def set_rng_state(state: dict) -> None:
 # -- atomic save, checked load -------------------------------------------------------
 def save_atomic(obj, path) -> Path:
     """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return Path(path)
 
 
 def plain(obj):

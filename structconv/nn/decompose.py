@@ -11,8 +11,6 @@ A linear layer (C -> M) becomes a 1-D sum-pool of width C-c+1 then a c -> M line
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,18 +237,9 @@ def save_decomposed(model: nn.Module, path, model_name: str, plan, method: str =
     plan = coerce_plan(plan)
     blob = {"format": "structconv.decomposed/1", "model": model_name, "plan": plan.to_dict(),
             "method": method, "state_dict": model.state_dict(), "meta": dict(meta or {})}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    from .checkpoint import save_atomic
+
+    return save_atomic(blob, path)
 
 
 def load_decomposed(path, build=None) -> nn.Module:

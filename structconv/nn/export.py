@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from structconv.core import atomic_path
 
 
 def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int | None = None,
@@ -24,39 +24,32 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int 
     if not isinstance(example_input, torch.Tensor):
         raise ValueError("example_input must be a tensor")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".onnx")
-    os.close(fd)
     try:
-        kwargs = {}
-        trace_input = example_input
-        if dynamic_batch:
-            kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch", min=1)},)
-            if example_input.shape[0] == 1:          # torch.export specializes a size-1 dim
-                trace_input = torch.cat([example_input, example_input])
-        quiet = logging.getLogger("torch.onnx._internal.exporter._registration")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)             # "torchvision is not installed" notices
-        try:
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")
-                prog = torch.onnx.export(model, (trace_input,), dynamo=True, opset_version=opset,
-                                         external_data=False, verbose=False, **kwargs)
-        finally:
-            quiet.setLevel(level)
-        prog.save(tmp, external_data=False)
-        if verify:
-            err = check_onnx(tmp, model, example_input)
-            if err is not None and not err <= atol:
-                raise ValueError(f"ONNX export of {type(model).__name__} differs from torch by {err:.3g} "
-                                 f"(> {atol:g})")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with atomic_path(path, suffix=".onnx") as tmp:
+            kwargs = {}
+            trace_input = example_input
+            if dynamic_batch:
+                kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch", min=1)},)
+                if example_input.shape[0] == 1:          # torch.export specializes a size-1 dim
+                    trace_input = torch.cat([example_input, example_input])
+            quiet = logging.getLogger("torch.onnx._internal.exporter._registration")
+            level = quiet.level
+            quiet.setLevel(logging.ERROR)             # "torchvision is not installed" notices
+            try:
+                with warnings.catch_warnings(), torch.no_grad():
+                    warnings.simplefilter("ignore")
+                    prog = torch.onnx.export(model, (trace_input,), dynamo=True, opset_version=opset,
+                                             external_data=False, verbose=False, **kwargs)
+            finally:
+                quiet.setLevel(level)
+            prog.save(str(tmp), external_data=False)
+            if verify:
+                err = check_onnx(tmp, model, example_input)
+                if err is not None and not err <= atol:
+                    raise ValueError(f"ONNX export of {type(model).__name__} differs from torch by {err:.3g} "
+                                     f"(> {atol:g})")
     finally:
         model.train(was_training)
     return path
