@@ -1,0 +1,259 @@
+"""Plotly figures; each takes a DataFrame from ``tables``/``study``/``training``.
+
+Figures carry numeric data as numpy arrays (plotly stores those as compact typed
+arrays in HTML), so even a report of a 200+ layer network stays small.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+UNIT_COLORS = {"sum-pool unit": "#f58518", "MAC array": "#4c78a8", "stall": "#b0b0b0"}
+ENERGY_COLORS = {"mac": "#4c78a8", "add": "#f58518", "sram": "#54a24b", "dram": "#e45756", "leakage": "#9d755d"}
+_GROUP_COLORS = ["#b279a2", "#ff9da6", "#72b7b2", "#9d755d", "#eeca3b", "#54a24b"]
+VARIANT_SHORT = {"original": "orig", "structured": "struct"}
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=90, b=40),
+               legend=dict(orientation="h", x=0, y=1.0, yanchor="bottom"), title_y=0.97)
+
+
+def _arr(s) -> np.ndarray:
+    return np.asarray(pd.to_numeric(pd.Series(s), errors="coerce"), dtype=np.float64)
+
+
+def fig_layer_cycles(cycles: pd.DataFrame, title: str = "Cycles per layer: original vs structured") -> go.Figure:
+    """Stacked per-layer cycles (sum-pool unit / MAC array / stall), original and structured
+    side by side. ``cycles`` is ``tables.cycles_long_frame(layer_frame(...))``."""
+    fig = go.Figure()
+    layers = list(dict.fromkeys(cycles["layer"]))
+    variants = [v for v in ("original", "structured") if v in set(cycles["variant"])]
+    for unit in ("MAC array", "sum-pool unit", "stall"):
+        part = cycles[cycles["unit"] == unit]
+        if part.empty:
+            continue
+        xs0, xs1, ys = [], [], []
+        for v in variants:
+            pv = part[part["variant"] == v].set_index("layer").reindex(layers)
+            xs0 += layers
+            xs1 += [VARIANT_SHORT.get(v, v)] * len(layers)
+            ys.append(_arr(pv["cycles"]))
+        fig.add_bar(x=[xs0, xs1], y=np.concatenate(ys), name=unit, marker_color=UNIT_COLORS[unit],
+                    hovertemplate="%{x}<br>" + unit + ": %{y:,.0f} cycles<extra></extra>")
+    fig.update_layout(barmode="stack", title=title, yaxis_title="cycles", **_LAYOUT)
+    fig.update_xaxes(tickfont=dict(size=8))
+    return fig
+
+
+def fig_energy(energy: pd.DataFrame, title: str = "Energy by component") -> go.Figure:
+    """Stacked energy totals per variant (``tables.energy_frame``), in microjoules."""
+    fig = go.Figure()
+    variants = list(dict.fromkeys(energy["variant"]))
+    for comp in dict.fromkeys(energy["component"]):
+        part = energy[energy["component"] == comp].set_index("variant").reindex(variants)
+        fig.add_bar(x=variants, y=_arr(part["energy_pj"]) / 1e6, name=comp,
+                    marker_color=ENERGY_COLORS.get(comp),
+                    hovertemplate="%{x}<br>" + comp + ": %{y:,.1f} uJ<extra></extra>")
+    fig.update_layout(barmode="stack", title=title, yaxis_title="energy (uJ)", **_LAYOUT)
+    return fig
+
+
+def fig_layer_energy(layers: pd.DataFrame, title: str = "Energy per layer under the plan") -> go.Figure:
+    """Stacked per-layer energy by component of the planned network (``tables.layer_frame``)."""
+    fig = go.Figure()
+    for comp in ("mac", "add", "sram", "dram", "leakage"):
+        col = f"energy_{comp}_pj"
+        if col in layers:
+            fig.add_bar(x=list(layers["layer"]), y=_arr(layers[col]) / 1e6, name=comp,
+                        marker_color=ENERGY_COLORS[comp],
+                        hovertemplate="%{x}<br>" + comp + ": %{y:,.2f} uJ<extra></extra>")
+    if "orig_energy_total_pj" in layers:
+        fig.add_scatter(x=list(layers["layer"]), y=_arr(layers["orig_energy_total_pj"]) / 1e6, mode="markers",
+                        name="original total", marker=dict(symbol="line-ew-open", size=10, color="black"),
+                        hovertemplate="%{x}<br>original: %{y:,.2f} uJ<extra></extra>")
+    fig.update_layout(barmode="stack", title=title, yaxis_title="energy (uJ)", **_LAYOUT)
+    fig.update_xaxes(tickfont=dict(size=8))
+    return fig
+
+
+def fig_roofline(roof: pd.DataFrame, title: str = "Roofline of each layer (MAC array, DRAM)") -> go.Figure:
+    """Layers as (MACs per DRAM byte, attained MAC/s) against the accelerator's roofline
+    (``tables.roofline_frame``). Layers with no DRAM traffic sit at the right edge."""
+    fig = go.Figure()
+    if roof.empty:
+        return fig
+    peak, bw = float(roof["peak_macs_per_s"].iloc[0]), float(roof["dram_bytes_per_s"].iloc[0])
+    inten = _arr(roof["intensity_macs_per_byte"])
+    fin = inten[np.isfinite(inten) & (inten > 0)]
+    lo = min(fin.min() if fin.size else 1.0, peak / bw) / 4
+    hi = max(fin.max() if fin.size else 1.0, peak / bw) * 4
+    inten = np.where(np.isfinite(inten), inten, hi)
+    xs = np.geomspace(lo, hi, 64)
+    fig.add_scatter(x=xs, y=np.minimum(peak, bw * xs), mode="lines", name="roofline",
+                    line=dict(color="black", width=2), hoverinfo="skip")
+    for v, sym, color in (("original", "circle-open", "#4c78a8"), ("structured", "circle", "#f58518")):
+        m = (roof["variant"] == v).to_numpy()
+        if not m.any():
+            continue
+        fig.add_scatter(x=inten[m], y=_arr(roof["attained_macs_per_s"])[m], mode="markers", name=v,
+                        text=list(roof["layer"][m]), marker=dict(symbol=sym, size=7, color=color),
+                        hovertemplate="%{text}<br>%{x:.3g} MAC/B, %{y:.3g} MAC/s<extra>" + v + "</extra>")
+    fig.update_layout(title=title, xaxis_title="operational intensity (MACs per DRAM byte)",
+                      yaxis_title="attained MAC/s", **_LAYOUT)
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="log", tickformat=".2s")
+    return fig
+
+
+def _pick(metrics, *needles):
+    for m in metrics:
+        if any(n in m.lower() for n in needles):
+            return m
+    return None
+
+
+def objective_axes(metrics) -> dict:
+    """Which metric is the proxy, the cycles and the energy (by name; None when absent)."""
+    metrics = list(metrics)
+    cyc = _pick(metrics, "cycle", "latency")
+    en = _pick(metrics, "energy")
+    rest = [m for m in metrics if m not in (cyc, en)]
+    return {"proxy": rest[0] if rest else None, "cycles": cyc, "energy": en}
+
+
+def fig_pareto(trials: pd.DataFrame, front: pd.DataFrame, baselines: pd.DataFrame | None = None,
+               highlight: dict | None = None, budgets: dict | None = None,
+               title: str = "Search: Pareto front") -> go.Figure:
+    """Proxy vs cycles (and vs energy when the study has it): every completed trial, the
+    feasible front (non-dominated in all objectives, so not a staircase in each 2-D view),
+    enqueued trials (presets, uniform plans, warm starts) by symbol, ``highlight``
+    (trial number -> label, e.g. the chosen plan) as a star, and optional ``baselines``
+    rows (columns plan plus the metric columns) as labelled stars; ``budgets`` maps an axis
+    column to (value, label) and draws it as a dashed line."""
+    metrics = trials.attrs.get("metrics") or [c for c in trials.columns if c.startswith("value_")]
+    ax = objective_axes(metrics)
+    y = ax["proxy"] or metrics[0]
+    xs = [m for m in (ax["cycles"], ax["energy"]) if m and m != y] or [m for m in metrics if m != y][:1]
+    if not xs:           # single objective: proxy vs trial number
+        xs = ["number"]
+    fig = make_subplots(rows=1, cols=len(xs), shared_yaxes=True, horizontal_spacing=0.06)
+    done = trials[trials["state"] == "COMPLETE"]
+    symbols = ["diamond", "square", "triangle-up", "cross", "x", "pentagon"]
+    for i, x in enumerate(xs, start=1):
+        show = i == 1
+        feas = done[done["feasible"].astype(bool)]
+        infeas = done[~done["feasible"].astype(bool)]
+        for part, name, color in ((infeas, "infeasible", "#d0d0d0"), (feas, "feasible trial", "#9ecae9")):
+            if len(part):
+                fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=name, legendgroup=name,
+                                showlegend=show, marker=dict(size=5, color=color), text=list(part["number"].astype(str)),
+                                hovertemplate="trial %{text}<br>" + x + " %{x:.4g}<br>" + y + " %{y:.4g}<extra></extra>",
+                                row=1, col=i)
+        if len(front):
+            f = front.sort_values(x)
+            fig.add_scatter(x=_arr(f[x]), y=_arr(f[y]), mode="markers", name="Pareto front (all objectives)",
+                            legendgroup="front", showlegend=show,
+                            marker=dict(size=9, color="rgba(0,0,0,0)", line=dict(color="#e45756", width=2)),
+                            text=list(f["number"].astype(str)),
+                            hovertemplate="trial %{text}<br>" + x + " %{x:.4g}<br>" + y + " %{y:.4g}<extra>front</extra>",
+                            row=1, col=i)
+        for j, src in enumerate(s for s in dict.fromkeys(done["source"]) if s != "search"):
+            part = done[done["source"] == src]
+            fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=str(src), legendgroup=f"s{src}",
+                            showlegend=show, marker=dict(size=11, symbol=symbols[j % len(symbols)], line=dict(width=1),
+                                                         color=_GROUP_COLORS[j % len(_GROUP_COLORS)]),
+                            text=[str(v) for v in part.get("origin", part["number"])],
+                            hovertemplate="%{text}<br>" + x + " %{x:.4g}<br>" + y + " %{y:.4g}<extra>" + str(src)
+                            + "</extra>", row=1, col=i)
+        if highlight:
+            part = done[done["number"].isin(list(highlight))]
+            if len(part):
+                fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers+text", name="chosen plan",
+                                legendgroup="chosen", showlegend=show, textposition="top center",
+                                text=[str(highlight[n]) for n in part["number"]],
+                                marker=dict(size=16, symbol="star", color="#f2c744", line=dict(width=1.5, color="black")),
+                                row=1, col=i)
+        if baselines is not None and len(baselines) and x in baselines and y in baselines:
+            bsym = ["star-triangle-up", "star-square", "star-diamond", "hexagram", "star"]
+            for k, (_, b) in enumerate(baselines.iterrows()):
+                name = f"baseline: {b['plan']}"
+                fig.add_scatter(x=_arr([b[x]]), y=_arr([b[y]]), mode="markers", name=name, legendgroup=name,
+                                showlegend=show, marker=dict(size=14, symbol=bsym[k % len(bsym)], color="#54a24b",
+                                                             line=dict(width=1, color="black")),
+                                hovertemplate=str(b["plan"]) + "<br>" + x + " %{x:.4g}<br>" + y
+                                + " %{y:.4g}<extra>baseline</extra>", row=1, col=i)
+        if budgets and x in budgets:
+            v, label = budgets[x]
+            fig.add_vline(x=v, line=dict(color="#e45756", dash="dash", width=1), row=1, col=i)
+            fig.add_annotation(x=v, y=1, yref="paper", xref=f"x{i if i > 1 else ''}", text=label, showarrow=False,
+                               xanchor="right", font=dict(size=10, color="#e45756"))
+        fig.update_xaxes(title_text=x, row=1, col=i)
+    fig.update_yaxes(title_text=y, row=1, col=1)
+    fig.update_layout(title=title, **_LAYOUT)
+    return fig
+
+
+def fig_history(history: pd.DataFrame, title: str = "Search history") -> go.Figure:
+    """Each objective per trial and its best feasible value so far (``study.history_frame``)."""
+    metrics = history.attrs.get("metrics") or [c for c in history.columns if c.startswith("value_")]
+    fig = make_subplots(rows=len(metrics) or 1, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    for i, m in enumerate(metrics, start=1):
+        fig.add_scatter(x=_arr(history["number"]), y=_arr(history[m]), mode="markers", name=m,
+                        marker=dict(size=4, color="#9ecae9"), showlegend=False, row=i, col=1)
+        if f"best_{m}" in history:
+            fig.add_scatter(x=_arr(history["number"]), y=_arr(history[f"best_{m}"]), mode="lines",
+                            name=f"best {m}", line=dict(color="#e45756", shape="hv"), showlegend=i == 1,
+                            legendgroup="best", row=i, col=1)
+        fig.update_yaxes(title_text=m, row=i, col=1)
+    fig.update_xaxes(title_text="trial", row=len(metrics) or 1, col=1)
+    fig.update_layout(title=title, height=max(300, 220 * len(metrics)), **_LAYOUT)
+    return fig
+
+
+def fig_training_curves(curves: pd.DataFrame, title: str = "Structural Regularization training") -> go.Figure:
+    """Loss (task, SR) and accuracy (train, val) per epoch, one colour per run (``training.curves_frame``)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy (%)"))
+    palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d"]
+    runs = list(dict.fromkeys(curves["run"])) if "run" in curves else [None]
+    for i, run in enumerate(runs):
+        c = curves if run is None else curves[curves["run"] == run]
+        col = palette[i % len(palette)]
+        ep = _arr(c["epoch"]) + 1
+        tag = "" if len(runs) == 1 else f"{run}: "
+        for key, dash in (("task_loss", "solid"), ("sr_loss", "dot")):
+            if c[key].notna().any():
+                fig.add_scatter(x=ep, y=_arr(c[key]), mode="lines+markers", name=f"{tag}{key}",
+                                line=dict(color=col, dash=dash), row=1, col=1)
+        for key, dash in (("train_acc", "dot"), ("val_acc", "solid")):
+            if c[key].notna().any():
+                fig.add_scatter(x=ep, y=_arr(c[key]), mode="lines+markers", name=f"{tag}{key}",
+                                line=dict(color=col, dash=dash), row=1, col=2)
+        if "phase" in c and (c["phase"] == 1).any() and (c["phase"] == 2).any():
+            x0 = float(c.loc[c["phase"] == 2, "epoch"].min()) + 0.5
+            for col_i in (1, 2):
+                fig.add_vline(x=x0, line=dict(color="#999", dash="dash", width=1), row=1, col=col_i)
+            fig.add_annotation(x=x0, y=1, yref="paper", text="SR starts", showarrow=False, xanchor="left",
+                               font=dict(size=10, color="#666"))
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(title=title, **{**_LAYOUT, "legend": dict(orientation="v", x=1.02, y=1, yanchor="top")})
+    return fig
+
+
+def fig_accuracy(acc: pd.DataFrame, title: str = "Accuracy before / after decomposition") -> go.Figure:
+    """Grouped bars per lambda (``training.accuracy_frame``)."""
+    labels = [("run " + str(r)) if (lam is None or (isinstance(lam, float) and math.isnan(lam)))
+              else f"lambda={lam:g}" + ("" if (acc["lam"] == lam).sum() == 1 else f" ({r})")
+              for lam, r in zip(acc["lam"], acc["run"])]
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=_arr(acc["acc_before"]), name="before decomposition", marker_color="#4c78a8",
+                hovertemplate="%{x}<br>%{y:.2f} %<extra>before</extra>")
+    fig.add_bar(x=labels, y=_arr(acc["acc_after"]), name="after decomposition", marker_color="#f58518",
+                hovertemplate="%{x}<br>%{y:.2f} %<extra>after</extra>")
+    lo = np.nanmin(np.concatenate([_arr(acc["acc_before"]), _arr(acc["acc_after"])]))
+    fig.update_layout(barmode="group", title=title, yaxis_title="validation accuracy (%)",
+                      bargap=0.5 if len(labels) < 3 else 0.2,
+                      yaxis_range=[max(0.0, (lo if np.isfinite(lo) else 0) - 10), 100.5], **_LAYOUT)
+    return fig

@@ -1,0 +1,84 @@
+"""Per-(layer, choice) cost tables of a search space on one accelerator.
+
+Cycles and energy come from ``structconv.sim.BatchSimulator`` (its tables are
+built once, one engine call for every (layer, choice) pair); mults, adds and
+params from ``core.count_ops``. Network totals are sums over layers, so a trial
+costs one fancy-indexed sum per metric: O(layers), microseconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core import count_ops
+from .space import SearchSpace
+
+METRICS = ("cycles", "energy_pj", "mults", "adds", "params")
+
+
+@dataclass
+class CostTables:
+    """``values[m]``: (searched layers, max choices) table; ``base[m]``: fixed layers (+ extra params)."""
+
+    space: SearchSpace
+    hw: object                                  # structconv.sim.Accelerator
+    values: dict = field(default_factory=dict)
+    base: dict = field(default_factory=dict)
+    dense: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self._rows = np.arange(len(self.space.searched))
+
+    def totals(self, idx) -> dict[str, float]:
+        idx = np.asarray(idx, dtype=np.int64)
+        return {m: float(self.base[m] + self.values[m][self._rows, idx].sum()) for m in METRICS}
+
+    def totals_batch(self, idx_matrix) -> dict[str, np.ndarray]:
+        M = np.asarray(idx_matrix, dtype=np.int64)
+        return {m: self.base[m] + self.values[m][self._rows[None, :], M].sum(axis=1) for m in METRICS}
+
+    def minimum(self, metric: str) -> float:
+        """The least total any plan of the space reaches (per-layer minima are independent)."""
+        return float(self.base[metric] + np.nanmin(self.values[metric], axis=1).sum())
+
+    def ratios(self, totals: dict) -> dict[str, float]:
+        return {m: totals[m] / self.dense[m] if self.dense[m] else 0.0 for m in METRICS}
+
+    @property
+    def latency_scale(self) -> float:
+        """Seconds per cycle."""
+        return 1.0 / self.hw.clock_hz
+
+    def area_mm2(self) -> float:
+        return float(self.hw.area_mm2())
+
+
+def build_costs(space: SearchSpace, hw="edge-int8", mode: str = "analytical") -> CostTables:
+    """Simulate every (layer, choice) of ``space`` on ``hw`` once and tabulate."""
+    from ..sim import BatchSimulator, load_accelerator
+
+    hw = load_accelerator(hw)
+    bs = BatchSimulator(space.network, hw, [list(ls.choices) for ls in space.layers], mode=mode)
+    searched = [i for i, ls in enumerate(space.layers) if len(ls) > 1]
+    fixed = [i for i, ls in enumerate(space.layers) if len(ls) == 1]
+    K = max(len(ls) for ls in space.searched)
+    ops = {m: np.full((len(searched), K), np.nan) for m in ("mults", "adds", "params")}
+    for r, i in enumerate(searched):
+        ls = space.layers[i]
+        for j, ch in enumerate(ls.choices):
+            op = count_ops(ls.layer, ch)
+            ops["mults"][r, j], ops["adds"][r, j], ops["params"][r, j] = op.mults, op.adds, op.params
+    cyc = bs.cycles_table.astype(np.float64)
+    eng = bs.energy_table.astype(np.float64)
+    values = {"cycles": np.where(np.isnan(ops["mults"]), np.nan, cyc[searched][:, :K]),
+              "energy_pj": np.where(np.isnan(ops["mults"]), np.nan, eng[searched][:, :K]), **ops}
+    base = {"cycles": float(cyc[fixed, 0].sum()), "energy_pj": float(eng[fixed, 0].sum())}
+    for m in ("mults", "adds", "params"):
+        base[m] = float(sum(getattr(count_ops(space.layers[i].layer), m) for i in fixed))
+    base["params"] += space.network.extra_params
+    dense = {"cycles": float(cyc[:, 0].sum()), "energy_pj": float(eng[:, 0].sum())}
+    for m in ("mults", "adds", "params"):
+        dense[m] = float(sum(getattr(count_ops(l), m) for l in space.network.layers))
+    dense["params"] += space.network.extra_params
+    return CostTables(space, hw, values, base, dense)

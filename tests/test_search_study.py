@@ -1,0 +1,235 @@
+"""Study driver: constraints, seeding, determinism, baselines, storage, resume after SIGKILL."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from structconv.core.zoo import get_network
+from structconv.search import (Problem, best_random, build_costs, build_space, compute_proxies, greedy,
+                               hw_space_from_dict, run_search, uniform)
+from structconv.search.study import lagrangian_for_budget, pareto_mask
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def small_problem(budgets=None, objectives=("proxy", "cycles", "energy"), proxy="kept_dof", hw_space=None):
+    from structconv.core.presets import get_preset
+
+    net = get_network("resnet20", input_size=(8, 8))
+    sp = build_space(net, extra_plans=[get_preset("uniform-n2", net)])
+    costs = build_costs(sp, "edge-int8")
+    suite = compute_proxies(sp, proxies=["params", "mults", "kept_dof", "field_ratio"])
+    return Problem(sp, costs, suite, proxy, objectives, budgets or {}, hw_space,
+                   hw_space.area_budget_mm2 if hw_space else None)
+
+
+def test_constraints_front_is_feasible_and_seeds_enqueued():
+    pb = small_problem({"latency": 0.6})
+    res = run_search(pb, n_trials=120, seed=1, population_size=20)
+    assert res.n_complete == 120
+    assert 0 < res.n_feasible < 120                       # the budget binds: some trials are infeasible
+    assert res.front and all(m.breakdown["ratios"]["latency"] <= 0.6 + 1e-12 for m in res.front)
+    assert res.best is not None and res.best.breakdown["ratios"]["latency"] <= 0.6 + 1e-12
+    # front members are mutually non-dominated and unique
+    vals = np.array([m.values for m in res.front])
+    assert pareto_mask(vals).all()
+    assert len({m.index for m in res.front}) == len(res.front)
+
+
+def test_seeds_and_breakdown_in_study(tmp_path):
+    import optuna
+
+    from structconv.search.storage import open_storage
+
+    pb = small_problem({"latency": 0.7})
+    res = run_search(pb, n_trials=40, seed=0, population_size=10, out_dir=tmp_path, study_name="s")
+    study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
+    trials = sorted(study.trials, key=lambda t: t.number)
+    assert trials[0].user_attrs["seed"] == "preset:uniform-n2"
+    assert trials[1].user_attrs["seed"].startswith("uniform:")
+    assert any(t.user_attrs.get("seed", "").startswith("lagrangian:") for t in trials)
+    for t in trials:
+        bd = t.user_attrs["breakdown"]
+        assert set(t.constraints) == {"latency"}
+        assert (t.constraints["latency"] <= 0) == bd["feasible"]
+        assert abs(bd["ratios"]["latency"] / 0.7 - 1 - t.constraints["latency"]) < 1e-9
+        assert t.params and len(t.params) == len(pb.names)
+    assert (tmp_path / "study.journal").stat().st_size > 0
+    path = res.save(tmp_path)
+    import yaml
+    front = yaml.safe_load(path.read_text())
+    assert front["trials"]["complete"] == 40 and len(front["front"]) == len(res.front)
+    from structconv.core import Plan
+    for m in front["front"]:
+        Plan.load(tmp_path / m["plan_file"]).validate(pb.space.network)
+    assert (tmp_path / "best.yaml").exists()
+
+
+def test_seeded_runs_are_reproducible():
+    a = run_search(small_problem({"latency": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
+    b = run_search(small_problem({"latency": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
+    assert [m.index for m in a.front] == [m.index for m in b.front]
+    assert [m.values for m in a.front] == [m.values for m in b.front]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random"])
+def test_other_samplers_single_objective(sampler):
+    pb = small_problem({"latency": 0.6}, objectives=("proxy",))
+    res = run_search(pb, n_trials=40, seed=0, sampler=sampler)
+    assert res.n_complete == 40 and res.best is not None
+    assert len(res.front) == 1 and res.front[0].breakdown["feasible"]
+
+
+def test_baselines_greedy_meets_budget_and_search_is_at_least_as_good():
+    pb = small_problem({"latency": 0.6}, objectives=("proxy", "cycles"))
+    g = greedy(pb)
+    assert g.feasible and g.evaluation["ratios"]["latency"] <= 0.6
+    best_u, allu = uniform(pb)
+    assert any(b.name == "uniform-n2" for b in allu)
+    r = best_random(pb, 200, seed=0)
+    res = run_search(pb, n_trials=150, seed=0, population_size=20)
+    loss = pb.proxies.tables["kept_dof"].loss
+    s = loss(list(res.best.index))
+    assert s <= loss(list(g.index)) + 1e-12
+    if best_u is not None:
+        assert s <= loss(list(best_u.index)) + 1e-12
+    if r is not None:
+        assert s <= loss(list(r.index)) + 1e-12
+
+
+def test_lagrangian_meets_budget():
+    loss = np.array([[0.0, 1.0, 3.0], [0.0, 0.5, 2.0]])
+    cost = np.array([[1.0, 0.6, 0.2], [1.0, 0.7, 0.1]])
+    idx = lagrangian_for_budget(loss, cost, 0.0, 1.4)
+    assert cost[[0, 1], idx].sum() <= 1.4
+    assert lagrangian_for_budget(loss, cost, 0.0, 0.1) is None
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    pb = small_problem({"latency": 0.01})
+    with pytest.raises(ValueError, match=r"max_latency_ratio = 0.01 cannot be met: the cheapest plan .* reaches"):
+        run_search(pb, n_trials=5)
+    pb = small_problem({"latency": 0.7})
+    with pytest.raises(ValueError, match=r"sampler = 'cmaes' is not one of"):
+        run_search(pb, n_trials=5, sampler="cmaes")
+    with pytest.raises(ValueError, match=r"scheme 'redis' is not one of"):
+        run_search(pb, n_trials=5, storage="redis://localhost")
+    with pytest.raises(ValueError, match=r"neither a URL"):
+        run_search(pb, n_trials=5, storage="nonsense")
+    with pytest.raises(ValueError, match=r"cannot be opened"):
+        run_search(pb, n_trials=5, storage="postgresql://nobody@127.0.0.1:1/none")
+    bad = tmp_path / "study.journal"
+    bad.write_text('{"op_code": 0, "worker_id": "x", "study_name": "a", "directions": [1]}\nnot json\n{}\n')
+    with pytest.raises(ValueError, match=r"study file .* is corrupt: line 2"):
+        run_search(pb, n_trials=5, out_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"objectives \['speed'\] are unknown"):
+        small_problem(objectives=("proxy", "speed"))
+    with pytest.raises(ValueError, match=r"proxy = 'snip' is not available"):
+        small_problem(proxy="snip")
+
+
+def test_changed_settings_with_same_study_name(tmp_path):
+    run_search(small_problem({"latency": 0.7}), n_trials=10, out_dir=tmp_path, study_name="x")
+    with pytest.raises(ValueError, match="created with other settings"):
+        run_search(small_problem({"latency": 0.8}), n_trials=10, out_dir=tmp_path, study_name="x")
+
+
+def test_resume_in_process_runs_only_the_rest(tmp_path):
+    a = run_search(small_problem({"latency": 0.7}), n_trials=25, out_dir=tmp_path, population_size=10)
+    b = run_search(small_problem({"latency": 0.7}), n_trials=40, out_dir=tmp_path, population_size=10)
+    assert a.n_complete == 25 and b.n_complete == 40
+    assert any("resumed study" in n for n in b.notes)
+
+
+def test_codesign_small_space():
+    hs = hw_space_from_dict({"area_budget_mm2": 1.0,
+                             "mac_array": {"rows": [8, 16], "cols": [8, 16], "dataflow": ["os", "ws"]},
+                             "sum_pool": {"lanes_per_mac": [0.0625, 0.25, 1.0]}})
+    pb = small_problem({"latency": 2.0}, objectives=("proxy", "cycles", "area"), hw_space=hs)
+    res = run_search(pb, n_trials=40, seed=0, population_size=10)
+    assert res.front and all(m.breakdown["area_mm2"] <= 1.0 for m in res.front)
+    cd = res.codesign
+    assert "answer" in cd and cd["best_dataflow_cycles"] in ("os", "ws", "is")
+    assert {r["dataflow"] for r in cd["dataflow_sweep"]} == {"os", "ws", "is"}
+    with pytest.raises(ValueError, match="area budget 0.0001 mm\\^2 cannot be met"):
+        hs2 = hw_space_from_dict({"area_budget_mm2": 0.0001, "mac_array": {"rows": [8]}})
+        run_search(small_problem(hw_space=hs2), n_trials=5)
+    with pytest.raises(ValueError, match=r"unknown knob\(s\) \['mac_array.depth'\]"):
+        hw_space_from_dict({"mac_array": {"depth": [1]}})
+
+
+def _journal_trials(path):
+    import optuna
+
+    from structconv.search.storage import open_storage
+
+    st = open_storage("journal", str(path))
+    names = st.get_all_studies()
+    assert len(names) == 1
+    return optuna.load_study(study_name=names[0].study_name, storage=st).trials
+
+
+def _search_cmd(out, trials):
+    return [sys.executable, "-m", "structconv", "search", "resnet20", "--max-latency-ratio", "0.7",
+            "--trials", str(trials), "--out", str(out), "--proxies", "kept_dof,params", "--no-progress",
+            "--population", "20", "--json"]
+
+
+def test_resume_after_sigkill(tmp_path):
+    from optuna.trial import TrialState
+
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen(_search_cmd(out, 100000), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    journal = out / "study.journal"
+    deadline = time.time() + 240
+    try:
+        while True:
+            time.sleep(0.5)
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            if journal.exists() and journal.read_bytes().count(b'"op_code":6') >= 150:
+                break                                       # op 6: trial state set (finished)
+            assert time.time() < deadline, "search did not start"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = {t.number: t for t in _journal_trials(journal)}
+    done = {n: t for n, t in before.items() if t.state == TrialState.COMPLETE}
+    assert len(done) >= 40
+    target = len(done) + 25
+    r = subprocess.run(_search_cmd(out, target), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout)
+    after = {t.number: t for t in _journal_trials(journal)}
+    complete = [t for t in after.values() if t.state == TrialState.COMPLETE]
+    assert len(complete) == target == result["trials"]["complete"]
+    for n, t in done.items():                              # every finished trial survived unchanged
+        assert after[n].state == TrialState.COMPLETE
+        assert after[n].params == t.params and after[n].values == t.values
+    assert not [t for t in after.values() if t.state == TrialState.RUNNING]
+    # seeds were enqueued once, not again on resume; a killed running trial is retried once at most
+    seeds = [t.user_attrs.get("seed") for t in after.values() if t.user_attrs.get("seed")]
+    assert seeds.count("preset:uniform-n2") == 1
+    retried = [t.user_attrs["retry_of"] for t in after.values() if "retry_of" in t.user_attrs]
+    assert len(retried) == len(set(retried))
+    for n in retried:
+        assert after[n].state == TrialState.FAIL
+
+
+def test_two_local_workers_share_the_journal(tmp_path):
+    from optuna.trial import TrialState
+
+    res = run_search(small_problem({"latency": 0.7}), n_trials=50, out_dir=tmp_path, workers=2, seed=0,
+                     population_size=10, study_name="w2")
+    assert res.n_complete >= 50
+    trials = _journal_trials(tmp_path / "study.journal")
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert 50 <= len(done) <= 51
+    assert len({t.user_attrs["breakdown"]["worker"] for t in done if "seed" not in t.user_attrs}) == 2
+    assert len({t.number for t in trials}) == len(trials)
