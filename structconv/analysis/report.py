@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from structconv.core import atomic_write_text
-from structconv.core.atomic import _umask
+from structconv.core.files import _umask
 
 from . import study as S
 from . import tables as T

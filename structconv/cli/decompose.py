@@ -25,34 +25,10 @@ def _first_line(e: BaseException) -> str:
     return s.splitlines()[0] if s else type(e).__name__
 
 
-def read_checkpoint(path) -> tuple[str | None, dict, dict | None, dict]:
-    """(model name, state_dict, plan dict, meta) from a structconv checkpoint or a bare state dict."""
-    from pathlib import Path
+def read_checkpoint(path):
+    from structconv.nn.checkpoint import read_weights
 
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any load failure means a damaged or foreign file
-        raise ValueError(f"checkpoint {str(path)!r} is corrupt or not a torch checkpoint: {_first_line(e)}") from None
-    if not isinstance(ck, dict) or not ck:
-        raise ValueError(f"checkpoint {str(path)!r} holds a {type(ck).__name__}, not a checkpoint dict or state dict")
-    if "state_dict" in ck:
-        sd = ck["state_dict"]
-        model, plan, meta = ck.get("model"), ck.get("plan"), ck.get("meta") or {}
-        if model is not None and not isinstance(model, str):
-            raise ValueError(f"checkpoint {str(path)!r}: 'model' must be a string, got {type(model).__name__}")
-        if plan is not None and not isinstance(plan, dict):
-            raise ValueError(f"checkpoint {str(path)!r}: 'plan' must be a plan mapping or None")
-    else:
-        sd, model, plan, meta = ck, None, None, {}
-    if not isinstance(sd, dict) or not sd or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                     for k, v in sd.items()):
-        raise ValueError(f"checkpoint {str(path)!r}: the state dict must map parameter names to tensors")
-    return model, sd, plan, dict(meta) if isinstance(meta, dict) else {}
+    return read_weights(path, "checkpoint")
 
 
 def run(args) -> int:

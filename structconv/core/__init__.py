@@ -5,7 +5,7 @@ numpy, pyyaml and the standard library only: no torch, optuna or plotly here.
 from .choice import Choice, Dense, Structure, choice_from_dict
 from .counting import LayerCost, NetworkCost, OpCount, count_network, count_ops, sumpool_output_size
 from .layer import Layer, Network
-from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from .files import atomic_path, atomic_write_bytes, atomic_write_text
 from .plan import Plan
 from .structure import alphas, basis_matrix, compose, project, structural_residual
 

@@ -9,7 +9,7 @@ from types import MappingProxyType
 import yaml
 
 from .choice import Choice, Dense, choice_from_dict
-from .atomic import atomic_write_text
+from .files import atomic_write_text, load_data_file
 from .layer import Network
 
 
@@ -81,14 +81,5 @@ class Plan:
 
     @classmethod
     def load(cls, path) -> "Plan":
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise ValueError(f"plan file {str(path)!r} cannot be read: {e.strerror}") from None
-        try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as e:
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise ValueError(f"plan file {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {first}") from None
+        data = load_data_file(path, "plan file")
         return cls.from_dict(data, source=str(path))

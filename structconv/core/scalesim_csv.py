@@ -43,7 +43,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .layer import Layer, Network
-from .atomic import atomic_write_text
+from .files import atomic_write_text
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")

@@ -74,7 +74,6 @@ def project_axis(x: torch.Tensor, dim: int, k: int) -> torch.Tensor:
     if L == 1:
         return x
     x3, pre, post = _as3(x, dim)
-    C = x3.shape[1]
     u, full, rem = _null_coeffs(x3, L)
     out = (x3[:, :full * L].reshape(pre, full, L, post) - u.unsqueeze(1)).reshape(pre, full * L, post)
     if rem:

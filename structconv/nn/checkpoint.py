@@ -106,17 +106,42 @@ def save_checkpoint(path, model_name: str, state_dict, epoch: int, **kwargs) -> 
     return save_atomic(make_checkpoint(model_name, state_dict, epoch, **kwargs), path)
 
 
-def load_checkpoint(path, map_location="cpu") -> dict:
-    """Read a checkpoint with ``weights_only=True``; anything wrong is a one-line ValueError."""
+def torch_load(path, what: str = "checkpoint", map_location="cpu"):
+    """``torch.load(weights_only=True)``; a missing, damaged or foreign file is a one-line ValueError."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"checkpoint {str(path)!r} does not exist")
+        raise ValueError(f"{what} {str(path)!r} does not exist")
     try:
-        ck = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # zip, unpickling, EOF errors: all mean a damaged or foreign file
         lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()] or [type(e).__name__]
         first = next((l for l in lines if l.startswith("WeightsUnpickler error")), lines[0])
-        raise ValueError(f"checkpoint {str(path)!r} is corrupt or not a structconv checkpoint: {first}") from None
+        raise ValueError(f"{what} {str(path)!r} is corrupt or not a torch checkpoint: {first}") from None
+
+
+def read_weights(path, what: str = "checkpoint") -> tuple[str | None, dict, dict | None, dict]:
+    """(model name, state_dict, plan dict, meta) from a structconv checkpoint or a bare state dict."""
+    ck = torch_load(path, what)
+    if not isinstance(ck, dict) or not ck:
+        raise ValueError(f"{what} {str(path)!r} holds a {type(ck).__name__}, not a checkpoint dict or state dict")
+    if "state_dict" in ck:
+        sd = ck["state_dict"]
+        model, plan, meta = ck.get("model"), ck.get("plan"), ck.get("meta") or {}
+        if model is not None and not isinstance(model, str):
+            raise ValueError(f"{what} {str(path)!r}: 'model' must be a string, got {type(model).__name__}")
+        if plan is not None and not isinstance(plan, dict):
+            raise ValueError(f"{what} {str(path)!r}: 'plan' must be a plan mapping or None")
+    else:
+        sd, model, plan, meta = ck, None, None, {}
+    if not isinstance(sd, dict) or not sd or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                     for k, v in sd.items()):
+        raise ValueError(f"{what} {str(path)!r}: the state dict must map parameter names to tensors")
+    return model, sd, plan, dict(meta) if isinstance(meta, dict) else {}
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Read a training checkpoint with ``weights_only=True``; anything wrong is a one-line ValueError."""
+    ck = torch_load(path, "checkpoint", map_location)
     if not isinstance(ck, dict):
         raise ValueError(f"checkpoint {str(path)!r} holds a {type(ck).__name__}, not a structconv checkpoint dict")
     missing = [k for k in CHECKPOINT_KEYS if k not in ck]

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..core import Structure
-from ..core._check import int_field, pair_field
+from ..core._check import pair_field
 from . import _kron
 from .structured import coerce_plan, plan_entries
 from .sumpool import SumPool1d, SumPool3d
@@ -245,12 +245,9 @@ def save_decomposed(model: nn.Module, path, model_name: str, plan, method: str =
 def load_decomposed(path, build=None) -> nn.Module:
     """Rebuild a model saved by ``save_decomposed``: build the zoo model (or ``build(name)``),
     decompose it with the saved plan (architecture only), then load the weights."""
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a corrupt file
-        raise ValueError(f"decomposed model {str(path)!r} cannot be loaded: {str(e).splitlines()[0]}") from None
+    from .checkpoint import torch_load
+
+    blob = torch_load(path, "decomposed model")
     if not isinstance(blob, dict) or blob.get("format") != "structconv.decomposed/1":
         raise ValueError(f"{str(path)!r} is not a decomposed model saved by structconv")
     if build is None:

@@ -34,16 +34,9 @@ def network_for(model: str, weights=None):
 
 def checkpoint_meta(path) -> dict:
     """The 'meta' dict of a structconv checkpoint ({} for a plain state dict)."""
-    import torch
+    from structconv.nn.checkpoint import read_weights
 
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"weights file {str(path)!r} does not exist") from None
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"weights file {str(path)!r} is corrupt or not a torch checkpoint: {first}") from None
-    return dict(ck.get("meta") or {}) if isinstance(ck, dict) and isinstance(ck.get("meta"), dict) else {}
+    return read_weights(path, "weights file")[3]
 
 
 def load_calibration(name: str | None, network, data_dir=None):

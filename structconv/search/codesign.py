@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
-import yaml
+
+from ..core.files import load_data_file
 
 KNOBS = {
     "mac_array": ("rows", "cols", "dataflow"),
@@ -178,16 +178,7 @@ def hw_space_from_dict(d, source: str = "hardware space") -> HwSpace:
 
 
 def load_hw_space(path) -> HwSpace:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ValueError(f"hardware space file {str(path)!r} cannot be read: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"hardware space file {str(path)!r} is not valid YAML: {first}") from None
+    data = load_data_file(path, "hardware space file")
     return hw_space_from_dict(data, f"hardware space file {str(path)!r}")
 
 

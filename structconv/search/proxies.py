@@ -288,23 +288,9 @@ def load_weights(model, path) -> dict:
 
     Accepts a structconv training checkpoint (dict with 'state_dict') or a plain state dict.
     """
-    import torch
+    from structconv.nn.checkpoint import read_weights
 
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"weights file {str(path)!r} does not exist") from None
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"weights file {str(path)!r} is corrupt or not a torch checkpoint: {first}") from None
-    meta = {}
-    if isinstance(ck, dict) and isinstance(ck.get("state_dict"), dict):
-        meta = dict(ck.get("meta") or {})
-        sd = ck["state_dict"]
-    elif isinstance(ck, dict) and all(isinstance(v, torch.Tensor) for v in ck.values()):
-        sd = ck
-    else:
-        raise ValueError(f"weights file {str(path)!r} holds neither a state dict nor a checkpoint with 'state_dict'")
+    _, sd, _, meta = read_weights(path, "weights file")
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:

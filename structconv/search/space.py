@@ -27,11 +27,10 @@ from __future__ import annotations
 import fnmatch
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
 
 from ..core import Choice, Dense, Layer, Network, Plan, Structure, count_ops
+from ..core.files import load_data_file
 
 DEFAULT_C_FRACTIONS = (1.0, 0.75, 0.5, 0.375, 0.25, 0.125)
 KINDS = ("conv", "pointwise", "depthwise", "grouped", "linear")
@@ -170,16 +169,7 @@ def space_config_from_dict(d, source: str = "search space") -> SpaceConfig:
 
 def load_space_config(path) -> SpaceConfig:
     """Read a search-space YAML file (yaml.safe_load) into a validated SpaceConfig."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ValueError(f"search space file {str(path)!r} cannot be read: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"search space file {str(path)!r} is not valid YAML: {first}") from None
+    data = load_data_file(path, "search space file")
     return space_config_from_dict(data, source=f"search space file {str(path)!r}")
 
 

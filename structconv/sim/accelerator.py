@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from structconv.core._check import choice_field, int_field
+from structconv.core.files import load_data_file
 
 DATAFLOWS = ("os", "ws", "is")
 SCHEMES = ("tree", "separable", "sliding")
@@ -330,19 +331,11 @@ def load_accelerator(name_or_path=DEFAULT_HW) -> Accelerator:
     key = str(name_or_path)
     preset = _preset_dir().joinpath(f"{key}.yaml")
     if "/" not in key and not key.endswith((".yaml", ".yml")) and preset.is_file():
-        text, src = preset.read_text(), f"preset {key!r}"
+        path, what = preset, "accelerator preset"
     else:
-        path = Path(key)
+        path, what = Path(key), "accelerator file"
         if not path.is_file():
             raise ValueError(f"hw = {key!r} is neither a preset {sorted(list_accelerators())} nor a readable YAML file")
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise ValueError(f"accelerator file {key!r} cannot be read: {e.strerror}") from None
-        src = f"accelerator file {key!r}"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"{src} is not valid YAML: {first}") from None
+    data = load_data_file(path, what)
+    src = f"{what} {key!r}"
     return accelerator_from_dict(data, src)

@@ -1,4 +1,4 @@
-"""Atomic file writes: a crash or a bad input never leaves half a file behind."""
+"""Files: atomic writes (a crash never leaves half a file) and reads whose errors name the file."""
 from __future__ import annotations
 
 import os
@@ -41,3 +41,26 @@ def atomic_write_text(path, text: str) -> None:
 def atomic_write_bytes(path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def read_text(path, what: str) -> str:
+    """The text of ``path``; a missing or unreadable file is a one-line ValueError naming ``what``."""
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{what} {str(path)!r} cannot be read: {getattr(e, 'strerror', None) or e}") from None
+
+
+def load_data_file(path, what: str):
+    """Parse a YAML (safe loader) or, for *.json, a JSON file; errors name ``what`` and the file."""
+    import json
+
+    import yaml
+
+    text = read_text(path, what)
+    is_json = Path(path).suffix == ".json"
+    try:
+        return json.loads(text) if is_json else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"{what} {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: {first}") from None
