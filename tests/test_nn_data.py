@@ -221,10 +221,33 @@ def test_folder_bad_directories(tmp_path):
         load_image_folder(tmp_path)
 
 
-@pytest.mark.skipif(have_pil(), reason="Pillow is installed: PNG files are readable")
-def test_folder_png_without_pillow_says_so(tmp_path):
+def test_folder_png_reads_like_the_same_pixels_as_npy(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for fmt in ("png", "npy"):
+        for c in ("a", "b"):
+            (tmp_path / fmt / c).mkdir(parents=True)
+    for c in ("a", "b"):
+        for i in range(3):
+            px = rng.integers(0, 256, size=(6, 6, 3), dtype=np.uint8)
+            Image.fromarray(px).save(tmp_path / "png" / c / f"{i}.png")
+            np.save(tmp_path / "npy" / c / f"{i}.npy", px)
+    png = load_image_folder(tmp_path / "png", val_fraction=0.34)
+    npy = load_image_folder(tmp_path / "npy", val_fraction=0.34)
+    assert png.input_shape == npy.input_shape == (3, 6, 6)
+    for (xp, yp), (xn, yn) in zip(png.train, npy.train):
+        assert int(yp) == int(yn) and torch.allclose(xp, xn)
+
+
+def test_folder_corrupt_png_and_missing_pillow(tmp_path, monkeypatch):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.png").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(ValueError, match=r"x.png.*cannot be read"):
+        load_image_folder(tmp_path)
+    import structconv.nn.data as data
+
+    monkeypatch.setattr(data, "have_pil", lambda: False)
     with pytest.raises(ValueError, match="Pillow"):
         load_image_folder(tmp_path)
 

@@ -8,8 +8,7 @@
   ``batches.meta``), unpickled with an allow-list (plain containers and numpy
   arrays only), every file's keys and shapes checked.
 * ``load_image_folder``: ``DIR/CLASS/IMAGE`` (or ``DIR/train/CLASS/IMAGE`` +
-  ``DIR/val/CLASS/IMAGE``). ``.npy`` images always work; ``.png``/``.jpg``/...
-  need Pillow, which is optional (not a dependency of structconv).
+  ``DIR/val/CLASS/IMAGE``): ``.npy`` arrays, or ``.png``/``.jpg``/... through Pillow.
 
 All three return a ``DataBundle`` (train and validation datasets, class names,
 input shape). Training-time augmentation (CIFAR-10's random crop + flip) is
