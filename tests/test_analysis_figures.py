@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("plotly")
+import plotly  # noqa: F401  (a declared dependency: a broken install must fail, not skip)
 
 from structconv.analysis import figures as F  # noqa: E402
 from structconv.analysis import study as S  # noqa: E402

@@ -53,7 +53,7 @@ class Odd(nn.Module):
 
 
 def torchinfo_per_layer(module, x):
-    torchinfo = pytest.importorskip("torchinfo")
+    import torchinfo
     names = {id(m): n for n, m in module.named_modules()}
     s = torchinfo.summary(module, input_data=x, verbose=0)
     return {names[id(li.module)]: (li.macs, li.num_params) for li in s.summary_list
@@ -138,7 +138,7 @@ def test_module_state_is_restored():
 
 @pytest.mark.parametrize("name", ["resnet20", "mobilenet_v2"])
 def test_zoo_modules_trace_to_the_core_zoo_networks(name):
-    zoo = pytest.importorskip("structconv.nn.zoo")
+    import structconv.nn.zoo as zoo
     from structconv.core.zoo import get_network
     net = get_network(name)
     module = zoo.build_module(name)

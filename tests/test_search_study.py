@@ -28,17 +28,29 @@ def small_problem(budgets=None, objectives=("proxy", "cycles", "energy"), proxy=
                    hw_space.area_budget_mm2 if hw_space else None)
 
 
-def test_constraints_front_is_feasible_and_seeds_enqueued():
+def test_constraints_front_is_exactly_the_feasible_nondominated_set(tmp_path):
+    import optuna
+
+    from structconv.search.storage import open_storage
+
     pb = small_problem({"latency": 0.6})
-    res = run_search(pb, n_trials=120, seed=1, population_size=20)
+    res = run_search(pb, n_trials=120, seed=1, population_size=20, out_dir=tmp_path, study_name="s")
     assert res.n_complete == 120
     assert 0 < res.n_feasible < 120                       # the budget binds: some trials are infeasible
     assert res.front and all(m.breakdown["ratios"]["latency"] <= 0.6 + 1e-12 for m in res.front)
     assert res.best is not None and res.best.breakdown["ratios"]["latency"] <= 0.6 + 1e-12
-    # front members are mutually non-dominated and unique
-    vals = np.array([m.values for m in res.front])
-    assert pareto_mask(vals).all()
     assert len({m.index for m in res.front}) == len(res.front)
+    # brute force over the stored trials: the front is every feasible point no feasible point dominates
+    study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
+    feasible = [tuple(t.values) for t in study.trials
+                if t.state == optuna.trial.TrialState.COMPLETE and all(c <= 0 for c in t.constraints.values())]
+    assert len(feasible) == res.n_feasible
+
+    def dominated(p):
+        return any(all(q_ <= p_ for q_, p_ in zip(q, p)) and q != p for q in feasible)
+
+    expected = {p for p in feasible if not dominated(p)}
+    assert {tuple(m.values) for m in res.front} == expected
 
 
 def test_seeds_and_breakdown_in_study(tmp_path):

@@ -76,10 +76,12 @@ def test_full_structure_is_identity_and_residual_of_unstructured_is_positive():
 def test_resnet50_sized_kernel_in_milliseconds():
     # C = 2048, N = 3: A would be 18432 x (c*n*n); the factored form never builds it.
     W = np.random.default_rng(0).normal(size=(8, 2048, 3, 3))
-    structural_residual(W, 1024, 2)                  # warm caches
-    t0 = time.perf_counter()
-    r = structural_residual(W, 1024, 2)
-    assert time.perf_counter() - t0 < 0.5           # generous: the point is "not cubic in C"
+    times = []
+    for _ in range(5):                               # best of 5: the CI machine is shared
+        t0 = time.perf_counter()
+        r = structural_residual(W, 1024, 2)
+        times.append(time.perf_counter() - t0)
+    assert min(times) < 0.5, times                  # ~15 ms here; a dense A^+ would take minutes
     assert 0 < r < 1
     # and it agrees with the per-axis dense projector on this size
     from structconv.core.structure import sliding_ones
@@ -91,15 +93,16 @@ def test_resnet50_sized_kernel_in_milliseconds():
     np.testing.assert_allclose(project(W[:1], 1024, 2), ref, atol=1e-8)
 
 
-@pytest.mark.parametrize("args, field", [
-    ((np.ones((1, 4, 3, 3)), 5, 2), "c"),
-    ((np.ones((1, 4, 3, 3)), 0, 2), "c"),
-    ((np.ones((1, 4, 3, 3)), 2, 4), "n"),
-    ((np.ones((1, 4, 3, 3)), 2, 0), "n"),
-    ((np.ones((4, 3, 3)), 2, 2), "shape"),
+@pytest.mark.parametrize("args, message", [
+    ((np.ones((1, 4, 3, 3)), 5, 2), r"^c = 5 is out of range \[1, 4\]$"),
+    ((np.ones((1, 4, 3, 3)), 0, 2), r"^c = 0 is out of range \[1, 4\]$"),
+    ((np.ones((1, 4, 3, 3)), 2, 4), r"^n = 4 is out of range \[1, 3\]$"),
+    ((np.ones((1, 4, 3, 5)), 2, (1, 6)), r"^n = 6 is out of range \[1, 5\]$"),
+    ((np.ones((1, 4, 3, 3)), 2, 0), r"^n = 0 is out of range \[1, 3\]$"),
+    ((np.ones((4, 3, 3)), 2, 2), r"^W must have shape \(C_out, C, kh, kw\) or \(C_out, C\), got shape \(4, 3, 3\)$"),
 ])
-def test_bad_input_names_the_field(args, field):
-    with pytest.raises(ValueError, match=field):
+def test_bad_input_names_field_value_and_range(args, message):
+    with pytest.raises(ValueError, match=message):
         structural_residual(*args)
 
 
