@@ -216,10 +216,16 @@ def test_bad_input_raises_before_anything_changes():
         decompose_conv(nn.Linear(3, 3), 1, 1)
 
 
-def test_decomposed_model_is_faster_in_counted_params():
+def test_decomposed_model_has_exactly_the_params_core_counts():
+    from structconv.core import count_network
+    from structconv.nn import network_from_module
+
     model = structured_small()
     dec, _ = decompose(model, PLAN)
-    assert sum(p.numel() for p in dec.parameters()) < sum(p.numel() for p in model.parameters())
+    net = network_from_module(model, torch.zeros(1, 3, 12, 12, dtype=torch.float64))
+    cost = count_network(net, Plan(PLAN))
+    assert sum(p.numel() for p in dec.parameters()) == cost.structured.params
+    assert cost.structured.params < cost.original.params == sum(p.numel() for p in model.parameters())
     assert not any(isinstance(m, SumPool3d) and list(m.parameters()) for m in dec.modules())
 
 
