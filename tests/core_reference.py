@@ -93,3 +93,36 @@ def dense_conv(x, W, bias, layer):
                            j * sw:j * sw + dw * (kw - 1) + 1:dw]
                 out[o, i, j] = np.sum(patch * W[o]) + (bias[o] if bias is not None else 0.0)
     return out
+
+
+def dense_conv_counted(x, W, bias, layer):
+    """Direct convolution run literally, one dot product per output value, counting every
+    add and multiply (padded zeros are multiplied too: a dense datapath does not skip them).
+    x: (C_in, H, W); W: (C_out, C_in/groups, kh, kw).
+
+    Returns (output, adds, mults).
+    """
+    g = layer.groups
+    Cg = layer.group_in_channels
+    (ph, pw), (dh, dw), (sh, sw) = layer.padding, layer.dilation, layer.stride
+    kh, kw = layer.kernel
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw)))
+    ho = (xp.shape[1] - dh * (kh - 1) - 1) // sh + 1
+    wo = (xp.shape[2] - dw * (kw - 1) - 1) // sw + 1
+    co = W.shape[0]
+    per_group = co // g
+    cnt = Counter()
+    out = np.zeros((co, ho, wo))
+    for o in range(co):
+        gi = o // per_group
+        for i in range(ho):
+            for j in range(wo):
+                xs = [xp[gi * Cg + ci, i * sh + dh * p, j * sw + dw * q]
+                      for ci in range(Cg) for p in range(kh) for q in range(kw)]
+                ws = [W[o, ci, p, q] for ci in range(Cg) for p in range(kh) for q in range(kw)]
+                v = cnt.dot(xs, ws)
+                if bias is not None:
+                    v += bias[o]
+                    cnt.adds += 1
+                out[o, i, j] = v
+    return out, cnt.adds, cnt.mults

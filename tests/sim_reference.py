@@ -8,6 +8,7 @@ compare the Numba code against it on many random cases.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import strategies as st
@@ -289,18 +290,38 @@ def dram_reference(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order=None):
     return {"total": total, "folds": folds, "order": order}
 
 
-def stall_reference(folds, fold_cycles, bytes_per_elem, bw):
-    """Double-buffered DRAM link: fold f+1's loads and fold f-1's write-back use fold f's time."""
-    if not folds:
-        return 0
-    by = lambda e: math.ceil(e * bytes_per_elem / bw)
-    stall = by(folds[0][0])
+def _fold_cycles(fold_cycles, n):
+    """Per-fold cycles of one GEMM of n folds: an int is every fold's length, the last one
+    counting a cycle less (SCALE-Sim reports a GEMM's busy time - 1)."""
+    if isinstance(fold_cycles, (int, np.integer)):
+        return [int(fold_cycles)] * (n - 1) + [int(fold_cycles) - 1]
+    return list(fold_cycles)
+
+
+def link_timeline(folds, fold_cycles, bytes_per_elem, bw):
+    """One DRAM link under a run of double-buffered folds, as a timeline.
+
+    The first fold's loads are a fill (nothing to overlap them), then one window per fold:
+    while fold f computes, the link carries fold f+1's loads and fold f-1's write-back,
+    and the window lasts the longer of the two. Then the last fold's write-back drains.
+    Returns (fill, [window lengths], [link cycles per window], drain).
+    """
+    by = lambda e: math.ceil(Fraction(e * bytes_per_elem) / Fraction(bw))
     n = len(folds)
+    fill, drain = by(folds[0][0]), by(folds[-1][1])
+    wins, work = [], []
     for f in range(n):
-        nxt = folds[f + 1][0] if f + 1 < n else 0
-        prev_w = folds[f - 1][1] if f >= 1 else 0
-        stall += max(0, by(nxt + prev_w) - fold_cycles)
-    return stall + by(folds[-1][1])
+        x = by((folds[f + 1][0] if f + 1 < n else 0) + (folds[f - 1][1] if f >= 1 else 0))
+        work.append(x)
+        wins.append(max(fold_cycles[f], x))
+    return fill, wins, work, drain
+
+
+def stall_reference(folds, fold_cycles, bytes_per_elem, bw):
+    """Stall cycles of one GEMM on the link: the timeline's length minus the compute time."""
+    cycles = _fold_cycles(fold_cycles, len(folds))
+    fill, wins, _, drain = link_timeline(folds, cycles, bytes_per_elem, bw)
+    return fill + sum(wins) + drain - sum(cycles)
 
 
 # ----------------------------------------------------------------------------------------
@@ -371,38 +392,114 @@ def sumpool_row_adds(x, c, window, n, stride, dilation, padding, out_hw, scheme)
     return cum, ys
 
 
-def fused_replay(layer, s, hw):
-    """Compute cycles of a fused structured layer, replayed event by event."""
-    R, C, df = hw.mac_array.rows, hw.mac_array.cols, hw.mac_array.dataflow
-    lanes, scheme = hw.sum_pool.adder_lanes, hw.sum_pool.scheme
+def _spu_replay(layer, s, hw):
+    """(cumulative adds per needed row, needed rows, needed columns, adder pipeline depth)."""
+    scheme = hw.sum_pool.scheme
     rng = np.random.default_rng(1)
     x = rng.integers(-3, 4, size=(layer.group_in_channels, *layer.input_size))
     kc, a, b = s.window(layer)
     cum, ys = sumpool_row_adds(x, s.c, (kc, a, b), s.n, layer.stride, layer.dilation, layer.padding,
                                layer.output_size, scheme)
-    ops_g = cum[-1]
+    W1 = layer.input_size[1] + 2 * layer.padding[1] - layer.dilation[1] * (b - 1)
+    xs = _needed(W1, layer.output_size[1], layer.stride[1], layer.dilation[1], s.n[1])
     lg = lambda v: max(0, math.ceil(math.log2(v))) if v > 1 else 0
     depth = {"tree": lg(kc * a * b), "separable": lg(kc) + lg(a) + lg(b),
              "sliding": (kc > 1) + (a > 1) + (b > 1)}[scheme]
+    return cum, ys, xs, depth
+
+
+def _band_needs(layer, s, hw, cum, ys, M, R):
+    """Per group, per MAC band: adds of that group's sum-pool done before the band can start
+    (OS: a row fold reads up to the last needed row under its last output pixel; WS/IS: a
+    band is the whole GEMM and reads every row)."""
+    Wo = layer.output_size[1]
+    if hw.mac_array.dataflow != "os":
+        return [cum[-1]]
+    out = []
+    for band in range(math.ceil(M / R)):
+        last_row = (min((band + 1) * R, M) - 1) // Wo
+        v = layer.stride[0] * last_row + layer.dilation[0] * (s.n[0] - 1)
+        out.append(cum[sum(1 for y in ys if y <= v) - 1])
+    return out
+
+
+def fused_replay(layer, s, hw):
+    """Compute cycles of a fused structured layer, replayed event by event."""
+    R, C, df = hw.mac_array.rows, hw.mac_array.cols, hw.mac_array.dataflow
+    lanes = hw.sum_pool.adder_lanes
+    cum, ys, _, depth = _spu_replay(layer, s, hw)
+    ops_g = cum[-1]
     Ho, Wo = layer.output_size
     M, N, Kw = Ho * Wo, layer.out_channels // layer.groups, s.c * s.nh * s.nw
     Sr, Sc, T = {"os": (M, N, Kw), "ws": (Kw, N, M), "is": (Kw, M, N)}[df]
     rf, cf = math.ceil(Sr / R), math.ceil(Sc / C)
     flen = T + R + C - 2 if df == "os" else 2 * R + C + T - 2
+    needs = _band_needs(layer, s, hw, cum, ys, M, R)
     end = 0
     for g in range(layer.groups):
-        bands = range(rf) if df == "os" else [None]
-        for band in bands:
-            if df == "os":
-                last_row = (min((band + 1) * R, M) - 1) // Wo
-                v = layer.stride[0] * last_row + layer.dilation[0] * (s.nh - 1)
-                k = sum(1 for y in ys if y <= v) - 1
-                cycles = cf * flen
-            else:
-                k, cycles = len(ys) - 1, rf * cf * flen
-            ready = depth + math.ceil((g * ops_g + cum[k]) / lanes)
+        for need in needs:
+            cycles = cf * flen if df == "os" else rf * cf * flen
+            ready = depth + math.ceil((g * ops_g + need) / lanes)
             end = max(end, ready) + cycles
     return end - layer.groups
+
+
+def link_replay(layer, choice, hw, fused):
+    """Cycle mode's cycles_total of a layer, restated with ONE DRAM link per layer.
+
+    ``choice`` is None (dense) or a Structure; ``fused`` says whether the simulator ran the
+    structured layer fused (its line-buffer rule is not restated here).
+    - The MAC array's folds run on the link as link_timeline says; every GEMM's last fold
+      counts a cycle less, so the compute part is SCALE-Sim's busy - 1 per GEMM.
+    - Sequential: the sum-pool phase first (its input, and a spilled intermediate map's
+      write, on the link: it lasts the longer of its adds and those bytes), then the MAC
+      phase (which reads a spilled map back as its ifmap).
+    - Fused: after the fill, bands of folds (each as long as its link windows) start once
+      the sum-pool has done the adds they read; the sum-pool runs at its lanes, or slower
+      when its input stream over the link cannot keep up. The layer cannot end before
+      that pipeline has drained, nor before the link has carried every byte of the layer:
+      the fill, all windows' work, the sum-pool input and the drain, one after the other.
+    """
+    R, C, df = hw.mac_array.rows, hw.mac_array.cols, hw.mac_array.dataflow
+    lanes, bpe = hw.sum_pool.adder_lanes, hw.bytes_per_element
+    bw = Fraction(hw.memory.dram_bytes_per_cycle)
+    mem = hw.memory
+    hi, hf, ho = (mem.ifmap_sram_bytes // (2 * bpe), mem.filter_sram_bytes // (2 * bpe),
+                  mem.ofmap_sram_bytes // (2 * bpe))
+    G, (H, W), Cg = layer.groups, layer.input_size, layer.group_in_channels
+    Ho, Wo = layer.output_size
+    M, N = Ho * Wo, layer.out_channels // G
+    structured = choice is not None and not choice.is_identity(layer)
+    if not structured:
+        Kw, Fi, spu_bytes = Cg * layer.kernel[0] * layer.kernel[1], Cg * H * W, 0
+    else:
+        cum, ys, xs, depth = _spu_replay(layer, choice, hw)
+        Kw, ops = choice.c * choice.nh * choice.nw, G * cum[-1]
+        inter = choice.c * len(ys) * len(xs)
+        spu_bytes = G * Cg * H * W * bpe
+        Fi = 0 if fused else (inter if inter > hi else 0)
+        if not fused and Fi:
+            spu_bytes += G * inter * bpe                         # the spill's write
+    ref = dram_reference(df, M, N, Kw, R, C, Fi, hi, hf, ho, 1 if (structured and fused and df == "os") else None)
+    T = {"os": Kw, "ws": M, "is": N}[df]
+    flen = T + R + C - 2 if df == "os" else 2 * R + C + T - 2
+    per = ref["folds"]
+    fill, wins, work, drain = link_timeline(per * G, _fold_cycles(flen, len(per)) * G, bpe, bw)
+    if not structured:
+        return fill + sum(wins) + drain
+    if not fused:
+        spu_cycles = -(-ops // lanes) + depth if ops else 0
+        return max(spu_cycles, math.ceil(spu_bytes / bw)) + fill + sum(wins) + drain
+    needs = _band_needs(layer, choice, hw, cum, ys, M, R)
+    per_band = len(per) // len(needs)
+    rate = min(Fraction(lanes), ops * bw / spu_bytes)
+    t = 0
+    for g in range(G):
+        for i, need in enumerate(needs):
+            first = (g * len(needs) + i) * per_band
+            ready = depth + math.ceil((g * cum[-1] + need) / rate)
+            t = max(t, ready) + sum(wins[first:first + per_band])
+    return max(fill + t + drain, fill + sum(work) + math.ceil(spu_bytes / bw) + drain)
 
 
 # ----------------------------------------------------------------------------------------

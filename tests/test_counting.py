@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core_reference import decomposed_conv_counted, dense_conv
+from core_reference import decomposed_conv_counted, dense_conv, dense_conv_counted
 from structconv import Dense, Layer, Plan, Structure, count_ops
 from structconv.core import compose, count_network, Network
 
@@ -42,15 +42,24 @@ def test_count_ops_equals_instrumented_decomposition(case):
     assert got.params == layer.out_channels * (s.c * s.nh * s.nw + layer.bias)
 
 
-@given(structured_layer())
-def test_dense_count_equals_direct_convolution_count(case):
-    layer, _, _ = case
-    ho, wo = layer.output_size
-    taps = layer.group_in_channels * layer.kernel[0] * layer.kernel[1]
+def linear_layer():
+    """A linear layer is a 1x1 conv on a 1x1 input: the same instrumented run counts it."""
+    return st.builds(lambda i, o, b, seed: (Layer.linear("fc", i, o, bias=b), None, seed),
+                     st.integers(1, 8), st.integers(1, 8), st.booleans(), st.integers(0, 2**31))
+
+
+@given(st.one_of(structured_layer(), linear_layer()))
+def test_dense_count_equals_instrumented_direct_convolution(case):
+    layer, _, seed = case
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(layer.out_channels, layer.group_in_channels, *layer.kernel))
+    bias = rng.normal(size=layer.out_channels) if layer.bias else None
+    x = rng.normal(size=(layer.in_channels, *layer.input_size))
+    out, adds, mults = dense_conv_counted(x, W, bias, layer)
+    np.testing.assert_allclose(out, dense_conv(x, W, bias, layer), atol=1e-9)   # it is the convolution
     got = count_ops(layer, Dense())
-    assert got.mults == layer.out_channels * ho * wo * taps
-    assert got.adds == layer.out_channels * ho * wo * (taps - 1 + layer.bias)
-    assert got.sumpool_adds == 0
+    assert (got.mults, got.adds, got.sumpool_adds) == (mults, adds, 0)
+    assert got.params == W.size + (bias.size if bias is not None else 0)
 
 
 @given(structured_layer())

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from core_reference import dense_conv_counted
 from structconv.core import Layer, Plan, choice_from_dict, count_network, count_ops
 from structconv.core.designs import (
     DESIGNS, DWPW, GCPWG, PWDWPW, PWGDWPWG, Kernel, admissible_designs, dw_pw_params, dw_pw_ratio,
@@ -224,9 +225,40 @@ def test_expand_stacks(layer):
         convs = [k for k in choice.kernels(layer) if k.kind != "SHUFFLE"]   # the field's kernels
         assert [p.groups for p in parts] == [p.in_channels if k.kind == "DW" else (k.groups or 1)
                                              for p, k in zip(parts, convs)]
+
+
+@st.composite
+def small_layers(draw):
+    """Layers small enough to run the expanded stack literally, value by value."""
+    C = draw(st.sampled_from([4, 6, 8, 12]))
+    F = draw(st.sampled_from([4, 6, 8, 12]))
+    k = draw(st.sampled_from([3, 5]))
+    s = draw(st.integers(1, 2))
+    d = draw(st.integers(1, 2))
+    H = draw(st.integers(d * (k - 1) + 1, d * (k - 1) + 4))
+    return Layer.conv2d("L", C, F, k, (H, H + 1), stride=s, padding=draw(st.integers(0, 2)),
+                        dilation=d, bias=draw(st.booleans())), draw(st.integers(0, 2**31))
+
+
+@settings(deadline=None, max_examples=30)
+@given(small_layers())
+def test_count_ops_of_a_design_equals_running_its_stack(case):
+    """Each expanded part is run as a literal, instrumented dense convolution on the previous
+    part's output (the channel shuffle moves values, no arithmetic); the adds and mults it
+    performs are count_ops' numbers, and the last output has the layer's shape."""
+    layer, seed = case
+    rng = np.random.default_rng(seed)
+    for choice in admissible_designs(layer) + [GCPWG(), PWDWPW(), PWGDWPWG()]:
+        x = rng.normal(size=(layer.in_channels, *layer.input_size))
+        adds = mults = params = 0
+        for p in choice.expand(layer):
+            W = rng.normal(size=(p.out_channels, p.group_in_channels, *p.kernel))
+            bias = rng.normal(size=p.out_channels) if p.bias else None
+            x, a, m = dense_conv_counted(x, W, bias, p)
+            adds, mults, params = adds + a, mults + m, params + W.size + (0 if bias is None else bias.size)
+        assert x.shape == (layer.out_channels, *layer.output_size), choice
         ops = count_ops(layer, choice)
-        assert ops.mults == sum(p.out_channels * p.group_in_channels * p.kernel[0] * p.kernel[1]
-                                * p.output_size[0] * p.output_size[1] for p in parts)
+        assert (ops.mults, ops.adds, ops.sumpool_adds, ops.params) == (mults, adds, 0, params), choice
 
 
 @FAST

@@ -1,8 +1,10 @@
 """The torch Kronecker projector equals core's numpy one and the dense pseudo-inverse."""
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core_reference import dense_pinv_project
@@ -22,7 +24,38 @@ def kernel_case(draw):
     return W, c, nh, nw
 
 
-@given(kernel_case())
+@st.composite
+def wide_channel_case(draw):
+    """C in [17, 40] with min(c, C - c + 1) > 8: compose's channel axis takes expand_axis's
+    prefix-sum branch (the shifted-copy branch covers min(k, L) <= 8)."""
+    co = draw(st.integers(1, 2))
+    C = draw(st.integers(17, 40))
+    c = draw(st.integers(9, C - 8))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    nh, nw = draw(st.integers(1, kh)), draw(st.integers(1, kw))
+    W = np.random.default_rng(draw(st.integers(0, 2**31))).normal(size=(co, C, kh, kw))
+    return W, c, nh, nw
+
+
+@st.composite
+def large_kernel_case(draw):
+    """kh*kw > 64 taps (sides up to 9) and (nh, nw) != (kh, kw): project's per-axis spatial
+    branch instead of the small (kh*kw)^2 projector matrix."""
+    co = draw(st.integers(1, 2))
+    C = draw(st.integers(1, 3))
+    kh, kw = draw(st.sampled_from([(8, 9), (9, 8), (9, 9)]))
+    c = draw(st.integers(1, C))
+    nh, nw = draw(st.integers(1, kh)), draw(st.integers(1, kw))
+    if (nh, nw) == (kh, kw):
+        nh -= 1
+    W = np.random.default_rng(draw(st.integers(0, 2**31))).normal(size=(co, C, kh, kw))
+    return W, c, nh, nw
+
+
+ALL_CASES = st.one_of(kernel_case(), wide_channel_case(), large_kernel_case())
+
+
+@given(ALL_CASES)
 def test_project_and_alphas_equal_dense_pinv(case):
     W, c, nh, nw = case
     P_ref, alpha_ref = dense_pinv_project(W, c, nh, nw)
@@ -31,7 +64,7 @@ def test_project_and_alphas_equal_dense_pinv(case):
     np.testing.assert_allclose(_kron.alphas(Wt, c, nh, nw).numpy(), alpha_ref, atol=1e-10)
 
 
-@given(kernel_case())
+@given(ALL_CASES)
 def test_compose_and_residual_equal_core(case):
     W, c, nh, nw = case
     co, C, kh, kw = W.shape
@@ -39,19 +72,27 @@ def test_compose_and_residual_equal_core(case):
     A = S.basis_matrix(C, (kh, kw), c, (nh, nw))
     Ws = (A @ alpha.reshape(co, -1).T).T.reshape(co, C, kh, kw)           # literally A alpha
     np.testing.assert_allclose(_kron.compose(torch.tensor(alpha), C, kh, kw).numpy(), Ws, atol=1e-12)
+    np.testing.assert_allclose(S.compose(alpha, C, (kh, kw)), Ws, atol=1e-12)
+    np.testing.assert_allclose(_kron.project(torch.tensor(W), c, nh, nw).numpy(), S.project(W, c, (nh, nw)),
+                               atol=1e-10)
     got = float(_kron.structural_residual(torch.tensor(W), c, nh, nw))
     assert got == pytest.approx(S.structural_residual(W, c, (nh, nw)), abs=1e-10)
 
 
-@pytest.mark.parametrize("C,c", [(2048, 1), (2048, 1024), (1000, 7), (513, 500)])
-def test_wide_axes_stay_exact_without_a_dense_matrix(C, c):
-    """Large C: O(size of W) per axis; compared with core's numpy on the same algorithm."""
-    W = np.random.default_rng(0).normal(size=(3, C, 1, 1))
-    np.testing.assert_allclose(_kron.project(torch.tensor(W), c, 1, 1).numpy(), S.project(W, c, 1), atol=1e-9)
-    np.testing.assert_allclose(_kron.alphas(torch.tensor(W), c, 1, 1).numpy(), S.alphas(W, c, 1), atol=1e-9)
-    alpha = np.random.default_rng(1).normal(size=(3, c, 1, 1))
-    np.testing.assert_allclose(_kron.compose(torch.tensor(alpha), C, 1, 1).numpy(), S.compose(alpha, C, 1),
-                               atol=1e-9)
+@settings(max_examples=5)
+@given(wide_channel_case(), large_kernel_case())
+def test_the_widened_cases_reach_both_branches(wide, large):
+    """The two strategies above really run expand_axis's prefix sums and project's per-axis
+    spatial path (spied on)."""
+    W, c, _, _ = wide
+    with mock.patch.object(_kron.torch, "cumsum", wraps=torch.cumsum) as cumsum:
+        _kron.compose(torch.ones(1, c, 1, 1, dtype=torch.float64), W.shape[1], 1, 1)
+    assert cumsum.call_count == 1
+    W, c, nh, nw = large
+    with mock.patch.object(_kron, "project_axis", wraps=_kron.project_axis) as pa, \
+            mock.patch.object(_kron, "spatial_projector", wraps=_kron.spatial_projector) as sp:
+        _kron.project(torch.tensor(W), c, nh, nw)
+    assert [call.args[1] for call in pa.call_args_list] == [1, 2, 3] and sp.call_count == 0
 
 
 def test_zero_weight_has_zero_residual_and_finite_gradient():

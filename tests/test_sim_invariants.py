@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from structconv.core import Layer, Structure, count_ops
+from structconv.core.designs import admissible_designs
 from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit, simulate_layer
 from structconv.sim.results import ENERGY_KEYS
 from sim_reference import accelerators, layers, structures
@@ -28,6 +30,27 @@ def test_cycles_at_least_macs_over_pes(data, layer, hw, mode):
     assert r.cycles_compute + layer.groups >= r.spu_cycles
     assert r.cycles_total == r.cycles_compute + r.cycles_stall
     assert 0.0 <= r.mac_utilization <= 1.0
+
+
+@st.composite
+def choices(draw, layer):
+    """Dense, a structure, or a sparse-kernel design (when one applies to the layer)."""
+    designs = admissible_designs(layer)
+    options = [st.none(), structures(layer)] + ([st.sampled_from(designs)] if designs else [])
+    return draw(st.one_of(*options))
+
+
+@settings(max_examples=150)
+@given(st.data(), layers(), accelerators(), st.sampled_from(["analytical", "cycle"]))
+def test_no_layer_beats_its_own_dram_traffic(data, layer, hw, mode):
+    """DRAM is one link per layer: a layer (dense, structured fused or sequential, or a
+    sparse-kernel design) takes at least the time its bytes need on it, and at least its
+    compute time."""
+    choice = data.draw(choices(layer))
+    r = simulate_layer(layer, choice, hw, mode)
+    assert r.cycles_total >= math.ceil(r.dram_bytes / hw.memory.dram_bytes_per_cycle), r
+    assert r.cycles_total >= r.cycles_compute
+    assert r.cycles_stall >= 0
 
 
 @settings(max_examples=120)

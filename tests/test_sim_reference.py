@@ -11,7 +11,7 @@ from structconv.core import Layer, Network
 from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit, simulate_layer
 from structconv.sim import _kernels as K
 from structconv.sim.mapping import dense_job, hw_vector
-from sim_reference import dram_reference, scalesim_gemm, stall_reference, sumpool_adds
+from sim_reference import dram_reference, link_replay, scalesim_gemm, stall_reference, sumpool_adds
 from sim_reference import accelerators, layers, structures
 
 gemms = st.tuples(st.sampled_from(["os", "ws", "is"]), st.integers(1, 40), st.integers(1, 40),
@@ -91,3 +91,13 @@ def test_fused_pipeline_matches_literal_replay(data, layer, hw):
         return
     from sim_reference import fused_replay
     assert r.cycles_compute == fused_replay(layer, s, hw)
+
+
+@settings(max_examples=80)
+@given(st.data(), layers(), accelerators())
+def test_cycle_mode_total_matches_one_link_replay(data, layer, hw):
+    """Cycle mode's cycles_total (dense, sequential and fused structured layers) equals a
+    restatement in Python with one DRAM link per layer (sim_reference.link_replay)."""
+    choice = data.draw(st.one_of(st.none(), structures(layer)))
+    r = simulate_layer(layer, choice, hw, "cycle")
+    assert r.cycles_total == link_replay(layer, choice, hw, r.fused)

@@ -10,7 +10,11 @@ Two modes fill the same columns:
   analytical_jobs  closed forms (SCALE-Sim's fold algebra, pass-level add counts)
   cycle_jobs       steps each distinct fold of the array schedule cycle by
                    cycle, walks the sum-pool output row by row, and runs the
-                   DRAM channel and the fused pipeline fold by fold.
+                   DRAM link and the fused pipeline fold by fold.
+
+DRAM is one link per layer: the MAC array's tiles and write-backs, the sum-pool's
+input stream and any spilled intermediate map share it, so no layer takes fewer
+cycles than ceil(DRAM bytes / bytes per cycle).
 """
 from __future__ import annotations
 
@@ -273,11 +277,22 @@ def pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, rows_outer):
 @njit(**NUMBA_FLAGS)
 def stall_closed(load0_b, total_b, last_w_b, busy_cycles, bw):
     """Double buffering: the first tiles are a fill, the last write a drain, the rest
-    overlaps compute and stalls only where the link is the bottleneck overall."""
+    overlaps compute and stalls only where the link is the bottleneck overall.
+
+    ``busy_cycles`` is the compute time in the reported convention (SCALE-Sim's busy - 1
+    per GEMM), so compute + stall >= the link's busy time, link_closed."""
     mid = total_b - load0_b - last_w_b
     fill = np.int64(np.ceil(load0_b / bw))
     drain = np.int64(np.ceil(last_w_b / bw))
     return fill + max(np.int64(0), np.int64(np.ceil(mid / bw)) - busy_cycles) + drain
+
+
+@njit(**NUMBA_FLAGS)
+def link_closed(load0_b, total_b, last_w_b, bw):
+    """Busy time of the layer's one DRAM link: fill, everything in between, drain."""
+    mid = total_b - load0_b - last_w_b
+    return (np.int64(np.ceil(load0_b / bw)) + np.int64(np.ceil(mid / bw))
+            + np.int64(np.ceil(last_w_b / bw)))
 
 
 @njit(**NUMBA_FLAGS)
@@ -319,7 +334,7 @@ def analytical_job(job, hw, out):
         out[O_IF_R] = G * if_r
         out[O_DRAM] = G * tot * bpe
         out[O_COMPUTE] = mac_cycles
-        out[O_STALL] = stall_closed(l0 * bpe, G * tot * bpe, lw * bpe, G * folds * flen, bw)
+        out[O_STALL] = stall_closed(l0 * bpe, G * tot * bpe, lw * bpe, mac_cycles, bw)
         return
     scheme, lanes = np.int64(hw[H_SCHEME]), np.int64(hw[H_LANES])
     Hn, Wn, Rin, Cin, run_h, run_w, need_h, _nw, in_h = spu_geometry(job)
@@ -363,10 +378,17 @@ def analytical_job(job, hw, out):
         out[O_COMPUTE] = spu_cycles + mac_cycles
     out[O_DRAM] = G * tot * bpe + spu_dram
     if fused:
-        spu_stall = end_d - end_c
+        # one DRAM link carries the sum-pool input and the MAC tiles: the layer lasts the
+        # longer of the pipeline (between the fill and the drain, the sum-pool slowed to its
+        # input stream) and the link's busy time for all of the layer's bytes
+        fill = np.int64(np.ceil(l0 * bpe / bw))
+        drain = np.int64(np.ceil(lw * bpe / bw))
+        total = max(fill + end_d - G + drain, link_closed(l0 * bpe, G * tot * bpe + spu_dram, lw * bpe, bw))
+        out[O_STALL] = total - out[O_COMPUTE]
     else:
+        # sequential: the sum-pool phase, then the MAC phase, use the link one after the other
         spu_stall = max(np.int64(0), np.int64(np.ceil(spu_dram / bw)) - spu_cycles)
-    out[O_STALL] = stall_closed(l0 * bpe, G * tot * bpe, lw * bpe, G * folds * flen, bw) + spu_stall
+        out[O_STALL] = spu_stall + stall_closed(l0 * bpe, G * tot * bpe, lw * bpe, mac_cycles, bw)
 
 
 @njit(**NUMBA_FLAGS)
@@ -643,15 +665,24 @@ def cycle_job(job, hw, out):
     order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, fused and df == DF_OS)
     n_outer = rf if order == 1 else cf
     n_inner = cf if order == 1 else rf
-    # fold by fold: compute, SRAM events, DRAM channel (double-buffered) and fused pipeline
+    # fold by fold: compute, SRAM events, DRAM link (double-buffered) and fused pipeline.
+    # The link works in windows: the fill before the first fold, one window per fold
+    # (carrying the next fold's loads and the write-back of the fold before), the drain.
+    # A window lasts the longer of its fold and its link work; the last fold of every
+    # GEMM counts one cycle less (SCALE-Sim's busy - 1), so the windows add up to the
+    # reported compute time and never to less than the link's busy time.
     band_cyc_arr = np.zeros(G * n_outer, np.int64)
+    band_win = np.zeros(G * n_outer, np.int64)         # the same bands timed by their link windows
     band_need = np.zeros(G * n_outer, np.int64)        # global sum-pool row each band waits for
     nb = 0
     busy = 0
-    stall = 0
+    fill = 0
+    windows = 0                                         # sum over windows of max(fold, link)
+    link = 0                                            # sum over windows of the link's work
     w_prev = 0
     w_prev2 = 0
     prev_cyc = 0
+    prev_band = 0
     first = True
     dram = 0
     for g in range(G):
@@ -677,15 +708,19 @@ def cycle_job(job, hw, out):
                                     half_i, half_f, half_o, order)
                 dram += L + W
                 if first:
-                    stall += np.int64(np.ceil(L * bpe / bw))            # nothing to hide the fill
+                    fill = np.int64(np.ceil(L * bpe / bw))              # nothing to hide the fill
                     first = False
                 else:
                     # during the previous fold the link carried this fold's loads and the
                     # write-back of the fold before that (double buffering)
-                    stall += max(np.int64(0), np.int64(np.ceil((L + w_prev2) * bpe / bw)) - prev_cyc)
+                    x = np.int64(np.ceil((L + w_prev2) * bpe / bw))
+                    windows += max(prev_cyc, x)
+                    band_win[prev_band] += max(prev_cyc, x)
+                    link += x
                 w_prev2 = w_prev
                 w_prev = W
-                prev_cyc = cyc
+                prev_cyc = cyc - 1 if (o == n_outer - 1 and q == n_inner - 1) else cyc
+                prev_band = nb
                 band_cyc += cyc
                 busy += cyc
             band_cyc_arr[nb] = band_cyc
@@ -697,20 +732,30 @@ def cycle_job(job, hw, out):
                 else:
                     band_need[nb] = g * ops_g + cum[Hn - 1]
             nb += 1
-    stall += max(np.int64(0), np.int64(np.ceil(w_prev2 * bpe / bw)) - prev_cyc)
-    stall += np.int64(np.ceil(w_prev * bpe / bw))                # drain the last outputs
-    out[O_STALL] += stall
+    x = np.int64(np.ceil(w_prev2 * bpe / bw))
+    windows += max(prev_cyc, x)
+    band_win[prev_band] += max(prev_cyc, x)
+    link += x
+    drain = np.int64(np.ceil(w_prev * bpe / bw))                # drain the last outputs
+    mac_total = fill + windows + drain                           # the MAC phase, stalls included
     out[O_DRAM] += dram * bpe
     out[O_MAC] = busy - G
     if spu and fused:
         end_c = pipeline_end(band_cyc_arr, band_need, depth, float(lanes))
-        end_d = pipeline_end(band_cyc_arr, band_need, depth, spu_rate(lanes, G * ops_g, spu_dram, bw))
         out[O_COMPUTE] = end_c - G
-        out[O_STALL] += end_d - end_c
+        # one link for the sum-pool input and the MAC tiles: the layer lasts the longer of
+        # the pipeline (after the fill: bands timed by their link windows, the sum-pool
+        # slowed to its input stream; then the drain) and the link's busy time for all of
+        # the layer's bytes
+        end_w = pipeline_end(band_win, band_need, depth, spu_rate(lanes, G * ops_g, spu_dram, bw))
+        total = max(fill + end_w + drain, fill + link + drain + np.int64(np.ceil(spu_dram / bw)))
+        out[O_STALL] = total - out[O_COMPUTE]
     elif spu:
         out[O_COMPUTE] = out[O_SPU] + busy - G
+        out[O_STALL] += mac_total - (busy - G)                   # after the sum-pool phase's stall
     else:
         out[O_COMPUTE] = busy - G
+        out[O_STALL] = mac_total - (busy - G)
 
 
 @njit(**NUMBA_FLAGS)
