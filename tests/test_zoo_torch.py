@@ -156,3 +156,28 @@ def test_small_cpu_forward_passes():
     assert y.shape == (2, 5)
     y.sum().backward()
     assert e.features[2][1].block[2].fc1.weight.grad is not None
+
+
+@pytest.mark.parametrize("name", CLASSIFICATION)
+def test_torchinfo_on_our_torch_module_agrees_per_layer_with_core(name):
+    """A peer counter (torchinfo) run on our torch module gives core's dense counts, layer by layer."""
+    import torchinfo
+
+    from structconv.core import count_network, count_ops
+    from structconv.core.zoo import get_network
+    from structconv.nn.zoo import build_module
+
+    net = get_network(name)
+    module = build_module(name).eval()
+    names = {id(m): n for n, m in module.named_modules()}
+    with torch.no_grad():
+        s = torchinfo.summary(module, input_size=(1, *net.input_shape), verbose=0, device="cpu")
+    per_layer = {names[id(li.module)]: (li.macs, li.num_params) for li in s.summary_list
+                 if isinstance(li.module, (torch.nn.Conv2d, torch.nn.Linear))}
+    assert set(per_layer) == set(net.layer_names)
+    for layer in net:
+        c = count_ops(layer)
+        ho, wo = layer.output_size
+        bias_macs = layer.out_channels * ho * wo if layer.bias else 0     # torchinfo counts bias adds as MACs
+        assert (c.mults + bias_macs, c.params) == per_layer[layer.name], layer.name
+    assert count_network(net).original.params == s.total_params
