@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
 
 def dense_pinv_project(W, c, nh, nw):
@@ -126,3 +127,16 @@ def dense_conv_counted(x, W, bias, layer):
                     cnt.adds += 1
                 out[o, i, j] = v
     return out, cnt.adds, cnt.mults
+
+
+@st.composite
+def kernel_case(draw, max_C=7):
+    """(W, c, nh, nw): a random (C_out, C, kh, kw) kernel and a valid structure for it."""
+    co = draw(st.integers(1, 3))
+    C = draw(st.integers(1, max_C))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    c = draw(st.integers(1, C))
+    nh, nw = draw(st.integers(1, kh)), draw(st.integers(1, kw))
+    seed = draw(st.integers(0, 2**31))
+    W = np.random.default_rng(seed).normal(size=(co, C, kh, kw))
+    return W, c, nh, nw

@@ -149,12 +149,8 @@ def _running_better(k, d, need):
     return spans < len(need) * (k - 1)
 
 
-def sumpool_adds(x: np.ndarray, c: int, window, n, stride, dilation, padding, out_hw, scheme: str):
-    """Adds (and subtracts) to compute the needed outputs of one group's sum-pool on x (Cg, H, W).
-
-    Also returns the computed sums, verified against numpy inside.
-    """
-    Cg = x.shape[0]
+def _sumpool_setup(x, window, n, stride, dilation, padding, out_hw):
+    """Padded input and the sum-pool output rows/cols the small conv reads."""
     kc, a, b = window
     nh, nw = n
     (sh, sw), (dh, dw), (ph, pw), (Ho, Wo) = stride, dilation, padding, out_hw
@@ -162,6 +158,15 @@ def sumpool_adds(x: np.ndarray, c: int, window, n, stride, dilation, padding, ou
     Hp, Wp = xp.shape[1:]
     H1, W1 = Hp - dh * (a - 1), Wp - dw * (b - 1)
     ys, xs = _needed(H1, Ho, sh, dh, nh), _needed(W1, Wo, sw, dw, nw)
+    return x.shape[0], kc, a, b, dh, dw, xp, ys, xs, Hp, Wp
+
+
+def sumpool_adds(x: np.ndarray, c: int, window, n, stride, dilation, padding, out_hw, scheme: str):
+    """Adds (and subtracts) to compute the needed outputs of one group's sum-pool on x (Cg, H, W).
+
+    Also returns the computed sums, verified against numpy inside.
+    """
+    Cg, kc, a, b, dh, dw, xp, ys, xs, Hp, Wp = _sumpool_setup(x, window, n, stride, dilation, padding, out_hw)
     rows_in = sorted({y + dh * t for y in ys for t in range(a)})
     cols_in = sorted({q + dw * t for q in xs for t in range(b)})
     ctr = Counter()
@@ -332,14 +337,7 @@ def stall_reference(folds, fold_cycles, bytes_per_elem, bw):
 def sumpool_row_adds(x, c, window, n, stride, dilation, padding, out_hw, scheme):
     """Cumulative adds after each needed sum-pool output row, computing rows in order
     (channel sums of an input row when first needed, running row sums carried per line)."""
-    Cg = x.shape[0]
-    kc, a, b = window
-    nh, nw = n
-    (sh, sw), (dh, dw), (ph, pw), (Ho, Wo) = stride, dilation, padding, out_hw
-    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw))).astype(np.int64)
-    Hp, Wp = xp.shape[1:]
-    H1, W1 = Hp - dh * (a - 1), Wp - dw * (b - 1)
-    ys, xs = _needed(H1, Ho, sh, dh, nh), _needed(W1, Wo, sw, dw, nw)
+    Cg, kc, a, b, dh, dw, xp, ys, xs, Hp, Wp = _sumpool_setup(x, window, n, stride, dilation, padding, out_hw)
     cols_in = sorted({q + dw * t for q in xs for t in range(b)})
     ctr, cum = Counter(), []
     chans = list(range(c))

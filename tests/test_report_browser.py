@@ -99,7 +99,8 @@ class CDP:
                 return m.get("result", {})
             self.events.append(m)
 
-    def drain(self, seconds: float):
+    def _pump(self, seconds: float, method: str | None = None) -> dict | None:
+        """Collect messages for up to ``seconds``; stop early at the first event named ``method``."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             try:
@@ -109,23 +110,22 @@ class CDP:
             if m is None:
                 break
             self.events.append(m)
+            if method is not None and m.get("method") == method:
+                return m
+        return None
+
+    def drain(self, seconds: float):
+        self._pump(seconds)
 
     def wait_event(self, method: str, timeout: float) -> dict:
         end = time.monotonic() + timeout
         for e in self.events:
             if e.get("method") == method:
                 return e
-        while time.monotonic() < end:
-            try:
-                m = self._q.get(timeout=max(0.01, end - time.monotonic()))
-            except queue.Empty:
-                break
-            if m is None:
-                break
-            self.events.append(m)
-            if m.get("method") == method:
-                return m
-        raise TimeoutError(f"no {method} within {timeout} s")
+        m = self._pump(max(0.0, end - time.monotonic()), method)
+        if m is None:
+            raise TimeoutError(f"no {method} within {timeout} s")
+        return m
 
     def close(self):
         try:

@@ -4,22 +4,11 @@ import time
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
-from core_reference import dense_pinv_project
+from core_reference import dense_pinv_project, kernel_case
 from structconv.core import alphas, basis_matrix, compose, project, structural_residual
 
 
-@st.composite
-def kernel_case(draw):
-    co = draw(st.integers(1, 3))
-    C = draw(st.integers(1, 7))
-    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    c = draw(st.integers(1, C))
-    nh, nw = draw(st.integers(1, kh)), draw(st.integers(1, kw))
-    seed = draw(st.integers(0, 2**31))
-    W = np.random.default_rng(seed).normal(size=(co, C, kh, kw))
-    return W, c, nh, nw
 
 
 @given(kernel_case())
