@@ -51,7 +51,8 @@ def test_plan_roundtrip_yaml_and_json(tmp_path):
 @pytest.mark.parametrize("text, pattern", [
     ("layers: [1, 2", "not valid YAML"),
     ("- a\n- b\n", "a plan is a mapping"),
-    ("layers: {a: {c: 1, q: 2}}", "needs fields c and n"),
+    ("layers: {a: {c: 1, q: 2}}", r"unknown field\(s\) \['q'\] in a structure choice; allowed: c, n"),
+    ("layers: {a: {n: 2}}", "needs field c"),
     ("layers: {a: {design: nope}}", "design = 'nope'"),
     ("layers: {a: 7}", "choice must be"),
     ("layers: {a: {c: -1, n: 1}}", r"c = -1 is out of range"),

@@ -16,7 +16,7 @@ from itertools import combinations, product
 from math import gcd
 from typing import NamedTuple
 
-from ._check import choice_field, int_field
+from .checks import choice_field, int_field
 
 KINDS = ("CONV", "GC", "DW", "PW", "PWG", "SHUFFLE")
 SPATIAL = frozenset({"CONV", "GC", "DW"})

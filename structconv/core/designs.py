@@ -19,13 +19,14 @@ parameters (so the Theorem-1 optimum); K None is max(1, F // 4).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from math import gcd, sqrt
 
-from ._check import int_field
+from .checks import int_field
 from ._field import (ALPHABET, Candidate, Field, Kernel, Reduction, group_assignments,
                      has_repeated_pattern, information_field, parse_kernels,
                      reduce_design_space, trace)
-from .choice import Choice
+from .choice import Choice, Part, register_choice
 from .layer import Layer
 
 __all__ = ["DESIGNS", "DWPW", "GCPWG", "PWDWPW", "PWGDWPWG", "admissible_designs",
@@ -143,14 +144,23 @@ class _Design(Choice):
         self._check_params()
 
     def to_dict(self) -> dict:
-        return {"design": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)
-                                        if getattr(self, f.name) is not None}}
+        return {"design": self.kind, **self._fields()}
 
     @property
     def label(self) -> str:
         args = ",".join(f"{f.name}={getattr(self, f.name) if getattr(self, f.name) is not None else 'auto'}"
                         for f in fields(self))
         return self.kind + (f"({args})" if args else "")
+
+    def parts(self, layer: Layer) -> tuple[Part, ...]:
+        return tuple(Part(p) for p in self.expand(layer))
+
+    @classmethod
+    def options(cls, layer: Layer, rule) -> tuple[Choice, ...]:
+        """This design's share of ``admissible_designs(layer, rule.max_designs)`` when ``rule.designs``."""
+        if getattr(rule, "dense_only", False) or not getattr(rule, "designs", False) or rule.max_designs == 0:
+            return ()
+        return tuple(d for d in _admissible(layer, rule.max_designs) if d.kind == cls.kind)
 
     def information_field(self, layer: Layer) -> Field:
         """Field of the expanded stack on this layer (kernel kh used for both axes)."""
@@ -161,6 +171,7 @@ def _bottleneck(K, layer: Layer) -> int:
     return max(1, layer.out_channels // 4) if K is None else K
 
 
+@register_choice
 @dataclass(frozen=True)
 class DWPW(_Design):
     """Depthwise k x k on C channels, then pointwise C -> F (MobileNet, Sec. 3.2)."""
@@ -179,6 +190,7 @@ class DWPW(_Design):
         return dw, _point(layer, ".pw", layer.in_channels, layer.out_channels, 1, dw.output_size, True)
 
 
+@register_choice
 @dataclass(frozen=True)
 class GCPWG(_Design):
     """Group conv GC(M) C -> C, channel shuffle, pointwise group conv PWG(N) C -> F."""
@@ -219,6 +231,7 @@ class GCPWG(_Design):
         return gc, _point(layer, ".pwg", layer.in_channels, layer.out_channels, r.N, gc.output_size, True)
 
 
+@register_choice
 @dataclass(frozen=True)
 class PWDWPW(_Design):
     """Pointwise C -> K, depthwise k x k on K, pointwise K -> F (bottleneck K = F//4)."""
@@ -242,6 +255,7 @@ class PWDWPW(_Design):
         return pw1, dw, _point(layer, ".pw2", K, layer.out_channels, 1, dw.output_size, True)
 
 
+@register_choice
 @dataclass(frozen=True)
 class PWGDWPWG(_Design):
     """PWG(M) C -> K, channel shuffle, depthwise k x k on K, PWG(N) K -> F (ShuffleNet-like)."""
@@ -287,6 +301,11 @@ class PWGDWPWG(_Design):
 
 DESIGNS: dict[str, type[Choice]] = {"dw_pw": DWPW, "gc_pwg": GCPWG, "pw_dw_pw": PWDWPW,
                                     "pwg_dw_pwg": PWGDWPWG}
+
+
+@lru_cache(maxsize=4096)
+def _admissible(layer: Layer, max_options) -> tuple[Choice, ...]:
+    return tuple(admissible_designs(layer, max_options))
 
 
 def admissible_designs(layer: Layer, max_options: int | None = None, efficient_only: bool = True,

@@ -1,13 +1,18 @@
 """Files: atomic writes (a crash never leaves half a file) and reads whose errors name the file."""
 from __future__ import annotations
 
+import json
+import numbers
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
 
-def _umask() -> int:
+
+def umask() -> int:
+    """The process umask (read without changing it for longer than a call)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -26,7 +31,7 @@ def atomic_path(path, suffix: str = ".tmp"):
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -52,11 +57,10 @@ def read_text(path, what: str) -> str:
 
 
 def load_data_file(path, what: str):
-    """Parse a YAML (safe loader) or, for *.json, a JSON file; errors name ``what`` and the file."""
-    import json
+    """Parse a YAML (safe loader) or, for *.json, a JSON file; errors name ``what`` and the file.
 
-    import yaml
-
+    The one reader of every plan, accelerator, space and front file.
+    """
     text = read_text(path, what)
     is_json = Path(path).suffix == ".json"
     try:
@@ -64,3 +68,64 @@ def load_data_file(path, what: str):
     except (yaml.YAMLError, json.JSONDecodeError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"{what} {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: {first}") from None
+
+
+def to_jsonable(obj):
+    """Plain JSON/YAML data from results: ``to_dict()`` objects, numpy and torch scalars, tuples, paths.
+
+    The one serializer behind every JSON output, front file and summary.
+    """
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, numbers.Integral):     # numpy integers too
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj)
+    if callable(getattr(obj, "numel", None)) and obj.numel() == 1:
+        return obj.item()                    # a one-element torch tensor
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return repr(obj)
+
+
+def dumps_json(obj, indent: int | None = 2) -> str:
+    return json.dumps(to_jsonable(obj), indent=indent)
+
+
+def write_data_file(path, obj) -> None:
+    """Write ``obj`` atomically as JSON (*.json) or YAML (anything else), through ``to_jsonable``."""
+    path = Path(path)
+    data = to_jsonable(obj)
+    text = (json.dumps(data, indent=2) + "\n" if path.suffix == ".json"
+            else yaml.safe_dump(data, sort_keys=False))
+    atomic_write_text(path, text)
+
+
+def read_jsonl(path, what: str = "records file") -> tuple[list[dict], int]:
+    """The JSON objects of a JSON-lines file, one per line, and how many lines were skipped.
+
+    A line that is not a JSON object (a run killed mid-write) is skipped and counted.
+    The one reader of ``metrics.jsonl``.
+    """
+    rows, bad = [], 0
+    for line in read_text(path, what).splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(rec, dict):
+            rows.append(rec)
+        else:
+            bad += 1
+    return rows, bad

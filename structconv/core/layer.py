@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ._check import choice_field, int_field, pair_field
+from .checks import choice_field, int_field, pair_field
 
 OPS = ("conv2d", "linear")
 

@@ -1,15 +1,12 @@
 """A Plan: layer name -> Choice, loaded and saved as YAML or JSON."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-import yaml
-
 from .choice import Choice, Dense, choice_from_dict
-from .files import atomic_write_text, load_data_file
+from .files import load_data_file, write_data_file
 from .layer import Network
 
 
@@ -28,16 +25,6 @@ class Plan:
                 raise ValueError(f"plan layer names must be strings, got {k!r}")
             parsed[k] = choice_from_dict(v, where=f"plan layer {k!r}")
         object.__setattr__(self, "choices", MappingProxyType(parsed))
-
-    @classmethod
-    def coerce(cls, plan) -> "Plan":
-        if plan is None:
-            return cls(name="dense")
-        if isinstance(plan, Plan):
-            return plan
-        if isinstance(plan, dict):
-            return cls(plan)
-        raise ValueError(f"plan must be a Plan or a mapping of layer name -> choice, got {type(plan).__name__}")
 
     def choice_for(self, layer_name: str) -> Choice:
         return self.choices.get(layer_name, Dense())
@@ -74,9 +61,7 @@ class Plan:
     def save(self, path) -> Path:
         """Write YAML (or JSON for *.json) atomically: a crash never leaves half a file."""
         path = Path(path)
-        text = (json.dumps(self.to_dict(), indent=2) if path.suffix == ".json"
-                else yaml.safe_dump(self.to_dict(), sort_keys=False))
-        atomic_write_text(path, text)
+        write_data_file(path, self.to_dict())
         return path
 
     @classmethod

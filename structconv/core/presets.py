@@ -84,6 +84,24 @@ def list_presets() -> dict[str, str]:
     return dict(_DESCRIPTIONS)
 
 
+def preset_kind(name: str) -> str:
+    """'rule' (computed from any network's layer list) or 'table' (per-layer rows for one network)."""
+    if name not in _DESCRIPTIONS:
+        raise ValueError(f"preset = {name!r} is not one of {sorted(_DESCRIPTIONS)}")
+    return "table" if name in _TABLES else "rule"
+
+
+def presets_for(network: Network) -> dict[str, Plan]:
+    """name -> Plan of every preset that applies to ``network`` (those that do not are left out)."""
+    out = {}
+    for name in _DESCRIPTIONS:
+        try:
+            out[name] = get_preset(name, network)
+        except ValueError:
+            continue
+    return out
+
+
 # -- the YAML tables ------------------------------------------------------------
 def _parse_dim(value, where: str) -> tuple[int, int, int, int]:
     parts = str(value).lower().replace(" ", "").split("x")

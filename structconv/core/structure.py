@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._check import int_field, pair_field
+from .checks import int_field, pair_field
 
 
 # -- one axis -------------------------------------------------------------------

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..core import Structure
-from ..core._check import pair_field
+from ..core.checks import pair_field
 from . import _kron
 from .structured import coerce_plan, plan_entries
 from .sumpool import SumPool1d, SumPool3d

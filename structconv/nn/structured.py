@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ..core import Dense, Plan, Structure
-from ..core._check import int_field, pair_field
+from ..core.checks import int_field, pair_field
 from . import _kron
 from .trace import layer_from_module
 

@@ -104,7 +104,7 @@ def _num(name, value, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
 
 
 def _int(name, value, lo=None, hi=None) -> int:
-    from structconv.core._check import int_field
+    from structconv.core.checks import int_field
 
     return int_field(name, value, lo, hi)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from structconv.core._check import choice_field, int_field
+from structconv.core.checks import choice_field, int_field
 from structconv.core.files import load_data_file
 
 DATAFLOWS = ("os", "ws", "is")

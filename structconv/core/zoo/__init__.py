@@ -4,6 +4,15 @@ from __future__ import annotations
 import importlib
 
 from ..layer import Network
+from .efficientnet import EfficientNetSpec, MBConvBlock
+from .mobilenet import InvertedResidualBlock, MobileNetV2Spec
+from .resnet import ResNetBlock, ResNetSpec
+from .resnet_cifar import CifarBlock, CifarResNetSpec
+from .vgg import VGGSpec
+
+# the specs are shared with structconv.nn, which builds the same networks as torch modules
+__all__ = ["list_networks", "get_network", "EfficientNetSpec", "MBConvBlock", "InvertedResidualBlock",
+           "MobileNetV2Spec", "ResNetBlock", "ResNetSpec", "CifarBlock", "CifarResNetSpec", "VGGSpec"]
 
 # name -> (module, builder, one-line description)
 _REGISTRY: dict[str, tuple[str, str, str]] = {

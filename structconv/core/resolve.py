@@ -1,0 +1,96 @@
+"""One way in: a model reference becomes a Network, a plan reference a Plan.
+
+Every public entry point (count, simulate, search, report, train, decompose and
+each CLI command) goes through ``resolve_network`` and ``resolve_plan``.
+
+Model references: a Network, a zoo name, or anything a registered importer
+claims (``register_importer``). Importers are named by "module:function"
+strings and imported on first use, so core stays free of torch and onnx.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .layer import Network
+from .plan import Plan
+from .presets import get_preset, list_presets
+from .zoo import get_network, list_networks
+
+
+@dataclass(frozen=True)
+class Importer:
+    """Reads model references that ``matches`` accepts with the function at ``target``."""
+
+    name: str
+    matches: Callable[[str], bool]
+    target: str                     # "package.module:function"(ref: str, **options) -> Network
+
+    def load(self, ref: str, **options) -> Network:
+        module, _, fn = self.target.partition(":")
+        net = getattr(importlib.import_module(module), fn)(ref, **options)
+        if not isinstance(net, Network):
+            raise TypeError(f"importer {self.name!r} returned {type(net).__name__}, not a Network")
+        return net
+
+
+_IMPORTERS: list[Importer] = []
+
+
+def register_importer(name: str, matches: Callable[[str], bool], target: str) -> None:
+    """Add (or replace, by name) a model importer; later registrations are tried first."""
+    _IMPORTERS[:] = [i for i in _IMPORTERS if i.name != name]
+    _IMPORTERS.insert(0, Importer(name, matches, target))
+
+
+def importers() -> tuple[Importer, ...]:
+    return tuple(_IMPORTERS)
+
+
+def resolve_network(ref, **options) -> Network:
+    """A Network from a Network, a zoo name or a reference a registered importer reads.
+
+    ``options`` go to the zoo builder or the importer (e.g. input_size, num_classes).
+    """
+    if isinstance(ref, Network):
+        return ref
+    if isinstance(ref, os.PathLike):
+        ref = os.fspath(ref)
+    if not isinstance(ref, str):
+        raise TypeError(f"model must be a Network, a zoo name or a model file reference, got {type(ref).__name__}")
+    for importer in _IMPORTERS:
+        if importer.matches(ref):
+            return importer.load(ref, **options)
+    if ref in list_networks():
+        return get_network(ref, **options)
+    kinds = ", ".join(i.name for i in _IMPORTERS)
+    raise ValueError(f"model = {ref!r} is not a zoo network {sorted(list_networks())}"
+                     + (f" nor a reference that an importer reads ({kinds})" if kinds else ""))
+
+
+def resolve_plan(ref, network: Network) -> Plan:
+    """A Plan validated against ``network`` from None (dense), a Plan, a mapping, a preset name or a plan file."""
+    plan = _plan(ref, network)
+    plan.validate(network)
+    return plan
+
+
+def _plan(ref, network: Network) -> Plan:
+    if ref is None:
+        return Plan(name="dense")
+    if isinstance(ref, Plan):
+        return ref
+    if isinstance(ref, dict):
+        return Plan.from_dict(ref) if "layers" in ref else Plan(ref)
+    if isinstance(ref, (str, os.PathLike)):
+        text = os.fspath(ref)
+        if text in list_presets():
+            return get_preset(text, network)
+        if Path(text).suffix.lower() in (".yaml", ".yml", ".json") or Path(text).exists():
+            return Plan.load(text)
+        raise ValueError(f"plan = {text!r} is not a preset {sorted(list_presets())} nor a plan file "
+                         "(.yaml, .yml or .json)")
+    raise TypeError(f"plan must be None, a Plan, a mapping, a preset name or a plan file, got {type(ref).__name__}")
