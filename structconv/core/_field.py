@@ -330,6 +330,26 @@ def _example(kinds, groups) -> str:
     return "+".join(x if g is None else f"{x}({g})" for x, g in zip(kinds, groups))
 
 
+def _classify(kinds, mode: str, C: int, k: int, K: int, stats: dict, found: dict) -> None:
+    """One word under one mode: count which stage removes it, or record it as a survivor."""
+    bn = mode == "bottleneck"
+    if bn and (len(kinds) < 3 or kinds[0] not in ("PW", "PWG") or kinds[-1] not in ("PW", "PWG")):
+        return
+    s = stats[mode]
+    s["considered"] += 1
+    if _search(kinds, C, k, K, bn, False) is None:
+        s["field_removed"] += 1
+        return
+    groups = _search(kinds, C, k, K, bn, True)
+    if groups is None:
+        s["early_stop_removed"] += 1
+    elif _redundant(kinds, C, k, K, bn):
+        s["fraction_removed"] += 1
+    else:
+        s["survivors"] += 1
+        found.setdefault(kinds, []).append((mode, _example(kinds, groups)))
+
+
 def reduce_design_space(max_length: int = 6, C: int = 16, k: int = 3, K: int | None = None,
                         bottleneck: bool = True, alphabet=ALPHABET) -> Reduction:
     """Sec. 3.1 on every sequence of ``alphabet`` of length 1..max_length.
@@ -378,23 +398,7 @@ def reduce_design_space(max_length: int = 6, C: int = 16, k: int = 3, K: int | N
                 stats["composition_removed"] += 1
                 continue
             for m in modes:
-                bn = m == "bottleneck"
-                if bn and (n < 3 or kinds[0] not in ("PW", "PWG") or kinds[-1] not in ("PW", "PWG")):
-                    continue
-                s = stats[m]
-                s["considered"] += 1
-                if _search(kinds, C, k, K, bn, False) is None:
-                    s["field_removed"] += 1
-                    continue
-                groups = _search(kinds, C, k, K, bn, True)
-                if groups is None:
-                    s["early_stop_removed"] += 1
-                    continue
-                if _redundant(kinds, C, k, K, bn):
-                    s["fraction_removed"] += 1
-                    continue
-                s["survivors"] += 1
-                found.setdefault(kinds, []).append((m, _example(kinds, groups)))
+                _classify(kinds, m, C, k, K, stats, found)
     stats["after_composition"] = stats["total"] - stats["composition_removed"]
     out = []
     for kinds, hits in found.items():

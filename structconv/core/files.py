@@ -48,12 +48,43 @@ def atomic_write_bytes(path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def read_text(path, what: str) -> str:
-    """The text of ``path``; a missing or unreadable file is a one-line ValueError naming ``what``."""
+MAX_INPUT_BYTES = 8 * 2**20      # plans, accelerators, spaces, topologies: far below this
+MAX_YAML_ALIASES = 64            # a plan needs none; nested aliases can expand exponentially
+
+
+def read_text(path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> str:
+    """The text of ``path``, read with a size cap (``/dev/zero`` stops at the cap).
+
+    A missing, unreadable, oversized or non-UTF-8 file is a one-line ValueError naming ``what``.
+    """
     try:
-        return Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{what} {str(path)!r} cannot be read: {getattr(e, 'strerror', None) or e}") from None
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise ValueError(f"{what} {str(path)!r} cannot be read: {e.strerror or e}") from None
+    if len(data) > max_bytes:
+        raise ValueError(f"{what} {str(path)!r} is larger than the {max_bytes:,}-byte cap for input files")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{what} {str(path)!r} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r})") \
+            from None
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses more than MAX_YAML_ALIASES alias references ("billion laughs")."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases = getattr(self, "_aliases", 0) + 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} YAML aliases (*refs); refusing to expand them")
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str):
+    """``yaml.safe_load`` with the alias bound: the one YAML parser."""
+    return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_data_file(path, what: str):
@@ -64,7 +95,7 @@ def load_data_file(path, what: str):
     text = read_text(path, what)
     is_json = Path(path).suffix == ".json"
     try:
-        return json.loads(text) if is_json else yaml.safe_load(text)
+        return json.loads(text) if is_json else parse_yaml(text)
     except (yaml.YAMLError, json.JSONDecodeError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"{what} {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: {first}") from None

@@ -50,9 +50,8 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
 from .choice import Choice, Structure
+from .files import parse_yaml
 from .layer import Layer, Network
 from .plan import Plan
 
@@ -119,7 +118,7 @@ def _load_table(name: str) -> tuple[str, tuple[dict, ...]]:
     fname = _TABLES[name]
     source = f"structconv/data/presets/{fname}"
     text = resources.files("structconv").joinpath("data", "presets", fname).read_text()
-    data = yaml.safe_load(text)
+    data = parse_yaml(text)
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or "network" not in data:
         raise ValueError(f"{source}: a preset table is a mapping with 'network' and a 'rows' list")
     rows = []

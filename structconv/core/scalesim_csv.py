@@ -43,7 +43,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .layer import Layer, Network
-from .files import atomic_write_text
+from .files import atomic_write_text, read_text
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")
@@ -82,66 +82,63 @@ def read_topology(path, name: str | None = None) -> Network:
     in the file), the column and the value.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ValueError(f"topology file {str(path)!r} cannot be read: {e.strerror}") from None
-    lines = text.splitlines()
+    lines = read_text(path, "topology file").splitlines()
+    header_no, gemm = _header(lines, path)
+    columns = GEMM_COLUMNS if gemm else CONV_COLUMNS
+    layers: list[Layer] = []
+    seen: dict[str, int] = {}
+    for i in range(header_no + 1, len(lines)):
+        if lines[i].strip():
+            layers.append(_row_layer(lines[i], columns, gemm, seen, f"{path}: row {i + 1}"))
+            seen[layers[-1].name] = i + 1
+    if not layers:
+        raise ValueError(f"{path}: the topology file has a header but no layer rows")
+    first = layers[0]
+    return Network(name or path.stem, (first.in_channels, *first.input_size), tuple(layers))
+
+
+def _header(lines: list[str], path: Path) -> tuple[int, bool]:
+    """(line index of the header, whether it is the GEMM format)."""
     header_no = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if header_no is None:
         raise ValueError(f"{path}: the topology file is empty")
     header = [_norm(h) for h in lines[header_no].split(",")]
     while header and header[-1] == "":
         header.pop()
-    conv_hdr = [_norm(c) for c in CONV_COLUMNS]
-    if header[:8] == conv_hdr and header[8:] in ([], [_norm(SPARSITY_COLUMN)]):
-        gemm = False
-    elif header == [_norm(c) for c in GEMM_COLUMNS]:
-        gemm = True
-    else:
-        raise ValueError(f"{path}: row {header_no + 1}: header {lines[header_no].strip()!r} is neither the "
-                         f"conv header {', '.join(CONV_COLUMNS)}, nor the GEMM header {', '.join(GEMM_COLUMNS)}")
-    columns = GEMM_COLUMNS if gemm else CONV_COLUMNS
-    layers: list[Layer] = []
-    seen: dict[str, int] = {}
-    for i in range(header_no + 1, len(lines)):
-        raw = lines[i]
-        if not raw.strip():
-            continue
-        where = f"{path}: row {i + 1}"
-        fields = _split_row(raw, where)
-        n_expected = len(columns)
-        if not (n_expected <= len(fields) <= n_expected + (0 if gemm else 1)):
-            raise ValueError(f"{where}: expected {n_expected} fields ({', '.join(columns)}) before the "
-                             f"trailing comma, got {len(fields)}: {raw.strip()!r}")
-        lname = fields[0]
-        if not lname:
-            raise ValueError(f"{where}, column {columns[0]!r}: value '' is empty; every layer needs a name")
-        if lname in seen:
-            raise ValueError(f"{where}, column {columns[0]!r}: value {lname!r} repeats the name of row {seen[lname]}")
-        seen[lname] = i + 1
-        if gemm:
-            m, n, k = (_int(fields[j], columns[j], where) for j in (1, 2, 3))
-            layers.append(Layer.conv2d(lname, k, n, 1, (m, 1)))
-            continue
-        if len(fields) == 9 and fields[8].replace(" ", "") != "1:1":
-            raise ValueError(f"{where}, column {SPARSITY_COLUMN!r}: value {fields[8]!r} is not supported; "
-                             f"only dense layers (1:1) can be read")
-        h, w, fh, fw, ch, nf, s = (_int(fields[j], columns[j], where) for j in range(1, 8))
-        if fh > h:
-            raise ValueError(f"{where}, column 'Filter Height': value {fh} is larger than IFMAP Height = {h}")
-        if fw > w:
-            raise ValueError(f"{where}, column 'Filter Width': value {fw} is larger than IFMAP Width = {w}")
-        if "DP" in lname:                                   # SCALE-Sim's depthwise convention
-            layers.append(Layer.conv2d(lname, ch, ch * nf, (fh, fw), (h, w), stride=s, groups=ch))
-        elif (h, w, fh, fw, s) == (1, 1, 1, 1, 1):
-            layers.append(Layer.linear(lname, ch, nf, bias=False))
-        else:
-            layers.append(Layer.conv2d(lname, ch, nf, (fh, fw), (h, w), stride=s))
-    if not layers:
-        raise ValueError(f"{path}: the topology file has a header but no layer rows")
-    first = layers[0]
-    return Network(name or path.stem, (first.in_channels, *first.input_size), tuple(layers))
+    if header[:8] == [_norm(c) for c in CONV_COLUMNS] and header[8:] in ([], [_norm(SPARSITY_COLUMN)]):
+        return header_no, False
+    if header == [_norm(c) for c in GEMM_COLUMNS]:
+        return header_no, True
+    raise ValueError(f"{path}: row {header_no + 1}: header {lines[header_no].strip()!r} is neither the "
+                     f"conv header {', '.join(CONV_COLUMNS)}, nor the GEMM header {', '.join(GEMM_COLUMNS)}")
+
+
+def _row_layer(raw: str, columns, gemm: bool, seen: dict, where: str) -> Layer:
+    fields = _split_row(raw, where)
+    if not (len(columns) <= len(fields) <= len(columns) + (0 if gemm else 1)):
+        raise ValueError(f"{where}: expected {len(columns)} fields ({', '.join(columns)}) before the "
+                         f"trailing comma, got {len(fields)}: {raw.strip()!r}")
+    lname = fields[0]
+    if not lname:
+        raise ValueError(f"{where}, column {columns[0]!r}: value '' is empty; every layer needs a name")
+    if lname in seen:
+        raise ValueError(f"{where}, column {columns[0]!r}: value {lname!r} repeats the name of row {seen[lname]}")
+    if gemm:
+        m, n, k = (_int(fields[j], columns[j], where) for j in (1, 2, 3))
+        return Layer.conv2d(lname, k, n, 1, (m, 1))
+    if len(fields) == 9 and fields[8].replace(" ", "") != "1:1":
+        raise ValueError(f"{where}, column {SPARSITY_COLUMN!r}: value {fields[8]!r} is not supported; "
+                         f"only dense layers (1:1) can be read")
+    h, w, fh, fw, ch, nf, s = (_int(fields[j], columns[j], where) for j in range(1, 8))
+    if fh > h:
+        raise ValueError(f"{where}, column 'Filter Height': value {fh} is larger than IFMAP Height = {h}")
+    if fw > w:
+        raise ValueError(f"{where}, column 'Filter Width': value {fw} is larger than IFMAP Width = {w}")
+    if "DP" in lname:                                   # SCALE-Sim's depthwise convention
+        return Layer.conv2d(lname, ch, ch * nf, (fh, fw), (h, w), stride=s, groups=ch)
+    if (h, w, fh, fw, s) == (1, 1, 1, 1, 1):
+        return Layer.linear(lname, ch, nf, bias=False)
+    return Layer.conv2d(lname, ch, nf, (fh, fw), (h, w), stride=s)
 
 
 def _ifmap_extent(size: int, pad: int, kernel: int, stride: int, out: int) -> int:
