@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from structconv.core import Dense, Layer, Structure  # noqa: E402
+from structconv.core import Dense, Layer, Network, Structure  # noqa: E402
 from structconv.core.zoo import get_network  # noqa: E402
-from structconv.sim import Accelerator, BatchSimulator, MacArray, Memory, simulate_layer  # noqa: E402
+from structconv.sim import Accelerator, BatchSimulator, MacArray, Memory  # noqa: E402
 from structconv.sim import _kernels as K  # noqa: E402
 from structconv.sim import engine  # noqa: E402
-from structconv.sim.mapping import dense_job, hw_vector  # noqa: E402
+from structconv.sim.mapping import dense_job, hw_record, jobs_for  # noqa: E402
 
 GOLDENS = ROOT / "tests" / "data" / "scalesim_goldens.csv"
 
@@ -80,12 +80,11 @@ def bench_batch(hw: str, plans: int) -> dict:
     t_eval = best_of(lambda: batch.evaluate(idx))
     big = np.tile(idx, (max(1, 1_000_000 // plans), 1))
     t_big = best_of(lambda: batch.evaluate(big), 3)
-    # raw simulation throughput: the analytical kernel on the table's job rows, many at once
-    from structconv.sim.mapping import jobs_for
-    jobs = np.stack([j for l, cs in zip(net.layers, choices) for c in cs for j in jobs_for(l, c)])
-    many = np.ascontiguousarray(np.tile(jobs, (200, 1)))
-    vec = hw_vector(batch.hw)
-    t_kernel = best_of(lambda: K.analytical_jobs(many, vec), 3)
+    # raw simulation throughput: the analytical kernel on the table's job records, many at once
+    jobs = np.concatenate([jobs_for(l, c) for l, cs in zip(net.layers, choices) for c in cs])
+    many = np.tile(jobs, 200)
+    rec = hw_record(batch.hw)
+    t_kernel = best_of(lambda: K.run_jobs(many, rec), 3)
     return {"layers": len(net), "table_rows": int(batch.num_choices.sum()), "plans": plans,
             "kernel_rows_per_s": many.shape[0] / t_kernel,
             "t_total": t_total, "t_build": t_build, "t_eval": t_eval,
@@ -110,18 +109,18 @@ def golden_cases():
 def bench_scalesim() -> dict:
     cases = golden_cases()
     jobs = [dense_job(l, scalesim_ofmap=True) for l, _, _, _ in cases]
-    vecs = [hw_vector(hw) for _, hw, _, _ in cases]
+    vecs = [hw_record(hw) for _, hw, _, _ in cases]
     # warm-up and exactness: both modes, every case
     same = 0
     for job, v, (_, _, want, _) in zip(jobs, vecs, cases):
-        a = K.analytical_jobs(job[None, :], v)[0, K.O_COMPUTE]
-        c = K.cycle_jobs(job[None, :], v)[0, K.O_COMPUTE]
+        a = K.run_jobs(job, v, "analytical")[0]["cycles_compute"]
+        c = K.run_jobs(job, v, "cycle")[0]["cycles_compute"]
         same += int(a == want == c)
     scalesim_s = sum(c[3] for c in cases)
 
     def kernel_all():
         for job, v in zip(jobs, vecs):
-            K.analytical_jobs(job[None, :], v)
+            K.run_jobs(job, v, "analytical")
 
     def api_all():
         engine._CACHE.clear()
@@ -131,12 +130,12 @@ def bench_scalesim() -> dict:
 
     def cycle_all():
         for job, v in zip(jobs, vecs):
-            K.cycle_jobs(job[None, :], v)
+            K.run_jobs(job, v, "cycle")
 
     t_kernel = best_of(kernel_all)
     t_api = best_of(api_all, 3)
     t_cycle = best_of(cycle_all, 3)
-    per_case = [best_of(lambda: K.analytical_jobs(job[None, :], v), 20) for job, v in zip(jobs, vecs)]
+    per_case = [best_of(lambda: K.run_jobs(job, v, "analytical"), 20) for job, v in zip(jobs, vecs)]
     ratios = [c[3] / t for c, t in zip(cases, per_case)]
     return {"cases": len(cases), "exact": same, "scalesim_s": scalesim_s, "kernel_s": t_kernel, "api_s": t_api,
             "cycle_s": t_cycle, "median_scalesim_s": statistics.median(c[3] for c in cases),
@@ -144,8 +143,6 @@ def bench_scalesim() -> dict:
 
 
 def _net(layer):
-    from structconv.core import Network
-
     return Network("golden", (layer.in_channels, *layer.input_size), (layer,))
 
 

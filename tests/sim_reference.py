@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from structconv.core import Layer, Structure
-from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit
+from structconv.sim import DATAFLOWS, OVERLAPS, SCHEMES, Accelerator, MacArray, Memory, SumPoolUnit
 
 # ----------------------------------------------------------------------------------------
 # MAC array: SCALE-Sim 3.0.0's demand matrices, built the way systolic_compute_*.py does
@@ -161,7 +161,7 @@ def _sumpool_setup(x, window, n, stride, dilation, padding, out_hw):
     return x.shape[0], kc, a, b, dh, dw, xp, ys, xs, Hp, Wp
 
 
-def sumpool_adds(x: np.ndarray, c: int, window, n, stride, dilation, padding, out_hw, scheme: str):
+def spu_adds(x: np.ndarray, c: int, window, n, stride, dilation, padding, out_hw, scheme: str):
     """Adds (and subtracts) to compute the needed outputs of one group's sum-pool on x (Cg, H, W).
 
     Also returns the computed sums, verified against numpy inside.
@@ -530,10 +530,10 @@ def structures(draw, layer):
 @st.composite
 def accelerators(draw):
     return Accelerator(
-        "rand", MacArray(draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.sampled_from(["os", "ws", "is"]))),
-        sum_pool=SumPoolUnit(draw(st.integers(1, 9)), draw(st.sampled_from(["tree", "separable", "sliding"])),
+        "rand", MacArray(draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.sampled_from(DATAFLOWS))),
+        sum_pool=SumPoolUnit(draw(st.integers(1, 9)), draw(st.sampled_from(SCHEMES)),
                              draw(st.sampled_from([0, 256, 4096, 1 << 20]))),
         memory=Memory(draw(st.sampled_from([64, 512, 4096, 65536])), draw(st.sampled_from([64, 512, 4096, 65536])),
                       draw(st.sampled_from([64, 512, 4096, 65536])), draw(st.sampled_from([0.5, 2.0, 16.0]))),
         dtype=draw(st.sampled_from(["int8", "int16", "fp32"])),
-        overlap=draw(st.sampled_from(["fused", "sequential"])), leakage_mw=1.0)
+        overlap=draw(st.sampled_from(OVERLAPS)), leakage_mw=1.0)

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from structconv.core import Layer, Structure, count_ops
 from structconv.core.designs import admissible_designs
-from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit, simulate_layer
-from structconv.sim.results import ENERGY_KEYS
+from structconv.sim import (DATAFLOWS, ENERGY_KEYS, SCHEMES, Accelerator, MacArray, Memory, SumPoolUnit,
+                            simulate_layer)
 from sim_reference import accelerators, layers, structures
 
 
@@ -97,7 +97,7 @@ def test_full_structure_is_the_dense_layer(layer, hw, mode):
     d = simulate_layer(layer, None, hw, mode)
     s = simulate_layer(layer, full, hw, mode)
     assert s.mac_cycles == d.mac_cycles and s.macs == d.macs
-    assert s.spu_cycles == 0 and s.sumpool_adds == 0
+    assert s.spu_cycles == 0 and s.spu_adds == 0
     assert s.cycles_total == d.cycles_total
     assert s.energy_pj == d.energy_pj
 
@@ -109,9 +109,9 @@ def test_schemes_order_and_core_convention(data, layer, hw):
     never read (stride > 1, or dilation wider than the output); sliding <= separable <= tree."""
     s = data.draw(structures(layer))
     adds = {}
-    for scheme in ("tree", "separable", "sliding"):
+    for scheme in SCHEMES:
         h = hw.with_(sum_pool=dataclasses.replace(hw.sum_pool, scheme=scheme))
-        adds[scheme] = simulate_layer(layer, s, h).sumpool_adds
+        adds[scheme] = simulate_layer(layer, s, h).spu_adds
     core = count_ops(layer, s).sumpool_adds
     if layer.stride == (1, 1) and layer.dilation == (1, 1):
         assert adds["tree"] == core
@@ -125,13 +125,13 @@ def test_stride_two_computes_only_needed_outputs():
     hw = Accelerator("a", MacArray(8, 8), sum_pool=SumPoolUnit(4, "tree"))
     s = Structure(4, 1)                       # window (5, 3, 3), small conv 1x1 stride 2
     r = simulate_layer(layer, s, hw)
-    assert r.sumpool_adds == 4 * 8 * 8 * (5 * 9 - 1)        # c * Ho * Wo outputs only
+    assert r.spu_adds == 4 * 8 * 8 * (5 * 9 - 1)        # c * Ho * Wo outputs only
     assert count_ops(layer, s).sumpool_adds == 4 * 16 * 16 * (5 * 9 - 1)   # core: stride-1 map
 
 
 def test_fused_never_slower_than_sequential():
     layer = Layer.conv2d("c", 32, 32, 3, (20, 20), padding=1)
-    for df in ("os", "ws", "is"):
+    for df in DATAFLOWS:
         base = Accelerator("a", MacArray(8, 8, df), sum_pool=SumPoolUnit(8, "separable", 1 << 20))
         f = simulate_layer(layer, Structure(16, 2), base)
         q = simulate_layer(layer, Structure(16, 2), base.with_(overlap="sequential"))

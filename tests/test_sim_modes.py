@@ -27,7 +27,7 @@ def test_structured_modes_agree(data, layer, hw):
     a = simulate_layer(layer, s, hw, "analytical")
     c = simulate_layer(layer, s, hw, "cycle")
     assert abs(a.cycles_compute - c.cycles_compute) <= 0.01 * c.cycles_compute, (a, c)
-    for f in ("mac_cycles", "spu_cycles", "macs", "sumpool_adds", "sram_ifmap_reads", "sram_filter_reads",
+    for f in ("mac_cycles", "spu_cycles", "macs", "spu_adds", "sram_ifmap_reads", "sram_filter_reads",
               "sram_ofmap_writes", "sram_ifmap_writes", "line_buffer_accesses", "dram_bytes", "fused"):
         assert getattr(a, f) == getattr(c, f), f
     assert c.cycles_stall >= a.cycles_stall

@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structconv.core import Layer, Network
-from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit, simulate_layer
+from structconv.sim import DATAFLOWS, SCHEMES, Accelerator, MacArray, Memory, SumPoolUnit, simulate_layer
 from structconv.sim import _kernels as K
-from structconv.sim.mapping import dense_job, hw_vector
-from sim_reference import dram_reference, link_replay, scalesim_gemm, stall_reference, sumpool_adds
-from sim_reference import accelerators, layers, structures
+from structconv.sim.mapping import dense_job, hw_record
+from sim_reference import accelerators, dram_reference, fused_replay, layers, link_replay, scalesim_gemm, spu_adds
+from sim_reference import stall_reference, structures
 
-gemms = st.tuples(st.sampled_from(["os", "ws", "is"]), st.integers(1, 40), st.integers(1, 40),
+gemms = st.tuples(st.sampled_from(DATAFLOWS), st.integers(1, 40), st.integers(1, 40),
                   st.integers(1, 40), st.integers(1, 9), st.integers(1, 9))
 
 
@@ -23,7 +23,7 @@ gemms = st.tuples(st.sampled_from(["os", "ws", "is"]), st.integers(1, 40), st.in
 def test_gemm_closed_form_and_fold_stepping_match_demand_matrices(g):
     df, M, N, Kw, R, C = g
     ref = scalesim_gemm(df, M, N, Kw, R, C)
-    dfi = ("os", "ws", "is").index(df)
+    dfi = DATAFLOWS.index(df)
     flen, folds, rf, cf, ifr, fir, ofw = K.gemm_closed(dfi, M, N, Kw, R, C)
     assert (folds * flen - 1, ifr, fir, ofw) == (ref["total_cycles"], ref["ifmap_reads"], ref["filter_reads"],
                                                  ref["ofmap_writes"])
@@ -45,7 +45,7 @@ def test_gemm_closed_form_and_fold_stepping_match_demand_matrices(g):
        st.sampled_from([1, 3, 1000]))
 def test_dram_traffic_matches_tile_residency_replay(g, Fi, hi, hf, ho, bpe_bw):
     df, M, N, Kw, R, C = g
-    dfi = ("os", "ws", "is").index(df)
+    dfi = DATAFLOWS.index(df)
     ref = dram_reference(df, M, N, Kw, R, C, Fi, hi, hf, ho)
     order = K.pick_order(dfi, M, N, Kw, R, C, Fi, hi, hf, ho, False)
     assert order == ref["order"]
@@ -56,16 +56,16 @@ def test_dram_traffic_matches_tile_residency_replay(g, Fi, hi, hf, ho, bpe_bw):
     layer = Layer.conv2d("g", Kw, N, 1, (M, 1))        # a 1x1 conv is exactly this GEMM
     hw = Accelerator("h", MacArray(R, C, df), memory=Memory(2 * hi, 2 * hf, 2 * ho, float(bpe_bw)))
     job = dense_job(layer)
-    job[K.J_IFMAP] = Fi
-    out = K.cycle_jobs(job[None, :], hw_vector(hw))[0]
-    assert out[K.O_DRAM] == ref["total"]
+    job["ifmap"] = Fi
+    out = K.run_jobs(job, hw_record(hw), "cycle")[0]
+    assert out["dram_bytes"] == ref["total"]
     flen = K.fold_len(dfi, R, C, K.gemm_dims(dfi, M, N, Kw)[2])
-    assert out[K.O_STALL] == stall_reference(ref["folds"], flen, 1, float(bpe_bw))
+    assert out["cycles_stall"] == stall_reference(ref["folds"], flen, 1, float(bpe_bw))
 
 
 @settings(max_examples=80)
-@given(st.data(), layers(max_channels=8, max_size=9), st.sampled_from(["tree", "separable", "sliding"]))
-def test_sumpool_adds_match_counted_reference(data, layer, scheme):
+@given(st.data(), layers(max_channels=8, max_size=9), st.sampled_from(SCHEMES))
+def test_spu_adds_match_counted_reference(data, layer, scheme):
     """The reference really computes the window sums (checked against numpy) and counts
     every add and subtract; both modes must report the same number."""
     s = data.draw(structures(layer))
@@ -73,11 +73,11 @@ def test_sumpool_adds_match_counted_reference(data, layer, scheme):
         return
     rng = np.random.default_rng(0)
     x = rng.integers(-5, 6, size=(layer.group_in_channels, *layer.input_size))
-    ref, *_ = sumpool_adds(x, s.c, s.window(layer), s.n, layer.stride, layer.dilation, layer.padding,
+    ref, *_ = spu_adds(x, s.c, s.window(layer), s.n, layer.stride, layer.dilation, layer.padding,
                            layer.output_size, scheme)
     hw = Accelerator("h", MacArray(4, 4), sum_pool=SumPoolUnit(3, scheme, 1 << 20))
     for mode in ("analytical", "cycle"):
-        assert simulate_layer(layer, s, hw, mode).sumpool_adds == layer.groups * ref
+        assert simulate_layer(layer, s, hw, mode).spu_adds == layer.groups * ref
 
 
 @settings(max_examples=60)
@@ -89,7 +89,6 @@ def test_fused_pipeline_matches_literal_replay(data, layer, hw):
     r = simulate_layer(layer, s, hw, "cycle")
     if not r.fused:
         return
-    from sim_reference import fused_replay
     assert r.cycles_compute == fused_replay(layer, s, hw)
 
 

@@ -1,9 +1,14 @@
 """structconv.sim: cycles and energy of a network on a sum-pool unit + MAC-array accelerator.
 
-    simulate(network, plan=None, hw="edge-int8", mode="analytical") -> NetworkResult
-    simulate_layer(layer, choice=None, hw=..., mode=...)          -> LayerResult
-    BatchSimulator(network, hw, choices_per_layer).evaluate(index) -> (cycles, energy_pj)
+    simulate(model, plan=None, hw="edge-int8", mode="analytical") -> NetworkResult
+    simulate_layer(layer, choice=None, hw=..., mode=...)        -> LayerResult
+    BatchSimulator(model, hw, choices_per_layer).evaluate(index) -> (cycles, energy_pj)
     load_accelerator(name_or_path), list_accelerators(), read_scalesim_config(path)
+    DATAFLOWS, SCHEMES, OVERLAPS, MODES: the names the accelerator fields and modes take
+
+``model`` is a Network or a zoo name, ``plan`` anything ``structconv.core.resolve_plan``
+reads (None = dense, a Plan, a mapping, a preset such as "uniform-n2", a plan file).
+Every kind of choice runs as its ``parts(layer)`` (mapping.py).
 
 Model, in short (details: mapping.py, _kernels.py):
 - MAC array: SCALE-Sim 3.0.0's fold schedule; dense layers reproduce its "Total
@@ -21,13 +26,15 @@ Model, in short (details: mapping.py, _kernels.py):
 - Energy: event counts x the accelerator's pJ table (Horowitz 45 nm defaults)
   plus leakage x latency, computed in numpy outside the kernels.
 """
-from .accelerator import (DEFAULT_HW, Accelerator, AreaTable, EnergyTable, MacArray, Memory, SumPoolUnit,
+from ._kernels import DATAFLOWS, MODES, OVERLAPS, SCHEMES
+from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory, SumPoolUnit,
                           list_accelerators, load_accelerator)
 from .batch import BatchSimulator
-from .engine import MODES, simulate, simulate_layer
-from .results import Energy, LayerResult, NetworkResult
+from .engine import simulate, simulate_layer
+from .results import ENERGY_KEYS, Energy, LayerResult, NetworkResult
 from .scalesim_cfg import read_scalesim_config
 
 __all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "AreaTable", "DEFAULT_HW",
            "load_accelerator", "list_accelerators", "read_scalesim_config", "simulate", "simulate_layer",
-           "BatchSimulator", "MODES", "Energy", "LayerResult", "NetworkResult"]
+           "BatchSimulator", "MODES", "DATAFLOWS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
+           "Energy", "LayerResult", "NetworkResult"]

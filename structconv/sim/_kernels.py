@@ -1,12 +1,16 @@
-"""All Numba kernels of structconv.sim: plain int64/float64 arrays in and out.
+"""All Numba kernels of structconv.sim, and the named layout of what crosses into them.
 
-A *job* is one row of ``jobs`` (columns J_*): a GEMM run G times (once per
-group, as SCALE-Sim users run grouped layers) and, for a structured layer, the
-3-D sum-pool that feeds it. ``hw`` is a float64 vector (columns H_*). Every
-kernel writes one row of int64 event counts (columns O_*) per job; energy is
-counts x table and is computed outside, in Python.
+Python code hands the kernels *records* (numpy structured arrays, fields by name):
+``JOB`` rows, one ``HW`` record, and gets ``COUNTS`` rows back (``run_jobs``). Inside,
+the kernels see the plain int64/float64 view of the same memory and index its
+columns with the J_*, H_* and O_* numbers below, which exist only in this module.
 
-Two modes fill the same columns:
+A *job* is a GEMM run ``groups`` times (once per group, as SCALE-Sim users run
+grouped layers) and, for a structured layer, the 3-D sum-pool that feeds it.
+Every kernel writes one COUNTS row of event counts per job; energy is counts x
+table and is computed outside, in Python.
+
+Two modes fill the same fields:
   analytical_jobs  closed forms (SCALE-Sim's fold algebra, pass-level add counts)
   cycle_jobs       steps each distinct fold of the array schedule cycle by
                    cycle, walks the sum-pool output row by row, and runs the
@@ -18,25 +22,117 @@ cycles than ceil(DRAM bytes / bytes per cycle).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+from itertools import repeat
+
 import numpy as np
 from numba import njit
 
 NUMBA_FLAGS = dict(cache=True, nogil=True, fastmath=False)   # exact integer maths: no fastmath
 
-# -- job columns ------------------------------------------------------------------
-(J_M, J_N, J_K, J_G, J_IFMAP, J_SPU, J_CG, J_H, J_W, J_PH, J_PW, J_C, J_KC, J_A, J_B,
- J_NH, J_NW, J_SH, J_SW, J_DH, J_DW, J_HO, J_WO) = range(23)
-NJ = 23
-# -- hw columns ---------------------------------------------------------------------
-(H_R, H_C, H_DF, H_LANES, H_SCHEME, H_LB, H_IFS, H_FIS, H_OFS, H_BW, H_BPE, H_OVERLAP) = range(12)
-NH = 12
-DF_OS, DF_WS, DF_IS = 0, 1, 2
-SC_TREE, SC_SEP, SC_SLIDE = 0, 1, 2
-OV_FUSED, OV_SEQ = 0, 1
-# -- output columns -------------------------------------------------------------------
-(O_COMPUTE, O_STALL, O_MAC, O_SPU, O_MACS, O_ADDS, O_IF_R, O_FI_R, O_OF_W, O_IF_W, O_LB,
- O_DRAM, O_FUSED) = range(13)
-NO = 13
+# -- the layout: names, one place -------------------------------------------------------
+# It lives in this file, not beside it, because Numba's cache freezes globals at compile
+# time and only notices edits to the file that defines the kernels.
+DATAFLOWS = ("os", "ws", "is")               # MAC array dataflows (SCALE-Sim's)
+SCHEMES = ("tree", "separable", "sliding")    # sum-pool unit summation schemes
+OVERLAPS = ("fused", "sequential")           # how the sum-pool unit and the MAC array overlap
+MODES = ("analytical", "cycle")
+
+JOB_FIELDS = (
+    "m", "n", "k",                  # GEMM of one group: output pixels, filters, reduction length
+    "groups",                       # the GEMM runs once per group, in turn
+    "ifmap",                        # elements of one group's ifmap the array fetches (0: none)
+    "spu",                          # 1 when a sum-pool unit feeds the GEMM
+    "cg", "h", "w", "ph", "pw",     # input channels per group, input size, padding
+    "c", "kc", "a", "b",            # structure c and its sum-pool window (kc, a, b)
+    "nh", "nw",                     # the small conv's kernel
+    "sh", "sw", "dh", "dw",         # stride, dilation
+    "ho", "wo")                     # output size
+HW_FIELDS = (
+    "rows", "cols", "dataflow",     # MAC array; dataflow = index into DATAFLOWS
+    "lanes", "scheme",              # sum-pool unit adder lanes; scheme = index into SCHEMES
+    "line_buffer_bytes", "ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes",
+    "dram_bytes_per_cycle", "bytes_per_element",
+    "overlap")                      # index into OVERLAPS
+COUNT_FIELDS = (
+    "cycles_compute", "cycles_stall", "mac_cycles", "spu_cycles",
+    "macs", "spu_adds",             # MACs, sum-pool unit adds and subtracts
+    "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes", "sram_ifmap_writes",
+    "line_buffer_accesses", "dram_bytes",
+    "fused")                        # 1 when the sum-pool unit and MAC array ran pipelined
+JOB = np.dtype([(f, np.int64) for f in JOB_FIELDS])
+HW = np.dtype([(f, np.float64) for f in HW_FIELDS])
+COUNTS = np.dtype([(f, np.int64) for f in COUNT_FIELDS])
+NJ, NH, NO = len(JOB_FIELDS), len(HW_FIELDS), len(COUNT_FIELDS)
+
+
+def _columns(names, wanted: str) -> tuple[int, ...]:
+    return tuple(names.index(w) for w in wanted.split())
+
+
+(J_M, J_N, J_K, J_G, J_IFMAP, J_SPU, J_CG, J_H, J_W, J_PH, J_PW, J_C, J_KC, J_A, J_B, J_NH, J_NW,
+ J_SH, J_SW, J_DH, J_DW, J_HO, J_WO) = _columns(
+    JOB_FIELDS, "m n k groups ifmap spu cg h w ph pw c kc a b nh nw sh sw dh dw ho wo")
+(H_R, H_C, H_DF, H_LANES, H_SCHEME, H_LB, H_IFS, H_FIS, H_OFS, H_BW, H_BPE, H_OVERLAP) = _columns(
+    HW_FIELDS, "rows cols dataflow lanes scheme line_buffer_bytes ifmap_sram_bytes filter_sram_bytes "
+               "ofmap_sram_bytes dram_bytes_per_cycle bytes_per_element overlap")
+(O_COMPUTE, O_STALL, O_MAC, O_SPU, O_MACS, O_ADDS, O_IF_R, O_FI_R, O_OF_W, O_IF_W, O_LB, O_DRAM,
+ O_FUSED) = _columns(
+    COUNT_FIELDS, "cycles_compute cycles_stall mac_cycles spu_cycles macs spu_adds sram_ifmap_reads "
+                  "sram_filter_reads sram_ofmap_writes sram_ifmap_writes line_buffer_accesses dram_bytes fused")
+DF_OS, DF_WS, DF_IS = _columns(DATAFLOWS, "os ws is")
+SC_TREE, SC_SEP, SC_SLIDE = _columns(SCHEMES, "tree separable sliding")
+OV_FUSED, OV_SEQ = _columns(OVERLAPS, "fused sequential")
+
+
+def record(dtype: np.dtype, /, **values) -> np.ndarray:
+    """One record of ``dtype`` (an array of length 1): the named fields set, the rest 0."""
+    names = dtype.names
+    if not values.keys() <= _field_set(names):
+        raise KeyError(f"no field(s) {sorted(values.keys() - set(names))} in {names}")
+    return np.fromiter(map(values.get, names, repeat(0)), dtype[0], len(names)).view(dtype)
+
+
+@lru_cache(maxsize=None)
+def _field_set(names: tuple) -> frozenset:
+    return frozenset(names)
+
+
+def as_plain(recs: np.ndarray) -> np.ndarray:
+    """The (n x fields) int64/float64 matrix that is ``recs`` (a view when contiguous)."""
+    recs = np.ascontiguousarray(recs)
+    base = recs.dtype[0]
+    return recs.view(base).reshape(recs.shape[0], len(recs.dtype))
+
+
+def as_records(plain: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The records that are the rows of ``plain`` (n x fields, contiguous): a view."""
+    return np.ascontiguousarray(plain, dtype[0]).view(dtype).reshape(-1)
+
+
+def concat(recs) -> np.ndarray:
+    """Record arrays of one dtype, end to end (the one array itself when there is one).
+
+    np.concatenate on structured arrays is slow: it promotes their dtypes field by field."""
+    if len(recs) == 1:
+        return recs[0]
+    dtype = recs[0].dtype
+    return np.concatenate([np.ascontiguousarray(r).view(dtype[0]) for r in recs]).view(dtype)
+
+
+def columns(recs: np.ndarray, dtype=None) -> dict[str, np.ndarray]:
+    """Field name -> that column of ``recs`` as a plain array (cast to ``dtype`` when given).
+
+    Faster than ``recs[name]`` field by field: one view (or one cast) for all of them."""
+    plain = as_plain(recs)
+    if dtype is not None:
+        plain = plain.astype(dtype)
+    return dict(zip(recs.dtype.names, plain.T))
+
+
+def run_jobs(jobs: np.ndarray, hw: np.ndarray, mode: str = "analytical") -> np.ndarray:
+    """COUNTS records of JOB records ``jobs`` on the HW record ``hw`` in ``mode``."""
+    return as_records(_KERNELS[mode](as_plain(jobs), as_plain(hw).reshape(NH)), COUNTS)
 
 
 @njit(**NUMBA_FLAGS)
@@ -793,3 +889,6 @@ def evaluate_plans(index, cycles_table, energy_table):
         cyc[p] = c
         en[p] = e
     return cyc, en
+
+
+_KERNELS = dict(zip(MODES, (analytical_jobs, cycle_jobs)))

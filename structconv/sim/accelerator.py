@@ -24,14 +24,10 @@ from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 
-import yaml
+from structconv.core import choice_field, int_field, load_data_file
 
-from structconv.core.checks import choice_field, int_field
-from structconv.core.files import load_data_file
+from ._kernels import DATAFLOWS, OVERLAPS, SCHEMES
 
-DATAFLOWS = ("os", "ws", "is")
-SCHEMES = ("tree", "separable", "sliding")
-OVERLAPS = ("fused", "sequential")
 DTYPES = ("int8", "int16", "fp16", "fp32")
 DTYPE_BYTES = {"int8": 1, "int16": 2, "fp16": 2, "fp32": 4}
 DEFAULT_HW = "edge-int8"
@@ -265,6 +261,27 @@ def _section(d: dict, key: str, cls, required: bool, src: str):
     return sec
 
 
+def _units(d: dict, source: str) -> tuple[MacArray, SumPoolUnit, Memory]:
+    mac = _section(d, "mac_array", MacArray, True, source)
+    for req in ("rows", "cols"):
+        if req not in mac:
+            raise ValueError(f"missing field 'mac_array.{req}'")
+    spu = _section(d, "sum_pool", SumPoolUnit, False, source)
+    mem = _section(d, "memory", Memory, False, source)
+    return (MacArray(**mac), SumPoolUnit(**spu) if spu is not None else SumPoolUnit(),
+            Memory(**mem) if mem is not None else Memory())
+
+
+def _tables(d: dict, dtype: str, memory: Memory, sum_pool: SumPoolUnit, source: str):
+    """(energy, area) tables: the defaults with the file's fields overriding them, or None (defaults)."""
+    energy = area = None
+    if "energy" in d:
+        energy = replace(default_energy(dtype, memory, sum_pool), **_section(d, "energy", EnergyTable, False, source))
+    if "area" in d:
+        area = replace(default_area(dtype), **_section(d, "area", AreaTable, False, source))
+    return energy, area
+
+
 def accelerator_from_dict(d, source: str = "accelerator") -> Accelerator:
     """Build and validate an Accelerator from a plain mapping (as read from YAML)."""
     if not isinstance(d, dict):
@@ -276,26 +293,11 @@ def accelerator_from_dict(d, source: str = "accelerator") -> Accelerator:
         if req not in d:
             raise ValueError(f"{source}: missing field {req!r}")
     try:
-        mac = _section(d, "mac_array", MacArray, True, source)
-        for req in ("rows", "cols"):
-            if req not in mac:
-                raise ValueError(f"missing field 'mac_array.{req}'")
-        spu = _section(d, "sum_pool", SumPoolUnit, False, source)
-        mem = _section(d, "memory", Memory, False, source)
-        mac_array = MacArray(**mac)
-        sum_pool = SumPoolUnit(**spu) if spu is not None else SumPoolUnit()
-        memory = Memory(**mem) if mem is not None else Memory()
+        mac_array, sum_pool, memory = _units(d, source)
         kw = {k: d[k] for k in ("name", "description", "clock_hz", "dtype", "overlap", "leakage_mw") if k in d}
         dtype = kw.get("dtype", "int8")
         choice_field("dtype", dtype, DTYPES, "accelerator")
-        energy = None
-        if "energy" in d:     # partial override of the defaults
-            e = _section(d, "energy", EnergyTable, False, source)
-            energy = replace(default_energy(dtype, memory, sum_pool), **e)
-        area = None
-        if "area" in d:
-            a = _section(d, "area", AreaTable, False, source)
-            area = replace(default_area(dtype), **a)
+        energy, area = _tables(d, dtype, memory, sum_pool, source)
         return Accelerator(mac_array=mac_array, sum_pool=sum_pool, memory=memory, energy=energy,
                            area=area, **kw)
     except ValueError as e:
@@ -307,17 +309,18 @@ def _preset_dir():
     return resources.files("structconv").joinpath("data", "hw")
 
 
+def _description(path) -> str:
+    try:
+        data = load_data_file(path, "accelerator preset")
+    except ValueError:
+        return "(unreadable preset)"
+    return str(data.get("description", "")) if isinstance(data, dict) else ""
+
+
 def list_accelerators() -> dict[str, str]:
     """Shipped accelerator presets: name -> one-line description (iterate it for the names)."""
-    out = {}
-    for p in sorted(_preset_dir().iterdir(), key=lambda p: p.name):
-        if p.name.endswith(".yaml"):
-            try:
-                desc = (yaml.safe_load(p.read_text()) or {}).get("description", "")
-            except yaml.YAMLError:
-                desc = "(unreadable preset)"
-            out[p.name[:-5]] = str(desc)
-    return out
+    return {p.name[:-5]: _description(p) for p in sorted(_preset_dir().iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".yaml")}
 
 
 def load_accelerator(name_or_path=DEFAULT_HW) -> Accelerator:

@@ -8,56 +8,61 @@ from __future__ import annotations
 
 import numpy as np
 
-from structconv.core.layer import Network
+from structconv.core import Dense, Network, choice_from_dict, resolve_network
 
 from . import _kernels as K
 from .accelerator import DEFAULT_HW, load_accelerator
-from .engine import _check_mode, counts_for
-from .results import energy_matrix
+from .engine import check_mode, counts_for
+from .results import energy_records
+
+
+def _choice_lists(network: Network, choices_per_layer) -> list[list]:
+    """Per layer, its choices parsed and checked against the layer."""
+    if choices_per_layer is None:
+        return [[Dense()] for _ in network.layers]
+    lists = [list(c) for c in choices_per_layer]
+    if len(lists) != len(network):
+        raise ValueError(f"choices_per_layer has {len(lists)} entries; network "
+                         f"{network.name!r} has {len(network)} layers")
+    for l, (layer, choices) in enumerate(zip(network.layers, lists)):
+        if not choices:
+            raise ValueError(f"choices_per_layer for layer {layer.name!r} is empty")
+        where = f"layer {layer.name!r}"
+        lists[l] = [choice_from_dict(c, where) for c in choices]
+        for c in lists[l]:
+            c.validate(layer)
+    return lists
 
 
 class BatchSimulator:
     """``BatchSimulator(network, hw, choices_per_layer)``; ``evaluate(index) -> (cycles, energy_pj)``.
 
+    ``network`` is a Network or a zoo name (``structconv.core.resolve_network``).
     ``choices_per_layer[l]`` is the ordered list of Choices for layer l; a plan is a
     row of ``index`` holding one position into each list.
     """
 
-    def __init__(self, network: Network, hw=DEFAULT_HW, choices_per_layer=None, mode: str = "analytical"):
-        if not isinstance(network, Network):
-            raise ValueError(f"network must be a Network, got {type(network).__name__}")
-        self.network = network
+    def __init__(self, network, hw=DEFAULT_HW, choices_per_layer=None, mode: str = "analytical"):
+        self.network = resolve_network(network)
         self.hw = load_accelerator(hw)
-        self.mode = _check_mode(mode)
-        if choices_per_layer is None:
-            from structconv.core.choice import Dense
-            choices_per_layer = [[Dense()] for _ in network.layers]
-        choices_per_layer = [list(c) for c in choices_per_layer]
-        if len(choices_per_layer) != len(network):
-            raise ValueError(f"choices_per_layer has {len(choices_per_layer)} entries; network "
-                             f"{network.name!r} has {len(network)} layers")
-        pairs = []
-        for layer, choices in zip(network.layers, choices_per_layer):
-            if not choices:
-                raise ValueError(f"choices_per_layer for layer {layer.name!r} is empty")
-            for c in choices:
-                c.validate(layer)
-                pairs.append((layer, c))
-        self.choices_per_layer = choices_per_layer
-        self.num_choices = np.array([len(c) for c in choices_per_layer], np.int64)
-        counts, _ = counts_for(pairs, self.hw, self.mode)
-        energy = energy_matrix(counts, self.hw)[:, -1]
-        width = int(self.num_choices.max())
-        self.cycles_table = np.zeros((len(network), width), np.int64)
-        self.energy_table = np.zeros((len(network), width), np.float64)
-        i = 0
-        for l, n in enumerate(self.num_choices):
-            self.cycles_table[l, :n] = counts[i:i + n, K.O_COMPUTE] + counts[i:i + n, K.O_STALL]
-            self.energy_table[l, :n] = energy[i:i + n]
-            i += n
+        self.mode = check_mode(mode)
+        self.choices_per_layer = _choice_lists(self.network, choices_per_layer)
+        self.num_choices = np.array([len(c) for c in self.choices_per_layer], np.int64)
+        self.cycles_table, self.energy_table = self._tables()
 
-    def evaluate(self, index) -> tuple[np.ndarray, np.ndarray]:
-        """Total cycles (int64) and energy in pJ (float64) of each plan (row of ``index``)."""
+    def _tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """(layers x widest menu) tables of total cycles and energy; unused slots are 0."""
+        pairs = [(layer, c) for layer, cs in zip(self.network.layers, self.choices_per_layer) for c in cs]
+        counts, _ = counts_for(pairs, self.hw, self.mode)
+        cycles = counts["cycles_compute"] + counts["cycles_stall"]
+        energy = energy_records(counts, self.hw)["total"]
+        used = np.arange(self.num_choices.max())[None, :] < self.num_choices[:, None]
+        cycles_table = np.zeros(used.shape, np.int64)
+        energy_table = np.zeros(used.shape, np.float64)
+        cycles_table[used], energy_table[used] = cycles, energy      # row-major: layer by layer
+        return cycles_table, energy_table
+
+    def _check_index(self, index) -> np.ndarray:
         idx = np.asarray(index)
         if idx.ndim == 1:
             idx = idx[None, :]
@@ -71,7 +76,11 @@ class BatchSimulator:
             p, l = np.argwhere(bad)[0]
             raise ValueError(f"index[{p}, {l}] = {idx[p, l]} is out of range [0, {self.num_choices[l] - 1}] "
                              f"(layer {self.network.layers[l].name!r})")
-        return K.evaluate_plans(idx, self.cycles_table, self.energy_table)
+        return idx
+
+    def evaluate(self, index) -> tuple[np.ndarray, np.ndarray]:
+        """Total cycles (int64) and energy in pJ (float64) of each plan (row of ``index``)."""
+        return K.evaluate_plans(self._check_index(index), self.cycles_table, self.energy_table)
 
     def latency_s(self, cycles: np.ndarray) -> np.ndarray:
         return np.asarray(cycles) / self.hw.clock_hz

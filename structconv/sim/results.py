@@ -9,24 +9,23 @@ from . import _kernels as K
 from .accelerator import Accelerator
 
 ENERGY_KEYS = ("mac", "add", "sram", "dram", "leakage", "total")
+ENERGY = np.dtype([(k, np.float64) for k in ENERGY_KEYS])
 
 
-def energy_matrix(counts: np.ndarray, hw: Accelerator) -> np.ndarray:
-    """(n x 6) pJ per component for n rows of kernel counts; columns as ENERGY_KEYS."""
-    e, bpe = hw.energy, hw.bytes_per_element
-    c = counts.astype(np.float64)
-    out = np.empty((c.shape[0], len(ENERGY_KEYS)))
-    out[:, 0] = c[:, K.O_MACS] * (e.mult_pj + e.add_pj)          # multiply + accumulate
-    out[:, 1] = c[:, K.O_ADDS] * e.add_pj                        # sum-pool adds and subtracts
-    out[:, 2] = bpe * ((c[:, K.O_IF_R] + c[:, K.O_IF_W]) * e.ifmap_sram_pj_per_byte
-                       + c[:, K.O_FI_R] * e.filter_sram_pj_per_byte
-                       + c[:, K.O_OF_W] * e.ofmap_sram_pj_per_byte
-                       + c[:, K.O_LB] * e.line_buffer_pj_per_byte)
-    out[:, 3] = c[:, K.O_DRAM] * e.dram_pj_per_byte
-    cycles = c[:, K.O_COMPUTE] + c[:, K.O_STALL]
-    out[:, 4] = hw.leakage_mw * 1e9 * cycles / hw.clock_hz     # mW * s = 1e9 pJ
-    out[:, 5] = out[:, :5].sum(axis=1)
-    return out
+def energy_records(counts: np.ndarray, hw: Accelerator) -> np.ndarray:
+    """pJ per component (ENERGY records) of COUNTS records."""
+    e, bpe, c = hw.energy, hw.bytes_per_element, K.columns(counts, np.float64)
+    mac = c["macs"] * (e.mult_pj + e.add_pj)                         # multiply + accumulate
+    add = c["spu_adds"] * e.add_pj                                   # sum-pool adds and subtracts
+    sram = bpe * ((c["sram_ifmap_reads"] + c["sram_ifmap_writes"]) * e.ifmap_sram_pj_per_byte
+                  + c["sram_filter_reads"] * e.filter_sram_pj_per_byte
+                  + c["sram_ofmap_writes"] * e.ofmap_sram_pj_per_byte
+                  + c["line_buffer_accesses"] * e.line_buffer_pj_per_byte)
+    dram = c["dram_bytes"] * e.dram_pj_per_byte
+    leakage = hw.leakage_mw * 1e9 * (c["cycles_compute"] + c["cycles_stall"]) / hw.clock_hz  # mW * s = 1e9 pJ
+    cols = dict(mac=mac, add=add, sram=sram, dram=dram, leakage=leakage,
+                total=mac + add + sram + dram + leakage)
+    return K.as_records(np.stack([cols[k] for k in ENERGY_KEYS], axis=1), ENERGY)
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,8 @@ class Energy:
     total: float = 0.0
 
     @classmethod
-    def from_row(cls, row) -> "Energy":
-        return cls(*(float(v) for v in row))
+    def from_record(cls, record) -> "Energy":
+        return cls(**dict(zip(ENERGY_KEYS, record.item())))
 
     def __add__(self, other: "Energy") -> "Energy":
         return Energy(*(getattr(self, k) + getattr(other, k) for k in ENERGY_KEYS))
@@ -72,7 +71,7 @@ class LayerResult:
     spu_cycles: int
     mac_cycles: int
     macs: int
-    sumpool_adds: int
+    spu_adds: int
     sram_ifmap_reads: int
     sram_filter_reads: int
     sram_ofmap_writes: int
@@ -97,19 +96,16 @@ class LayerResult:
         return self.sram_ofmap_writes + self.sram_ifmap_writes
 
     @classmethod
-    def from_counts(cls, name: str, choice: str, counts: np.ndarray, energy_row, hw: Accelerator,
+    def from_counts(cls, name: str, choice: str, counts, energy, hw: Accelerator,
                     has_spu: bool) -> "LayerResult":
-        c = [int(v) for v in counts]
-        mac_cap = c[K.O_MAC] * hw.num_pes
-        return cls(name=name, choice=choice, cycles_compute=c[K.O_COMPUTE], cycles_stall=c[K.O_STALL],
-                   spu_cycles=c[K.O_SPU], mac_cycles=c[K.O_MAC], macs=c[K.O_MACS],
-                   sumpool_adds=c[K.O_ADDS], sram_ifmap_reads=c[K.O_IF_R], sram_filter_reads=c[K.O_FI_R],
-                   sram_ofmap_writes=c[K.O_OF_W], sram_ifmap_writes=c[K.O_IF_W],
-                   line_buffer_accesses=c[K.O_LB], dram_bytes=c[K.O_DRAM],
-                   fused=bool(c[K.O_FUSED]) if has_spu else None,
-                   mac_utilization=c[K.O_MACS] / mac_cap if mac_cap else 0.0,
-                   latency_s=(c[K.O_COMPUTE] + c[K.O_STALL]) / hw.clock_hz,
-                   energy_pj=Energy.from_row(energy_row))
+        """From one COUNTS record and its ENERGY record (``fused`` is None without a sum-pool)."""
+        c = dict(zip(K.COUNT_FIELDS, counts.item()))
+        fused = c.pop("fused")
+        mac_cap = c["mac_cycles"] * hw.num_pes
+        return cls(name=name, choice=choice, **c, fused=bool(fused) if has_spu else None,
+                   mac_utilization=c["macs"] / mac_cap if mac_cap else 0.0,
+                   latency_s=(c["cycles_compute"] + c["cycles_stall"]) / hw.clock_hz,
+                   energy_pj=Energy.from_record(energy))
 
     def to_dict(self) -> dict:
         """The JSON contract of ``structconv simulate --json`` (one entry of "layers")."""
@@ -120,11 +116,16 @@ class LayerResult:
                 "sram_writes": self.sram_writes, "dram_bytes": self.dram_bytes}
 
     def to_record(self) -> dict:
-        """Every field, flat (energy as energy_<component>_pj): one DataFrame row."""
+        """Every field, flat: one DataFrame row. Energy is ``energy_pj`` (the total) and
+        ``energy_<component>_pj``."""
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "energy_pj"}
         d.update(cycles_total=self.cycles_total, sram_reads=self.sram_reads, sram_writes=self.sram_writes)
-        d.update({f"energy_{k}_pj": v for k, v in self.energy_pj.to_dict().items()})
+        d.update({_flat_energy(k): v for k, v in self.energy_pj.to_dict().items()})
         return d
+
+
+def _flat_energy(key: str) -> str:
+    return "energy_pj" if key == "total" else f"energy_{key}_pj"
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,6 @@ class NetworkResult:
 
     def to_frame(self):
         """One row per layer, every field (pandas DataFrame)."""
-        import pandas as pd
+        import pandas as pd          # heavy to import: only this method needs it
 
         return pd.DataFrame([r.to_record() for r in self.layers])
