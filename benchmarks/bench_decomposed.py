@@ -35,12 +35,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from structconv.core import count_network  # noqa: E402
-from structconv.core.presets import get_preset  # noqa: E402
-from structconv.core.zoo import get_network  # noqa: E402
-from structconv.nn import (StructuralRegularizer, SumPool3d, decompose, structure_, sum_pool3d,  # noqa: E402
-                           unstructure_)
-from structconv.nn.sumpool import choose_method  # noqa: E402
+from structconv.core import count_network, get_network, get_preset  # noqa: E402
+from structconv.nn import (StructuralRegularizer, SumPool3d, choose_method, decompose, structure_,  # noqa: E402
+                           sum_pool3d, unstructure_)
 
 CASES = (("resnet18", "uniform-n2"), ("mobilenet_v2", "struct-mv2-a"), ("mobilenet_v2", "struct-mv2-b"))
 METHODS = ("avgpool", "separable", "cumsum", "conv")
@@ -68,7 +65,7 @@ def interleaved(fns, reps: int, warmup: int = 1):
 
 
 def build_pair(name: str, preset: str, input_size=None):
-    from structconv.nn.zoo import build_module
+    from structconv.nn import build_module
 
     kwargs = {"input_size": input_size} if input_size else {}
     net = get_network(name, **kwargs) if kwargs else get_network(name)
@@ -189,7 +186,7 @@ def sumpool_table(rows) -> str:
 
 # -- SR-loss overhead -----------------------------------------------------------------------
 def bench_sr(args) -> dict:
-    from structconv.nn.zoo import build_module
+    from structconv.nn import build_module
 
     net = get_network("resnet20")
     plan = get_preset("uniform-n2", net)

@@ -54,7 +54,7 @@ def log(msg):
 
 def sample_plans(space, n_random: int, seed: int):
     from structconv.core import Plan
-    from structconv.search.study import uniform_plans
+    from structconv.search import uniform_plans
 
     plans = [p for p in uniform_plans(space)]
     rng = np.random.default_rng(seed)
@@ -76,8 +76,8 @@ def sample_plans(space, n_random: int, seed: int):
 def finetune(net, bundle, state, plan, epochs: int, seed: int):
     import torch
 
-    from structconv.nn.train import train
-    from structconv.nn.zoo import build_module
+    from structconv.nn import train
+    from structconv.nn import build_module
 
     torch.manual_seed(seed)
     model = build_module(net)
@@ -128,9 +128,9 @@ def main(argv=None) -> int:
     threadpool_limits(1)
 
     from structconv.core.zoo.resnet_cifar import CifarResNetSpec, build_cifar_resnet
-    from structconv.nn.data import load_digits_data
-    from structconv.nn.train import train
-    from structconv.nn.zoo import build_module
+    from structconv.nn import load_digits_data
+    from structconv.nn import train
+    from structconv.nn import build_module
     from structconv.search import (Problem, best_random, build_costs, build_space, compute_proxies, greedy,
                                    run_search, space_config_from_dict, uniform)
 
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     costs = build_costs(space, args.hw)
     searchable = set(trained.tables) | {"projected_loss"}
     best_proxy = next(c[0] for c in corr if c[0] in searchable and np.isfinite(c[1]))
-    problem = Problem(space, costs, trained, best_proxy, ("proxy",), {"latency": args.budget})
+    problem = Problem(space, costs, trained, best_proxy, ("proxy",), {"cycles_total": args.budget})
     log(f"equal-latency comparison: latency <= {args.budget} x dense on {args.hw}, proxy {best_proxy}")
     res_ws = run_search(problem, n_trials=args.trials, seed=0, population_size=50)
     res_nows = run_search(problem, n_trials=args.trials, seed=0, population_size=50, warm_start=False)
@@ -221,12 +221,12 @@ def main(argv=None) -> int:
         runs = [finetune(net, bundle, state, member.plan, args.epochs, seed=s) for s in range(args.seeds)]
         accs = [a for a, _ in runs]
         cmp_rows.append({"method": label, "feasible": ev["feasible"], "proxy": pscore(idx),
-                         "projected_loss": trained.projected_loss(idx), "latency": ev["ratios"]["latency"],
+                         "projected_loss": trained.projected_loss(idx), "latency": ev["ratios"]["cycles_total"],
                          "params": ev["ratios"]["params"], "acc_mean": float(np.mean(accs)),
                          "acc_std": float(np.std(accs)), "acc_median": median(accs), "accs": accs,
                          "residuals": [r for _, r in runs],
                          "plan": {k: v.to_dict() for k, v in member.plan.choices.items()}})
-        log(f"  {label:34s} proxy {pscore(idx):.4f}  latency {ev['ratios']['latency']:.3f}  "
+        log(f"  {label:34s} proxy {pscore(idx):.4f}  latency {ev['ratios']['cycles_total']:.3f}  "
             f"acc {np.mean(accs):.2f} +- {np.std(accs):.2f} (median {median(accs):.2f})")
     total = time.perf_counter() - t_start
     write_report(args, dense_acc, rows, corr, cmp_rows, best_proxy, total, trained, init)

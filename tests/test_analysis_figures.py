@@ -12,9 +12,7 @@ import plotly  # noqa: F401  (a declared dependency: a broken install must fail,
 from structconv.analysis import figures as F  # noqa: E402
 from structconv.analysis import study as S  # noqa: E402
 from structconv.analysis import tables as T  # noqa: E402
-from structconv.core import count_network  # noqa: E402
-from structconv.core.presets import get_preset  # noqa: E402
-from structconv.core.zoo import get_network  # noqa: E402
+from structconv.core import count_network, get_network, get_preset  # noqa: E402
 from structconv.sim import load_accelerator, simulate  # noqa: E402
 
 
@@ -66,22 +64,22 @@ def test_pareto_and_history(tmp_path):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = optuna.create_study(directions=["minimize", "minimize", "minimize"],
                              sampler=optuna.samplers.RandomSampler(seed=1))
-    st.set_user_attr("structconv_config", {"objectives": ["proxy", "cycles", "energy"]})
+    st.set_user_attr("structconv_config", {"objectives": ["proxy", "cycles_total", "energy_pj"]})
     st.enqueue_trial({"a": 3}, user_attrs={"seed": "preset:uniform-n2"})
 
     def obj(t):
         a = t.suggest_int("a", 0, 20)
-        t.set_constraint("latency", a / 20 - 0.8)
+        t.set_constraint("cycles_total", a / 20 - 0.8)
         return a, 30 - a, (a - 10) ** 2
     st.optimize(obj, n_trials=25)
     tr = S.trials_frame(st)
     front = S.front_frame(tr)
-    fig = F.fig_pareto(tr, front, highlight={3: "chosen"}, budgets={"cycles": (24.0, "budget")})
+    fig = F.fig_pareto(tr, front, highlight={3: "chosen"}, budgets={"cycles_total": (24.0, "budget")})
     names = {t.name for t in fig.data}
     assert {"feasible trial", "Pareto front (all objectives)", "preset:uniform-n2", "chosen plan"} <= names
-    assert fig.layout.xaxis.title.text == "cycles" and fig.layout.xaxis2.title.text == "energy"
+    assert fig.layout.xaxis.title.text == "cycles_total" and fig.layout.xaxis2.title.text == "energy_pj"
     shown = [t for t in fig.data if t.name.startswith("Pareto") and t.xaxis == "x"][0]
-    assert sorted(np.asarray(shown.x, float)) == sorted(front["cycles"].astype(float))
+    assert sorted(np.asarray(shown.x, float)) == sorted(front["cycles_total"].astype(float))
     h = F.fig_history(S.history_frame(tr))
     assert len(h.data) == 6
 

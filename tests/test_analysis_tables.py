@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from structconv.analysis import export_frame
 from structconv.analysis import study as S
 from structconv.analysis import tables as T
 from structconv.analysis import training as TR
-from structconv.core import count_network
-from structconv.core.presets import get_preset
-from structconv.core.zoo import get_network
+from structconv.core import count_network, get_network, get_preset, pareto_mask
 from structconv.sim import load_accelerator, simulate
 
 
@@ -26,8 +25,8 @@ def r18():
 
 
 def test_data_modules_do_not_import_plotly():
-    code = ("import sys; import structconv.analysis.tables, structconv.analysis.study, "
-            "structconv.analysis.training; print('plotly' in sys.modules)")
+    code = ("import sys; import structconv.analysis, structconv.analysis.tables, structconv.analysis.study, "
+            "structconv.analysis.training, structconv.analysis.export; print('plotly' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -51,7 +50,8 @@ def test_sim_frame_and_totals_follow_the_json_contract(r18):
     assert list(df["layer"]) == [l["name"] for l in d["layers"]]
     for col in T.SIM_COLUMNS:
         assert list(df[col]) == [l[col] for l in d["layers"]]
-    assert np.allclose(df["energy_total_pj"], [l["energy_pj"]["total"] for l in d["layers"]])
+    assert np.allclose(df["energy_pj"], [l["energy_pj"]["total"] for l in d["layers"]])
+    assert "energy_total_pj" not in df                       # one name for the total: energy_pj
     t = T.sim_totals(sp)
     assert t["cycles_total"] == d["totals"]["cycles_total"] == sp.cycles_total
     assert t["energy_pj"] == d["totals"]["energy_pj"]["total"]
@@ -149,13 +149,13 @@ def test_export_roundtrip(tmp_path, r18, suffix):
         import pyarrow  # noqa: F401
     _, _, cost, so, sp = r18
     df = T.layer_frame(cost, so, sp)
-    p = T.export_frame(df, tmp_path / f"sub/layers{suffix}")
+    p = export_frame(df, tmp_path / f"sub/layers{suffix}")
     back = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
     assert list(back.columns) == list(df.columns)
     assert (back["cycles_total"].to_numpy() == df["cycles_total"].to_numpy()).all()
     assert [f.name for f in p.parent.iterdir()] == [p.name]           # no temp file left behind
     with pytest.raises(ValueError, match="suffix"):
-        T.export_frame(df, tmp_path / "x.xlsx")
+        export_frame(df, tmp_path / "x.xlsx")
 
 
 # -- studies ------------------------------------------------------------------------------
@@ -169,15 +169,15 @@ def _make_study(path, model="resnet20", n=12, name="s1"):
                              directions=["minimize", "minimize"],
                              sampler=optuna.samplers.RandomSampler(seed=0))
     if model:
-        st.set_user_attr("structconv_config", {"model": model, "objectives": ["proxy", "cycles"],
-                                               "budgets": {"latency": 0.8}})
+        st.set_user_attr("structconv_config", {"model": model, "objectives": ["proxy", "cycles_total"],
+                                               "budgets": {"cycles_total": 0.8}})
     if n:
         st.enqueue_trial({"a": 0}, user_attrs={"seed": "preset:uniform-n2"})
 
     def obj(t):
         a = t.suggest_int("a", 0, 9)
-        t.set_constraint("latency", (10 - a) / 10 - 0.8)
-        t.set_user_attr("breakdown", {"cycles": 100 - a, "ratios": {"latency": (10 - a) / 10}})
+        t.set_constraint("cycles_total", (10 - a) / 10 - 0.8)
+        t.set_user_attr("breakdown", {"cycles_total": 100 - a, "ratios": {"cycles_total": (10 - a) / 10}})
         return a / 9, 100 - a * (a % 3 + 1)
     if n:
         st.optimize(obj, n_trials=n)
@@ -204,17 +204,18 @@ def test_trials_and_front_frames(tmp_path):
     loaded = S.load_study(str(tmp_path / "study.journal"))          # the only study: no name needed
     assert S.study_model(loaded) == "resnet20"
     tr = S.trials_frame(loaded, params=True)
-    assert tr.attrs["metrics"] == ["proxy", "cycles"]
+    assert tr.attrs["metrics"] == ["proxy", "cycles_total"]
     assert len(tr) == 12 and "param_a" in tr
     assert tr.loc[0, "origin"] == "preset:uniform-n2"
-    assert "attr_breakdown.ratios.latency" in tr
+    assert "attr_breakdown.ratios.cycles_total" in tr
     feas = [all(c <= 0 for c in t.constraints.values()) for t in st.trials]
     assert list(tr["feasible"]) == feas
     front = S.front_frame(tr)
     ok = tr[tr["feasible"]]
-    pts = ok[["proxy", "cycles"]].to_numpy()
+    pts = ok[["proxy", "cycles_total"]].to_numpy()
     for _, r in ok.iterrows():                                        # brute-force dominance check
-        dominated = any((q <= (r["proxy"], r["cycles"])).all() and (q < (r["proxy"], r["cycles"])).any() for q in pts)
+        p = (r["proxy"], r["cycles_total"])
+        dominated = any((q <= p).all() and (q < p).any() for q in pts)
         assert (r["number"] in set(front["number"])) == (not dominated)
     hist = S.history_frame(tr)
     best = hist["best_proxy"].dropna()
@@ -253,9 +254,11 @@ def test_study_errors(tmp_path):
 
 
 def test_pareto_mask_directions():
+    """The study's front uses core's one Pareto filter, with the study's directions."""
+    assert S.pareto_mask is pareto_mask
     vals = [(1, 5), (2, 2), (3, 3), (5, 1), (1, 5)]
-    assert S.pareto_mask(vals, ["minimize", "minimize"]) == [True, True, False, True, True]
-    assert S.pareto_mask(vals, ["maximize", "maximize"]) == [True, False, True, True, True]
+    assert list(pareto_mask(vals, ["minimize", "minimize"])) == [True, True, False, True, True]
+    assert list(pareto_mask(vals, ["maximize", "maximize"])) == [True, False, True, True, True]
 
 
 # -- training runs -----------------------------------------------------------------------------

@@ -6,9 +6,7 @@ import sys
 import pytest
 
 from structconv.cli import main
-from structconv.core import count_network
-from structconv.core.presets import get_preset
-from structconv.core.zoo import get_network
+from structconv.core import count_network, get_network, get_preset, list_networks, preset_kind
 
 
 def run(capsys, *argv):
@@ -79,6 +77,31 @@ def test_zoo_lists_networks_and_presets(capsys):
     rc, out, _ = run(capsys, "zoo", "--json")
     d = json.loads(out)
     assert rc == 0 and "resnet50" in d["networks"] and "uniform-n2" in d["presets"]
+    assert d["preset_kinds"] == {k: preset_kind(k) for k in d["presets"]}
+    assert d["preset_kinds"]["uniform-n2"] == "rule" and d["preset_kinds"]["struct-mv2-a"] == "table"
+    rc, out, _ = run(capsys, "zoo")
+    line = next(l for l in out.splitlines() if l.startswith("uniform-n2"))
+    assert rc == 0 and "rule (from the layer list)" in line
+    assert "table (one network)" in next(l for l in out.splitlines() if l.startswith("struct-mv2-a"))
+
+
+@pytest.mark.parametrize("model", sorted(list_networks()))
+def test_a_rule_preset_fits_every_network(capsys, model):
+    """--preset uniform-n2 goes through core.resolve_plan for any network, the same plan the library makes."""
+    rc, out, err = run(capsys, "cost", model, "--preset", "uniform-n2", "--json", "--totals-only")
+    assert rc == 0 and err == "", err
+    net = get_network(model)
+    assert json.loads(out)["structured"] == count_network(net, get_preset("uniform-n2", net)).to_dict()["structured"]
+
+
+def test_simulate_takes_a_rule_preset_for_a_scalesim_topology(capsys, tmp_path):
+    topo = tmp_path / "t.csv"
+    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+                    "Strides,\nc1, 18, 18, 3, 3, 8, 16, 1,\nc2, 16, 16, 3, 3, 16, 16, 1,\n")
+    rc, out, err = run(capsys, "simulate", "--scalesim-topology", str(topo), "--preset", "uniform-n2", "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["plan"] == "uniform-n2" and [l["name"] for l in d["layers"]] == ["c1", "c2"]
 
 
 def test_paper_command_within_stated_differences(capsys):

@@ -157,3 +157,11 @@ def test_input_files_are_read_with_a_cap(tmp_path):
     with pytest.raises(ValueError, match="larger than the 10-byte cap"):
         read_text(f, "thing", max_bytes=10)
     assert read_text(f, "thing", max_bytes=11) == "x" * 11
+
+
+def test_a_layer_named_layers_is_a_layer_not_a_saved_plan():
+    from structconv.core import Layer
+
+    net = Network("odd", (3, 8, 8), (Layer.conv2d("layers", 3, 4, 3, (8, 8), padding=1),))
+    assert dict(resolve_plan({"layers": {"c": 2, "n": 2}}, net).choices) == {"layers": Structure(2, 2)}
+    assert dict(resolve_plan({"layers": {"layers": {"c": 2, "n": 2}}}, net).choices) == {"layers": Structure(2, 2)}

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from structconv.analysis.pipeline import run_demo
+from structconv.analysis import run_demo
 from structconv.cli import main
 
 TINY = dict(trials=30, epochs=1, pretrain_epochs=0, train_samples=128, batch_size=32, quiet_train=True)
@@ -78,7 +78,7 @@ def test_report_summary_equals_cost_and_simulate_json(demo, capsys):
 
 def test_a_missing_subpackage_is_skipped_not_fatal(tmp_path, monkeypatch):
     """With structconv.search unimportable the demo falls back to a preset and still reports."""
-    monkeypatch.setitem(sys.modules, "structconv.search.api", None)
+    monkeypatch.setitem(sys.modules, "structconv.search", None)
     lines = []
     res = run_demo(tmp_path, log=lines.append, **dict(TINY, train_samples=64))
     status = {s.name.split(" ")[0]: s.status for s in res.stages}

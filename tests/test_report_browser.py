@@ -200,9 +200,8 @@ def _external(urls):
 def small_report(tmp_path_factory):
     import json as _json
 
-    from structconv.analysis.report import build_report, write_report
-    from structconv.core.presets import get_preset
-    from structconv.core.zoo import get_network
+    from structconv.analysis import build_report, write_report
+    from structconv.core import get_network, get_preset
 
     d = tmp_path_factory.mktemp("browser")
     run = d / "run"
@@ -212,9 +211,9 @@ def small_report(tmp_path_factory):
          "sr_loss": 3.0 / (e + 1), "train_acc": 70.0 + 5 * e, "val_acc": 65.0 + 5 * e}) + "\n" for e in range(4)))
     (run / "summary.json").write_text(_json.dumps({"model": "resnet20", "config": {"lam": 1.0},
                                                    "acc_before": 85.0, "acc_after": 84.5}))
-    from structconv.search.api import search
+    from structconv.search import search
 
-    search("resnet20", max_latency_ratio=0.8, trials=20, out=d / "search",
+    search("resnet20", max_cycles_ratio=0.8, trials=20, out=d / "search",
            proxies=["params", "mults", "kept_dof", "field_ratio"])
     net = get_network("resnet20")
     rep = build_report(net, plan=get_preset("uniform-n2", net), search_dir=d / "search", runs=[run])
@@ -235,9 +234,9 @@ def test_report_renders_without_errors(small_report, tmp_path):
 
 def test_large_network_report_is_small_and_fast(tmp_path):
     """A 204-layer network (ResNet-200): < 10 MB and open in the browser in < 5 s."""
-    from structconv.analysis.report import build_report, write_report
-    from structconv.core.presets import get_preset
-    from structconv.core.zoo.resnet import ResNetSpec, build_resnet
+    from structconv.analysis import build_report, write_report
+    from structconv.core import get_preset
+    from structconv.core.zoo.resnet import ResNetSpec, build_resnet     # a network outside the zoo's list
 
     net = build_resnet(ResNetSpec("resnet200", "bottleneck", (3, 24, 36, 3)))
     assert len(net.layers) >= 200

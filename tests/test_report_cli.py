@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from structconv.cli import main
-from structconv.core.presets import get_preset
-from structconv.core.zoo import get_network
+from structconv.core import get_network, get_preset
 
 FIGURES = ("layer_cycles", "energy", "layer_energy", "roofline", "pareto", "history", "training_curves", "accuracy")
 
@@ -43,10 +42,10 @@ def without_plotlyjs(html: str) -> str:
 
 @pytest.fixture(scope="module")
 def search_dir(tmp_path_factory):
-    from structconv.search.api import search
+    from structconv.search import search
 
     out = tmp_path_factory.mktemp("search")
-    search("resnet20", "edge-int8", max_latency_ratio=0.8, trials=24, out=out,
+    search("resnet20", "edge-int8", max_cycles_ratio=0.8, trials=24, out=out,
            proxies=["params", "mults", "kept_dof", "field_ratio"], seed=0)
     assert (out / "front.yaml").is_file()
     return out
@@ -102,14 +101,14 @@ def test_full_report(tmp_path, capsys, search_dir, run_dir):
 
 
 def test_plan_comes_from_the_run_when_none_is_given(tmp_path, run_dir):
-    from structconv.analysis.report import build_report
+    from structconv.analysis import build_report
 
     rep = build_report("resnet20", runs=[run_dir], paper=False)
     assert rep.summary["plan"] == "uniform-n2" and rep.summary["plan_source"].startswith("training run")
 
 
 def test_plan_comes_from_the_search_when_none_is_given(search_dir):
-    from structconv.analysis.report import build_report
+    from structconv.analysis import build_report
     from structconv.core import Plan
 
     rep = build_report("resnet20", search_dir=search_dir, paper=False)

@@ -2,24 +2,51 @@
 
 Data (pandas only, no plotly):
     tables    cost_frame, sim_frame, layer_frame, cycles_long_frame, energy_frame, roofline_frame,
-              plan_comparison_frame, summary, paper_frame, preset_totals_frame, export_frame (CSV/Parquet)
+              plan_comparison_frame, summary, paper_frame, preset_totals_frame
     study     parse_study_spec, load_study, trials_frame, front_frame, history_frame, baselines_frame,
               load_front_yaml
     training  read_metrics, read_summary, find_runs, curves_frame, accuracy_frame
+    export    export_frame (CSV/Parquet), export_tables (every table of a report)
 Figures (plotly; each takes one of the DataFrames above):
     figures   fig_layer_cycles, fig_energy, fig_layer_energy, fig_roofline, fig_pareto, fig_history,
               fig_training_curves, fig_accuracy
-Report and demo:
-    report    build_report(model, hw, plan, study=..., search_dir=..., runs=...) -> Report;
-              write_report(report, path, fmt="html"|"md"); export_tables
-    pipeline  run_demo(out, ...) -> DemoResult; verify_decomposition(module, plan, dataset)
+Report (document: what it holds; inputs: reading them; sections: one function per section;
+render: HTML/Markdown):
+    build_report(model, hw, plan, study=..., search_dir=..., runs=...) -> Report;
+    write_report(report, path, fmt="html"|"md"); export_tables(report, dir)
+Demo: run_demo(out, ...) -> DemoResult (a list of named steps); verify_decomposition(module, plan, dataset).
 
-Submodules are imported on use so ``import structconv.analysis`` stays light.
+The plotly and torch parts load on first use (``__getattr__`` below), so the data
+tables stay importable, and quick, without them.
 """
-from .tables import (cost_frame, cost_totals, cycles_long_frame, energy_frame, export_frame, layer_frame,
-                     paper_frame, plan_comparison_frame, preset_totals_frame, roofline_frame, sim_frame, sim_totals,
-                     summary)
+from __future__ import annotations
+
+import importlib
+
+from .export import export_frame, export_tables
+from .study import (baselines_frame, front_frame, history_frame, load_front_yaml, load_study, parse_study_spec,
+                    trials_frame)
+from .tables import (cost_frame, cost_totals, cycles_long_frame, energy_frame, layer_frame, paper_frame,
+                     plan_comparison_frame, preset_totals_frame, roofline_frame, sim_frame, sim_totals, summary)
+from .training import accuracy_frame, curves_frame, find_runs, read_metrics, read_summary
+
+# name -> the submodule that defines it; these need plotly (report, figures) or torch (verify)
+_LAZY = {
+    "build_report": "report", "Report": "document", "Section": "document", "Table": "document",
+    "write_report": "render", "render_html": "render", "render_markdown": "render",
+    "run_demo": "demo", "DemoResult": "demo", "STEPS": "demo", "verify_decomposition": "verify",
+    **{name: "figures" for name in ("fig_layer_cycles", "fig_energy", "fig_layer_energy", "fig_roofline",
+                                    "fig_pareto", "fig_history", "fig_training_curves", "fig_accuracy")},
+}
 
 __all__ = ["cost_frame", "cost_totals", "sim_frame", "sim_totals", "layer_frame", "cycles_long_frame",
            "energy_frame", "roofline_frame", "plan_comparison_frame", "summary", "paper_frame",
-           "preset_totals_frame", "export_frame"]
+           "preset_totals_frame", "export_frame", "export_tables", "parse_study_spec", "load_study",
+           "trials_frame", "front_frame", "history_frame", "baselines_frame", "load_front_yaml",
+           "read_metrics", "read_summary", "find_runs", "curves_frame", "accuracy_frame", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -69,8 +69,8 @@ def fig_layer_energy(layers: pd.DataFrame, title: str = "Energy per layer under 
             fig.add_bar(x=list(layers["layer"]), y=_arr(layers[col]) / 1e6, name=comp,
                         marker_color=ENERGY_COLORS[comp],
                         hovertemplate="%{x}<br>" + comp + ": %{y:,.2f} uJ<extra></extra>")
-    if "orig_energy_total_pj" in layers:
-        fig.add_scatter(x=list(layers["layer"]), y=_arr(layers["orig_energy_total_pj"]) / 1e6, mode="markers",
+    if "orig_energy_pj" in layers:
+        fig.add_scatter(x=list(layers["layer"]), y=_arr(layers["orig_energy_pj"]) / 1e6, mode="markers",
                         name="original total", marker=dict(symbol="line-ew-open", size=10, color="black"),
                         hovertemplate="%{x}<br>original: %{y:,.2f} uJ<extra></extra>")
     fig.update_layout(barmode="stack", title=title, yaxis_title="energy (uJ)", **_LAYOUT)
@@ -123,6 +123,80 @@ def objective_axes(metrics) -> dict:
     return {"proxy": rest[0] if rest else None, "cycles": cyc, "energy": en}
 
 
+def _hover(x: str, y: str, extra: str = "") -> str:
+    return "%{text}<br>" + x + " %{x:.4g}<br>" + y + " %{y:.4g}<extra>" + extra + "</extra>"
+
+
+def _pareto_axes(trials: pd.DataFrame) -> tuple[str, list[str]]:
+    """(y, [x, ...]): the proxy against cycles and energy; a lone objective against the trial number."""
+    metrics = trials.attrs.get("metrics") or [c for c in trials.columns if c.startswith("value_")]
+    ax = objective_axes(metrics)
+    y = ax["proxy"] or metrics[0]
+    xs = [m for m in (ax["cycles"], ax["energy"]) if m and m != y] or [m for m in metrics if m != y][:1]
+    return y, xs or ["number"]
+
+
+def _trial_points(fig, done, x, y, col, show) -> None:
+    feasible = done["feasible"].astype(bool)
+    for part, name, color in ((done[~feasible], "infeasible", "#d0d0d0"), (done[feasible], "feasible trial", "#9ecae9")):
+        if len(part):
+            fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=name, legendgroup=name,
+                            showlegend=show, marker=dict(size=5, color=color), text=list(part["number"].astype(str)),
+                            hovertemplate="trial " + _hover(x, y), row=1, col=col)
+
+
+def _front_points(fig, front, x, y, col, show) -> None:
+    if len(front):
+        f = front.sort_values(x)
+        fig.add_scatter(x=_arr(f[x]), y=_arr(f[y]), mode="markers", name="Pareto front (all objectives)",
+                        legendgroup="front", showlegend=show,
+                        marker=dict(size=9, color="rgba(0,0,0,0)", line=dict(color="#e45756", width=2)),
+                        text=list(f["number"].astype(str)), hovertemplate="trial " + _hover(x, y, "front"),
+                        row=1, col=col)
+
+
+def _source_points(fig, done, x, y, col, show) -> None:
+    """Enqueued trials (presets, uniform plans, warm starts), one symbol per source."""
+    symbols = ["diamond", "square", "triangle-up", "cross", "x", "pentagon"]
+    for j, src in enumerate(s for s in dict.fromkeys(done["source"]) if s != "search"):
+        part = done[done["source"] == src]
+        fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=str(src), legendgroup=f"s{src}",
+                        showlegend=show, marker=dict(size=11, symbol=symbols[j % len(symbols)], line=dict(width=1),
+                                                     color=_GROUP_COLORS[j % len(_GROUP_COLORS)]),
+                        text=[str(v) for v in part.get("origin", part["number"])],
+                        hovertemplate=_hover(x, y, str(src)), row=1, col=col)
+
+
+def _highlight_points(fig, done, highlight, x, y, col, show) -> None:
+    part = done[done["number"].isin(list(highlight or ()))]
+    if len(part):
+        fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers+text", name="chosen plan",
+                        legendgroup="chosen", showlegend=show, textposition="top center",
+                        text=[str(highlight[n]) for n in part["number"]],
+                        marker=dict(size=16, symbol="star", color="#f2c744", line=dict(width=1.5, color="black")),
+                        row=1, col=col)
+
+
+def _baseline_points(fig, baselines, x, y, col, show) -> None:
+    if baselines is None or not len(baselines) or x not in baselines or y not in baselines:
+        return
+    symbols = ["star-triangle-up", "star-square", "star-diamond", "hexagram", "star"]
+    for k, (_, b) in enumerate(baselines.iterrows()):
+        name = f"baseline: {b['plan']}"
+        fig.add_scatter(x=_arr([b[x]]), y=_arr([b[y]]), mode="markers", name=name, legendgroup=name,
+                        showlegend=show, marker=dict(size=14, symbol=symbols[k % len(symbols)], color="#54a24b",
+                                                     line=dict(width=1, color="black")),
+                        text=[str(b["plan"])], hovertemplate=_hover(x, y, "baseline"), row=1, col=col)
+
+
+def _budget_line(fig, budgets, x, col) -> None:
+    if budgets and x in budgets:
+        v, label = budgets[x]
+        fig.add_vline(x=v, line=dict(color="#e45756", dash="dash", width=1), row=1, col=col)
+        fig.add_annotation(x=v, y=1, yref="paper", xref=f"x{col if col > 1 else ''}", text=label, showarrow=False,
+                           xanchor="right", font=dict(size=10, color="#e45756"))
+
+
 def fig_pareto(trials: pd.DataFrame, front: pd.DataFrame, baselines: pd.DataFrame | None = None,
                highlight: dict | None = None, budgets: dict | None = None,
                title: str = "Search: Pareto front") -> go.Figure:
@@ -132,64 +206,18 @@ def fig_pareto(trials: pd.DataFrame, front: pd.DataFrame, baselines: pd.DataFram
     (trial number -> label, e.g. the chosen plan) as a star, and optional ``baselines``
     rows (columns plan plus the metric columns) as labelled stars; ``budgets`` maps an axis
     column to (value, label) and draws it as a dashed line."""
-    metrics = trials.attrs.get("metrics") or [c for c in trials.columns if c.startswith("value_")]
-    ax = objective_axes(metrics)
-    y = ax["proxy"] or metrics[0]
-    xs = [m for m in (ax["cycles"], ax["energy"]) if m and m != y] or [m for m in metrics if m != y][:1]
-    if not xs:           # single objective: proxy vs trial number
-        xs = ["number"]
+    y, xs = _pareto_axes(trials)
     fig = make_subplots(rows=1, cols=len(xs), shared_yaxes=True, horizontal_spacing=0.06)
     done = trials[trials["state"] == "COMPLETE"]
-    symbols = ["diamond", "square", "triangle-up", "cross", "x", "pentagon"]
-    for i, x in enumerate(xs, start=1):
-        show = i == 1
-        feas = done[done["feasible"].astype(bool)]
-        infeas = done[~done["feasible"].astype(bool)]
-        for part, name, color in ((infeas, "infeasible", "#d0d0d0"), (feas, "feasible trial", "#9ecae9")):
-            if len(part):
-                fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=name, legendgroup=name,
-                                showlegend=show, marker=dict(size=5, color=color), text=list(part["number"].astype(str)),
-                                hovertemplate="trial %{text}<br>" + x + " %{x:.4g}<br>" + y + " %{y:.4g}<extra></extra>",
-                                row=1, col=i)
-        if len(front):
-            f = front.sort_values(x)
-            fig.add_scatter(x=_arr(f[x]), y=_arr(f[y]), mode="markers", name="Pareto front (all objectives)",
-                            legendgroup="front", showlegend=show,
-                            marker=dict(size=9, color="rgba(0,0,0,0)", line=dict(color="#e45756", width=2)),
-                            text=list(f["number"].astype(str)),
-                            hovertemplate="trial %{text}<br>" + x + " %{x:.4g}<br>" + y + " %{y:.4g}<extra>front</extra>",
-                            row=1, col=i)
-        for j, src in enumerate(s for s in dict.fromkeys(done["source"]) if s != "search"):
-            part = done[done["source"] == src]
-            fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=str(src), legendgroup=f"s{src}",
-                            showlegend=show, marker=dict(size=11, symbol=symbols[j % len(symbols)], line=dict(width=1),
-                                                         color=_GROUP_COLORS[j % len(_GROUP_COLORS)]),
-                            text=[str(v) for v in part.get("origin", part["number"])],
-                            hovertemplate="%{text}<br>" + x + " %{x:.4g}<br>" + y + " %{y:.4g}<extra>" + str(src)
-                            + "</extra>", row=1, col=i)
-        if highlight:
-            part = done[done["number"].isin(list(highlight))]
-            if len(part):
-                fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers+text", name="chosen plan",
-                                legendgroup="chosen", showlegend=show, textposition="top center",
-                                text=[str(highlight[n]) for n in part["number"]],
-                                marker=dict(size=16, symbol="star", color="#f2c744", line=dict(width=1.5, color="black")),
-                                row=1, col=i)
-        if baselines is not None and len(baselines) and x in baselines and y in baselines:
-            bsym = ["star-triangle-up", "star-square", "star-diamond", "hexagram", "star"]
-            for k, (_, b) in enumerate(baselines.iterrows()):
-                name = f"baseline: {b['plan']}"
-                fig.add_scatter(x=_arr([b[x]]), y=_arr([b[y]]), mode="markers", name=name, legendgroup=name,
-                                showlegend=show, marker=dict(size=14, symbol=bsym[k % len(bsym)], color="#54a24b",
-                                                             line=dict(width=1, color="black")),
-                                hovertemplate=str(b["plan"]) + "<br>" + x + " %{x:.4g}<br>" + y
-                                + " %{y:.4g}<extra>baseline</extra>", row=1, col=i)
-        if budgets and x in budgets:
-            v, label = budgets[x]
-            fig.add_vline(x=v, line=dict(color="#e45756", dash="dash", width=1), row=1, col=i)
-            fig.add_annotation(x=v, y=1, yref="paper", xref=f"x{i if i > 1 else ''}", text=label, showarrow=False,
-                               xanchor="right", font=dict(size=10, color="#e45756"))
-        fig.update_xaxes(title_text=x, row=1, col=i)
+    for col, x in enumerate(xs, start=1):
+        show = col == 1                       # one legend entry per trace group
+        _trial_points(fig, done, x, y, col, show)
+        _front_points(fig, front, x, y, col, show)
+        _source_points(fig, done, x, y, col, show)
+        _highlight_points(fig, done, highlight, x, y, col, show)
+        _baseline_points(fig, baselines, x, y, col, show)
+        _budget_line(fig, budgets, x, col)
+        fig.update_xaxes(title_text=x, row=1, col=col)
     fig.update_yaxes(title_text=y, row=1, col=1)
     fig.update_layout(title=title, **_LAYOUT)
     return fig

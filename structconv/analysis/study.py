@@ -16,9 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from structconv.core import load_data_file, pareto_mask
+
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 # user attributes that say where a trial came from (baseline, preset, ...)
 SOURCE_ATTRS = ("seed", "source", "origin", "kind", "baseline", "preset", "label")
+# the totals of a baseline's evaluation shown beside its objective values
+BASELINE_TOTALS = ("cycles_total", "energy_pj", "params")
 
 
 def parse_study_spec(spec: str) -> tuple[str, str | None]:
@@ -115,57 +119,62 @@ def study_info(study) -> dict:
             "user_attrs": dict(study.user_attrs)}
 
 
-def _scalar(v):
-    return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
-
-
 def trials_frame(study, params: bool = False) -> pd.DataFrame:
     """One row per trial: number, state, objective values (named by the study's metric
     names), duration, constraints and ``feasible``, a ``source`` label, the scalar user
     attributes (``attr_<key>``), and with ``params`` the per-layer parameters."""
     info = study_info(study)
-    metrics = info["metrics"]
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        row = {"number": t.number, "state": t.state.name}
-        vals = t.values if t.values is not None else [None] * len(metrics)
-        for m, v in zip(metrics, vals):
-            row[m] = v
-        row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
-        cons = trial_constraints(t)
-        row["constraints"] = None if cons is None else tuple(cons)
-        row["feasible"] = (t.state.name == "COMPLETE") and (cons is None or all(c <= 0 for c in cons))
-        src = None
-        for k in SOURCE_ATTRS:
-            if k in t.user_attrs and isinstance(t.user_attrs[k], str):
-                src = t.user_attrs[k]
-                break
-        if src is None and t.system_attrs.get("fixed_params"):
-            src = "enqueued"
-        row["origin"] = src or "search"
-        row["source"] = source_group(src or "search")
-        for k, v in t.user_attrs.items():
-            if isinstance(v, dict):                      # e.g. the search's "breakdown": one level flat
-                for k2, v2 in v.items():
-                    if isinstance(v2, dict):
-                        for k3, v3 in v2.items():
-                            if isinstance(v3, (bool, int, float, str)):
-                                row[f"attr_{k}.{k2}.{k3}"] = v3
-                    elif isinstance(v2, (bool, int, float, str)) or v2 is None:
-                        row[f"attr_{k}.{k2}"] = v2
-            elif isinstance(v, (bool, int, float, str)) or v is None:
-                row[f"attr_{k}"] = v
-        row["n_params"] = len(t.params)
-        if params:
-            for k, v in t.params.items():
-                row[f"param_{k}"] = v
-        rows.append(row)
+    rows = [_trial_row(t, info["metrics"], params) for t in study.get_trials(deepcopy=False)]
     df = pd.DataFrame(rows)
     if df.empty:
-        df = pd.DataFrame(columns=["number", "state", *metrics, "duration_s", "constraints", "feasible",
+        df = pd.DataFrame(columns=["number", "state", *info["metrics"], "duration_s", "constraints", "feasible",
                                    "source", "n_params"])
     df.attrs.update(info)
     return df
+
+
+def _trial_row(t, metrics, params: bool) -> dict:
+    row = {"number": t.number, "state": t.state.name}
+    row.update(zip(metrics, t.values if t.values is not None else [None] * len(metrics)))
+    row["duration_s"] = t.duration.total_seconds() if t.duration is not None else None
+    cons = trial_constraints(t)
+    row["constraints"] = None if cons is None else tuple(cons)
+    row["feasible"] = (t.state.name == "COMPLETE") and (cons is None or all(c <= 0 for c in cons))
+    row["origin"] = trial_origin(t)
+    row["source"] = source_group(row["origin"])
+    row.update(_flat_attrs(t.user_attrs))
+    row["n_params"] = len(t.params)
+    if params:
+        row.update({f"param_{k}": v for k, v in t.params.items()})
+    return row
+
+
+def trial_origin(t) -> str:
+    """Where a trial came from: its first string SOURCE_ATTRS attribute, 'enqueued' or 'search'."""
+    for k in SOURCE_ATTRS:
+        if isinstance(t.user_attrs.get(k), str):
+            return t.user_attrs[k]
+    return "enqueued" if t.system_attrs.get("fixed_params") else "search"
+
+
+def _flat_attrs(attrs: dict) -> dict:
+    """Scalar user attributes as attr_<key>; dicts (the search's "breakdown") two levels deep."""
+    out = {}
+    for k, v in attrs.items():
+        if isinstance(v, dict):
+            for k2, v2 in v.items():
+                if isinstance(v2, dict):
+                    out.update({f"attr_{k}.{k2}.{k3}": v3 for k3, v3 in v2.items()
+                                if isinstance(v3, (bool, int, float, str))})
+                elif _is_scalar(v2):
+                    out[f"attr_{k}.{k2}"] = v2
+        elif _is_scalar(v):
+            out[f"attr_{k}"] = v
+    return out
+
+
+def _is_scalar(v) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str))
 
 
 def trial_constraints(t) -> list | None:
@@ -196,21 +205,6 @@ def source_group(tag: str) -> str:
     return str(tag)
 
 
-def pareto_mask(values, directions) -> list[bool]:
-    """Non-dominated rows of ``values`` (list of tuples) under 'minimize'/'maximize' directions."""
-    sign = [1.0 if d.startswith("min") else -1.0 for d in directions]
-    pts = [tuple(s * float(v) for s, v in zip(sign, row)) for row in values]
-    out = []
-    for i, p in enumerate(pts):
-        dominated = False
-        for j, q in enumerate(pts):
-            if j != i and all(a <= b for a, b in zip(q, p)) and any(a < b for a, b in zip(q, p)):
-                dominated = True
-                break
-        out.append(not dominated)
-    return out
-
-
 def front_frame(trials: pd.DataFrame) -> pd.DataFrame:
     """The feasible, completed, non-dominated trials of ``trials_frame(study)`` (same columns)."""
     metrics, dirs = trials.attrs.get("metrics", []), trials.attrs.get("directions", [])
@@ -219,8 +213,7 @@ def front_frame(trials: pd.DataFrame) -> pd.DataFrame:
     if ok.empty or not metrics:
         out = ok.iloc[0:0].copy()
     else:
-        mask = pareto_mask(ok[metrics].itertuples(index=False, name=None), dirs)
-        out = ok[mask].copy()
+        out = ok[pareto_mask(ok[metrics].to_numpy(dtype=float), dirs)].copy()
     out.attrs.update(trials.attrs)
     return out.sort_values(metrics[0]) if metrics and not out.empty else out
 
@@ -236,22 +229,20 @@ def history_frame(trials: pd.DataFrame) -> pd.DataFrame:
     return done
 
 
-def baselines_frame(baselines, metrics=("proxy", "cycles", "energy")) -> pd.DataFrame:
+def baselines_frame(baselines, metrics=("proxy", "cycles_total", "energy_pj")) -> pd.DataFrame:
     """Baseline plans (``search.greedy``/``uniform``/``best_random`` results, or dicts with
     'name' and 'evaluation') as rows: plan, feasible, one column per objective (from the
     evaluation's 'values', in the study's objective order), cycles_total, energy_pj, params."""
-    rows = []
-    for b in baselines:
-        if b is None:
-            continue
-        name = b["name"] if isinstance(b, dict) else b.name
-        ev = b["evaluation"] if isinstance(b, dict) else b.evaluation
-        row = {"plan": name, "feasible": bool(ev.get("feasible", True))}
-        for m, v in zip(metrics, ev.get("values", ())):
-            row[m] = float(v)
-        row.update(cycles_total=ev.get("cycles"), energy_pj=ev.get("energy_pj"), params=ev.get("params"))
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["plan", "feasible", *metrics, "cycles_total", "energy_pj", "params"])
+    rows = [_baseline_row(b, metrics) for b in baselines if b is not None]
+    return pd.DataFrame(rows, columns=list(dict.fromkeys(["plan", "feasible", *metrics, *BASELINE_TOTALS])))
+
+
+def _baseline_row(b, metrics) -> dict:
+    name = b["name"] if isinstance(b, dict) else b.name
+    ev = b["evaluation"] if isinstance(b, dict) else b.evaluation
+    row = {"plan": name, "feasible": bool(ev.get("feasible", True)), **{k: ev.get(k) for k in BASELINE_TOTALS}}
+    row.update((m, float(v)) for m, v in zip(metrics, ev.get("values", ())))
+    return row
 
 
 def study_model(study) -> str | None:
@@ -268,15 +259,8 @@ def study_model(study) -> str | None:
 
 def load_front_yaml(path) -> pd.DataFrame:
     """A search's ``front.yaml`` as a DataFrame (one row per front member, scalar fields flat)."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise ValueError(f"front file {str(path)!r} cannot be read: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ValueError(f"front file {str(path)!r} is not valid YAML: {_first(e)}") from None
+    data = load_data_file(path, "front file")
     members = data.get("front", data.get("members")) if isinstance(data, dict) else data
     if not isinstance(members, list):
         raise ValueError(f"front file {str(path)!r} has no list of front members")

@@ -8,14 +8,17 @@ Column conventions: a dense-network value is prefixed ``orig_``; the value under
 the plan has no prefix. Simulator columns come from the ``structconv simulate
 --json`` contract (``cycles_*``, ``spu_cycles``, ``mac_cycles``,
 ``mac_utilization``, ``energy_<component>_pj``, ``sram_reads``, ``sram_writes``,
-``dram_bytes``).
+``dram_bytes``); the total energy is ``energy_pj`` (the breakdown's ``total``), as in
+the summary and the search. ``sumpool_adds`` is core's paper-convention count.
 """
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
+
+from structconv.core import compare_paper_tables, count_network, resolve_network, resolve_plan
+from structconv.sim import simulate
 
 ENERGY_COMPONENTS = ("mac", "add", "sram", "dram", "leakage")
 SIM_COLUMNS = ("cycles_compute", "cycles_stall", "cycles_total", "spu_cycles", "mac_cycles",
@@ -71,19 +74,22 @@ def _sim_dict(result) -> dict:
 def sim_frame(result) -> pd.DataFrame:
     """Per-layer simulator results (a ``sim.NetworkResult`` or its ``to_dict()``), flat.
 
-    Columns: layer, the SIM_COLUMNS, energy_<component>_pj for mac/add/sram/dram/leakage/total.
+    Columns: layer, the SIM_COLUMNS, energy_<component>_pj for mac/add/sram/dram/leakage
+    and energy_pj (the total).
     """
-    d = _sim_dict(result)
-    rows = []
-    for r in d.get("layers", []):
-        row = {"layer": r["name"]}
-        for k in SIM_COLUMNS:
-            row[k] = r.get(k)
-        for k, v in (r.get("energy_pj") or {}).items():
-            row[f"energy_{k}_pj"] = v
-        rows.append(row)
-    cols = ["layer", *SIM_COLUMNS, *(f"energy_{k}_pj" for k in (*ENERGY_COMPONENTS, "total"))]
+    rows = [{"layer": r["name"], **{k: r.get(k) for k in SIM_COLUMNS}, **_energy_columns(r.get("energy_pj"))}
+            for r in _sim_dict(result).get("layers", [])]
+    cols = ["layer", *SIM_COLUMNS, *(f"energy_{k}_pj" for k in ENERGY_COMPONENTS), "energy_pj"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _energy_columns(energy) -> dict:
+    """The sim's energy breakdown {mac, ..., total} as energy_<component>_pj columns and energy_pj."""
+    if not isinstance(energy, dict):
+        return {"energy_pj": energy}
+    out = {f"energy_{k}_pj": v for k, v in energy.items() if k != "total"}
+    out["energy_pj"] = energy.get("total")
+    return out
 
 
 def sim_totals(result) -> dict:
@@ -91,12 +97,7 @@ def sim_totals(result) -> dict:
     d = _sim_dict(result)
     t = d.get("totals", {})
     e = t.get("energy_pj", {})
-    out = {"cycles_total": t.get("cycles_total"), "latency_s": t.get("latency_s")}
-    if isinstance(e, dict):
-        out.update({f"energy_{k}_pj": v for k, v in e.items()})
-        out["energy_pj"] = e.get("total")
-    else:
-        out["energy_pj"] = e
+    out = {"cycles_total": t.get("cycles_total"), "latency_s": t.get("latency_s"), **_energy_columns(e)}
     layers = d.get("layers", [])
     out["cycles_compute"] = sum(r.get("cycles_compute", 0) for r in layers)
     out["cycles_stall"] = sum(r.get("cycles_stall", 0) for r in layers)
@@ -128,7 +129,7 @@ def layer_frame(cost, sim_orig=None, sim_plan=None) -> pd.DataFrame:
         df[f"{prefix}spu_exposed_cycles"] = df[f"{prefix}cycles_compute"] - mac
     if sim_orig is not None and sim_plan is not None:
         df["speedup"] = df["orig_cycles_total"] / df["cycles_total"]
-        df["energy_ratio"] = df["energy_total_pj"] / df["orig_energy_total_pj"]
+        df["energy_ratio"] = df["energy_pj"] / df["orig_energy_pj"]
     return df
 
 
@@ -210,25 +211,18 @@ def plan_row(cost, sim=None, **extra) -> dict:
 def plan_comparison_frame(network, plans, hw=None, mode: str = "analytical") -> pd.DataFrame:
     """Dense network and each plan side by side: counts, cycles, latency, energy, ratios.
 
-    ``plans``: a mapping name -> Plan (or an iterable of Plans). With ``hw`` (a preset
+    ``network``: a model reference; ``plans``: a mapping name -> plan reference (a Plan,
+    a preset name, a plan file, a mapping) or an iterable of Plans. With ``hw`` (a preset
     name, path or Accelerator) every plan is simulated; ratios are to the dense row.
     """
-    from structconv.core import Plan, count_network
-
-    if isinstance(plans, dict):
-        items = list(plans.items())
-    else:
-        items = [(p.name, p) for p in plans]
-    items = [("dense", Plan(name="dense"))] + [(n, p) for n, p in items if n != "dense"]
-    sim = None
-    if hw is not None:
-        from structconv.sim import simulate
+    network = resolve_network(network)
+    items = list(plans.items()) if isinstance(plans, dict) else [(p.name, p) for p in plans]
+    items = [("dense", None)] + [(n, p) for n, p in items if n != "dense"]
     rows = []
-    for name, plan in items:
-        cost = count_network(network, plan)
-        if hw is not None:
-            sim = simulate(network, plan, hw, mode)
-        rows.append(plan_row(cost, sim, **{"plan": name}))
+    for name, ref in items:
+        plan = resolve_plan(ref, network)
+        sim = None if hw is None else simulate(network, plan, hw, mode)
+        rows.append(plan_row(count_network(network, plan), sim, plan=name))
     df = pd.DataFrame(rows)
     if hw is not None:
         base = df.iloc[0]
@@ -276,8 +270,6 @@ PAPER_LATENCY_S = (
 
 def paper_frame() -> pd.DataFrame:
     """Seed supplementary Tables 1-2 beside our counts, with relative differences."""
-    from structconv.core.paper import compare_paper_tables
-
     return pd.DataFrame(compare_paper_tables())
 
 
@@ -291,61 +283,28 @@ def preset_totals_frame(pairs=(("mobilenet_v2", "struct-mv2-a"), ("mobilenet_v2"
     ratio where the seed has one (``paper_latency_ratio``; a CPU estimate, not our
     accelerator: compare trends, not values).
     """
-    from structconv.core import count_network
-    from structconv.core.presets import get_preset
-    from structconv.core.zoo import get_network
+    return pd.DataFrame([_preset_row(model, preset, hw) for model, preset in pairs])
 
+
+def _preset_row(model: str, preset: str, hw) -> dict:
+    net = resolve_network(model)
+    plan = resolve_plan(preset, net)
+    cost = count_network(net, plan)
+    o, s = cost.original, cost.structured
+    row = {"model": model, "plan": preset, "orig_adds": o.adds, "adds": s.adds, "rel_adds": s.adds / o.adds - 1,
+           "orig_mults": o.mults, "mults": s.mults, "rel_mults": s.mults / o.mults - 1,
+           "orig_params": o.params, "params": s.params, "rel_params": s.params / o.params - 1,
+           "sumpool_adds": s.sumpool_adds}
+    if hw is not None:
+        row["cycles_ratio"] = simulate(net, plan, hw).cycles_total / simulate(net, None, hw).cycles_total
+        row.update(_paper_latency(model, preset, row["cycles_ratio"]))
+    return row
+
+
+def _paper_latency(model: str, preset: str, cycles_ratio: float) -> dict:
+    """The paper's A.7 latency ratio of ``preset`` to dense, where the seed has both estimates."""
     paper_lat = {(m, p): s for m, p, _, s in PAPER_LATENCY_S}
-    rows = []
-    for model, preset in pairs:
-        net = get_network(model)
-        cost = count_network(net, get_preset(preset, net))
-        o, s = cost.original, cost.structured
-        row = {"model": model, "plan": preset, "orig_adds": o.adds, "adds": s.adds, "rel_adds": s.adds / o.adds - 1,
-               "orig_mults": o.mults, "mults": s.mults, "rel_mults": s.mults / o.mults - 1,
-               "orig_params": o.params, "params": s.params, "rel_params": s.params / o.params - 1,
-               "sumpool_adds": s.sumpool_adds}
-        if hw is not None:
-            from structconv.sim import simulate
-
-            plan = get_preset(preset, net)
-            c0, c1 = simulate(net, None, hw).cycles_total, simulate(net, plan, hw).cycles_total
-            row["cycles_ratio"] = c1 / c0
-            if (model, preset) in paper_lat and (model, None) in paper_lat:
-                pr = paper_lat[(model, preset)] / paper_lat[(model, None)]
-                row["paper_latency_ratio"] = pr
-                row["rel_latency_ratio"] = row["cycles_ratio"] / pr - 1
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-# -- export -------------------------------------------------------------------------------------
-def export_frame(df: pd.DataFrame, path) -> Path:
-    """Write CSV or Parquet (by suffix) atomically."""
-    path = Path(path)
-    if path.suffix not in (".csv", ".parquet"):
-        raise ValueError(f"export path suffix = {path.suffix!r} must be one of ['.csv', '.parquet']")
-    if path.suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ValueError("Parquet export needs pyarrow (pip install pyarrow), or use a .csv path") from None
-    from structconv.core import atomic_path
-
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        if path.suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            _parquet_safe(df).to_parquet(tmp, index=False)
-    return path
-
-
-def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Object columns holding mixed types become strings (Parquet columns have one type)."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object:
-            kinds = {type(v) for v in out[c].dropna()}
-            if len(kinds) > 1 or (kinds and not kinds <= {str}):
-                out[c] = out[c].map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
-    return out
+    if (model, preset) not in paper_lat or (model, None) not in paper_lat:
+        return {}
+    pr = paper_lat[(model, preset)] / paper_lat[(model, None)]
+    return {"paper_latency_ratio": pr, "rel_latency_ratio": cycles_ratio / pr - 1}

@@ -7,10 +7,11 @@ loss, task_loss, sr_loss, train_acc, val_acc, val_loss, seconds) and ``summary.j
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
+
+from structconv.core import load_data_file, read_jsonl
 
 CURVE_COLUMNS = ("epoch", "phase", "lam", "lr", "loss", "task_loss", "sr_loss", "train_acc", "val_acc",
                  "val_loss", "seconds")
@@ -33,19 +34,7 @@ def read_metrics(run_dir) -> pd.DataFrame:
     p = _dir(run_dir) / "metrics.jsonl"
     if not p.is_file():
         raise ValueError(f"run directory {str(p.parent)!r} has no metrics.jsonl")
-    rows, bad = [], 0
-    for line in p.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
-        if isinstance(rec, dict):
-            rows.append(rec)
-        else:
-            bad += 1
+    rows, bad = read_jsonl(p, "metrics file")
     if not rows:
         raise ValueError(f"{str(p)!r} holds no epoch records")
     df = pd.DataFrame(rows)
@@ -63,10 +52,7 @@ def read_summary(run_dir) -> dict:
     p = _dir(run_dir) / "summary.json"
     if not p.is_file():
         raise ValueError(f"run directory {str(p.parent)!r} has no summary.json (the run did not finish)")
-    try:
-        d = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{str(p)!r} is not valid JSON: {e.msg}") from None
+    d = load_data_file(p, "run summary")
     if not isinstance(d, dict):
         raise ValueError(f"{str(p)!r} is not a JSON object")
     return d

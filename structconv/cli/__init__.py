@@ -1,8 +1,11 @@
 """The `structconv` command line: a thin shell over the library.
 
 Each command lives in its own module here and exposes ``register(subparsers)``,
-which adds its parser and sets ``func`` to a ``run(args) -> int``. Heavy
-imports (torch, optuna, plotly) stay inside ``run`` so `structconv cost` is quick.
+which adds its parser and sets ``func`` to a ``run(args) -> int``. Every command
+takes its model through ``core.resolve_network`` and its plan (--preset or --plan)
+through ``core.resolve_plan``. The parser imports every command module, so heavy
+imports (sim's numba kernels, analysis's pandas and plotly, torch, optuna) stay
+inside ``run`` and `structconv cost` stays quick.
 Bad input of any kind ends as one line on stderr and exit status 2.
 """
 from __future__ import annotations

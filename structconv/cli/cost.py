@@ -1,33 +1,35 @@
 """`structconv cost MODEL`: exact adds, mults and params, dense vs a plan."""
 from __future__ import annotations
 
-from ._common import add_plan_args
+from structconv.core import count_network, resolve_network, resolve_plan
+
+from ._common import add_plan_args, plan_ref, print_json
+from ._table import human, render
 
 
 def register(sub) -> None:
     p = sub.add_parser("cost", help="count mults, adds and params of a network under a plan")
-    p.add_argument("model", help="zoo network name (see `structconv zoo`)")
+    p.add_argument("model", help="model: a zoo network name (see `structconv zoo`)")
     add_plan_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--totals-only", action="store_true", help="skip the per-layer table")
     p.set_defaults(func=run)
 
 
-def cost_table(cost, totals_only: bool = False) -> str:
-    from ._table import human, render
+def layer_table(cost) -> str:
+    rows = []
+    for r in cost.layers:
+        l, o, s = r.layer, r.original, r.structured
+        shape = f"{l.out_channels}x{l.group_in_channels}x{l.kernel[0]}x{l.kernel[1]}"
+        rows.append([l.name, l.kind, shape, r.choice.label, human(o.mults), human(s.mults),
+                     f"{s.mults / o.mults:.3f}", human(o.adds), human(s.adds), human(s.sumpool_adds),
+                     human(o.params), human(s.params)])
+    return render(["layer", "kind", "CoutxCxkhxkw", "choice", "mults", "->mults", "ratio",
+                   "adds", "->adds", "sumpool", "params", "->params"], rows, "lllr" + "r" * 8)
 
-    lines = []
-    if not totals_only:
-        rows = []
-        for r in cost.layers:
-            l, o, s = r.layer, r.original, r.structured
-            shape = f"{l.out_channels}x{l.group_in_channels}x{l.kernel[0]}x{l.kernel[1]}"
-            rows.append([l.name, l.kind, shape, r.choice.label, human(o.mults), human(s.mults),
-                         f"{s.mults / o.mults:.3f}", human(o.adds), human(s.adds), human(s.sumpool_adds),
-                         human(o.params), human(s.params)])
-        lines.append(render(["layer", "kind", "CoutxCxkhxkw", "choice", "mults", "->mults", "ratio",
-                             "adds", "->adds", "sumpool", "params", "->params"], rows, "lllr" + "r" * 8))
-        lines.append("")
+
+def cost_table(cost, totals_only: bool = False) -> str:
+    lines = [] if totals_only else [layer_table(cost), ""]
     o, s = cost.original, cost.structured
     lines.append(render(
         ["total", "original", "structured", "ratio"],
@@ -39,12 +41,8 @@ def cost_table(cost, totals_only: bool = False) -> str:
 
 
 def run(args) -> int:
-    from structconv.core import count_network
-
-    from ._common import load_network, load_plan, print_json
-
-    net = load_network(args.model)
-    plan = load_plan(args, net)
+    net = resolve_network(args.model)
+    plan = resolve_plan(plan_ref(args), net)
     cost = count_network(net, plan)
     if args.json:
         print_json(cost.to_dict())

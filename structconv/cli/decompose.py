@@ -1,7 +1,9 @@
 """`structconv decompose CHECKPOINT --out FILE`: replace structured layers by sum-pool + small conv."""
 from __future__ import annotations
 
-from ._common import add_plan_args
+from structconv.core import Plan, resolve_network, resolve_plan
+
+from ._common import add_plan_args, plan_ref, print_json
 
 
 def register(sub) -> None:
@@ -26,68 +28,71 @@ def _first_line(e: BaseException) -> str:
 
 
 def read_checkpoint(path):
-    from structconv.nn.checkpoint import read_weights
+    from structconv.nn import read_weights                 # torch
 
     return read_weights(path, "checkpoint")
 
 
-def run(args) -> int:
-    import torch
-
-    from structconv.core import Plan
-    from structconv.nn.decompose import decompose, save_decomposed
-    from structconv.nn.structured import structure_, unstructure_
-
-    from ._common import load_network, print_json
-
-    ck_model, sd, ck_plan, meta = read_checkpoint(args.checkpoint)
+def _model_name(args, ck_model) -> str:
     name = args.model or ck_model
     if not name:
         raise ValueError("the checkpoint does not name its model: give --model NAME")
     if args.model and ck_model and args.model != ck_model:
         raise ValueError(f"--model {args.model!r} does not match the checkpoint's model {ck_model!r}")
-    network = load_network(name)                              # ValueError for unknown names
-    if args.preset or args.plan:
-        from ._common import load_plan
-        plan = load_plan(args, network)
-    elif ck_plan:
-        plan = Plan.from_dict(ck_plan, source="checkpoint plan")
-        plan.validate(network)
-    else:
+    return name
+
+
+def _plan(args, ck_plan, network) -> Plan:
+    """--preset/--plan, else the checkpoint's own plan."""
+    ref = plan_ref(args) or (Plan.from_dict(ck_plan, source="checkpoint plan") if ck_plan else None)
+    if ref is None:
         raise ValueError("no plan: the checkpoint holds none; give --plan FILE or --preset NAME")
+    return resolve_plan(ref, network)
+
+
+def _check_finite(sd) -> None:
+    import torch
+
     for k, v in sd.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise ValueError(f"checkpoint weight {k!r} contains NaN or inf values")
 
-    from structconv.nn.zoo import build_module
+
+def _trained_module(name, sd, plan, meta):
+    """The zoo module with the checkpoint's weights, plain (StructuredWeight parametrizations removed)."""
+    from structconv.nn import build_module, structure_, unstructure_
 
     # a model trained on digits has 10 classes, not the zoo default: the checkpoint says
     module = build_module(name, num_classes=meta.get("num_classes"))
     parametrized = any(".parametrizations.weight.original" in k for k in sd)
     if parametrized:                                         # trained with StructuredWeight
-        structure_(module, plan)
+        module = structure_(module, plan)
     missing, unexpected = _load_state(module, sd)
     if missing or unexpected:
         raise ValueError(f"checkpoint weights do not match model {name!r}: missing {missing[:3]}"
                          f"{'...' if len(missing) > 3 else ''}, unexpected {unexpected[:3]}"
                          f"{'...' if len(unexpected) > 3 else ''}")
-    if parametrized:
-        unstructure_(module)
-    module.eval()
-    dec, report = decompose(module, plan, method=args.method, inplace=True, strict=args.strict)
+    return (unstructure_(module) if parametrized else module).eval()
+
+
+def run(args) -> int:
+    import torch
+
+    from structconv.nn import decompose, export_onnx, save_decomposed
+
+    ck_model, sd, ck_plan, meta = read_checkpoint(args.checkpoint)
+    name = _model_name(args, ck_model)
+    network = resolve_network(name)                          # ValueError for unknown names
+    plan = _plan(args, ck_plan, network)
+    _check_finite(sd)
+    dec, report = decompose(_trained_module(name, sd, plan, meta), plan, method=args.method, inplace=True,
+                            strict=args.strict)
     out = save_decomposed(dec, args.out, name, plan, method=args.method,
                           meta={"source": str(args.checkpoint), **{k: v for k, v in meta.items()
                                                                    if isinstance(v, (str, int, float, bool))}})
-    onnx_path = None
-    if args.onnx:
-        from structconv.nn.export import export_onnx
-
-        x = torch.randn((1,) + tuple(network.input_shape))
-        onnx_path = export_onnx(dec, x, args.onnx)
+    onnx_path = export_onnx(dec, torch.randn((1,) + tuple(network.input_shape)), args.onnx) if args.onnx else None
     if args.json:
-        d = report.to_dict()
-        d.update({"model": name, "out": str(out), "onnx": str(onnx_path) if onnx_path else None})
-        print_json(d)
+        print_json({**report.to_dict(), "model": name, "out": str(out), "onnx": str(onnx_path) if onnx_path else None})
     else:
         print(f"{name} under plan {plan.name!r}: {len(report.decomposed)} layers decomposed, "
               f"{len(report.skipped)} skipped, max projection residual {report.max_residual:.3g}\n")

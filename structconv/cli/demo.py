@@ -1,12 +1,15 @@
 """`structconv demo`: the main job on built-in defaults, in a few minutes on a CPU.
 
 cost -> simulate -> search -> SR training on digits -> decompose and verify -> OUT/report.html
-(see ``structconv.analysis.pipeline``). Exit status 0 when no stage failed
+(see ``structconv.analysis.demo``). Exit status 0 when no stage failed
 (skipped stages are fine), 1 otherwise.
 """
 from __future__ import annotations
 
 import sys
+import time
+
+from ._common import print_json
 
 
 def register(sub) -> None:
@@ -16,7 +19,8 @@ def register(sub) -> None:
                    "trained on digits)")
     p.add_argument("--hw", default=None, help="accelerator preset or YAML (default edge-int8)")
     p.add_argument("--trials", type=int, default=300, help="search trials (default 300)")
-    p.add_argument("--max-latency-ratio", type=float, default=0.7, help="search budget (default 0.7)")
+    p.add_argument("--max-cycles-ratio", type=float, default=0.7,
+                   help="search budget: cycles_total <= R x dense (default 0.7)")
     p.add_argument("--epochs", type=int, default=4, help="SR epochs (default 4)")
     p.add_argument("--pretrain-epochs", type=int, default=1, help="plain epochs before SR (default 1)")
     p.add_argument("--lam", type=float, default=10.0, help="SR weight lambda (default 10: a short run "
@@ -29,9 +33,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import time
-
-    from structconv.analysis.pipeline import run_demo
+    from structconv.analysis import run_demo          # pandas, plotly; the steps load torch, optuna
 
     if args.trials < 1:
         raise ValueError(f"trials = {args.trials} must be >= 1")
@@ -42,7 +44,7 @@ def run(args) -> int:
     def log(msg):
         print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True)
 
-    res = run_demo(args.out, args.model, args.hw, trials=args.trials, max_latency_ratio=args.max_latency_ratio,
+    res = run_demo(args.out, args.model, args.hw, trials=args.trials, max_cycles_ratio=args.max_cycles_ratio,
                    lam=args.lam, epochs=args.epochs, pretrain_epochs=args.pretrain_epochs,
                    train_size=args.train_size, train_samples=args.train_samples, seed=args.seed, log=log)
     print(f"\ndemo finished in {res.seconds:.0f} s")
@@ -51,8 +53,6 @@ def run(args) -> int:
     if res.report:
         print(f"report: {res.report}")
     if args.json:
-        from ._common import print_json
-
         print_json(res.to_dict())
     if not res.ok:
         print("structconv demo: some stages failed (see above)", file=sys.stderr)

@@ -1,6 +1,11 @@
 """`structconv paper`: the seed supplementary's Tables 1-2 beside our counts."""
 from __future__ import annotations
 
+from structconv.core import compare_paper_tables
+
+from ._common import print_json
+from ._table import render
+
 
 def register(sub) -> None:
     p = sub.add_parser("paper", help="seed Tables 1-2 (#adds, #mults, #params) beside our counts")
@@ -9,11 +14,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from structconv.core.paper import compare_paper_tables
-
-    from ._common import print_json
-    from ._table import render
-
     rows = compare_paper_tables()
     if args.json:
         print_json({"rows": rows})

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import sys
 
-from ._common import add_plan_args
+from ._common import add_plan_args, plan_ref, print_json
 
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML/Markdown report: costs, sim, search, training")
-    p.add_argument("model", help="zoo network name (see `structconv zoo`)")
+    p.add_argument("model", help="model: a zoo network name (see `structconv zoo`)")
     p.add_argument("--hw", default=None, help="accelerator preset name or YAML file (default edge-int8)")
     add_plan_args(p)
     g = p.add_mutually_exclusive_group()
@@ -40,15 +40,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from structconv.analysis.report import build_report, export_tables, write_report
+    from structconv.analysis import build_report, export_tables, write_report    # pandas, plotly
 
-    from ._common import load_network, load_plan, print_json
-
-    net = load_network(args.model)
-    plan = load_plan(args, net) if (args.preset or args.plan) else None
     log = None if args.quiet else (lambda m: print(f"structconv report: {m}", file=sys.stderr))
     fmt = args.format or ("md" if args.output.lower().endswith((".md", ".markdown")) else "html")
-    rep = build_report(net, hw=args.hw, plan=plan, study=args.study, search_dir=args.search_dir,
+    rep = build_report(args.model, hw=args.hw, plan=plan_ref(args), study=args.study, search_dir=args.search_dir,
                        runs=args.run, mode=args.mode, paper=not args.no_paper, title=args.title, log=log)
     path = write_report(rep, args.output, fmt)
     for n in rep.notices:
@@ -60,12 +56,15 @@ def run(args) -> int:
     if args.json:
         print_json({"output": str(path), **rep.to_dict()})
     else:
-        s = rep.summary
-        line = f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)"
-        if s.get("speedup") is not None:
-            line += f": speedup {s['speedup']:.3f}x, energy saving {100 * s['energy_saving']:+.1f} %, "
-            line += f"params saving {100 * s['params_saving']:+.1f} %"
-        if s.get("accuracy_change") is not None:
-            line += f", accuracy change {s['accuracy_change']:+.2f} pp"
-        print(line)
+        print(_done_line(path, rep.summary))
     return 0
+
+
+def _done_line(path, s: dict) -> str:
+    line = f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)"
+    if s.get("speedup") is not None:
+        line += f": speedup {s['speedup']:.3f}x, energy saving {100 * s['energy_saving']:+.1f} %, "
+        line += f"params saving {100 * s['params_saving']:+.1f} %"
+    if s.get("accuracy_change") is not None:
+        line += f", accuracy change {s['accuracy_change']:+.2f} pp"
+    return line

@@ -1,7 +1,7 @@
 """`structconv search`: the per-layer structure search on the simulator (Optuna).
 
-    structconv search MODEL [--hw PRESET|FILE] [--max-latency-ratio R] [--max-energy-ratio R]
-        [--max-params-ratio R] [--objectives proxy,cycles,energy] [--proxy NAME] [--trials N]
+    structconv search MODEL [--hw PRESET|FILE] [--max-cycles-ratio R] [--max-energy-ratio R]
+        [--max-params-ratio R] [--objectives proxy,cycles_total,energy_pj] [--proxy NAME] [--trials N]
         [--timeout S] [--storage URL] [--study NAME] [--workers K] [--seed S]
         [--sampler nsga2|tpe|random] [--weights FILE] [--data digits] [--space FILE]
         [--hw-space FILE] [--out DIR] [--baselines] [--json]
@@ -9,23 +9,31 @@
 Prints the feasible Pareto front and writes DIR/front.yaml, DIR/best.yaml (the best
 plan under the budgets) and DIR/plans/front-NNN.yaml, one per front member; the
 study itself lives in DIR/study.journal (or --storage), so running the same
-command again resumes it.
+command again resumes it. MODEL goes to ``search()``, which resolves it
+(``core.resolve_network``) at the input size a --weights checkpoint records.
 """
 from __future__ import annotations
 
+import os
 import sys
+
+from ._common import print_json
+from ._table import human, render
+
+SAMPLERS = ("nsga2", "tpe", "random")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("search", help="search per-layer structures under a latency/energy budget (Optuna)")
-    p.add_argument("model", help="zoo network name (see `structconv zoo`)")
+    p = sub.add_parser("search", help="search per-layer structures under a cycles/energy budget (Optuna)")
+    p.add_argument("model", help="model: a zoo network name (see `structconv zoo`)")
     p.add_argument("--hw", default="edge-int8", help="accelerator preset or YAML file (default edge-int8)")
-    p.add_argument("--max-latency-ratio", type=float, metavar="R", help="budget: cycles <= R x dense")
-    p.add_argument("--max-energy-ratio", type=float, metavar="R", help="budget: energy <= R x dense")
+    p.add_argument("--max-cycles-ratio", type=float, metavar="R", help="budget: cycles_total <= R x dense")
+    p.add_argument("--max-energy-ratio", type=float, metavar="R", help="budget: energy_pj <= R x dense")
     p.add_argument("--max-params-ratio", type=float, metavar="R", help="budget: params <= R x dense")
-    p.add_argument("--objectives", default="proxy,cycles,energy",
-                   help="comma list of proxy, cycles, energy, params, mults, area or a proxy name "
-                        "(default proxy,cycles,energy; 'proxy' alone = single objective under the budgets)")
+    p.add_argument("--objectives", default="proxy,cycles_total,energy_pj",
+                   help="comma list of proxy, cycles_total, energy_pj, params, mults, area or a proxy name "
+                        "(default proxy,cycles_total,energy_pj; 'proxy' alone = single objective under the "
+                        "budgets)")
     p.add_argument("--proxy", help="accuracy proxy to optimise (default: projection_loss with --weights, "
                                    "else kept_dof)")
     p.add_argument("--trials", type=int, default=500, help="complete trials the study should hold (default 500)")
@@ -53,72 +61,74 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _front_table(res, limit: int = 20) -> str:
-    from ._table import human, render
+def _ratios(d: dict) -> list[str]:
+    r = d["ratios"]
+    return [f"{r['cycles_total']:.3f}", f"{r['energy_pj']:.3f}", f"{r['params']:.3f}"]
 
-    proxy = res.proxy
+
+def _codesign_cells(d: dict) -> list[str]:
+    hw = d.get("hw") or {}
+    rows_cols = (hw.get("mac_array.rows"), hw.get("mac_array.cols"))
+    return [f"{d['area_mm2']:.3f}", "x".join(str(v) for v in rows_cols if v) or "base",
+            str(hw.get("sum_pool.adder_lanes", hw.get("sum_pool.lanes_per_mac", "base"))),
+            str(hw.get("mac_array.dataflow", "base"))]
+
+
+def _front_table(res, limit: int = 20) -> str:
     codesign = res.codesign is not None
-    headers = ["#", "origin", proxy, "latency", "energy", "params", "cycles", "energy_uJ"]
-    if codesign:
-        headers += ["area_mm2", "MACs", "lanes", "flow"]
-    if any("projected_loss" in m.breakdown for m in res.front):
-        headers.append("proj_loss")
-    headers.append("layers")
+    proj = any("projected_loss" in m.breakdown for m in res.front)
+    headers = ["#", "origin", res.proxy, "cycles x", "energy x", "params x", "cycles_total", "energy_uJ"]
+    headers += ["area_mm2", "MACs", "lanes", "flow"] if codesign else []
+    headers += (["proj_loss"] if proj else []) + ["layers"]
     rows = []
     for i, m in enumerate(res.front[:limit]):
         d = m.to_dict()
-        r = [str(i), m.origin.split(":")[0] if m.origin != "search" else "search",
-             f"{d['proxies'][proxy]:.4g}", f"{d['ratios']['latency']:.3f}", f"{d['ratios']['energy']:.3f}",
-             f"{d['ratios']['params']:.3f}", human(d["cycles"]), f"{d['energy_pj'] / 1e6:.4g}"]
-        if codesign:
-            hw = d.get("hw") or {}
-            rows_cols = (hw.get("mac_array.rows"), hw.get("mac_array.cols"))
-            r += [f"{d['area_mm2']:.3f}", "x".join(str(v) for v in rows_cols if v) or "base",
-                  str(hw.get("sum_pool.adder_lanes", hw.get("sum_pool.lanes_per_mac", "base"))),
-                  str(hw.get("mac_array.dataflow", "base"))]
-        if "proj_loss" in headers:
-            r.append(f"{d['projected_loss']:.4g}" if "projected_loss" in d else "")
-        r.append(str(d["changed_layers"]))
-        rows.append(r)
+        r = [str(i), m.origin.split(":")[0], f"{d['proxies'][res.proxy]:.4g}", *_ratios(d),
+             human(d["cycles_total"]), f"{d['energy_pj'] / 1e6:.4g}"]
+        r += _codesign_cells(d) if codesign else []
+        r += [f"{d['projected_loss']:.4g}" if "projected_loss" in d else ""] if proj else []
+        rows.append(r + [str(d["changed_layers"])])
     out = render(headers, rows, "ll" + "r" * (len(headers) - 2))
     if len(res.front) > limit:
         out += f"\n... {len(res.front) - limit} more front members in front.yaml"
     return out
 
 
-def run(args) -> int:
-    import os
-
-    from structconv.search.api import search
-
+def _check(args) -> None:
     if args.trials is not None and args.trials < 1:
         raise ValueError(f"--trials = {args.trials} must be >= 1")
-    objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip())
+    if args.sampler not in SAMPLERS:
+        raise ValueError(f"sampler = {args.sampler!r} is not one of {list(SAMPLERS)}")
+
+
+def _split(text: str | None) -> tuple | None:
+    return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def run(args) -> int:
+    from structconv.search import search                  # optuna
+
+    _check(args)
     out = args.out or os.path.join("out", f"search-{args.model}")
     progress = not args.no_progress and not args.json and sys.stderr.isatty()
     log = (lambda m: None) if args.json else (lambda m: print(m, flush=True))
-    proxies = [p.strip() for p in args.proxies.split(",")] if args.proxies else None
-    if args.sampler not in ("nsga2", "tpe", "random"):
-        raise ValueError(f"sampler = {args.sampler!r} is not one of ['nsga2', 'tpe', 'random']")
+    proxies = _split(args.proxies)
     res, problem = search(
-        args.model, args.hw, max_latency_ratio=args.max_latency_ratio, max_energy_ratio=args.max_energy_ratio,
-        max_params_ratio=args.max_params_ratio, objectives=objectives, proxy=args.proxy, trials=args.trials,
-        timeout=args.timeout, storage=args.storage, study=args.study, workers=args.workers, seed=args.seed,
-        sampler=args.sampler, weights=args.weights, data=args.data, data_dir=args.data_dir, space=args.space,
-        hw_space=args.hw_space, out=out, warm_start=not args.no_warm_start, population=args.population,
-        proxies=proxies, progress=progress, log=log)
-    baselines = None
-    if args.baselines:
-        baselines = _baselines(problem, res, args.trials, args.seed)
+        args.model, args.hw, max_cycles_ratio=args.max_cycles_ratio, max_energy_ratio=args.max_energy_ratio,
+        max_params_ratio=args.max_params_ratio, objectives=_split(args.objectives), proxy=args.proxy,
+        trials=args.trials, timeout=args.timeout, storage=args.storage, study=args.study, workers=args.workers,
+        seed=args.seed, sampler=args.sampler, weights=args.weights, data=args.data, data_dir=args.data_dir,
+        space=args.space, hw_space=args.hw_space, out=out, warm_start=not args.no_warm_start,
+        population=args.population, proxies=list(proxies) if proxies else None, progress=progress, log=log)
+    baselines = _baselines(problem, res, args.trials, args.seed) if args.baselines else None
     if args.json:
-        from ._common import print_json
+        print_json({**res.to_dict(), "out": out, **({"baselines": baselines} if baselines is not None else {})})
+    else:
+        _print_result(args, res, problem, out, baselines)
+    return 0
 
-        d = res.to_dict()
-        d["out"] = out
-        if baselines is not None:
-            d["baselines"] = baselines
-        print_json(d)
-        return 0
+
+def _print_result(args, res, problem, out: str, baselines) -> None:
     print(f"{problem.space.network.name} on {res.hw}: {res.n_complete} trials ({res.n_feasible} feasible, "
           f"{res.n_failed} failed), study {res.study_name!r} in {res.storage}")
     print(f"search {res.wall_seconds:.1f} s, objective evaluation {res.eval_seconds:.2f} s "
@@ -132,24 +142,28 @@ def run(args) -> int:
           f"budgets: {budgets}); ratios are to the dense network")
     print(_front_table(res) if res.front else "(empty: no trial met the budgets)")
     if res.best is not None:
-        b = res.best.to_dict()
-        print(f"\nbest {res.proxy} under the budgets: trial {b['trial']} ({res.best.origin}), latency "
-              f"{b['ratios']['latency']:.3f}, energy {b['ratios']['energy']:.3f}, params {b['ratios']['params']:.3f}"
-              f" x dense -> {os.path.join(out, 'best.yaml')}")
-        print(f"train it: structconv train {args.model} --plan {os.path.join(out, 'best.yaml')}")
+        _print_best(args, res, out)
     if res.codesign:
         print(f"\nco-design: {res.codesign.get('answer', res.codesign.get('note'))}")
     if baselines:
-        from ._table import render
-
-        rows = [[k, "yes" if v and v["feasible"] else "no" if v else "-",
-                 f"{v['proxies'][res.proxy]:.4g}" if v else "-",
-                 f"{v['ratios']['latency']:.3f}" if v else "-", f"{v['ratios']['energy']:.3f}" if v else "-"]
-                for k, v in baselines.items()]
-        print("\nbaselines (same proxy, same budgets):")
-        print(render(["method", "feasible", res.proxy, "latency", "energy"], rows, "llrrr"))
+        _print_baselines(res, baselines)
     print(f"\nwrote {os.path.join(out, 'front.yaml')} and {len(res.front)} plan file(s) in {os.path.join(out, 'plans')}")
-    return 0
+
+
+def _print_best(args, res, out: str) -> None:
+    b = res.best.to_dict()
+    cyc, en, par = _ratios(b)
+    print(f"\nbest {res.proxy} under the budgets: trial {b['trial']} ({res.best.origin}), cycles_total {cyc}, "
+          f"energy_pj {en}, params {par} x dense -> {os.path.join(out, 'best.yaml')}")
+    print(f"train it: structconv train {args.model} --plan {os.path.join(out, 'best.yaml')}")
+
+
+def _print_baselines(res, baselines: dict) -> None:
+    rows = [[k, "yes" if v and v["feasible"] else "no" if v else "-",
+             f"{v['proxies'][res.proxy]:.4g}" if v else "-", *(_ratios(v)[:2] if v else ["-", "-"])]
+            for k, v in baselines.items()]
+    print("\nbaselines (same proxy, same budgets):")
+    print(render(["method", "feasible", res.proxy, "cycles x", "energy x"], rows, "llrrr"))
 
 
 def _baselines(problem, res, trials: int, seed: int) -> dict:

@@ -8,12 +8,15 @@ cycles_compute is the number to compare with SCALE-Sim's "Total Cycles".
 """
 from __future__ import annotations
 
-from ._common import add_plan_args
+from structconv.core import read_topology, resolve_network, resolve_plan
+
+from ._common import add_plan_args, plan_ref, print_json
+from ._table import human, render
 
 
 def register(sub) -> None:
     p = sub.add_parser("simulate", help="cycles, latency and energy of a network on an accelerator")
-    p.add_argument("model", nargs="?", help="zoo network name (see `structconv zoo`)")
+    p.add_argument("model", nargs="?", help="model: a zoo network name (see `structconv zoo`)")
     p.add_argument("--hw", default=None, help="accelerator preset name or YAML file (default edge-int8)")
     add_plan_args(p)
     p.add_argument("--mode", default="analytical", choices=("analytical", "cycle"),
@@ -24,40 +27,32 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _check_scalesim_args(args) -> None:
+    if args.model:
+        raise ValueError("give either MODEL or --scalesim-topology, not both")
+    if not args.scalesim_topology:
+        raise ValueError("--scalesim-config needs --scalesim-topology CSV")
+    if args.hw and args.scalesim_config:
+        raise ValueError("give either --hw or --scalesim-config, not both")
+
+
 def _inputs(args):
     """(network, plan, hw, scalesim_ofmap) from the arguments, with one-line errors."""
-    from structconv.core import Plan
-    from structconv.sim import DEFAULT_HW, load_accelerator, read_scalesim_config
+    from structconv.sim import DEFAULT_HW, load_accelerator, read_scalesim_config   # numba: only when simulating
 
-    from ._common import load_network, load_plan
-
-    scalesim = bool(args.scalesim_topology or args.scalesim_config)
-    if scalesim:
-        if args.model:
-            raise ValueError("give either MODEL or --scalesim-topology, not both")
-        if not args.scalesim_topology:
-            raise ValueError("--scalesim-config needs --scalesim-topology CSV")
-        if args.hw and args.scalesim_config:
-            raise ValueError("give either --hw or --scalesim-config, not both")
-        if args.preset:
-            raise ValueError("--preset names a zoo plan; with a SCALE-Sim topology use --plan FILE")
-        from structconv.core.scalesim_csv import read_topology
-
+    if args.scalesim_topology or args.scalesim_config:
+        _check_scalesim_args(args)
         net = read_topology(args.scalesim_topology)
         hw = (read_scalesim_config(args.scalesim_config) if args.scalesim_config
               else load_accelerator(args.hw or DEFAULT_HW))
-        plan = Plan.load(args.plan) if args.plan else Plan(name="dense")
-        plan.validate(net)
-        return net, plan, hw, True
+        return net, resolve_plan(plan_ref(args), net), hw, True     # a rule preset fits a topology too
     if not args.model:
         raise ValueError("give a MODEL (see `structconv zoo`) or --scalesim-topology CSV")
-    net = load_network(args.model)
-    return net, load_plan(args, net), load_accelerator(args.hw or DEFAULT_HW), False
+    net = resolve_network(args.model)
+    return net, resolve_plan(plan_ref(args), net), load_accelerator(args.hw or DEFAULT_HW), False
 
 
 def table(result) -> str:
-    from ._table import human, render
-
     rows = []
     for r in result.layers:
         e = r.energy_pj
@@ -77,8 +72,6 @@ def table(result) -> str:
 
 def run(args) -> int:
     from structconv.sim import simulate
-
-    from ._common import print_json
 
     net, plan, hw, scalesim = _inputs(args)
     result = simulate(net, plan, hw, args.mode, scalesim_ofmap=scalesim)

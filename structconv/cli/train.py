@@ -1,7 +1,9 @@
 """`structconv train MODEL`: train with Structural Regularization, then decompose and evaluate."""
 from __future__ import annotations
 
-from ._common import add_plan_args
+from structconv.core import resolve_network, resolve_plan
+
+from ._common import add_plan_args, plan_ref, print_json
 
 SMALL_MODELS = ("small_cnn",)
 
@@ -50,90 +52,82 @@ def _positive(name, value, lo=1):
         raise ValueError(f"--{name} = {value} is out of range [{lo}, inf)")
 
 
-def run(args) -> int:
-    import torch
-
-    from structconv.core import Plan
-    from structconv.nn.data import load_dataset
-
-    from ._common import print_json
-
+def _check(args) -> None:
     for name in ("epochs", "pretrain_epochs"):
         _positive(name.replace("_", "-"), getattr(args, name), 0)
     for name in ("batch_size", "nproc", "input_size", "threads"):
         _positive(name.replace("_", "-"), getattr(args, name))
     _positive("workers", args.workers, 0)
 
+
+def _dataset(args, small: bool):
+    from structconv.nn import load_dataset                 # torch
+
+    if args.dataset == "digits":
+        size = args.input_size or (16 if small else 32)
+        return load_dataset("digits", size=size, channels=1 if small else 3)
+    if args.dataset == "cifar10":
+        return load_dataset("cifar10", args.data_dir, augment=not args.no_augment, seed=args.seed)
+    return load_dataset("folder", args.data_dir, size=args.input_size, channels=None if small else 3)
+
+
+def _model(args, data, small: bool):
+    from structconv.nn import SmallCNN, build_module      # torch
+
+    if small:
+        return SmallCNN(data.input_shape[0], data.num_classes)
+    return build_module(args.model, num_classes=data.num_classes)
+
+
+def _network(name, model, data, small: bool):
+    """The core Network a --plan/--preset is checked against, at the dataset's input size."""
+    import torch
+
+    from structconv.nn import network_from_module
+
+    if not small:
+        try:
+            return resolve_network(name, input_size=tuple(data.input_shape[1:]), num_classes=data.num_classes)
+        except (TypeError, ValueError):
+            pass                                   # not a zoo name, or no input_size option: trace the module
+    return network_from_module(model, torch.zeros((1,) + tuple(data.input_shape)), name=name)
+
+
+def run(args) -> int:
+    import torch
+
+    from structconv.nn import train
+
+    _check(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     small = args.model in SMALL_MODELS
-    if args.dataset == "digits":
-        size = args.input_size or (16 if small else 32)
-        data = load_dataset("digits", size=size, channels=1 if small else 3)
-    elif args.dataset == "cifar10":
-        data = load_dataset("cifar10", args.data_dir, augment=not args.no_augment, seed=args.seed)
-    else:
-        data = load_dataset("folder", args.data_dir, size=args.input_size,
-                            channels=None if small else 3)
-
+    data = _dataset(args, small)
     torch.manual_seed(args.seed)                      # the initial weights depend on the seed too
-    C, H, W = data.input_shape
-    if small:
-        from structconv.nn.train import SmallCNN
-
-        model = SmallCNN(C, data.num_classes)
-    else:
-        from structconv.nn.zoo import build_module
-
-        model = build_module(args.model, num_classes=data.num_classes)
-    if args.preset or args.plan:
-        network = _network(args.model, model, data.input_shape, data.num_classes, small)
-        if args.preset:
-            from structconv.core.presets import get_preset
-
-            plan = get_preset(args.preset, network)
-        else:
-            plan = Plan.load(args.plan)
-        plan.validate(network)
-    else:
-        plan = None
-
-    from structconv.nn.train import train
-
+    model = _model(args, data, small)
+    ref = plan_ref(args)
+    plan = resolve_plan(ref, _network(args.model, model, data, small)) if ref else None
     result = train(model, data, plan, lam=args.lam, epochs=args.epochs, lr=args.lr,
                    pretrain_epochs=args.pretrain_epochs, pretrain_lr=args.pretrain_lr,
                    batch_size=args.batch_size, weight_decay=args.weight_decay, nesterov=args.nesterov,
                    schedule=args.schedule, seed=args.seed, out_dir=args.out, resume=args.resume,
                    quiet=args.quiet or args.json, device=args.device, world_size=args.nproc,
-                   workers=args.workers, model_name=args.model, meta={"plan_source": args.preset or args.plan})
+                   workers=args.workers, model_name=args.model, meta={"plan_source": ref})
     if args.json:
         print_json(result.to_dict())
     else:
-        plan_name = plan.name if plan is not None else "dense"
-        print(f"{args.model} on {data.name} under plan {plan_name!r}, lambda {args.lam:g}: "
-              f"{len(result.history)} epochs")
-        if result.acc_before is not None:
-            print(f"accuracy ({result.eval_split}) before decomposition {result.acc_before:.2f}%, "
-                  f"after {result.acc_after:.2f}% (gap {result.gap:+.2f} points)")
-        if result.residuals:
-            worst = max(result.residuals.items(), key=lambda kv: kv[1])
-            print(f"{len(result.residuals)} structured layers, largest residual "
-                  f"||(I-AA+)W||/||W|| = {worst[1]:.3g} ({worst[0]})")
-        print(f"wrote {args.out}/{{metrics.jsonl, checkpoint.pt, final.pt, summary.json}}")
+        _print_result(args, data, plan, result)
     return 0
 
 
-def _network(name, model, input_shape, num_classes, small):
-    """The core Network a --plan/--preset is checked against, at the dataset's input size."""
-    import torch
-
-    if not small:
-        from structconv.core.zoo import get_network
-
-        try:
-            return get_network(name, input_size=tuple(input_shape[1:]), num_classes=num_classes)
-        except (TypeError, ValueError):
-            pass
-    from structconv.nn.trace import network_from_module
-
-    return network_from_module(model, torch.zeros((1,) + tuple(input_shape)), name=name)
+def _print_result(args, data, plan, result) -> None:
+    print(f"{args.model} on {data.name} under plan {plan.name if plan is not None else 'dense'!r}, "
+          f"lambda {args.lam:g}: {len(result.history)} epochs")
+    if result.acc_before is not None:
+        print(f"accuracy ({result.eval_split}) before decomposition {result.acc_before:.2f}%, "
+              f"after {result.acc_after:.2f}% (gap {result.gap:+.2f} points)")
+    if result.residuals:
+        worst = max(result.residuals.items(), key=lambda kv: kv[1])
+        print(f"{len(result.residuals)} structured layers, largest residual "
+              f"||(I-AA+)W||/||W|| = {worst[1]:.3g} ({worst[0]})")
+    print(f"wrote {args.out}/{{metrics.jsonl, checkpoint.pt, final.pt, summary.json}}")

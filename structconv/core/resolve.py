@@ -71,6 +71,14 @@ def resolve_network(ref, **options) -> Network:
                      + (f" nor a reference that an importer reads ({kinds})" if kinds else ""))
 
 
+def _is_saved_plan(d: dict) -> bool:
+    """A saved plan holds a 'layers' mapping of name -> choice; a layer *named* 'layers' maps to a choice."""
+    if "layers" not in d:
+        return False
+    layers = d["layers"]
+    return layers is None or (isinstance(layers, dict) and not {"c", "n", "design", "kind"} & set(layers))
+
+
 def resolve_plan(ref, network: Network) -> Plan:
     """A Plan validated against ``network`` from None (dense), a Plan, a mapping, a preset name or a plan file."""
     plan = _plan(ref, network)
@@ -84,7 +92,7 @@ def _plan(ref, network: Network) -> Plan:
     if isinstance(ref, Plan):
         return ref
     if isinstance(ref, dict):
-        return Plan.from_dict(ref) if "layers" in ref else Plan(ref)
+        return Plan.from_dict(ref) if _is_saved_plan(ref) else Plan(ref)
     if isinstance(ref, (str, os.PathLike)):
         text = os.fspath(ref)
         if text in list_presets():

@@ -1,0 +1,48 @@
+"""The DataFrames behind a report as files: CSV, or Parquet when pyarrow is installed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from structconv.core import atomic_path
+
+SUFFIXES = (".csv", ".parquet")
+
+
+def export_frame(df: pd.DataFrame, path) -> Path:
+    """Write CSV or Parquet (by suffix) atomically."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise ValueError(f"export path suffix = {path.suffix!r} must be one of {list(SUFFIXES)}")
+    if path.suffix == ".parquet":
+        _need_pyarrow()
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        if path.suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            _parquet_safe(df).to_parquet(tmp, index=False)
+    return path
+
+
+def _need_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401  - optional dependency, only for Parquet
+    except ImportError:
+        raise ValueError("Parquet export needs pyarrow (pip install pyarrow), or use a .csv path") from None
+
+
+def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding mixed types become strings (Parquet columns have one type)."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            kinds = {type(v) for v in out[c].dropna()}
+            if len(kinds) > 1 or (kinds and not kinds <= {str}):
+                out[c] = out[c].map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
+    return out
+
+
+def export_tables(rep, out_dir, fmt: str = "csv") -> list[Path]:
+    """Every DataFrame behind the report (``rep.frames``) as CSV or Parquet files in ``out_dir``."""
+    return [export_frame(df, Path(out_dir) / f"{name}.{fmt}") for name, df in rep.frames.items()]
