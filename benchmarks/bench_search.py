@@ -8,8 +8,8 @@ table sums, constraint values: ``Problem.evaluate``), timed per trial; the rest
 of the wall is Optuna (sampling, the per-parameter ``suggest_int`` storage
 writes, NSGA-II selection) and the storage. Setup (space, simulator tables,
 proxy tables) is reported separately. The proxy is the weight-free ``kept_dof``
-(no torch), the budget latency <= 0.6 x dense on edge-int8, objectives
-(proxy, cycles, energy).
+(no torch), the budget cycles_total <= 0.6 x dense on edge-int8, objectives
+(proxy, cycles_total, energy_pj).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--hw", default="edge-int8")
     ap.add_argument("--storage", default="both", choices=("journal", "memory", "both"))
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--budget", type=float, default=0.6, help="co-design: max latency ratio (vs dense on --hw)")
+    ap.add_argument("--budget", type=float, default=0.6, help="co-design: max cycles_total ratio (vs dense on --hw)")
     ap.add_argument("--codesign", action="store_true",
                     help="instead: co-design MAC array / dataflow / sum-pool lanes under an area budget")
     args = ap.parse_args(argv)
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
                        "proxy_tables": round(t_proxies, 2)}, "runs": {}}
     kinds = ("journal", "memory") if args.storage == "both" else (args.storage,)
     for kind in kinds:
-        problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles", "energy"), {"latency": 0.6})
+        problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles_total", "energy_pj"), {"cycles_total": 0.6})
         with tempfile.TemporaryDirectory() as tmp:
             res = run_search(problem, n_trials=args.trials, sampler="nsga2", seed=0,
                              out_dir=tmp if kind == "journal" else None)
@@ -108,8 +108,8 @@ def codesign(args) -> int:
     space = build_space(net)
     costs = build_costs(space, args.hw)
     proxies = compute_proxies(space, proxies=["params", "mults", "kept_dof"])
-    problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles", "area"), {"latency": args.budget},
-                      hs, hs.area_budget_mm2)
+    problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles_total", "area"),
+                      {"cycles_total": args.budget}, hs, hs.area_budget_mm2)
     t = time.perf_counter()
     res = run_search(problem, n_trials=args.trials, seed=0)
     cd = res.codesign
@@ -123,13 +123,13 @@ def codesign(args) -> int:
     print("answer:", cd.get("answer", cd.get("note")))
     if "lanes_sweep" in cd:
         print(f"  at the reference plan {cd['reference']} ({cd['reference_hw']}):")
-        print("  lanes/MAC  lanes  cycles       area_mm2  median slowdown over the front")
+        print("  lanes/MAC  lanes  cycles_total area_mm2  median slowdown over the front")
         for r, s in zip(cd["lanes_sweep"], cd["median_slowdown"]):
-            print(f"  {r['lanes_per_mac']:<9g}  {r['adder_lanes']:<5d}  {r['cycles']:<11,d}  {r['area_mm2']:.3f}     "
+            print(f"  {r['lanes_per_mac']:<9g}  {r['adder_lanes']:<5d}  {r['cycles_total']:<11,d}  {r['area_mm2']:.3f}     "
                   f"{s:.3f}")
-        print("  dataflow  cycles       energy_uJ")
+        print("  dataflow  cycles_total energy_uJ")
         for r in cd["dataflow_sweep"]:
-            print(f"  {r['dataflow']:<8s}  {r['cycles']:<11,d}  {r['energy_pj'] / 1e6:.1f}")
+            print(f"  {r['dataflow']:<8s}  {r['cycles_total']:<11,d}  {r['energy_pj'] / 1e6:.1f}")
         print("  fastest dataflow counts:", cd["dataflow_fastest_counts"], " least energy:",
               cd["dataflow_least_energy_counts"])
         print("  front dataflows:", cd["front_dataflows"], " lanes/MAC on the front:", cd["front_lanes_per_mac"])

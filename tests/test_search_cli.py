@@ -17,12 +17,12 @@ def run(capsys, *argv):
 
 def test_search_json_and_files(capsys, tmp_path):
     out = tmp_path / "s"
-    rc, stdout, err = run(capsys, "search", "resnet20", "--max-latency-ratio", "0.7", "--trials", "30",
+    rc, stdout, err = run(capsys, "search", "resnet20", "--max-cycles-ratio", "0.7", "--trials", "30",
                           "--out", str(out), "--json", *FAST)
     assert rc == 0, err
     d = json.loads(stdout)
-    assert d["trials"]["complete"] == 30 and d["budgets"] == {"latency": 0.7}
-    assert d["front"] and all(m["ratios"]["latency"] <= 0.7 for m in d["front"])
+    assert d["trials"]["complete"] == 30 and d["budgets"] == {"cycles_total": 0.7}
+    assert d["front"] and all(m["ratios"]["cycles_total"] <= 0.7 for m in d["front"])
     assert d["proxy"] == "kept_dof" and d["proxies"]["weight_free"] is True
     front = yaml.safe_load((out / "front.yaml").read_text())
     assert len(front["front"]) == len(d["front"])
@@ -31,7 +31,7 @@ def test_search_json_and_files(capsys, tmp_path):
 
 
 def test_search_table_output_and_baselines(capsys, tmp_path):
-    rc, stdout, err = run(capsys, "search", "resnet20", "--max-latency-ratio", "0.7", "--trials", "20",
+    rc, stdout, err = run(capsys, "search", "resnet20", "--max-cycles-ratio", "0.7", "--trials", "20",
                           "--out", str(tmp_path), "--baselines", "--objectives", "proxy", *FAST)
     assert rc == 0, err
     assert "feasible Pareto front" in stdout and "weight-free proxies only" in stdout
@@ -43,13 +43,13 @@ def test_search_with_weights_rescores_front(capsys, tmp_path):
     import torch
 
     from structconv.core.zoo import get_network
-    from structconv.nn.zoo import build_module
+    from structconv.nn import build_module
 
     torch.manual_seed(0)
     m = build_module(get_network("resnet20", input_size=(8, 8)))
     w = tmp_path / "w.pt"
     torch.save({"state_dict": m.state_dict(), "meta": {"input_shape": [3, 8, 8], "num_classes": 10}}, w)
-    rc, stdout, err = run(capsys, "search", "resnet20", "--max-latency-ratio", "0.8", "--trials", "15",
+    rc, stdout, err = run(capsys, "search", "resnet20", "--max-cycles-ratio", "0.8", "--trials", "15",
                           "--weights", str(w), "--proxies", "residual,projection_loss,params", "--out",
                           str(tmp_path / "o"), "--json", "--no-progress", "--population", "10")
     assert rc == 0, err
@@ -63,13 +63,13 @@ def test_search_codesign(capsys, tmp_path):
     hs.write_text("area_budget_mm2: 2.0\nmac_array: {rows: [8, 16], cols: [8, 16], dataflow: [os, ws, is]}\n"
                   "sum_pool: {lanes_per_mac: [0.0625, 0.25, 1.0]}\n")
     rc, stdout, err = run(capsys, "search", "resnet20", "--trials", "25", "--hw-space", str(hs),
-                          "--objectives", "proxy,cycles,area", "--out", str(tmp_path / "o"), *FAST)
+                          "--objectives", "proxy,cycles_total,area", "--out", str(tmp_path / "o"), *FAST)
     assert rc == 0, err
     assert "co-design:" in stdout and "adder lanes per MAC" in stdout and "area_mm2" in stdout
 
 
 @pytest.mark.parametrize("extra, pattern", [
-    (["--max-latency-ratio", "0.01"], r"max_latency_ratio = 0.01 cannot be met"),
+    (["--max-cycles-ratio", "0.01"], r"max_cycles_ratio = 0.01 cannot be met"),
     (["--sampler", "cmaes"], r"sampler = 'cmaes' is not one of"),
     (["--storage", "redis://x"], r"scheme 'redis' is not one of"),
     (["--storage", "what"], r"neither a URL"),

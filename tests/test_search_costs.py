@@ -17,9 +17,7 @@ from hypothesis import strategies as st
 
 from structconv.core import Layer, Network, count_network
 from structconv.core.zoo import get_network
-from structconv.search import build_costs, build_space
-from structconv.search.costs import METRICS
-from structconv.search.space import space_config_from_dict
+from structconv.search import METRICS, build_costs, build_space, space_config_from_dict
 from structconv.sim import simulate
 
 HWS = ("edge-int8", "tpu-like")
@@ -47,13 +45,13 @@ def _space_and_costs(config: str, hw: str):
 def _slow_totals(net, plan, hw) -> dict:
     sim = simulate(net, plan, hw)
     ops = count_network(net, plan).structured
-    return {"cycles": sim.cycles_total, "energy_pj": sim.energy_pj.total,
+    return {"cycles_total": sim.cycles_total, "energy_pj": sim.energy_pj.total,
             "mults": ops.mults, "adds": ops.adds, "params": ops.params}
 
 
 def _assert_totals_equal(got: dict, want: dict):
     assert set(got) == set(METRICS) == set(want)
-    for m in ("cycles", "mults", "adds", "params"):          # integers: exactly
+    for m in ("cycles_total", "mults", "adds", "params"):          # integers: exactly
         assert got[m] == want[m], (m, got[m], want[m])
     assert got["energy_pj"] == pytest.approx(want["energy_pj"], rel=1e-12, abs=0)
 

@@ -17,7 +17,7 @@ def test_two_workers_share_one_postgres_study(pg_url, tmp_path):  # noqa: F811
     import optuna
     from optuna.trial import TrialState
 
-    cmd = [sys.executable, "-m", "structconv", "search", "resnet20", "--max-latency-ratio", "0.7",
+    cmd = [sys.executable, "-m", "structconv", "search", "resnet20", "--max-cycles-ratio", "0.7",
            "--trials", "200", "--workers", "2", "--storage", pg_url, "--study", "pg2", "--out", str(tmp_path),
            "--proxies", "kept_dof,params", "--population", "20", "--json", "--no-progress"]
     r = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
@@ -49,7 +49,7 @@ def test_stale_trial_of_a_killed_worker_is_retried(pg_url):  # noqa: F811
     from structconv.search.storage import open_storage
     from test_search_study import small_problem
 
-    pb = small_problem({"latency": 0.7})
+    pb = small_problem({"cycles_total": 0.7})
     st = open_storage(*resolve_storage_spec(pg_url, None), heartbeat_interval=1)
     study = optuna.create_study(study_name="stale", storage=st, directions=["minimize"] * 3)
     t = study.ask()

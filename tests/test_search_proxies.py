@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from structconv.core import Dense, Structure
-from structconv.core.structure import project
+from structconv.core import Dense, Structure, admissible_designs, project
 from structconv.core.zoo import get_network
-from structconv.search.proxies import _LayerApprox, compute_proxies, load_weights
-from structconv.search.space import build_space, space_config_from_dict
+from structconv.search import build_space, compute_proxies, list_proxies, load_weights, space_config_from_dict
+from structconv.search.approx import LayerApprox
 
 PROXIES = ["params", "mults", "kept_dof", "field_ratio", "synflow", "grad_norm", "snip", "naswot", "residual",
            "projection_loss"]
@@ -17,7 +16,7 @@ PROXIES = ["params", "mults", "kept_dof", "field_ratio", "synflow", "grad_norm",
 
 @pytest.fixture(scope="module")
 def tiny():
-    from structconv.nn.zoo import build_module
+    from structconv.nn import build_module
 
     net = get_network("resnet20", input_size=(8, 8))
     cfg = space_config_from_dict({"c_fractions": [1, 0.5, 0.25], "max_designs": 2,
@@ -65,7 +64,7 @@ def test_weight_proxies_zero_for_dense_and_monotone_sanity(tiny, tmp_path):
             assert s.tables["residual"].values[li, j] == pytest.approx(want, rel=1e-9)
     # projection_loss is exact at its anchors: one-layer projected loss - dense loss
     row = s.tables["projection_loss"].values[li]
-    ap = _LayerApprox(ls.layer, W)
+    ap = LayerApprox(ls.layer, W)
     measured = [s.evaluator.loss_with({ls.name: ap.approx(ch)}) - s.evaluator.dense_loss for ch in ls.choices]
     assert any(abs(row[j] - measured[j]) < 1e-9 for j in range(1, len(ls)))
     assert row[0] == 0.0
@@ -79,7 +78,7 @@ def test_synflow_term_is_exact_for_one_layer(tiny):
     li = 1
     ls = sp.searched[li]
     j = len(ls) - 1
-    Wh = _LayerApprox(ls.layer, ev.weight(ls.name)).approx(ls.choices[j])
+    Wh = LayerApprox(ls.layer, ev.weight(ls.name)).approx(ls.choices[j])
     mod = ev.modules[ls.name]
     saved = mod.weight.detach().clone()
     with torch.no_grad():
@@ -97,11 +96,9 @@ def test_synflow_term_is_exact_for_one_layer(tiny):
 
 def test_layer_approx_for_designs(tiny):
     net, sp, model, data = tiny
-    from structconv.core.designs import admissible_designs
-
     ls = sp["layer1.0.conv1"]
     W = np.random.default_rng(0).standard_normal((ls.layer.out_channels, ls.layer.in_channels, 3, 3))
-    ap = _LayerApprox(ls.layer, W)
+    ap = LayerApprox(ls.layer, W)
     dw = next(c for c in admissible_designs(ls.layer) if c.kind == "dw_pw")
     Wh = ap.approx(dw)
     for i in range(W.shape[1]):                          # DW x PW: rank 1 per input channel
@@ -138,3 +135,78 @@ def test_cost_only_suite_needs_no_torch_model():
     assert {"params", "mults", "kept_dof", "field_ratio"} <= set(s.tables)
     assert any("no torch model" in n for n in s.notes) or "synflow" in s.tables
     assert math.isfinite(s.tables["kept_dof"].score([1] * len(sp.searched)))
+
+
+def test_every_proxy_carries_its_metadata():
+    reg = list_proxies()
+    assert list(reg)[:len(PROXIES)] == ["params", "mults", "kept_dof", "field_ratio", "grad_norm", "snip",
+                                        "synflow", "naswot", "residual", "projection_loss"]
+    assert set(PROXIES) | {"projected_loss"} <= set(reg)
+    for name, p in reg.items():
+        assert p.name == name and p.description and "\n" not in p.description
+        assert p.direction in ("maximize", "minimize")
+    assert [n for n, p in reg.items() if p.needs_weights] == ["residual", "projection_loss", "projected_loss"]
+    assert [n for n, p in reg.items() if not p.higher_is_better] == ["residual", "projection_loss",
+                                                                       "projected_loss"]
+    assert reg["projected_loss"].per_trial and not reg["params"].per_trial
+
+
+def test_a_registered_proxy_runs_with_no_edit_to_the_suite(monkeypatch):
+    import structconv.search.proxy_registry as registry
+    from structconv.search import Proxy
+
+    monkeypatch.setattr(registry, "_PROXIES", dict(registry._PROXIES))
+    registry.register_proxy(Proxy("choices_left", "choices after this one in the layer's menu",
+                                  row=lambda run, work: [len(work.choices) - 1 - j for j in range(len(work.choices))],
+                                  base=lambda run: 1.0))
+    sp = build_space(get_network("resnet20", input_size=(8, 8)), space_config_from_dict({"designs": False}))
+    s = compute_proxies(sp, proxies=["params", "choices_left"])
+    t = s.tables["choices_left"]
+    assert t.to_dict()["description"] == "choices after this one in the layer's menu"
+    assert t.score([0] * len(sp.searched)) == 1.0 + sum(len(ls) - 1 for ls in sp.searched)
+
+
+def test_a_plug_in_kind_gets_the_documented_low_rank_fallback(tiny, monkeypatch):
+    """A kind defined here only (a rank-R factorisation): no projection, so P(W) is the parameter-matched
+    low-rank fit; every proxy stays finite and the suite says an estimate was used."""
+    from dataclasses import dataclass
+
+    import structconv.core.choice as kinds
+    from structconv.core import Choice, Layer, Part, count_ops
+
+    @dataclass(frozen=True)
+    class Factor(Choice):
+        rank: int
+        kind = "test_search_factor"
+
+        def parts(self, layer):
+            u = Layer.conv2d(layer.name + ".u", layer.in_channels, self.rank, layer.kernel, layer.input_size,
+                             layer.stride, layer.padding, layer.dilation)
+            return (Part(u), Part(Layer.conv2d(layer.name + ".v", self.rank, layer.out_channels, 1,
+                                               u.output_size, bias=layer.bias)))
+
+        @classmethod
+        def options(cls, layer, rule):
+            ok = layer.op == "conv2d" and layer.groups == 1 and layer.kernel != (1, 1) and layer.out_channels > 4
+            return (cls(layer.out_channels // 4),) if ok else ()
+
+    monkeypatch.setitem(kinds._KINDS, Factor.kind, Factor)
+    net, _, model, data = tiny
+    cfg = space_config_from_dict({"designs": False, "c_fractions": [1, 0.5],
+                                  "exclude": ["layer2.*", "layer3.1.*", "layer3.2.*"]})
+    sp = build_space(net, cfg)
+    offered = [(li, ls.choices.index(Factor(ls.layer.out_channels // 4))) for li, ls in enumerate(sp.searched)
+               if Factor(ls.layer.out_channels // 4) in ls.choices]
+    assert offered, "the plug-in kind is in the search space"
+    li, j = offered[0]
+    ls = sp.searched[li]
+    W = np.random.default_rng(0).standard_normal((ls.layer.out_channels, ls.layer.in_channels, 3, 3))
+    ap = LayerApprox(ls.layer, W)
+    F, C = W.shape[:2]
+    rank = round(count_ops(ls.layer, ls.choices[j]).params / (F + C * 9))
+    assert np.linalg.matrix_rank(ap.approx(ls.choices[j]).reshape(F, -1), tol=1e-8) == rank
+    s = compute_proxies(sp, model=model, data=data, proxies=PROXIES)
+    for t in s.tables.values():
+        assert np.isfinite(t.values[~np.isnan(t.values)]).all()
+    assert s.tables["field_ratio"].values[li, j] == 1.0            # one output still sees k x k x C
+    assert any("parameter-matched low-rank fit" in n for n in s.notes)

@@ -3,8 +3,8 @@ import pytest
 
 from structconv.core import Dense, Layer, Network, Plan, Structure, count_ops
 from structconv.core.zoo import get_network
-from structconv.search.space import (SpaceConfig, build_space, c_grid, load_space_config,
-                                     space_config_from_dict)
+from structconv.search import SpaceConfig, build_space, load_space_config, space_config_from_dict
+from structconv.search.space_config import c_grid
 
 
 def tiny_net():

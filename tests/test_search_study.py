@@ -11,13 +11,12 @@ import pytest
 
 from structconv.core.zoo import get_network
 from structconv.search import (Problem, best_random, build_costs, build_space, compute_proxies, greedy,
-                               hw_space_from_dict, run_search, uniform)
-from structconv.search.study import lagrangian_for_budget, pareto_mask
+                               hw_space_from_dict, lagrangian_for_budget, run_search, search, uniform)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def small_problem(budgets=None, objectives=("proxy", "cycles", "energy"), proxy="kept_dof", hw_space=None):
+def small_problem(budgets=None, objectives=("proxy", "cycles_total", "energy_pj"), proxy="kept_dof", hw_space=None):
     from structconv.core.presets import get_preset
 
     net = get_network("resnet20", input_size=(8, 8))
@@ -33,12 +32,12 @@ def test_constraints_front_is_exactly_the_feasible_nondominated_set(tmp_path):
 
     from structconv.search.storage import open_storage
 
-    pb = small_problem({"latency": 0.6})
+    pb = small_problem({"cycles_total": 0.6})
     res = run_search(pb, n_trials=120, seed=1, population_size=20, out_dir=tmp_path, study_name="s")
     assert res.n_complete == 120
     assert 0 < res.n_feasible < 120                       # the budget binds: some trials are infeasible
-    assert res.front and all(m.breakdown["ratios"]["latency"] <= 0.6 + 1e-12 for m in res.front)
-    assert res.best is not None and res.best.breakdown["ratios"]["latency"] <= 0.6 + 1e-12
+    assert res.front and all(m.breakdown["ratios"]["cycles_total"] <= 0.6 + 1e-12 for m in res.front)
+    assert res.best is not None and res.best.breakdown["ratios"]["cycles_total"] <= 0.6 + 1e-12
     assert len({m.index for m in res.front}) == len(res.front)
     # brute force over the stored trials: the front is every feasible point no feasible point dominates
     study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
@@ -58,7 +57,7 @@ def test_seeds_and_breakdown_in_study(tmp_path):
 
     from structconv.search.storage import open_storage
 
-    pb = small_problem({"latency": 0.7})
+    pb = small_problem({"cycles_total": 0.7})
     res = run_search(pb, n_trials=40, seed=0, population_size=10, out_dir=tmp_path, study_name="s")
     study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
     trials = sorted(study.trials, key=lambda t: t.number)
@@ -67,9 +66,9 @@ def test_seeds_and_breakdown_in_study(tmp_path):
     assert any(t.user_attrs.get("seed", "").startswith("lagrangian:") for t in trials)
     for t in trials:
         bd = t.user_attrs["breakdown"]
-        assert set(t.constraints) == {"latency"}
-        assert (t.constraints["latency"] <= 0) == bd["feasible"]
-        assert abs(bd["ratios"]["latency"] / 0.7 - 1 - t.constraints["latency"]) < 1e-9
+        assert set(t.constraints) == {"cycles_total"}
+        assert (t.constraints["cycles_total"] <= 0) == bd["feasible"]
+        assert abs(bd["ratios"]["cycles_total"] / 0.7 - 1 - t.constraints["cycles_total"]) < 1e-9
         assert t.params and len(t.params) == len(pb.names)
     assert (tmp_path / "study.journal").stat().st_size > 0
     path = res.save(tmp_path)
@@ -83,24 +82,24 @@ def test_seeds_and_breakdown_in_study(tmp_path):
 
 
 def test_seeded_runs_are_reproducible():
-    a = run_search(small_problem({"latency": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
-    b = run_search(small_problem({"latency": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
+    a = run_search(small_problem({"cycles_total": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
+    b = run_search(small_problem({"cycles_total": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
     assert [m.index for m in a.front] == [m.index for m in b.front]
     assert [m.values for m in a.front] == [m.values for m in b.front]
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random"])
 def test_other_samplers_single_objective(sampler):
-    pb = small_problem({"latency": 0.6}, objectives=("proxy",))
+    pb = small_problem({"cycles_total": 0.6}, objectives=("proxy",))
     res = run_search(pb, n_trials=40, seed=0, sampler=sampler)
     assert res.n_complete == 40 and res.best is not None
     assert len(res.front) == 1 and res.front[0].breakdown["feasible"]
 
 
 def test_baselines_greedy_meets_budget_and_search_is_at_least_as_good():
-    pb = small_problem({"latency": 0.6}, objectives=("proxy", "cycles"))
+    pb = small_problem({"cycles_total": 0.6}, objectives=("proxy", "cycles_total"))
     g = greedy(pb)
-    assert g.feasible and g.evaluation["ratios"]["latency"] <= 0.6
+    assert g.feasible and g.evaluation["ratios"]["cycles_total"] <= 0.6
     best_u, allu = uniform(pb)
     assert any(b.name == "uniform-n2" for b in allu)
     r = best_random(pb, 200, seed=0)
@@ -123,10 +122,10 @@ def test_lagrangian_meets_budget():
 
 
 def test_bad_inputs_are_clear_errors(tmp_path):
-    pb = small_problem({"latency": 0.01})
-    with pytest.raises(ValueError, match=r"max_latency_ratio = 0.01 cannot be met: the cheapest plan .* reaches"):
+    pb = small_problem({"cycles_total": 0.01})
+    with pytest.raises(ValueError, match=r"max_cycles_ratio = 0.01 cannot be met: the cheapest plan .* reaches"):
         run_search(pb, n_trials=5)
-    pb = small_problem({"latency": 0.7})
+    pb = small_problem({"cycles_total": 0.7})
     with pytest.raises(ValueError, match=r"sampler = 'cmaes' is not one of"):
         run_search(pb, n_trials=5, sampler="cmaes")
     with pytest.raises(ValueError, match=r"scheme 'redis' is not one of"):
@@ -146,14 +145,14 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 
 
 def test_changed_settings_with_same_study_name(tmp_path):
-    run_search(small_problem({"latency": 0.7}), n_trials=10, out_dir=tmp_path, study_name="x")
+    run_search(small_problem({"cycles_total": 0.7}), n_trials=10, out_dir=tmp_path, study_name="x")
     with pytest.raises(ValueError, match="created with other settings"):
-        run_search(small_problem({"latency": 0.8}), n_trials=10, out_dir=tmp_path, study_name="x")
+        run_search(small_problem({"cycles_total": 0.8}), n_trials=10, out_dir=tmp_path, study_name="x")
 
 
 def test_resume_in_process_runs_only_the_rest(tmp_path):
-    a = run_search(small_problem({"latency": 0.7}), n_trials=25, out_dir=tmp_path, population_size=10)
-    b = run_search(small_problem({"latency": 0.7}), n_trials=40, out_dir=tmp_path, population_size=10)
+    a = run_search(small_problem({"cycles_total": 0.7}), n_trials=25, out_dir=tmp_path, population_size=10)
+    b = run_search(small_problem({"cycles_total": 0.7}), n_trials=40, out_dir=tmp_path, population_size=10)
     assert a.n_complete == 25 and b.n_complete == 40
     assert any("resumed study" in n for n in b.notes)
 
@@ -162,7 +161,7 @@ def test_codesign_small_space():
     hs = hw_space_from_dict({"area_budget_mm2": 1.0,
                              "mac_array": {"rows": [8, 16], "cols": [8, 16], "dataflow": ["os", "ws"]},
                              "sum_pool": {"lanes_per_mac": [0.0625, 0.25, 1.0]}})
-    pb = small_problem({"latency": 2.0}, objectives=("proxy", "cycles", "area"), hw_space=hs)
+    pb = small_problem({"cycles_total": 2.0}, objectives=("proxy", "cycles_total", "area"), hw_space=hs)
     res = run_search(pb, n_trials=40, seed=0, population_size=10)
     assert res.front and all(m.breakdown["area_mm2"] <= 1.0 for m in res.front)
     cd = res.codesign
@@ -187,7 +186,7 @@ def _journal_trials(path):
 
 
 def _search_cmd(out, trials):
-    return [sys.executable, "-m", "structconv", "search", "resnet20", "--max-latency-ratio", "0.7",
+    return [sys.executable, "-m", "structconv", "search", "resnet20", "--max-cycles-ratio", "0.7",
             "--trials", str(trials), "--out", str(out), "--proxies", "kept_dof,params", "--no-progress",
             "--population", "20", "--json"]
 
@@ -238,7 +237,7 @@ def test_two_local_workers_share_the_journal(tmp_path):
     from optuna.trial import TrialState
 
     # enough trials that one worker cannot finish them all while the other is still starting
-    res = run_search(small_problem({"latency": 0.7}), n_trials=200, out_dir=tmp_path, workers=2, seed=0,
+    res = run_search(small_problem({"cycles_total": 0.7}), n_trials=200, out_dir=tmp_path, workers=2, seed=0,
                      population_size=10, study_name="w2")
     assert res.n_complete >= 200
     trials = _journal_trials(tmp_path / "study.journal")
@@ -246,3 +245,23 @@ def test_two_local_workers_share_the_journal(tmp_path):
     assert 200 <= len(done) <= 201
     assert len({t.user_attrs["breakdown"]["worker"] for t in done if "seed" not in t.user_attrs}) == 2
     assert len({t.number for t in trials}) == len(trials)
+
+
+def test_renamed_metric_names_say_the_new_name():
+    with pytest.raises(ValueError, match=r"objective 'cycles' is now called 'cycles_total'"):
+        small_problem(objectives=("proxy", "cycles"))
+    with pytest.raises(ValueError, match=r"budget 'latency' is now called 'cycles_total'"):
+        small_problem({"latency": 0.7})
+
+
+def test_search_accepts_a_network_and_a_zoo_name(tmp_path):
+    net = get_network("resnet20", input_size=(8, 8))
+    kw = dict(max_cycles_ratio=0.8, trials=12, proxies=["kept_dof", "params"], population=6, seed=0)
+    res, problem = search(net, "edge-int8", **kw)
+    assert problem.space.network is net
+    assert res.n_complete == 12 and res.budgets == {"cycles_total": 0.8}
+    assert res.best is not None and res.best.breakdown["ratios"]["cycles_total"] <= 0.8
+    res2, problem2 = search("resnet20", "edge-int8", **kw)
+    assert problem2.space.network.name == "resnet20" and problem2.space.network.input_shape == (3, 32, 32)
+    with pytest.raises(ValueError, match=r"max_cycles_ratio = 0 must be a number > 0"):
+        search(net, max_cycles_ratio=0, trials=5)

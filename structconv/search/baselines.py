@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core import Plan
-from .study import BUDGET_METRICS, Problem, _loss_table, preset_plans, uniform_plans
+from .problem import Problem
+from .seeds import budget_cost, loss_table, preset_plans, uniform_plans
 
 
 @dataclass
@@ -33,22 +34,17 @@ class BaselinePlan:
     def to_dict(self) -> dict:
         ev = self.evaluation
         return {"name": self.name, "plan": self.plan.name, "feasible": ev["feasible"],
-                "cycles": int(ev["cycles"]), "energy_pj": ev["energy_pj"], "params": int(ev["params"]),
+                "cycles_total": int(ev["cycles_total"]), "energy_pj": ev["energy_pj"], "params": int(ev["params"]),
                 "mults": int(ev["mults"]), "ratios": ev["ratios"], "proxies": ev["proxies"]}
 
 
 def _cost_matrix(problem: Problem, metric: str | None = None):
-    """Normalised cost per (layer, choice): the budget metrics summed (cycles without budgets)."""
+    """Normalised cost per (layer, choice): the budget metrics summed (cycles_total without budgets)."""
     ct = problem.costs
-    if metric is not None:
-        return ct.values[metric] / ct.dense[metric], ct.base[metric] / ct.dense[metric]
-    if not problem.budgets:
-        return ct.values["cycles"] / ct.dense["cycles"], ct.base["cycles"] / ct.dense["cycles"]
-    cost = sum(ct.values[m] / (problem.budgets[k] * ct.dense[m])
-               for k, m in BUDGET_METRICS.items() if k in problem.budgets)
-    base = sum(ct.base[m] / (problem.budgets[k] * ct.dense[m])
-               for k, m in BUDGET_METRICS.items() if k in problem.budgets)
-    return cost, base
+    if metric is None and problem.budgets:
+        return budget_cost(problem)
+    metric = metric or "cycles_total"
+    return ct.values[metric] / ct.dense[metric], ct.base[metric] / ct.dense[metric]
 
 
 def _wrap(problem: Problem, name: str, idx) -> BaselinePlan:
@@ -58,7 +54,7 @@ def _wrap(problem: Problem, name: str, idx) -> BaselinePlan:
 
 def greedy(problem: Problem, iters: int = 80) -> BaselinePlan:
     """AIMET-style greedy selection: one sensitivity threshold, bisected until the budget is met."""
-    loss = _loss_table(problem)
+    loss = loss_table(problem)
     sens = loss - loss[:, :1]                           # increase over the dense choice, per layer
     cost, _ = _cost_matrix(problem)
     valid = ~np.isnan(sens)
@@ -73,7 +69,7 @@ def greedy(problem: Problem, iters: int = 80) -> BaselinePlan:
         return problem.evaluate(idx)["feasible"]
 
     if not problem.budgets:
-        raise ValueError("greedy needs a budget (max latency, energy or params ratio)")
+        raise ValueError("greedy needs a budget (max_cycles_ratio, max_energy_ratio or max_params_ratio)")
     lo = float(np.nanmin(sens)) - 1e-12
     hi = float(np.nanmax(sens)) + 1e-12
     best = plan_at(hi)

@@ -20,8 +20,8 @@ the base accelerator's (``--hw``) value::
 Numeric knobs are ordered integers (``suggest_int`` over the sorted values),
 dataflow and scheme are categorical. Area comes from the accelerator's area
 table (``Accelerator.area_mm2()``: PEs, sum-pool lanes, SRAMs; 45 nm figures).
-The summary answers the designer's questions at the best design found: how many
-sum-pool adder lanes per MAC are worth their area, and which dataflow.
+The summary (``codesign_summary.py``) answers the designer's questions at the best
+design found: how many sum-pool adder lanes per MAC are worth their area, and which dataflow.
 """
 from __future__ import annotations
 
@@ -30,14 +30,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..core.files import load_data_file
+from ..core import load_data_file
+from ..sim import DATAFLOWS, SCHEMES
 
 KNOBS = {
     "mac_array": ("rows", "cols", "dataflow"),
     "sum_pool": ("adder_lanes", "lanes_per_mac", "scheme", "line_buffer_bytes"),
     "memory": ("ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes"),
 }
-CATEGORICAL = {"mac_array.dataflow": ("os", "ws", "is"), "sum_pool.scheme": ("tree", "separable", "sliding")}
+CATEGORICAL = {"mac_array.dataflow": DATAFLOWS, "sum_pool.scheme": SCHEMES}
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,51 @@ def _current(base) -> dict:
             "memory.ofmap_sram_bytes": base.memory.ofmap_sram_bytes}
 
 
+def _budget(d, source):
+    budget = d.get("area_budget_mm2")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
+                               or not budget > 0 or not math.isfinite(budget)):
+        raise ValueError(f"{source}: area_budget_mm2 = {budget!r} must be a number > 0")
+    return float(budget) if budget is not None else None
+
+
+def _section(d, sec: str, names, source):
+    sd = d.get(sec)
+    if sd is None:
+        return {}
+    if not isinstance(sd, dict):
+        raise ValueError(f"{source}: field {sec!r} must be a mapping of knob -> list of values")
+    bad = sorted(set(sd) - set(names))
+    if bad:
+        raise ValueError(f"{source}: unknown knob(s) {[f'{sec}.{b}' for b in bad]}; allowed: "
+                         f"{[f'{sec}.{n}' for n in names]}")
+    if "adder_lanes" in sd and "lanes_per_mac" in sd:
+        raise ValueError(f"{source}: give sum_pool.adder_lanes or sum_pool.lanes_per_mac, not both")
+    return sd
+
+
+def _categorical(key, vals, source) -> tuple:
+    for v in vals:
+        if v not in CATEGORICAL[key]:
+            raise ValueError(f"{source}: {key} = {v!r} is not one of {list(CATEGORICAL[key])}")
+    return tuple(dict.fromkeys(vals))
+
+
+def _numeric(key, name, vals, source) -> tuple:
+    for v in vals:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
+            raise ValueError(f"{source}: {key} values must be numbers > 0, got {v!r}")
+        if name != "lanes_per_mac" and not float(v).is_integer():
+            raise ValueError(f"{source}: {key} values must be integers, got {v!r}")
+    return tuple(sorted(set(v if name == "lanes_per_mac" else int(v) for v in vals)))
+
+
+def _knob_values(key, name, vals, source) -> tuple:
+    if not isinstance(vals, list) or not vals:
+        vals = [vals]
+    return _categorical(key, vals, source) if key in CATEGORICAL else _numeric(key, name, vals, source)
+
+
 def hw_space_from_dict(d, source: str = "hardware space") -> HwSpace:
     if not isinstance(d, dict):
         raise ValueError(f"{source}: a hardware space is a mapping, got {type(d).__name__}")
@@ -135,137 +181,16 @@ def hw_space_from_dict(d, source: str = "hardware space") -> HwSpace:
     unknown = sorted(set(d) - allowed)
     if unknown:
         raise ValueError(f"{source}: unknown field(s) {unknown}; allowed: {sorted(allowed)}")
-    budget = d.get("area_budget_mm2")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))
-                               or not budget > 0 or not math.isfinite(budget)):
-        raise ValueError(f"{source}: area_budget_mm2 = {budget!r} must be a number > 0")
+    budget = _budget(d, source)
     knobs = []
     for sec, names in KNOBS.items():
-        sd = d.get(sec)
-        if sd is None:
-            continue
-        if not isinstance(sd, dict):
-            raise ValueError(f"{source}: field {sec!r} must be a mapping of knob -> list of values")
-        bad = sorted(set(sd) - set(names))
-        if bad:
-            raise ValueError(f"{source}: unknown knob(s) {[f'{sec}.{b}' for b in bad]}; allowed: "
-                             f"{[f'{sec}.{n}' for n in names]}")
-        if "adder_lanes" in sd and "lanes_per_mac" in sd:
-            raise ValueError(f"{source}: give sum_pool.adder_lanes or sum_pool.lanes_per_mac, not both")
-        for name in names:
-            if name not in sd:
-                continue
-            key = f"{sec}.{name}"
-            vals = sd[name]
-            if not isinstance(vals, list) or not vals:
-                vals = [vals]
-            if key in CATEGORICAL:
-                for v in vals:
-                    if v not in CATEGORICAL[key]:
-                        raise ValueError(f"{source}: {key} = {v!r} is not one of {list(CATEGORICAL[key])}")
-                vals = tuple(dict.fromkeys(vals))
-            else:
-                for v in vals:
-                    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
-                        raise ValueError(f"{source}: {key} values must be numbers > 0, got {v!r}")
-                    if name != "lanes_per_mac" and not float(v).is_integer():
-                        raise ValueError(f"{source}: {key} values must be integers, got {v!r}")
-                vals = tuple(sorted(set(v if name == "lanes_per_mac" else int(v) for v in vals)))
-            knobs.append((key, vals))
+        sd = _section(d, sec, names, source)
+        knobs += [(f"{sec}.{n}", _knob_values(f"{sec}.{n}", n, sd[n], source)) for n in names if n in sd]
     if not knobs:
         raise ValueError(f"{source}: no hardware knob to search (give mac_array, sum_pool or memory lists)")
-    return HwSpace(tuple(knobs), float(budget) if budget is not None else None)
+    return HwSpace(tuple(knobs), budget)
 
 
 def load_hw_space(path) -> HwSpace:
     data = load_data_file(path, "hardware space file")
     return hw_space_from_dict(data, f"hardware space file {str(path)!r}")
-
-
-def codesign_summary(problem, result, max_members: int = 24) -> dict:
-    """Lanes-per-MAC and dataflow sweeps over the structured plans of the front.
-
-    Each front member (up to ``max_members``, dense plans skipped: they do no
-    sum-pooling) is re-simulated with every lanes-per-MAC value and every dataflow
-    at its own accelerator; "worth it" is the fewest lanes per MAC whose median
-    slowdown over those plans is within 2% of the most lanes tried.
-    """
-    hs = problem.hw_space
-    base = problem.costs.hw
-    members = [m for m in result.front if len(m.plan) > 0]
-    ref = result.best if (result.best is not None and len(result.best.plan) > 0) else (members[0] if members
-                                                                                        else None)
-    if ref is None:
-        return {"note": "no feasible structured design: no co-design answer"}
-    if ref not in members:
-        members = [ref] + members
-    members = members[:max_members]
-    knobs_of = lambda m: dict(m.breakdown.get("hw") or {})            # noqa: E731
-    lane_key = "sum_pool.lanes_per_mac" if "sum_pool.lanes_per_mac" in dict(hs.knobs) else None
-    lpm_vals = list(hs.values(lane_key)) if lane_key else [1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]
-
-    def evaluate(m, kv):
-        ev = problem.evaluate(list(m.index), kv)
-        hw = hs.accelerator(base, kv)
-        return ev, hw
-
-    slow = np.zeros((len(members), len(lpm_vals)))
-    ref_lanes = []
-    flows = ("os", "ws", "is")
-    flow_cycles = np.zeros((len(members), 3))
-    flow_energy = np.zeros((len(members), 3))
-    for i, m in enumerate(members):
-        kv0 = {k: v for k, v in knobs_of(m).items() if k not in ("sum_pool.lanes_per_mac", "sum_pool.adder_lanes")}
-        cyc = []
-        for v in lpm_vals:
-            kv = dict(kv0, **{"sum_pool.lanes_per_mac": v})
-            ev, hw = evaluate(m, kv)
-            cyc.append(ev["cycles"])
-            if m is ref:
-                ref_lanes.append({"lanes_per_mac": v, "adder_lanes": hw.sum_pool.adder_lanes, "macs": hw.num_pes,
-                                  "cycles": int(ev["cycles"]), "energy_pj": ev["energy_pj"],
-                                  "area_mm2": round(ev["area_mm2"], 4),
-                                  "within_area": hs.area_budget_mm2 is None or ev["area_mm2"] <= hs.area_budget_mm2})
-        cyc = np.asarray(cyc, float)
-        slow[i] = cyc / cyc[-1]
-        for j, df in enumerate(flows):
-            ev, _ = evaluate(m, dict(knobs_of(m), **{"mac_array.dataflow": df}))
-            flow_cycles[i, j], flow_energy[i, j] = ev["cycles"], ev["energy_pj"]
-    med = np.median(slow, axis=0)
-    worth = next(v for v, s in zip(lpm_vals, med) if s <= 1.02)
-    fastest = np.bincount(flow_cycles.argmin(axis=1), minlength=3)
-    cheapest = np.bincount(flow_energy.argmin(axis=1), minlength=3)
-    best_flow = flows[int(fastest.argmax())]
-    best_flow_e = flows[int(cheapest.argmax())]
-    ref_flow = [{"dataflow": df, "cycles": int(flow_cycles[members.index(ref), j]),
-                 "energy_pj": float(flow_energy[members.index(ref), j])} for j, df in enumerate(flows)]
-    front_flows: dict = {}
-    lpm = []
-    for m in result.front:
-        a = hs.accelerator(base, knobs_of(m))
-        front_flows[a.mac_array.dataflow] = front_flows.get(a.mac_array.dataflow, 0) + 1
-        lpm.append(a.sum_pool.adder_lanes / a.num_pes)
-    n = len(members)
-    rc = np.array([r["cycles"] for r in ref_lanes], float)
-    ref_worth_i = int(np.argmax(rc <= 1.02 * rc[-1]))
-    ref_worth = lpm_vals[ref_worth_i]
-    area0 = ref_lanes[0]["area_mm2"]
-    answer = (f"at the best plan ({ref.plan.name}, {ref_lanes[0]['macs']} MACs): {ref_worth:g} sum-pool adder lanes "
-              f"per MAC ({ref_lanes[ref_worth_i]['adder_lanes']} lanes) get within 2% of the cycles with "
-              f"{lpm_vals[-1]:g} lanes/MAC ({lpm_vals[0]:g}: +{100 * (rc[0] / rc[-1] - 1):.0f}% cycles) for "
-              f"+{100 * (ref_lanes[ref_worth_i]['area_mm2'] / area0 - 1):.1f}% area; over {n} structured front "
-              f"plans the median needs {worth:g} lanes/MAC. Dataflow {best_flow!r} is fastest for "
-              f"{fastest.max()}/{n} plans"
-              + (f", {best_flow_e!r} uses the least energy for {cheapest.max()}/{n}" if best_flow_e != best_flow
-                 else f" and uses the least energy for {cheapest.max()}/{n}"))
-    return {"answer": answer, "reference": ref.plan.name, "reference_hw": knobs_of(ref),
-            "plans_analysed": n, "lanes_per_mac": list(lpm_vals),
-            "median_slowdown": [round(float(x), 4) for x in med],
-            "lanes_per_mac_worth_it": ref_worth, "median_lanes_per_mac_worth_it": worth, "lanes_sweep": ref_lanes, "dataflow_sweep": ref_flow,
-            "dataflow_fastest_counts": dict(zip(flows, map(int, fastest))),
-            "dataflow_least_energy_counts": dict(zip(flows, map(int, cheapest))),
-            "best_dataflow_cycles": best_flow, "best_dataflow_energy": best_flow_e,
-            "front_dataflows": front_flows,
-            "front_lanes_per_mac": ({"min": min(lpm), "median": float(np.median(lpm)), "max": max(lpm)}
-                                    if lpm else None),
-            "area_budget_mm2": hs.area_budget_mm2}

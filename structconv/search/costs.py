@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import count_ops
+from ..sim import BatchSimulator, load_accelerator
 from .space import SearchSpace
 
-METRICS = ("cycles", "energy_pj", "mults", "adds", "params")
+SIM_METRICS = ("cycles_total", "energy_pj")
+OP_METRICS = ("mults", "adds", "params")
+METRICS = SIM_METRICS + OP_METRICS
 
 
 @dataclass
@@ -46,39 +49,44 @@ class CostTables:
         return {m: totals[m] / self.dense[m] if self.dense[m] else 0.0 for m in METRICS}
 
     @property
-    def latency_scale(self) -> float:
-        """Seconds per cycle."""
+    def seconds_per_cycle(self) -> float:
         return 1.0 / self.hw.clock_hz
 
     def area_mm2(self) -> float:
         return float(self.hw.area_mm2())
 
 
+def _op_tables(space: SearchSpace, searched: list[int], K: int) -> dict[str, np.ndarray]:
+    ops = {m: np.full((len(searched), K), np.nan) for m in OP_METRICS}
+    for r, i in enumerate(searched):
+        ls = space.layers[i]
+        for j, ch in enumerate(ls.choices):
+            op = count_ops(ls.layer, ch)
+            for m in OP_METRICS:
+                ops[m][r, j] = getattr(op, m)
+    return ops
+
+
+def _op_sum(layers, metric: str) -> float:
+    return float(sum(getattr(count_ops(layer), metric) for layer in layers))
+
+
 def build_costs(space: SearchSpace, hw="edge-int8", mode: str = "analytical") -> CostTables:
     """Simulate every (layer, choice) of ``space`` on ``hw`` once and tabulate."""
-    from ..sim import BatchSimulator, load_accelerator
-
     hw = load_accelerator(hw)
     bs = BatchSimulator(space.network, hw, [list(ls.choices) for ls in space.layers], mode=mode)
     searched = [i for i, ls in enumerate(space.layers) if len(ls) > 1]
     fixed = [i for i, ls in enumerate(space.layers) if len(ls) == 1]
     K = max(len(ls) for ls in space.searched)
-    ops = {m: np.full((len(searched), K), np.nan) for m in ("mults", "adds", "params")}
-    for r, i in enumerate(searched):
-        ls = space.layers[i]
-        for j, ch in enumerate(ls.choices):
-            op = count_ops(ls.layer, ch)
-            ops["mults"][r, j], ops["adds"][r, j], ops["params"][r, j] = op.mults, op.adds, op.params
-    cyc = bs.cycles_table.astype(np.float64)
-    eng = bs.energy_table.astype(np.float64)
-    values = {"cycles": np.where(np.isnan(ops["mults"]), np.nan, cyc[searched][:, :K]),
-              "energy_pj": np.where(np.isnan(ops["mults"]), np.nan, eng[searched][:, :K]), **ops}
-    base = {"cycles": float(cyc[fixed, 0].sum()), "energy_pj": float(eng[fixed, 0].sum())}
-    for m in ("mults", "adds", "params"):
-        base[m] = float(sum(getattr(count_ops(space.layers[i].layer), m) for i in fixed))
+    ops = _op_tables(space, searched, K)
+    sim = {"cycles_total": bs.cycles_table.astype(np.float64), "energy_pj": bs.energy_table.astype(np.float64)}
+    padding = np.isnan(ops["mults"])
+    values = {**{m: np.where(padding, np.nan, t[searched][:, :K]) for m, t in sim.items()}, **ops}
+    base = {m: float(t[fixed, 0].sum()) for m, t in sim.items()}
+    dense = {m: float(t[:, 0].sum()) for m, t in sim.items()}
+    for m in OP_METRICS:
+        base[m] = _op_sum([space.layers[i].layer for i in fixed], m)
+        dense[m] = _op_sum(space.network.layers, m)
     base["params"] += space.network.extra_params
-    dense = {"cycles": float(cyc[:, 0].sum()), "energy_pj": float(eng[:, 0].sum())}
-    for m in ("mults", "adds", "params"):
-        dense[m] = float(sum(getattr(count_ops(l), m) for l in space.network.layers))
     dense["params"] += space.network.extra_params
     return CostTables(space, hw, values, base, dense)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -197,8 +198,6 @@ def open_storage(kind: str, spec: str, heartbeat_interval: int = 10, grace_perio
         except Exception as e:                       # replay of a damaged journal
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ValueError(f"study file {str(path)!r} is corrupt: {first}") from None
-    import warnings
-
     from optuna.storages import RDBStorage
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
