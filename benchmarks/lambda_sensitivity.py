@@ -26,20 +26,18 @@ from pathlib import Path
 
 import torch
 
+from structconv.core import Plan, count_network, resolve_plan
+from structconv.nn import SmallCNN, load_digits_data, network_from_module, train
+
 HERE = Path(__file__).resolve().parent
 
 
 def make_plans(model, input_shape, width):
     """Plan A from the uniform-n2 preset, plan B by hand (both checked against the model)."""
-    from structconv.core import Plan
-    from structconv.core.presets import get_preset
-    from structconv.nn.trace import network_from_module
-
     net = network_from_module(model, torch.zeros((1,) + tuple(input_shape)), name="small_cnn")
-    a = get_preset("uniform-n2", net)
-    b = Plan({"conv2": {"c": width // 2, "n": 2}, "conv3": {"c": width, "n": 2}, "fc": {"c": 3 * width}},
-             name="B", model="small_cnn")
-    b.validate(net)
+    a = resolve_plan("uniform-n2", net)
+    b = resolve_plan(Plan({"conv2": {"c": width // 2, "n": 2}, "conv3": {"c": width, "n": 2}, "fc": {"c": 3 * width}},
+                          name="B", model="small_cnn"), net)
     return net, {"A": a, "B": b}
 
 
@@ -60,10 +58,6 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.lams = 3, "0.001,1.0"
-
-    from structconv.core import count_network
-    from structconv.nn.data import load_digits_data
-    from structconv.nn.train import SmallCNN, train
 
     torch.set_num_threads(args.threads)
     lams = [float(v) for v in args.lams.split(",")]
@@ -115,7 +109,7 @@ def main(argv=None) -> int:
     ]
     for pname in plan_names:
         cost = count_network(net, plans[pname])
-        desc = ", ".join(f"{k}: c={v.c}, n={v.nh}" for k, v in plans[pname].choices.items())
+        desc = ", ".join(f"{k}: {v.label}" for k, v in plans[pname].choices.items())
         lines.append(f"- Plan {pname} ({plans[pname].name}): {desc}; mults x{cost.structured.mults / cost.original.mults:.3f}, "
                      f"params x{cost.structured.params / cost.original.params:.3f}")
     lines += ["", "max residual: the largest per-layer ||(I - A A^+) W||_F / ||W||_F at the end of training.",

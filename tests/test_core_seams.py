@@ -165,3 +165,37 @@ def test_a_layer_named_layers_is_a_layer_not_a_saved_plan():
     net = Network("odd", (3, 8, 8), (Layer.conv2d("layers", 3, 4, 3, (8, 8), padding=1),))
     assert dict(resolve_plan({"layers": {"c": 2, "n": 2}}, net).choices) == {"layers": Structure(2, 2)}
     assert dict(resolve_plan({"layers": {"layers": {"c": 2, "n": 2}}}, net).choices) == {"layers": Structure(2, 2)}
+
+
+# -- atomic writes -----------------------------------------------------------------
+def test_a_killed_writers_temp_file_is_removed_by_the_next_write(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from structconv.core import atomic_write_text
+
+    target = tmp_path / "report.html"
+    code = ("import sys, time; from structconv.core import atomic_path\n"
+            f"with atomic_path({str(target)!r}) as t:\n"
+            "    t.write_text('half'); print('ready', flush=True); time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    live = [p.name for p in tmp_path.iterdir()]
+    atomic_write_text(tmp_path / "report.html", "other")      # a live writer's temp file stays
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == live
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.05)
+    assert not target.exists() or target.read_text() == "other"
+    atomic_write_text(target, "whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"] and target.read_text() == "whole"
+
+
+@pytest.mark.parametrize("where", ["/dev/null/x.yaml", "DIR"])
+def test_unwritable_paths_are_one_line_value_errors(tmp_path, where):
+    path = tmp_path if where == "DIR" else where
+    with pytest.raises(ValueError, match=r"^cannot write '.*': (Not a directory|Is a directory|File exists)"):
+        Plan(name="p").save(path)
+    assert list(tmp_path.iterdir()) == []

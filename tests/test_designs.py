@@ -377,7 +377,7 @@ def test_serialization_and_plans():
         assert choice.label.startswith(choice.kind)
     assert GCPWG(4, 8).label == "gc_pwg(M=4,N=8)" and DWPW().label == "dw_pw"
     assert choice_from_dict("pwg_dw_pwg") == PWGDWPWG()
-    with pytest.raises(ValueError, match="bad fields"):
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['Q'\] for 'gc_pwg'; allowed: M, N"):
         choice_from_dict({"design": "gc_pwg", "Q": 1})
     net = Network("n", (32, 16, 16), (L, Layer.linear("fc", 64, 10)))
     plan = Plan({"c1": {"design": "gc_pwg", "M": 4, "N": 8}})

@@ -20,7 +20,7 @@ def structured_resnet20():
 
 
 def save_ck(path, model, plan, name="resnet20"):
-    from structconv.nn.checkpoint import save_checkpoint
+    from structconv.nn import save_checkpoint
     return save_checkpoint(path, name, model.state_dict(), 0, plan=plan, meta={"lam": 0.1})
 
 
@@ -99,7 +99,7 @@ def test_nan_weights(tmp_path, capsys, structured_resnet20):
     model, plan = structured_resnet20
     sd = {k: v.clone() for k, v in model.state_dict().items()}
     sd["layer2.0.conv2.weight"][0, 0, 0, 0] = float("nan")
-    from structconv.nn.checkpoint import save_checkpoint
+    from structconv.nn import save_checkpoint
     ck = save_checkpoint(tmp_path / "ck.pt", "resnet20", sd, 0, plan=plan)
     rc, _, err = run_cli(["decompose", str(ck), "--out", str(tmp_path / "o.pt")], capsys)
     one_line_error(rc, err, "NaN")

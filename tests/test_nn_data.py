@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from structconv.nn.data import (ArrayDataset, load_cifar10, load_dataset, load_digits_data, load_image_folder,
-                                have_pil)
+from structconv.nn import ArrayDataset, load_cifar10, load_dataset, load_digits_data, load_image_folder
+from structconv.nn.folder import have_pil
 
 
 @pytest.fixture(autouse=True)
@@ -245,9 +245,9 @@ def test_folder_corrupt_png_and_missing_pillow(tmp_path, monkeypatch):
     (tmp_path / "a" / "x.png").write_bytes(b"\x89PNG\r\n")
     with pytest.raises(ValueError, match=r"x.png.*cannot be read"):
         load_image_folder(tmp_path)
-    import structconv.nn.data as data
+    import structconv.nn.folder as folder
 
-    monkeypatch.setattr(data, "have_pil", lambda: False)
+    monkeypatch.setattr(folder, "have_pil", lambda: False)
     with pytest.raises(ValueError, match="Pillow"):
         load_image_folder(tmp_path)
 

@@ -166,33 +166,15 @@ def test_inplace_and_identity_structures():
     assert not torch.allclose(other(x), want, atol=1e-6)
 
 
-def test_sparse_designs_are_skipped_with_a_note_or_raise_when_strict(monkeypatch):
-    from structconv.core import choice as choice_mod
-    from structconv.core import designs
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class FakeDesign(choice_mod.Choice):
-        kind = "dw_pw"
-
-        def validate(self, layer):
-            return None
-
-        def to_dict(self):
-            return {"design": "fake"}
-
-        @property
-        def label(self):
-            return "DW+PW"
-
-    monkeypatch.setitem(designs.DESIGNS, "fake", FakeDesign)
+def test_sparse_designs_are_skipped_with_a_note_or_raise_when_strict():
     model = structured_small()
-    plan = Plan({"stem.0": {"c": 2, "n": 2}, "block.pw": "fake"})
+    plan = Plan({"block.pw": {"c": 5, "n": 1}, "stem.0": {"design": "dw_pw"}})
     dec, report = decompose(model, plan)
-    assert report["block.pw"].status == "skipped" and "design" in report["block.pw"].note
-    assert report.skipped == ("block.pw",)
-    assert isinstance(dec.block["pw"], nn.Conv2d)
-    with pytest.raises(ValueError, match="block.pw"):
+    assert report["stem.0"].status == "skipped" and "design" in report["stem.0"].note
+    assert report.skipped == ("stem.0",)
+    assert isinstance(dec.stem[0], nn.Conv2d) and not isinstance(dec.stem[0], DecomposedConv2d)
+    assert isinstance(dec.block["pw"], DecomposedConv2d)
+    with pytest.raises(ValueError, match="stem.0"):
         decompose(model, plan, strict=True)
 
 
@@ -232,7 +214,9 @@ def test_decomposed_model_has_exactly_the_params_core_counts():
 def test_save_and_load_decomposed_round_trip(tmp_path):
     model = structured_small()
     dec, _ = decompose(model, PLAN)
-    path = save_decomposed(dec, tmp_path / "sub" / "m.pt", "small", PLAN, meta={"acc": 1.0})
+    with pytest.raises(ValueError, match="not a zoo network"):     # no network to resolve a mapping against
+        save_decomposed(dec, tmp_path / "m.pt", "small", PLAN)
+    path = save_decomposed(dec, tmp_path / "sub" / "m.pt", "small", Plan(PLAN), meta={"acc": 1.0})
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
     loaded = load_decomposed(path, build=lambda name: Small().double())
     x = torch.randn(2, 3, 12, 12, dtype=torch.float64)

@@ -124,3 +124,22 @@ def test_bad_structures_raise():
         structure_(nn.Sequential(nn.Conv2d(3, 3, 3)), {"1": {"c": 1, "n": 1}})
     with pytest.raises(RuntimeError, match="weight_shape"):
         StructuredWeight(2, 2)(torch.zeros(1, 2, 2, 2))
+
+
+def test_every_plan_entry_point_takes_a_preset_name():
+    from structconv.core import count_network, get_network, get_preset
+    from structconv.nn import build_module, decompose, network_from_module, plan_entries, structural_regularization
+
+    torch.manual_seed(0)
+    model = build_module("resnet20").eval()
+    want = get_preset("uniform-n2", get_network("resnet20"))
+    assert [(e.name, e.choice) for e in plan_entries(model, "uniform-n2")] == list(want.choices.items())
+    sr = float(structural_regularization(model, "uniform-n2").detach())
+    assert sr == pytest.approx(float(structural_regularization(model, want).detach()), rel=1e-12)
+    dec, report = decompose(model, "uniform-n2")
+    assert report.plan == "uniform-n2" and len(report.decomposed) == len(want.choices)
+    x = torch.zeros(1, 3, 32, 32)
+    assert sum(p.numel() for p in dec.parameters()) == count_network(
+        network_from_module(model, x), want).structured.params
+    structure_(model, "uniform-n2")
+    assert all(parametrize.is_parametrized(model.get_submodule(name), "weight") for name in want.choices)

@@ -8,9 +8,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from structconv.core import Plan
-from structconv.nn.checkpoint import CHECKPOINT_KEYS, load_checkpoint
-from structconv.nn.data import ArrayDataset, DataBundle, load_digits_data
-from structconv.nn.train import NonFiniteError, SmallCNN, recipe_for, train
+from structconv.nn import (CHECKPOINT_KEYS, ArrayDataset, DataBundle, NonFiniteError, SmallCNN, load_checkpoint,
+                           load_digits_data, recipe_for, train)
 
 PLAN = {"conv2": {"c": 2, "n": 2}, "conv3": {"c": 4, "n": 2}, "fc": {"c": 12}}
 FAST = dict(lr=0.05, batch_size=32, quiet=True)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from structconv.cli import main
-from structconv.nn.checkpoint import load_checkpoint
+from structconv.nn import load_checkpoint
 
 FAST = ["--epochs", "1", "--input-size", "8", "--batch-size", "128", "--threads", "1", "--lr", "0.05"]
 

@@ -5,7 +5,22 @@ CLI can print it as one line.
 """
 from __future__ import annotations
 
+import unicodedata
 from numbers import Integral
+
+
+def shown(value, limit: int = 80) -> str:
+    """``repr(value)`` safe to print: control, bidi and other invisible characters escaped, cut to ``limit``.
+
+    Every message and table that echoes a user's value (a layer name, a file name, a field)
+    goes through this, so a 100 kB name or a U+202E cannot flood or reorder a terminal.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    safe = "".join(ch if ch.isprintable() and not unicodedata.category(ch).startswith("C")
+                   else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    if len(safe) > limit:
+        safe = safe[:limit - 1] + "…"
+    return "'" + safe.replace("'", "\\'") + "'" if isinstance(value, str) else safe
 
 
 def where_suffix(where: str | None) -> str:
@@ -15,11 +30,11 @@ def where_suffix(where: str | None) -> str:
 def int_field(name: str, value, lo: int | None = None, hi: int | None = None,
               where: str | None = None) -> int:
     """Return ``value`` as an int, or raise ValueError naming ``name`` and the range."""
+    rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}{where_suffix(where)}")
+        raise ValueError(f"{name} must be an integer in {rng}, got {shown(value)}{where_suffix(where)}")
     v = int(value)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        rng = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
         raise ValueError(f"{name} = {v} is out of range {rng}{where_suffix(where)}")
     return v
 

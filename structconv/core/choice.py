@@ -15,9 +15,10 @@ so core stays torch-free.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
-from .checks import int_field, pair_field
+from .checks import int_field, pair_field, shown
 from .layer import Layer
 from .ops import ZERO, OpCount, dense_ops, structured_ops
 
@@ -81,10 +82,13 @@ class Choice:
 
     @classmethod
     def from_dict(cls, d: dict, where: str | None = None) -> "Choice":
-        try:
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(d) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown} for {cls.kind!r}; allowed: {', '.join(allowed) or 'none'}"
+                             f"{_sfx(where)}")
+        with _located(where):
             return cls(**d)
-        except TypeError as e:
-            raise ValueError(f"bad fields for {cls.kind!r} choice: {e}{_sfx(where)}") from None
 
     @property
     def label(self) -> str:
@@ -102,6 +106,18 @@ class Choice:
 
 def _sfx(where: str | None) -> str:
     return f" (in {where})" if where else ""
+
+
+@contextmanager
+def _located(where: str | None):
+    """Add where a bad field came from (e.g. the plan layer) to a field error that lacks it."""
+    try:
+        yield
+    except ValueError as e:
+        msg = str(e)
+        if where and where not in msg:
+            msg = msg[:-1] + f", {where})" if msg.endswith(")") and "(in " in msg else msg + _sfx(where)
+        raise ValueError(msg) from None
 
 
 @register_choice
@@ -149,7 +165,7 @@ class Structure(Choice):
 
     def validate(self, layer: Layer) -> None:
         super().validate(layer)
-        where = f"layer {layer.name!r}"
+        where = f"layer {shown(layer.name)}"
         int_field("c", self.c, 1, layer.group_in_channels, where)
         kh, kw = layer.kernel
         int_field("n", self.nh, 1, kh, where)
@@ -179,7 +195,8 @@ class Structure(Choice):
         if "c" not in d:
             raise ValueError(f"a structure choice needs field c (an integer >= 1){_sfx(where)}")
         n = d.get("n", 1)
-        return cls(d["c"], tuple(n) if isinstance(n, list) else n)
+        with _located(where):
+            return cls(d["c"], tuple(n) if isinstance(n, list) else n)
 
     @property
     def label(self) -> str:
@@ -218,7 +235,7 @@ def choice_from_dict(value, where: str | None = None) -> Choice:
         return Structure.from_dict(value, where)
     name = value[key]
     if not isinstance(name, str) or name not in _KINDS:
-        raise ValueError(f"{key} = {name!r} is not one of {_kind_names()}{_sfx(where)}")
+        raise ValueError(f"{key} = {shown(name)} is not one of {_kind_names()}{_sfx(where)}")
     return _KINDS[name].from_dict({k: v for k, v in value.items() if k != key}, where)
 
 

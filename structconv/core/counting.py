@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .checks import shown
 from .choice import Choice, choice_from_dict
 from .layer import Layer, Network
 from .ops import ZERO, OpCount, dense_ops
@@ -13,7 +14,7 @@ def count_ops(layer: Layer, choice: Choice | None = None) -> OpCount:
     """What ``layer`` costs under ``choice`` (dense when None; a saved form is parsed)."""
     if not isinstance(layer, Layer):
         raise TypeError(f"layer must be a Layer, got {type(layer).__name__}")
-    return choice_from_dict(choice, where=f"layer {layer.name!r}").count(layer)
+    return choice_from_dict(choice, where=f"layer {shown(layer.name)}").count(layer)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from math import gcd, sqrt
 
-from .checks import int_field
+from .checks import int_field, shown
 from ._field import (ALPHABET, Candidate, Field, Kernel, Reduction, group_assignments,
                      has_repeated_pattern, information_field, parse_kernels,
                      reduce_design_space, trace)
@@ -95,7 +95,7 @@ def _divisors(n: int) -> list[int]:
 
 
 def _where(layer: Layer) -> str:
-    return f"layer {layer.name!r}"
+    return f"layer {shown(layer.name)}"
 
 
 def _need_divides(name: str, value: int, n: int, what: str, layer: Layer) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from .checks import shown
+
 
 def umask() -> int:
     """The process umask (read without changing it for longer than a call)."""
@@ -22,20 +24,53 @@ def umask() -> int:
 def atomic_path(path, suffix: str = ".tmp"):
     """Yield a temp path beside ``path``; on success it replaces ``path``, else it is removed.
 
+    The temp name carries the writer's pid, so a later write removes the leftovers of a
+    writer that was killed (SIGKILL skips every cleanup) without touching a live one's.
     The file gets the mode open() would give (mkstemp's 0600 would make shared
-    reports and plans unreadable to others).
+    reports and plans unreadable to others). Any OSError is a one-line ValueError naming the path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
+    _remove_orphans(path, suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
+        os.close(fd)
+    except OSError as e:
+        raise ValueError(f"cannot write {shown(str(path))}: {e.strerror or e}") from None
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
+    except OSError as e:
+        raise ValueError(f"cannot write {shown(str(path))}: {e.strerror or e}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _remove_orphans(path: Path, suffix: str) -> None:
+    prefix = f".{path.name}."
+    try:
+        siblings = [p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
+    except OSError:
+        return
+    for p in siblings:
+        pid = p.name[len(prefix):].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True         # exists, owned by someone else
+    return True
 
 
 def atomic_write_text(path, text: str) -> None:

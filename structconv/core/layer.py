@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .checks import choice_field, int_field, pair_field
+from .checks import choice_field, int_field, pair_field, shown
 
 OPS = ("conv2d", "linear")
 
@@ -34,9 +34,9 @@ class Layer:
     input_size: tuple[int, int] = (1, 1)
 
     def __post_init__(self):
-        where = f"layer {self.name!r}"
+        where = f"layer {shown(self.name)}"
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+            raise ValueError(f"name must be a non-empty string, got {shown(self.name)}")
         choice_field("op", self.op, OPS, where)
         set_ = object.__setattr__
         set_(self, "in_channels", int_field("in_channels", self.in_channels, 1, None, where))
@@ -136,17 +136,28 @@ class Network:
     spec: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
+        where = f"network {shown(self.name)}"
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string, got {shown(self.name)}")
+        if isinstance(self.layers, (str, bytes)) or not hasattr(self.layers, "__iter__"):
+            raise TypeError(f"layers must be a sequence of Layer objects, got {type(self.layers).__name__} (in {where})")
         object.__setattr__(self, "layers", tuple(self.layers))
-        object.__setattr__(self, "input_shape", tuple(int(v) for v in self.input_shape))
-        int_field("extra_params", self.extra_params, 0, None, f"network {self.name!r}")
+        if isinstance(self.input_shape, (str, bytes)) or not hasattr(self.input_shape, "__iter__"):
+            raise TypeError(f"input_shape must be a sequence of positive integers such as (3, 224, 224), "
+                            f"got {shown(self.input_shape)} (in {where})")
+        object.__setattr__(self, "input_shape", tuple(
+            int_field(f"input_shape[{i}]", v, 1, None, where) for i, v in enumerate(self.input_shape)))
+        if not self.input_shape:
+            raise ValueError(f"input_shape must hold at least one dimension, got () (in {where})")
+        int_field("extra_params", self.extra_params, 0, None, where)
         if not self.layers:
-            raise ValueError(f"network {self.name!r} has no layers")
+            raise ValueError(f"network {shown(self.name)} has no layers")
         seen = set()
         for layer in self.layers:
             if not isinstance(layer, Layer):
                 raise ValueError(f"layers must hold Layer objects, got {type(layer).__name__}")
             if layer.name in seen:
-                raise ValueError(f"layer name {layer.name!r} appears twice in network {self.name!r}")
+                raise ValueError(f"layer name {shown(layer.name)} appears twice in network {shown(self.name)}")
             seen.add(layer.name)
 
     def __len__(self) -> int:
@@ -160,7 +171,7 @@ class Network:
             for layer in self.layers:
                 if layer.name == key:
                     return layer
-            raise KeyError(f"no layer named {key!r} in network {self.name!r}")
+            raise KeyError(f"no layer named {key!r} in network {shown(self.name)}")
         return self.layers[key]
 
     @property
@@ -175,6 +186,6 @@ class Network:
     def from_dict(cls, d: dict) -> "Network":
         for k in ("name", "input_shape", "layers"):
             if k not in d:
-                raise ValueError(f"network is missing field {k!r}")
+                raise ValueError(f"network is missing field {shown(k)}")
         return cls(d["name"], tuple(d["input_shape"]), tuple(Layer.from_dict(l) for l in d["layers"]),
                    d.get("extra_params", 0))

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from .checks import shown
 from .choice import Choice, Dense, choice_from_dict
 from .files import load_data_file, write_data_file
 from .layer import Network
@@ -19,11 +20,13 @@ class Plan:
     model: str | None = None
 
     def __post_init__(self):
+        if not hasattr(self.choices, "items"):
+            raise TypeError(f"choices must be a mapping of layer name -> choice, got {type(self.choices).__name__}")
         parsed = {}
         for k, v in dict(self.choices).items():
             if not isinstance(k, str):
-                raise ValueError(f"plan layer names must be strings, got {k!r}")
-            parsed[k] = choice_from_dict(v, where=f"plan layer {k!r}")
+                raise ValueError(f"plan layer names must be strings, got {shown(k)}")
+            parsed[k] = choice_from_dict(v, where=f"plan layer {shown(k)}")
         object.__setattr__(self, "choices", MappingProxyType(parsed))
 
     def choice_for(self, layer_name: str) -> Choice:
@@ -38,7 +41,7 @@ class Plan:
         for k, choice in self.choices.items():
             if k not in names:
                 raise ValueError(
-                    f"plan {self.name!r} names layer {k!r}, which network {network.name!r} does not have")
+                    f"plan {shown(self.name)} names layer {shown(k)}, which network {shown(network.name)} does not have")
             choice.validate(network[k])
 
     # -- serialization ------------------------------------------------------

@@ -50,6 +50,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
+from .checks import shown
 from .choice import Choice, Structure
 from .files import parse_yaml
 from .layer import Layer, Network
@@ -86,7 +87,7 @@ def list_presets() -> dict[str, str]:
 def preset_kind(name: str) -> str:
     """'rule' (computed from any network's layer list) or 'table' (per-layer rows for one network)."""
     if name not in _DESCRIPTIONS:
-        raise ValueError(f"preset = {name!r} is not one of {sorted(_DESCRIPTIONS)}")
+        raise ValueError(f"preset = {shown(name)} is not one of {sorted(_DESCRIPTIONS)}")
     return "table" if name in _TABLES else "rule"
 
 
@@ -137,7 +138,7 @@ def _load_table(name: str) -> tuple[str, tuple[dict, ...]]:
 def preset_table(name: str) -> list[dict]:
     """The rows of a table preset: dicts with idx, dim (C_out, C, N, N), c, n, layer."""
     if name not in _TABLES:
-        raise ValueError(f"preset = {name!r} is not a table preset; choose one of {sorted(_TABLES)}")
+        raise ValueError(f"preset = {shown(name)} is not a table preset; choose one of {sorted(_TABLES)}")
     return [dict(r) for r in _load_table(name)[1]]
 
 
@@ -232,12 +233,12 @@ _RULES = {
 def get_preset(name: str, network: Network) -> Plan:
     """The Plan of preset ``name`` for ``network`` (validated against it)."""
     if name not in _DESCRIPTIONS:
-        raise ValueError(f"preset = {name!r} is not one of {sorted(_DESCRIPTIONS)}")
+        raise ValueError(f"preset = {shown(name)} is not one of {sorted(_DESCRIPTIONS)}")
     if not isinstance(network, Network):
         raise ValueError(f"get_preset needs a Network, got {type(network).__name__}")
     choices = _table_choices(name, network) if name in _TABLES else _RULES[name](network)
     if isinstance(choices, str):
-        raise ValueError(f"preset {name!r} does not apply to network {network.name!r}: {choices}")
+        raise ValueError(f"preset {shown(name)} does not apply to network {shown(network.name)}: {choices}")
     plan = Plan(choices, name=name, model=network.name)
     plan.validate(network)
     return plan

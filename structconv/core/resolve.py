@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .checks import shown
 from .layer import Network
 from .plan import Plan
 from .presets import get_preset, list_presets
@@ -33,7 +34,7 @@ class Importer:
         module, _, fn = self.target.partition(":")
         net = getattr(importlib.import_module(module), fn)(ref, **options)
         if not isinstance(net, Network):
-            raise TypeError(f"importer {self.name!r} returned {type(net).__name__}, not a Network")
+            raise TypeError(f"importer {shown(self.name)} returned {type(net).__name__}, not a Network")
         return net
 
 
@@ -67,7 +68,7 @@ def resolve_network(ref, **options) -> Network:
     if ref in list_networks():
         return get_network(ref, **options)
     kinds = ", ".join(i.name for i in _IMPORTERS)
-    raise ValueError(f"model = {ref!r} is not a zoo network {sorted(list_networks())}"
+    raise ValueError(f"model = {shown(ref)} is not a zoo network {sorted(list_networks())}"
                      + (f" nor a reference that an importer reads ({kinds})" if kinds else ""))
 
 
@@ -99,6 +100,6 @@ def _plan(ref, network: Network) -> Plan:
             return get_preset(text, network)
         if Path(text).suffix.lower() in (".yaml", ".yml", ".json") or Path(text).exists():
             return Plan.load(text)
-        raise ValueError(f"plan = {text!r} is not a preset {sorted(list_presets())} nor a plan file "
+        raise ValueError(f"plan = {shown(text)} is not a preset {sorted(list_presets())} nor a plan file "
                          "(.yaml, .yml or .json)")
     raise TypeError(f"plan must be None, a Plan, a mapping, a preset name or a plan file, got {type(ref).__name__}")

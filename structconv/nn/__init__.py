@@ -1,7 +1,10 @@
-"""structconv.nn: structured layers, Structural Regularization, decomposition, export (PyTorch).
+"""structconv.nn: structured layers, Structural Regularization, decomposition, training, export (PyTorch).
 
-Public API (first half of issue 4):
+This module is nn's public surface: other packages import nn's names from here only.
 
+* Torch forms of choice kinds (``registry``): ``register_torch_choice(kind, trainable=...,
+  deployable=...)``, ``torch_form``, ``torch_forms``; ``structure_``, the SR term,
+  ``decompose`` and ``export_onnx(plan=...)`` dispatch through it.
 * ``SumPool3d`` / ``sum_pool3d``, ``SumPool1d`` / ``sum_pool1d``: stride-1 sum-pooling over
   (channels per group, rows, cols) with padding and dilation; methods
   'avgpool' | 'separable' | 'cumsum' | 'conv' | 'auto'.
@@ -11,30 +14,59 @@ Public API (first half of issue 4):
   each step): sum of ||(I - A A^+) W||_F / ||W||_F, Kronecker-factored, differentiable.
 * ``decompose(model, plan) -> (model, DecompositionReport)``, ``decompose_conv``,
   ``decompose_linear``, ``save_decomposed`` / ``load_decomposed``.
+* ``train(model, data, plan, ...) -> TrainResult``, ``evaluate``, checkpoints, data sets
+  (``load_dataset``, ``load_digits_data``, ``load_cifar10``, ``load_image_folder``).
+* ``build_module(zoo name | Network | spec)``, ``SmallCNN``.
 * ``network_from_module(module, example_input) -> core Network``, ``layer_from_module``.
 * ``export_onnx(model, example_input, path)``, ``check_onnx``.
 * ``project``, ``alphas``, ``compose``, ``structural_residual``: torch ports of core.structure.
+
+Plans are taken as core's ``resolve_plan`` takes them (Plan, mapping, preset name such as
+"uniform-n2", plan file), resolved against the model's Conv2d/Linear layers.
 """
+from . import forms as _forms  # noqa: F401  (registers the built-in kinds' torch forms)
 from ._kron import alphas, compose, project, structural_residual
-from .decompose import (DecomposedConv2d, DecomposedLinear, DecompositionReport, LayerDecomposition, decompose,
-                        decompose_conv, decompose_linear, decompose_module, load_decomposed, projection_residual,
-                        save_decomposed)
+from .checkpoint import (CHECKPOINT_KEYS, get_rng_state, load_checkpoint, make_checkpoint, read_weights,
+                         save_atomic, save_checkpoint, set_rng_state, torch_load)
+from .cifar import load_cifar10
+from .data import DATASETS, as_bundle, load_dataset, load_digits_data
+from .datasets import ArrayDataset, DataBundle
+from .decomposition import (DecomposedConv2d, DecomposedLinear, decompose_conv, decompose_linear, decompose_module,
+                            projection_residual)
+from .deploy import DecompositionReport, LayerDecomposition, decompose, load_decomposed, save_decomposed
+from .evaluation import NonFiniteError, check_finite, deterministic_mode, evaluate, seed_everything
 from .export import check_onnx, export_onnx
+from .folder import load_image_folder
+from .plans import PlanEntry, plan_entries, resolve_module_plan, structure_, unstructure_
+from .recipes import RECIPES, SCHEDULES, TrainConfig, recipe_for
+from .registry import (TorchForm, register_torch_choice, torch_form, torch_forms, unregister_torch_choice,
+                       weight_structure)
 from .regularization import StructuralRegularizer, structural_regularization, structural_residuals
-from .structured import (StructuredConv2d, StructuredLinear, StructuredWeight, plan_entries, structure_,
-                         structure_module, structured_alpha, unstructure_)
+from .results import TrainResult
+from .structured import StructuredConv2d, StructuredLinear, StructuredWeight, structure_module, structured_alpha
 from .sumpool import METHODS as SUMPOOL_METHODS
 from .sumpool import SumPool1d, SumPool3d, choose_method, sum_pool1d, sum_pool3d
-from .trace import layer_from_module, network_from_module
+from .trace import layer_from_module, module_network, network_from_module
+from .training import train
+from .zoo import CLASSIFICATION, SmallCNN, build_module, conv_linear_modules, module_from_spec, network_to_module
 
 __all__ = [
+    "TorchForm", "register_torch_choice", "unregister_torch_choice", "torch_form", "torch_forms",
+    "weight_structure",
     "SumPool3d", "SumPool1d", "sum_pool3d", "sum_pool1d", "choose_method", "SUMPOOL_METHODS",
     "StructuredWeight", "StructuredConv2d", "StructuredLinear", "structure_", "unstructure_",
-    "structure_module", "structured_alpha", "plan_entries",
+    "structure_module", "structured_alpha", "plan_entries", "PlanEntry", "resolve_module_plan",
     "structural_regularization", "StructuralRegularizer", "structural_residuals",
     "decompose", "decompose_conv", "decompose_linear", "decompose_module", "projection_residual",
     "DecomposedConv2d", "DecomposedLinear", "DecompositionReport", "LayerDecomposition",
     "save_decomposed", "load_decomposed",
-    "network_from_module", "layer_from_module", "export_onnx", "check_onnx",
+    "train", "TrainResult", "TrainConfig", "RECIPES", "SCHEDULES", "recipe_for", "NonFiniteError",
+    "evaluate", "check_finite", "deterministic_mode", "seed_everything",
+    "CHECKPOINT_KEYS", "load_checkpoint", "save_checkpoint", "make_checkpoint", "read_weights", "torch_load",
+    "save_atomic", "get_rng_state", "set_rng_state",
+    "DATASETS", "DataBundle", "ArrayDataset", "load_dataset", "load_digits_data", "load_cifar10",
+    "load_image_folder", "as_bundle",
+    "CLASSIFICATION", "build_module", "network_to_module", "module_from_spec", "conv_linear_modules", "SmallCNN",
+    "network_from_module", "layer_from_module", "module_network", "export_onnx", "check_onnx",
     "project", "alphas", "compose", "structural_residual",
 ]

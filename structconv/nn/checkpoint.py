@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from structconv.core import atomic_path
+from ..core import atomic_path
 
 CHECKPOINT_KEYS = ("model", "state_dict", "optimizer", "scheduler", "epoch", "plan", "rng", "meta")
 
@@ -153,9 +153,3 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         raise ValueError(f"checkpoint {str(path)!r}: 'epoch' = {ck['epoch']!r} must be an integer >= -1")
     return ck
 
-
-def load_plan(ck: dict):
-    """The checkpoint's Plan (a dense Plan when it holds none)."""
-    from structconv.core import Plan
-
-    return Plan.from_dict(ck["plan"], source="checkpoint plan") if ck.get("plan") else Plan(name="dense")

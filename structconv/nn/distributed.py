@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 
 
 def default_backend(device: torch.device | str) -> str:
@@ -75,8 +76,6 @@ def spawn(fn, world_size: int, args: tuple) -> None:
     A worker that raised ValueError (bad input, a diverged loss) re-raises here
     as a ValueError with the worker's one-line message.
     """
-    import torch.multiprocessing as mp
-
     try:
         mp.spawn(fn, args=args, nprocs=world_size, join=True)
     except mp.ProcessRaisedException as e:
@@ -84,3 +83,12 @@ def spawn(fn, world_size: int, args: tuple) -> None:
         if m and m[-1][0].rsplit(".", 1)[-1] in ("ValueError", "NonFiniteError"):
             raise ValueError(m[-1][1]) from None
         raise
+
+
+def all_gather_object(obj, world_size: int) -> list:
+    """``obj`` of every process, in rank order (``[obj]`` in a single process)."""
+    if world_size == 1:
+        return [obj]
+    out = [None] * world_size
+    dist.all_gather_object(out, obj)
+    return out

@@ -1,4 +1,8 @@
-"""ONNX export of (decomposed) models, written atomically and checked with onnxruntime."""
+"""ONNX export of (decomposed) models, written atomically and checked with onnxruntime.
+
+With a ``plan`` the model is first turned into its deployable form through the kinds'
+torch forms (``decompose``), so the file holds what the hardware runs.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,12 +13,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from structconv.core import atomic_path
+from ..core import atomic_path
+from .deploy import decompose
 
 
 def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int | None = None,
-                dynamic_batch: bool = True, verify: bool = True, atol: float = 1e-5) -> Path:
+                dynamic_batch: bool = True, verify: bool = True, atol: float = 1e-5, *, plan=None,
+                method: str = "auto") -> Path:
     """Export ``model`` (eval mode) to ONNX at ``path``, atomically (a temp file renamed into place).
+
+    ``plan`` (any plan reference): export ``decompose(model, plan, method)`` instead, the
+    deployable form (``model`` itself is left as it is).
 
     With ``verify`` (default) and onnxruntime importable, the file is run on
     ``example_input`` and must match torch to ``atol`` (ValueError otherwise)
@@ -24,27 +33,13 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int 
     if not isinstance(example_input, torch.Tensor):
         raise ValueError("example_input must be a tensor")
     path = Path(path)
+    if plan is not None:
+        model, _ = decompose(model, plan, method=method)
     was_training = model.training
     model.eval()
     try:
         with atomic_path(path, suffix=".onnx") as tmp:
-            kwargs = {}
-            trace_input = example_input
-            if dynamic_batch:
-                kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch", min=1)},)
-                if example_input.shape[0] == 1:          # torch.export specializes a size-1 dim
-                    trace_input = torch.cat([example_input, example_input])
-            quiet = logging.getLogger("torch.onnx._internal.exporter._registration")
-            level = quiet.level
-            quiet.setLevel(logging.ERROR)             # "torchvision is not installed" notices
-            try:
-                with warnings.catch_warnings(), torch.no_grad():
-                    warnings.simplefilter("ignore")
-                    prog = torch.onnx.export(model, (trace_input,), dynamo=True, opset_version=opset,
-                                             external_data=False, verbose=False, **kwargs)
-            finally:
-                quiet.setLevel(level)
-            prog.save(str(tmp), external_data=False)
+            _onnx_program(model, example_input, opset, dynamic_batch).save(str(tmp), external_data=False)
             if verify:
                 err = check_onnx(tmp, model, example_input)
                 if err is not None and not err <= atol:
@@ -53,6 +48,25 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int 
     finally:
         model.train(was_training)
     return path
+
+
+def _onnx_program(model: nn.Module, example_input: torch.Tensor, opset, dynamic_batch: bool):
+    kwargs = {}
+    trace_input = example_input
+    if dynamic_batch:
+        kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch", min=1)},)
+        if example_input.shape[0] == 1:          # torch.export specializes a size-1 dim
+            trace_input = torch.cat([example_input, example_input])
+    quiet = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)             # "torchvision is not installed" notices
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            return torch.onnx.export(model, (trace_input,), dynamo=True, opset_version=opset,
+                                     external_data=False, verbose=False, **kwargs)
+    finally:
+        quiet.setLevel(level)
 
 
 def check_onnx(path, model: nn.Module, example_input: torch.Tensor) -> float | None:

@@ -12,21 +12,17 @@ Two ways to get one:
   built with that parametrization (``from_module`` converts an existing layer).
 
 Both support groups/depthwise, stride, padding, dilation, bias and rectangular
-kernels (``n`` an int or an (nh, nw) pair). The helpers that map a Plan onto a
-model's modules (``plan_entries``) live here too.
+kernels (``n`` an int or an (nh, nw) pair). ``structure_`` and ``plan_entries``, which
+map a Plan onto a model's modules, are in ``plans``.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..core import Dense, Plan, Structure
-from ..core.checks import int_field, pair_field
+from ..core import int_field, pair_field
 from . import _kron
-from .trace import layer_from_module
 
 
 class StructuredWeight(nn.Module):
@@ -99,8 +95,7 @@ def structure_module(module: nn.Module, c: int, n=1) -> nn.Module:
 
 def structured_alpha(module: nn.Module) -> torch.Tensor:
     """The trainable alpha of a module structured by ``StructuredWeight``."""
-    if not parametrize.is_parametrized(module, "weight") or not any(
-            isinstance(p, StructuredWeight) for p in module.parametrizations.weight):
+    if not is_structured(module):
         raise ValueError(f"{type(module).__name__}.weight is not parametrized by StructuredWeight")
     return module.parametrizations.weight.original
 
@@ -160,69 +155,7 @@ class StructuredLinear(nn.Linear):
         return new
 
 
-# -- plans on modules -------------------------------------------------------------------
-def coerce_plan(plan) -> Plan:
-    """A Plan from a Plan, a plan dict ({'layers': ...}) or a mapping layer -> choice."""
-    if isinstance(plan, dict) and "layers" in plan:
-        layers = plan["layers"]
-        # {'layers': {...}} is a serialized Plan unless 'layers' is itself a layer's choice
-        if layers is None or (isinstance(layers, dict) and not {"c", "design"} & set(layers)):
-            return Plan.from_dict(plan)
-    return Plan.coerce(plan)
-
-
-@dataclass(frozen=True)
-class PlanEntry:
-    """One planned layer resolved on a model: qualified name, module, its choice, its core Layer."""
-
-    name: str
-    module: nn.Module
-    choice: object
-    layer: object
-
-    @property
-    def is_structure(self) -> bool:
-        return isinstance(self.choice, Structure)
-
-
-def plan_entries(model: nn.Module, plan) -> list[PlanEntry]:
-    """Resolve every non-dense choice of ``plan`` to a module of ``model``, validated.
-
-    Raises ValueError when the plan names a layer the model lacks, a layer that is
-    not a Conv2d/Linear, or a choice that does not fit (``Choice.validate`` on the
-    core Layer built from the module).
-    """
-    plan = coerce_plan(plan)
-    modules = dict(model.named_modules())
-    out = []
-    for name, choice in plan.choices.items():
-        if isinstance(choice, Dense):
-            continue
-        if name not in modules:
-            raise ValueError(f"plan {plan.name!r} names layer {name!r}, which the model "
-                             f"({type(model).__name__}) does not have")
-        mod = modules[name]
-        layer = layer_from_module(name, mod)
-        choice.validate(layer)
-        out.append(PlanEntry(name, mod, choice, layer))
-    return out
-
-
-def structure_(model: nn.Module, plan) -> nn.Module:
-    """Parametrize every structured layer of ``plan`` in place (weight = A alpha); returns model.
-
-    Sparse-kernel designs are left alone (they change the architecture, not the weight).
-    """
-    for e in plan_entries(model, plan):
-        if e.is_structure and not e.choice.is_identity(e.layer):
-            structure_module(e.module, e.choice.c, e.choice.n)
-    return model
-
-
-def unstructure_(model: nn.Module) -> nn.Module:
-    """Remove every StructuredWeight parametrization, keeping A alpha as a plain weight."""
-    for mod in model.modules():
-        if parametrize.is_parametrized(mod, "weight") and any(
-                isinstance(p, StructuredWeight) for p in mod.parametrizations.weight):
-            parametrize.remove_parametrizations(mod, "weight", leave_parametrized=True)
-    return model
+def is_structured(module: nn.Module) -> bool:
+    """Whether ``module.weight`` is parametrized by a ``StructuredWeight``."""
+    return parametrize.is_parametrized(module, "weight") and any(
+        isinstance(p, StructuredWeight) for p in module.parametrizations.weight)

@@ -33,9 +33,18 @@ def _min_input(kernel, dilation) -> tuple[int, int]:
     return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
 
 
+#: attribute of a module that replaced a planned layer for training (a kind's trainable form):
+#: the core Layer it stands for, so the plan still resolves on the trained model
+PLANNED_LAYER = "structconv_layer"
+
+
 def layer_from_module(name: str, module: nn.Module, input_size=None) -> Layer:
     """The core Layer of a Conv2d or Linear (``input_size`` (H, W); by default the
-    smallest input the kernel fits, enough for ``Choice.validate``)."""
+    smallest input the kernel fits, enough for ``Choice.validate``), or the one a
+    trainable replacement module stands for (``PLANNED_LAYER``)."""
+    planned = getattr(module, PLANNED_LAYER, None)
+    if planned is not None:
+        return planned
     if isinstance(module, nn.Linear):
         return Layer.linear(name or "linear", module.in_features, module.out_features,
                             bias=module.bias is not None)
@@ -56,9 +65,93 @@ def layer_from_module(name: str, module: nn.Module, input_size=None) -> Layer:
     raise ValueError(f"layer {name!r} is a {type(module).__name__}, not an nn.Conv2d or nn.Linear")
 
 
-def _own_params(module: nn.Module):
-    """The parameters a Conv2d/Linear owns (parametrized originals included)."""
-    return list(module.parameters(recurse=True))
+def is_layer_module(module: nn.Module) -> bool:
+    """Whether ``module`` is a core layer: an nn.Conv2d (not transposed) or an nn.Linear."""
+    return isinstance(module, (nn.Conv2d, nn.Linear)) and not isinstance(module, nn.ConvTranspose2d)
+
+
+def module_network(module: nn.Module, name: str | None = None) -> Network:
+    """A core Network of ``module``'s Conv2d/Linear layers in registration order, without running it.
+
+    Input sizes are the smallest each kernel fits (enough to validate and resolve plans,
+    not to count ops: use ``network_from_module`` for that). For the zoo modules the
+    registration order is the core network's layer order.
+    """
+    layers = tuple(layer_from_module(n, m) for n, m in _layer_modules(module))
+    if not layers:
+        raise ValueError(f"module {type(module).__name__} has no nn.Conv2d or nn.Linear layer")
+    return Network(name or type(module).__name__, (layers[0].in_channels, 1, 1), layers, 0)
+
+
+def _layer_modules(module: nn.Module):
+    """(name, module) of every Conv2d/Linear and trainable replacement (not the layers inside one)."""
+    inside = None
+    for name, m in module.named_modules():
+        if inside is not None and name.startswith(inside):
+            continue
+        if hasattr(m, PLANNED_LAYER):
+            inside = f"{name}." if name else ""
+            yield name, m
+        elif is_layer_module(m):
+            yield name, m
+
+
+class _Tracer:
+    """Forward pre-hooks that record each Conv2d/Linear call as a core Layer."""
+
+    def __init__(self):
+        self.layers: list[Layer] = []
+        self.calls: dict[str, int] = {}
+        self.traced: dict[str, nn.Module] = {}
+
+    def hook_for(self, qname: str):
+        return lambda mod, args: self.record(qname, mod, args[0])
+
+    def record(self, qname: str, mod: nn.Module, x: torch.Tensor) -> None:
+        k = self.calls.get(qname, 0)
+        self.calls[qname] = k + 1
+        lname = (qname or type(mod).__name__.lower()) + (f"#{k}" if k else "")
+        if isinstance(mod, nn.Linear):
+            _warn_flattened_linear(lname, x)
+            self.layers.append(layer_from_module(lname, mod))
+        else:
+            if x.dim() != 4:
+                raise ValueError(f"layer {lname!r}: Conv2d input must be 4-D, got shape {tuple(x.shape)}")
+            self.layers.append(layer_from_module(lname, mod, (int(x.shape[-2]), int(x.shape[-1]))))
+        self.traced[qname] = mod
+
+
+def _warn_flattened_linear(lname: str, x: torch.Tensor) -> None:
+    extra = 1
+    for s in x.shape[1:-1]:
+        extra *= int(s)
+    if x.dim() > 2 and extra > 1:
+        warnings.warn(f"layer {lname!r}: Linear on input of shape {tuple(x.shape)} is "
+                      f"counted for one position per sample", stacklevel=4)
+
+
+_UNSUPPORTED = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def _inputs(example_input) -> tuple:
+    inputs = example_input if isinstance(example_input, tuple) else (example_input,)
+    if not inputs or not isinstance(inputs[0], torch.Tensor):
+        raise ValueError("example_input must be a tensor (or a tuple of tensors)")
+    return inputs
+
+
+def _run_traced(module: nn.Module, inputs: tuple, tracer: _Tracer) -> None:
+    handles = [m.register_forward_pre_hook(tracer.hook_for(q)) for q, m in module.named_modules()
+               if is_layer_module(m)]
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        module.train(was_training)
 
 
 def network_from_module(module: nn.Module, example_input, name: str | None = None) -> Network:
@@ -73,60 +166,18 @@ def network_from_module(module: nn.Module, example_input, name: str | None = Non
     """
     if not isinstance(module, nn.Module):
         raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    inputs = example_input if isinstance(example_input, tuple) else (example_input,)
-    if not inputs or not isinstance(inputs[0], torch.Tensor):
-        raise ValueError("example_input must be a tensor (or a tuple of tensors)")
-    layers: list[Layer] = []
-    calls: dict[str, int] = {}
-    traced: dict[str, nn.Module] = {}
-    unsupported: list[str] = []
-    handles = []
-
-    def hook_for(qname: str):
-        def hook(mod, args):
-            x = args[0]
-            k = calls.get(qname, 0)
-            calls[qname] = k + 1
-            lname = (qname or type(mod).__name__.lower()) + (f"#{k}" if k else "")
-            if isinstance(mod, nn.Linear):
-                if x.dim() > 2:
-                    extra = 1
-                    for s in x.shape[1:-1]:
-                        extra *= int(s)
-                    if extra > 1:
-                        warnings.warn(f"layer {lname!r}: Linear on input of shape {tuple(x.shape)} is "
-                                      f"counted for one position per sample", stacklevel=2)
-                layers.append(layer_from_module(lname, mod))
-            else:
-                if x.dim() != 4:
-                    raise ValueError(f"layer {lname!r}: Conv2d input must be 4-D, got shape {tuple(x.shape)}")
-                layers.append(layer_from_module(lname, mod, (int(x.shape[-2]), int(x.shape[-1]))))
-            traced[qname] = mod
-        return hook
-
-    for qname, mod in module.named_modules():
-        if isinstance(mod, (nn.Conv2d, nn.Linear)) and not isinstance(mod, nn.ConvTranspose2d):
-            handles.append(mod.register_forward_pre_hook(hook_for(qname)))
-        elif isinstance(mod, (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-                              nn.ConvTranspose3d)):
-            unsupported.append(qname)
-    was_training = module.training
-    try:
-        module.eval()
-        with torch.no_grad():
-            module(*inputs)
-    finally:
-        for h in handles:
-            h.remove()
-        module.train(was_training)
-    if not layers:
+    inputs = _inputs(example_input)
+    tracer = _Tracer()
+    _run_traced(module, inputs, tracer)
+    if not tracer.layers:
         raise ValueError("the module ran no nn.Conv2d or nn.Linear on the example input")
+    unsupported = [q for q, m in module.named_modules() if isinstance(m, _UNSUPPORTED) and not is_layer_module(m)]
     if unsupported:
         warnings.warn(f"layers {unsupported} are not Conv2d/Linear: counted as extra parameters only",
                       stacklevel=2)
     total = sum(p.numel() for p in module.parameters())
-    in_layers = {id(p): p.numel() for m in traced.values() for p in _own_params(m)}
+    # parametrized originals included: a structured layer owns its alpha
+    in_layers = {id(p): p.numel() for m in tracer.traced.values() for p in m.parameters(recurse=True)}
     extra = total - sum(in_layers.values())
-    x0 = inputs[0]
-    shape = tuple(int(v) for v in x0.shape[1:])
-    return Network(name or type(module).__name__, shape, tuple(layers), max(0, int(extra)))
+    shape = tuple(int(v) for v in inputs[0].shape[1:])
+    return Network(name or type(module).__name__, shape, tuple(tracer.layers), max(0, int(extra)))

@@ -1,0 +1,167 @@
+"""Whole models under a plan: each planned layer becomes its kind's deployable module.
+
+For a structure that is SumPool + small conv/linear (``decomposition``); the kinds' torch
+forms come from the registry, so nothing here knows one kind from another.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..core import Plan, resolve_network, resolve_plan
+from .checkpoint import save_atomic, torch_load
+from .decomposition import checked_weight
+from .plans import PlanEntry, plan_entries, resolve_module_plan, set_submodule
+from .zoo import build_module
+
+
+@dataclass(frozen=True)
+class LayerDecomposition:
+    """What ``decompose`` did with one planned layer."""
+
+    name: str
+    choice: str
+    status: str                 # 'decomposed' | 'identity' | 'skipped'
+    residual: float | None      # ||(I - A A^+) W|| / ||W|| before projection (None when skipped)
+    params_before: int
+    params_after: int
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "choice": self.choice, "status": self.status, "residual": self.residual,
+                "params_before": self.params_before, "params_after": self.params_after, "note": self.note}
+
+
+@dataclass(frozen=True)
+class DecompositionReport:
+    """Per-layer outcome of ``decompose``; ``to_dict()`` for JSON, ``to_markdown()`` for people."""
+
+    plan: str
+    layers: tuple[LayerDecomposition, ...] = field(default_factory=tuple)
+
+    @property
+    def decomposed(self) -> tuple[str, ...]:
+        return tuple(l.name for l in self.layers if l.status == "decomposed")
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        return tuple(l.name for l in self.layers if l.status == "skipped")
+
+    @property
+    def max_residual(self) -> float:
+        return max((l.residual for l in self.layers if l.residual is not None), default=0.0)
+
+    def __getitem__(self, name: str) -> LayerDecomposition:
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise KeyError(f"no layer {name!r} in the decomposition report")
+
+    def to_dict(self) -> dict:
+        return {"plan": self.plan, "decomposed": len(self.decomposed), "skipped": len(self.skipped),
+                "max_residual": self.max_residual, "layers": [l.to_dict() for l in self.layers]}
+
+    def to_markdown(self) -> str:
+        rows = ["| layer | choice | status | residual | params | note |", "|---|---|---|---|---|---|"]
+        for l in self.layers:
+            res = "" if l.residual is None else f"{l.residual:.3g}"
+            rows.append(f"| {l.name} | {l.choice} | {l.status} | {res} | {l.params_before} -> "
+                        f"{l.params_after} | {l.note} |")
+        return "\n".join(rows)
+
+
+def _nparams(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def _check_finite(module: nn.Module, name: str) -> None:
+    if isinstance(getattr(module, "weight", None), torch.Tensor):
+        checked_weight(module, name)                  # a Conv2d/Linear: "weight" / "bias"
+        return
+    for pname, p in module.named_parameters():
+        if not torch.isfinite(p.detach()).all():
+            raise ValueError(f"layer {name!r}: parameter {pname!r} contains NaN or inf values")
+
+
+def _precheck(entries: list[PlanEntry], strict: bool) -> None:
+    """Every reason to refuse, before anything changes."""
+    for e in entries:
+        if e.form.pending is None:
+            _check_finite(e.module, e.name)
+        elif strict:
+            raise ValueError(f"layer {e.name!r}: choice {e.choice.label!r} ({e.choice.kind}) cannot be "
+                             f"deployed from trained weights: {e.form.pending}")
+
+
+def _deploy_entry(model: nn.Module, e: PlanEntry, method: str) -> tuple[nn.Module, LayerDecomposition]:
+    mod = model.get_submodule(e.name)
+    before = _nparams(mod)
+    if e.form.pending is not None:
+        return model, LayerDecomposition(e.name, e.choice.label, "skipped", None, before, before, e.form.pending)
+    res = e.form.residual_of(mod, e.choice, e.layer)
+    new = e.form.deploy_module(mod, e.choice, e.layer, method)
+    if new is mod:
+        return model, LayerDecomposition(e.name, e.choice.label, "identity", res, before, before,
+                                         "the layer is its own deployable form")
+    model = set_submodule(model, e.name, new)
+    return model, LayerDecomposition(e.name, e.choice.label, "decomposed", res, before, _nparams(new))
+
+
+def decompose(model: nn.Module, plan, method: str = "auto", inplace: bool = False,
+              strict: bool = False) -> tuple[nn.Module, DecompositionReport]:
+    """Replace each planned layer by its kind's deployable module (a structure: SumPool + small conv/linear).
+
+    Returns (new_model, report). The model is deep-copied unless ``inplace``. Kinds whose
+    torch form is pending (the sparse-kernel designs) are skipped with a note, or raise
+    ValueError when ``strict``. Identity structures (window 1x1x1) are left as they are.
+    A plan naming a missing layer, a choice that does not fit, a kind with no torch form or
+    NaN/inf weights raise ValueError before anything changes.
+    """
+    plan = resolve_module_plan(model, plan)
+    entries = plan_entries(model, plan)
+    _precheck(entries, strict)
+    if not inplace:
+        model = copy.deepcopy(model)
+    rows = []
+    for e in entries:
+        model, row = _deploy_entry(model, e, method)
+        rows.append(row)
+    return model, DecompositionReport(plan.name, tuple(rows))
+
+
+# -- saving and loading decomposed models ----------------------------------------------
+def _saved_plan(model_name: str, plan) -> Plan:
+    if isinstance(plan, Plan):
+        return plan
+    try:
+        network = resolve_network(model_name)
+    except (TypeError, ValueError):
+        raise ValueError(f"model {model_name!r} is not a zoo network: pass the plan as a Plan") from None
+    return resolve_plan(plan, network)
+
+
+def save_decomposed(model: nn.Module, path, model_name: str, plan, method: str = "auto",
+                    meta: dict | None = None) -> Path:
+    """Save a decomposed zoo model atomically as a ``weights_only``-loadable dict.
+
+    ``plan`` is a Plan, or any plan reference resolved against the zoo network ``model_name``.
+    """
+    blob = {"format": "structconv.decomposed/1", "model": model_name, "plan": _saved_plan(model_name, plan).to_dict(),
+            "method": method, "state_dict": model.state_dict(), "meta": dict(meta or {})}
+    return save_atomic(blob, path)
+
+
+def load_decomposed(path, build=None) -> nn.Module:
+    """Rebuild a model saved by ``save_decomposed``: build the zoo model (or ``build(name)``),
+    decompose it with the saved plan (architecture only), then load the weights."""
+    blob = torch_load(path, "decomposed model")
+    if not isinstance(blob, dict) or blob.get("format") != "structconv.decomposed/1":
+        raise ValueError(f"{str(path)!r} is not a decomposed model saved by structconv")
+    model = (build or build_module)(blob["model"])
+    model, _ = decompose(model, blob["plan"], method=blob.get("method", "auto"), inplace=True)
+    model.load_state_dict(blob["state_dict"])
+    return model

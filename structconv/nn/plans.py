@@ -1,0 +1,114 @@
+"""Plans on torch modules: resolve a plan reference for a model, find each planned layer's
+module, and make the model trainable under the plan (``structure_``) or plain again.
+
+Every function here takes a plan the way core's ``resolve_plan`` does: a Plan, a mapping,
+a preset name such as ``"uniform-n2"`` or a plan file, resolved against the model's own
+Conv2d/Linear layers (``module_network``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+from torch.nn.utils import parametrize
+
+from ..core import Choice, Layer, Plan, resolve_plan
+from .registry import TorchForm, torch_form
+from .structured import is_structured
+from .trace import PLANNED_LAYER, layer_from_module, module_network
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The wrapped module of DistributedDataParallel / DataParallel (names then match the plan)."""
+    while isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+        model = model.module
+    return model
+
+
+def _layer_mapping(ref) -> bool:
+    # {'layers': X} is a serialized Plan unless X is itself a choice (a model layer named "layers");
+    # core's resolve_plan reads every such mapping as a serialized Plan (see REQUESTS.md)
+    layers = ref.get("layers") if isinstance(ref, dict) else None
+    return isinstance(layers, dict) and bool({"c", "design", "kind"} & set(layers))
+
+
+def resolve_module_plan(model: nn.Module, plan) -> Plan:
+    """``resolve_plan(plan, network)`` with the network of ``model``'s Conv2d/Linear layers."""
+    model = unwrap(model)
+    if _layer_mapping(plan):
+        return Plan(plan)
+    return resolve_plan(plan, module_network(model, f"{type(model).__name__} (its Conv2d/Linear modules)"))
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One planned layer resolved on a model: qualified name, module, its choice, its core Layer."""
+
+    name: str
+    module: nn.Module
+    choice: Choice
+    layer: Layer
+
+    @property
+    def form(self) -> TorchForm:
+        """The torch form of the choice's kind (ValueError naming the layer when it has none)."""
+        return torch_form(self.choice, self.name)
+
+
+def _entry(modules: dict, plan: Plan, name: str, choice: Choice) -> PlanEntry:
+    if name not in modules:
+        raise ValueError(f"plan {plan.name!r} names layer {name!r}, which the model does not have")
+    layer = layer_from_module(name, modules[name])
+    choice.validate(layer)
+    torch_form(choice, name)                        # a kind without a torch form fails here, before any change
+    return PlanEntry(name, modules[name], choice, layer)
+
+
+def plan_entries(model: nn.Module, plan) -> list[PlanEntry]:
+    """Every planned layer whose kind changes the module (not dense), resolved and validated.
+
+    Raises ValueError when the plan names a layer the model lacks, a layer that is not a
+    Conv2d/Linear, a choice that does not fit (``Choice.validate``), or a kind with no
+    registered torch form.
+    """
+    model = unwrap(model)
+    plan = resolve_module_plan(model, plan)
+    modules = dict(model.named_modules())
+    entries = [_entry(modules, plan, name, choice) for name, choice in plan.choices.items()]
+    return [e for e in entries if e.form.changes_module]
+
+
+def set_submodule(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
+    """Put ``new`` at ``name`` in ``model``; returns the model (``new`` itself for the root)."""
+    if not name:
+        return new
+    parent_name, _, attr = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    if isinstance(parent, (nn.Sequential, nn.ModuleList)) and attr.isdigit():
+        parent[int(attr)] = new
+    else:
+        setattr(parent, attr, new)
+    return model
+
+
+def structure_(model: nn.Module, plan) -> nn.Module:
+    """Make every planned layer trainable in its kind's torch form, in place; returns the model.
+
+    For a structure that is a ``StructuredWeight`` parametrization (weight = A alpha) on the
+    user's own module, so module names and the state dict keep their shape. A kind whose
+    trainable form is a new module gets it swapped in, marked with the layer it stands for.
+    """
+    for e in plan_entries(model, plan):
+        new = e.form.train_module(e.module, e.choice, e.layer)
+        if new is not e.module:
+            setattr(new, PLANNED_LAYER, e.layer)
+            model = set_submodule(model, e.name, new)
+    return model
+
+
+def unstructure_(model: nn.Module) -> nn.Module:
+    """Remove every StructuredWeight parametrization, keeping A alpha as a plain weight."""
+    for mod in model.modules():
+        if is_structured(mod):
+            parametrize.remove_parametrizations(mod, "weight", leave_parametrized=True)
+    return model

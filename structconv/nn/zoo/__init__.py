@@ -1,0 +1,88 @@
+"""PyTorch modules for the classification zoo, built from the same spec objects as
+``structconv.core.zoo``.
+
+Every ``nn.Conv2d`` / ``nn.Linear`` is registered under exactly the name of the
+matching core ``Layer`` (torchvision's module names: "conv1", "layer2.0.downsample.0",
+"features.1.conv.0.0", "features.2.0.block.2.fc1", "classifier.1", ...), in the same
+order, so a structconv Plan (layer name -> choice) addresses both. The layouts mirror
+torchvision's classes (Conv2dNormActivation = Sequential(conv, BN, act), SE with
+fc1/fc2 1x1 convs, stochastic depth in MBConv), but nothing here imports torchvision.
+
+    build_module("resnet18")                   # by zoo name
+    build_module(get_network("efficientnet_b0"), num_classes=10)
+    network_to_module(net)                     # a zoo Network: uses net.spec
+    conv_linear_modules(module)                # {name: Conv2d | Linear} in order
+
+``SmallCNN`` is a small network of our own for quick experiments (no zoo spec).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from torch import nn
+
+from ...core import Network, list_networks, resolve_network
+from ...core.zoo import CifarResNetSpec, EfficientNetSpec, MobileNetV2Spec, ResNetSpec, VGGSpec
+from .blocks import ConvBNAct, ShortcutA, SqueezeExcitation, StochasticDepth
+from .mobile import EfficientNet, MobileNetV2
+from .resnets import CifarResNet, ResNet
+from .small import SmallCNN
+from .vgg import VGG
+
+__all__ = ["CLASSIFICATION", "build_module", "network_to_module", "module_from_spec",
+           "conv_linear_modules", "ConvBNAct", "ShortcutA", "StochasticDepth", "SqueezeExcitation",
+           "ResNet", "CifarResNet", "MobileNetV2", "EfficientNet", "VGG", "SmallCNN"]
+
+#: zoo networks that have a torch module here
+CLASSIFICATION = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet20", "resnet56",
+                  "mobilenet_v2", "efficientnet_b0", "efficientnet_b1", "vgg16")
+
+_MODULES = {ResNetSpec: ResNet, CifarResNetSpec: CifarResNet, MobileNetV2Spec: MobileNetV2,
+            EfficientNetSpec: EfficientNet, VGGSpec: VGG}
+
+
+def module_from_spec(spec) -> nn.Module:
+    """The torch module for a zoo spec (ResNetSpec, CifarResNetSpec, MobileNetV2Spec, ...)."""
+    cls = _MODULES.get(type(spec))
+    if cls is None:
+        raise ValueError(f"spec of type {type(spec).__name__} has no torch module; supported: "
+                         f"{sorted(c.__name__ for c in _MODULES)}")
+    return cls(spec)
+
+
+def _spec_of(model):
+    if type(model) in _MODULES:
+        return model
+    if not isinstance(model, (str, Network)):
+        raise ValueError(f"model must be a zoo name, a zoo Network or a spec, got {type(model).__name__}")
+    if isinstance(model, str) and model in list_networks() and model not in CLASSIFICATION:
+        raise ValueError(f"model = {model!r} has no torch module in structconv.nn.zoo; choose one of "
+                         f"{list(CLASSIFICATION)}")
+    network = resolve_network(model)
+    if network.spec is None or type(network.spec) not in _MODULES:
+        raise ValueError(f"network {network.name!r} was not built from a classification zoo spec "
+                         f"(spec = {type(network.spec).__name__}); build_module needs one of "
+                         f"{list(CLASSIFICATION)}")
+    return network.spec
+
+
+def build_module(name_or_network, num_classes: int | None = None) -> nn.Module:
+    """A torch module for a classification zoo network: a name, a Network from the zoo, or a spec.
+
+    ``num_classes`` overrides the spec's. Module names of its Conv2d/Linear layers equal
+    the core Network's layer names, in the same order.
+    """
+    spec = _spec_of(name_or_network)
+    if num_classes is not None:
+        spec = replace(spec, num_classes=num_classes)
+    return module_from_spec(spec)
+
+
+def network_to_module(network: Network) -> nn.Module:
+    """The torch module for a zoo ``Network`` (uses ``network.spec``)."""
+    return build_module(network)
+
+
+def conv_linear_modules(module: nn.Module) -> dict[str, nn.Module]:
+    """Name -> module of every Conv2d and Linear, in registration order (= the core layer order)."""
+    return {n: m for n, m in module.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
