@@ -112,3 +112,34 @@ def test_registered_kind_is_in_the_search_space(low_rank):
         mults = [count_ops(ls.layer, c).mults for c in ls.choices[1:]]
         assert mults == sorted(mults, reverse=True)
     assert space.layers[0].choices[0] == Dense()
+
+
+def test_registered_kind_becomes_a_torch_module(low_rank):
+    """One registration in nn gives the kind its trainable and deployable torch form."""
+    import torch
+    from torch import nn
+
+    from structconv.nn import decompose, network_from_module, register_torch_choice, structure_, \
+        unregister_torch_choice
+
+    def factorised(module, choice, layer):
+        u = nn.Conv2d(layer.in_channels, choice.rank, layer.kernel, layer.stride, layer.padding, layer.dilation,
+                      bias=False)
+        return nn.Sequential(u, nn.Conv2d(choice.rank, layer.out_channels, 1, bias=module.bias is not None))
+
+    register_torch_choice(LowRank.kind, trainable=factorised)
+    try:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, stride=2, padding=1))
+        x = torch.randn(2, 3, 16, 16)
+        net = network_from_module(model, x)
+        layer = net["2"]
+        plan = Plan({"2": LowRank(8)})
+        structure_(model, plan)
+        params = sum(p.numel() for p in model[2].parameters())
+        assert params == count_ops(layer, LowRank(8)).params
+        assert model(x).shape == (2, 32, 8, 8)
+        deployed, _ = decompose(model, plan)
+        assert deployed(x).shape == (2, 32, 8, 8)
+    finally:
+        unregister_torch_choice(LowRank.kind)

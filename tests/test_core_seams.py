@@ -199,3 +199,12 @@ def test_unwritable_paths_are_one_line_value_errors(tmp_path, where):
     with pytest.raises(ValueError, match=r"^cannot write '.*': (Not a directory|Is a directory|File exists)"):
         Plan(name="p").save(path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scalesim_topology_file_is_a_model_reference(tmp_path):
+    from structconv.core import read_topology, write_topology
+
+    path = write_topology(get_network("resnet20"), tmp_path / "r20.csv")
+    net = resolve_network(str(path))
+    assert net == read_topology(path)
+    assert count_network(str(path), "uniform-n2").structured.mults < count_network(net).original.mults

@@ -103,3 +103,9 @@ def _plan(ref, network: Network) -> Plan:
         raise ValueError(f"plan = {shown(text)} is not a preset {sorted(list_presets())} nor a plan file "
                          "(.yaml, .yml or .json)")
     raise TypeError(f"plan must be None, a Plan, a mapping, a preset name or a plan file, got {type(ref).__name__}")
+
+
+# The built-in importers. Another package's importer is one line here (a "module:function"
+# string, so nothing heavy is imported until a reference needs it).
+register_importer("scalesim-topology", lambda ref: ref.lower().endswith(".csv"),
+                  "structconv.core.scalesim_csv:read_topology")

@@ -25,6 +25,9 @@ Model, in short (details: mapping.py, _kernels.py):
   are DRAM time the compute cannot hide (first fill and last drain included).
 - Energy: event counts x the accelerator's pJ table (Horowitz 45 nm defaults)
   plus leakage x latency, computed in numpy outside the kernels.
+- Limits (limits.py): before the kernels, every count of a layer is bounded in Python
+  integers; one that could pass int64 (or a kernel that would run for days) is a
+  one-line ValueError naming the layer and the field, never a wrapped-around number.
 """
 from ._kernels import DATAFLOWS, MODES, OVERLAPS, SCHEMES
 from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory, SumPoolUnit,

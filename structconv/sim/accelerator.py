@@ -24,13 +24,17 @@ from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 
-from structconv.core import choice_field, int_field, load_data_file
+from structconv.core import choice_field, int_field, load_data_file, shown
 
 from ._kernels import DATAFLOWS, OVERLAPS, SCHEMES
 
 DTYPES = ("int8", "int16", "fp16", "fp32")
 DTYPE_BYTES = {"int8": 1, "int16": 2, "fp16": 2, "fp32": 4}
 DEFAULT_HW = "edge-int8"
+# Upper bounds of the sizes: the kernels read the accelerator as float64 and cast back to
+# int64, exact only below 2**53; 2**48 bytes (256 TiB) is far beyond any on-chip buffer.
+MAX_PES_SIDE = 65536
+MAX_BYTES = 2**48
 
 # (mult pJ, accumulator-add pJ): int8/int16 accumulate in int32, fp16/fp32 in fp32.
 _ENERGY_PJ = {"int8": (0.2, 0.1), "int16": (0.79, 0.1), "fp16": (1.1, 0.9), "fp32": (3.7, 0.9)}
@@ -74,7 +78,8 @@ def _num(name, value, lo=0.0, strict=True, where=None):
                 hint = " (YAML reads 500e6 as text: write 5.0e+8 or 500000000)"
             except ValueError:
                 pass
-        raise ValueError(f"{name} must be a number, got {value!r}{hint}{sfx}")
+        rng = f"({lo}, inf)" if strict else f"[{lo}, inf)"
+        raise ValueError(f"{name} must be a number in {rng}, got {shown(value)}{hint}{sfx}")
     if (strict and value <= lo) or (not strict and value < lo):
         rng = f"({lo}, inf)" if strict else f"[{lo}, inf)"
         raise ValueError(f"{name} = {value!r} is out of range {rng}{sfx}")
@@ -91,8 +96,8 @@ class MacArray:
 
     def __post_init__(self):
         w = "mac_array"
-        object.__setattr__(self, "rows", int_field("mac_array.rows", self.rows, 1, 65536, w))
-        object.__setattr__(self, "cols", int_field("mac_array.cols", self.cols, 1, 65536, w))
+        object.__setattr__(self, "rows", int_field("mac_array.rows", self.rows, 1, MAX_PES_SIDE, w))
+        object.__setattr__(self, "cols", int_field("mac_array.cols", self.cols, 1, MAX_PES_SIDE, w))
         choice_field("mac_array.dataflow", self.dataflow, DATAFLOWS, w)
 
 
@@ -106,10 +111,10 @@ class SumPoolUnit:
 
     def __post_init__(self):
         w = "sum_pool"
-        object.__setattr__(self, "adder_lanes", int_field("sum_pool.adder_lanes", self.adder_lanes, 1, None, w))
+        object.__setattr__(self, "adder_lanes", int_field("sum_pool.adder_lanes", self.adder_lanes, 1, MAX_BYTES, w))
         choice_field("sum_pool.scheme", self.scheme, SCHEMES, w)
         object.__setattr__(self, "line_buffer_bytes",
-                           int_field("sum_pool.line_buffer_bytes", self.line_buffer_bytes, 0, None, w))
+                           int_field("sum_pool.line_buffer_bytes", self.line_buffer_bytes, 0, MAX_BYTES, w))
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,7 @@ class Memory:
         w = "memory"
         for f in ("ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes"):
             # 2 bytes minimum: each half of the double buffer must hold something
-            object.__setattr__(self, f, int_field(f"memory.{f}", getattr(self, f), 2, None, w))
+            object.__setattr__(self, f, int_field(f"memory.{f}", getattr(self, f), 2, MAX_BYTES, w))
         object.__setattr__(self, "dram_bytes_per_cycle",
                            _num("memory.dram_bytes_per_cycle", self.dram_bytes_per_cycle, where=w))
 
@@ -192,7 +197,11 @@ class Accelerator:
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"name must be a non-empty string, got {self.name!r} (in accelerator)")
+            raise ValueError(f"name must be a non-empty string, got {shown(self.name)} (in accelerator)")
+        if self.description is None:                 # `description:` left empty in YAML
+            object.__setattr__(self, "description", "")
+        if not isinstance(self.description, str):
+            raise ValueError(f"description must be a string, got {shown(self.description)} (in accelerator)")
         for f, cls in (("mac_array", MacArray), ("sum_pool", SumPoolUnit), ("memory", Memory)):
             if not isinstance(getattr(self, f), cls):
                 raise ValueError(f"{f} must be a {cls.__name__}, got {type(getattr(self, f)).__name__}")
@@ -256,9 +265,14 @@ def _section(d: dict, key: str, cls, required: bool, src: str):
     names = {f.name for f in fields(cls)}
     unknown = set(sec) - names
     if unknown:
-        raise ValueError(f"{src}: unknown field(s) {sorted(f'{key}.{u}' for u in unknown)}; "
+        raise ValueError(f"{src}: unknown field(s) {_names(f'{key}.{u}' for u in unknown)}; "
                          f"allowed: {sorted(names)}")
     return sec
+
+
+def _names(keys) -> str:
+    """Unknown keys (of any YAML type), sorted and shortened for a message."""
+    return "[" + ", ".join(sorted(shown(str(k), 40) for k in keys)[:10]) + "]"
 
 
 def _units(d: dict, source: str) -> tuple[MacArray, SumPoolUnit, Memory]:
@@ -288,7 +302,7 @@ def accelerator_from_dict(d, source: str = "accelerator") -> Accelerator:
         raise ValueError(f"{source}: an accelerator file is a mapping, got {type(d).__name__}")
     unknown = set(d) - _TOP
     if unknown:
-        raise ValueError(f"{source}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_TOP)}")
+        raise ValueError(f"{source}: unknown field(s) {_names(unknown)}; allowed: {sorted(_TOP)}")
     for req in ("name", "mac_array"):
         if req not in d:
             raise ValueError(f"{source}: missing field {req!r}")
@@ -338,7 +352,8 @@ def load_accelerator(name_or_path=DEFAULT_HW) -> Accelerator:
     else:
         path, what = Path(key), "accelerator file"
         if not path.is_file():
-            raise ValueError(f"hw = {key!r} is neither a preset {sorted(list_accelerators())} nor a readable YAML file")
+            raise ValueError(f"hw = {shown(key)} is neither a preset {sorted(list_accelerators())} "
+                             f"nor a readable YAML file")
     data = load_data_file(path, what)
-    src = f"{what} {key!r}"
+    src = f"{what} {shown(key)}"
     return accelerator_from_dict(data, src)

@@ -13,6 +13,7 @@ from structconv.core import Dense, Network, choice_from_dict, resolve_network
 from . import _kernels as K
 from .accelerator import DEFAULT_HW, load_accelerator
 from .engine import check_mode, counts_for
+from .limits import check_energy, check_plan_sum
 from .results import energy_records
 
 
@@ -55,11 +56,14 @@ class BatchSimulator:
         pairs = [(layer, c) for layer, cs in zip(self.network.layers, self.choices_per_layer) for c in cs]
         counts, _ = counts_for(pairs, self.hw, self.mode)
         cycles = counts["cycles_compute"] + counts["cycles_stall"]
-        energy = energy_records(counts, self.hw)["total"]
+        energy = energy_records(counts, self.hw)
+        check_energy(energy, [layer.name for layer, _ in pairs])
+        energy = energy["total"]
         used = np.arange(self.num_choices.max())[None, :] < self.num_choices[:, None]
         cycles_table = np.zeros(used.shape, np.int64)
         energy_table = np.zeros(used.shape, np.float64)
         cycles_table[used], energy_table[used] = cycles, energy      # row-major: layer by layer
+        check_plan_sum(cycles_table, self.network.name)
         return cycles_table, energy_table
 
     def _check_index(self, index) -> np.ndarray:

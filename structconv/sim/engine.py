@@ -7,7 +7,8 @@ from structconv.core import Choice, Layer, choice_from_dict, resolve_network, re
 
 from . import _kernels as K
 from .accelerator import DEFAULT_HW, Accelerator, load_accelerator
-from .mapping import hw_record, jobs_for, layer_key
+from .limits import check_energy, check_jobs, layer_where
+from .mapping import as_jobs, hw_record, job_fields, layer_key
 from .results import LayerResult, NetworkResult, energy_records
 
 MODES = K.MODES
@@ -72,7 +73,9 @@ def counts_for(pairs, hw: Accelerator, mode: str = "analytical", scalesim_ofmap:
     todo = {}
     for key, (layer, choice) in zip(keys, pairs):
         if key not in _CACHE and key not in todo:
-            todo[key] = jobs_for(layer, choice, scalesim_ofmap)
+            fields = job_fields(layer, choice, scalesim_ofmap)
+            check_jobs(fields, hw, mode, layer_where(layer.name))     # before int64 records
+            todo[key] = as_jobs(fields)
     if todo:
         _fill_cache(todo, hw, mode)
     counts = K.concat([_CACHE[k][0] for k in keys])
@@ -82,6 +85,7 @@ def counts_for(pairs, hw: Accelerator, mode: str = "analytical", scalesim_ofmap:
 def _results(pairs, hw: Accelerator, mode: str, scalesim_ofmap: bool = False) -> tuple[LayerResult, ...]:
     counts, spu = counts_for(pairs, hw, mode, scalesim_ofmap)
     energy = energy_records(counts, hw)
+    check_energy(energy, [layer.name for layer, _ in pairs])
     return tuple(LayerResult.from_counts(layer.name, choice.label, counts[i], energy[i], hw, spu[i])
                  for i, (layer, choice) in enumerate(pairs))
 

@@ -48,35 +48,56 @@ def _geometry(layer: Layer, scalesim_ofmap: bool) -> dict:
                 cg=layer.group_in_channels, h=H, w=W, ph=ph, pw=pw, sh=sh, sw=sw, dh=dh, dw=dw, ho=ho, wo=wo)
 
 
+def dense_fields(layer: Layer, scalesim_ofmap: bool = False) -> dict:
+    """The JOB fields (Python ints) of ``layer`` as it is, on the MAC array."""
+    (kh, kw), cg = layer.kernel, layer.group_in_channels
+    return dict(_geometry(layer, scalesim_ofmap), k=cg * kh * kw,
+                ifmap=cg * layer.input_size[0] * layer.input_size[1], spu=0, c=cg, kc=1, a=1, b=1, nh=kh, nw=kw)
+
+
+def structured_fields(layer: Layer, s: Structure) -> dict:
+    """The JOB fields of the sum-pool unit, then the small conv of structure ``s`` on the MAC array."""
+    kc, a, b = s.window(layer)
+    return dict(_geometry(layer, False), k=s.c * s.nh * s.nw, ifmap=0, spu=1,
+                c=s.c, kc=kc, a=a, b=b, nh=s.nh, nw=s.nw)
+
+
 def dense_job(layer: Layer, scalesim_ofmap: bool = False) -> np.ndarray:
     """One JOB record: ``layer`` as it is, on the MAC array."""
-    (kh, kw), cg = layer.kernel, layer.group_in_channels
-    return K.record(K.JOB, **_geometry(layer, scalesim_ofmap), k=cg * kh * kw,
-                     ifmap=cg * layer.input_size[0] * layer.input_size[1], c=cg, kc=1, a=1, b=1, nh=kh, nw=kw)
+    return K.record(K.JOB, **dense_fields(layer, scalesim_ofmap))
 
 
 def structured_job(layer: Layer, s: Structure) -> np.ndarray:
     """One JOB record: the sum-pool unit, then the small conv of structure ``s`` on the MAC array."""
-    kc, a, b = s.window(layer)
-    return K.record(K.JOB, **_geometry(layer, False), k=s.c * s.nh * s.nw, spu=1,
-                     c=s.c, kc=kc, a=a, b=b, nh=s.nh, nw=s.nw)
+    return K.record(K.JOB, **structured_fields(layer, s))
 
 
-def part_job(part: Part, scalesim_ofmap: bool = False) -> np.ndarray:
-    """One JOB record for one Part of a choice."""
+def part_fields(part: Part, scalesim_ofmap: bool = False) -> dict:
+    """The JOB fields of one Part of a choice."""
     if part.structure is None:
-        return dense_job(part.layer, scalesim_ofmap)
-    return structured_job(part.layer, part.structure)
+        return dense_fields(part.layer, scalesim_ofmap)
+    return structured_fields(part.layer, part.structure)
 
 
-def jobs_for(layer: Layer, choice: Choice | None = None, scalesim_ofmap: bool = False) -> np.ndarray:
-    """The JOB records that run ``layer`` under ``choice`` (dense when None), one per part.
+def job_fields(layer: Layer, choice: Choice | None = None, scalesim_ofmap: bool = False) -> list[dict]:
+    """The JOB fields (Python ints, not yet range-checked) that run ``layer`` under ``choice``
+    (dense when None), one dict per part.
 
     ``scalesim_ofmap`` applies to the layer as given (a SCALE-Sim topology's layer), not to
     layers a choice derives from it. The callers' entry points have validated the choice.
     """
     parts = (Dense() if choice is None else choice).parts(layer)
-    return K.concat([part_job(p, scalesim_ofmap and p.layer is layer) for p in parts])
+    return [part_fields(p, scalesim_ofmap and p.layer is layer) for p in parts]
+
+
+def as_jobs(fields: list[dict]) -> np.ndarray:
+    """JOB records of job field dicts (``limits.check_jobs`` has checked they fit)."""
+    return K.concat([K.record(K.JOB, **f) for f in fields])
+
+
+def jobs_for(layer: Layer, choice: Choice | None = None, scalesim_ofmap: bool = False) -> np.ndarray:
+    """The JOB records that run ``layer`` under ``choice`` (dense when None), one per part."""
+    return as_jobs(job_fields(layer, choice, scalesim_ofmap))
 
 
 def layer_key(layer: Layer) -> tuple:
