@@ -15,8 +15,11 @@ This module is nn's public surface: other packages import nn's names from here o
 * ``decompose(model, plan) -> (model, DecompositionReport)``, ``decompose_conv``,
   ``decompose_linear``, ``save_decomposed`` / ``load_decomposed``.
 * ``train(model, data, plan, ...) -> TrainResult``, ``evaluate``, checkpoints, data sets
+  (device names checked by ``check_device``, the memory of a run by ``check_training_memory``
+  before anything large is allocated)
   (``load_dataset``, ``load_digits_data``, ``load_cifar10``, ``load_image_folder``).
-* ``build_module(zoo name | Network | spec)``, ``SmallCNN``.
+* ``build_module(zoo name | "small_cnn" | Network | spec)``, ``SmallCNN``; ``resolve_network("small_cnn")``
+  works once nn is imported (a registered importer).
 * ``network_from_module(module, example_input) -> core Network``, ``layer_from_module``.
 * ``export_onnx(model, example_input, path)``, ``check_onnx``.
 * ``project``, ``alphas``, ``compose``, ``structural_residual``: torch ports of core.structure.
@@ -33,6 +36,7 @@ from .data import DATASETS, as_bundle, load_dataset, load_digits_data
 from .datasets import ArrayDataset, DataBundle
 from .decomposition import (DecomposedConv2d, DecomposedLinear, decompose_conv, decompose_linear, decompose_module,
                             projection_residual)
+from .devices import available_devices, available_memory, check_device, check_training_memory
 from .deploy import DecompositionReport, LayerDecomposition, decompose, load_decomposed, save_decomposed
 from .evaluation import NonFiniteError, check_finite, deterministic_mode, evaluate, seed_everything
 from .export import check_onnx, export_onnx
@@ -48,7 +52,7 @@ from .sumpool import METHODS as SUMPOOL_METHODS
 from .sumpool import SumPool1d, SumPool3d, choose_method, sum_pool1d, sum_pool3d
 from .trace import layer_from_module, module_network, network_from_module
 from .training import train
-from .zoo import CLASSIFICATION, SmallCNN, build_module, conv_linear_modules, module_from_spec, network_to_module
+from .zoo import CLASSIFICATION, SMALL, SmallCNN, build_module, conv_linear_modules, module_from_spec, network_to_module
 
 __all__ = [
     "TorchForm", "register_torch_choice", "unregister_torch_choice", "torch_form", "torch_forms",
@@ -62,11 +66,12 @@ __all__ = [
     "save_decomposed", "load_decomposed",
     "train", "TrainResult", "TrainConfig", "RECIPES", "SCHEDULES", "recipe_for", "NonFiniteError",
     "evaluate", "check_finite", "deterministic_mode", "seed_everything",
+    "available_devices", "available_memory", "check_device", "check_training_memory",
     "CHECKPOINT_KEYS", "load_checkpoint", "save_checkpoint", "make_checkpoint", "read_weights", "torch_load",
     "save_atomic", "get_rng_state", "set_rng_state",
     "DATASETS", "DataBundle", "ArrayDataset", "load_dataset", "load_digits_data", "load_cifar10",
     "load_image_folder", "as_bundle",
-    "CLASSIFICATION", "build_module", "network_to_module", "module_from_spec", "conv_linear_modules", "SmallCNN",
+    "CLASSIFICATION", "SMALL", "build_module", "network_to_module", "module_from_spec", "conv_linear_modules", "SmallCNN",
     "network_from_module", "layer_from_module", "module_network", "export_onnx", "check_onnx",
     "project", "alphas", "compose", "structural_residual",
 ]

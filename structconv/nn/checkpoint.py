@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -106,17 +108,76 @@ def save_checkpoint(path, model_name: str, state_dict, epoch: int, **kwargs) -> 
     return save_atomic(make_checkpoint(model_name, state_dict, epoch, **kwargs), path)
 
 
+_ADVICE = re.compile(r"weights_only|safe_globals|trust|file an issue|documentation|load failed", re.I)
+STATE_DICT_ADVICE = "save the weights with torch.save(model.state_dict(), path)"
+
+
+def _zip_names(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return []
+
+
+def _pickle_head(path: Path, names: list[str], limit: int = 1 << 20) -> bytes:
+    """The first bytes of the pickle (data.pkl of a zip checkpoint, else the file): read, never run."""
+    try:
+        pkl = next((n for n in names if n.endswith("/data.pkl") or n == "data.pkl"), None)
+        if pkl is not None:
+            with zipfile.ZipFile(path) as z, z.open(pkl) as f:
+                return f.read(limit)
+        with open(path, "rb") as f:
+            return f.read(limit)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+        return b""
+
+
+def _foreign_kind(path: Path, names: list[str], error: str) -> str | None:
+    """What a file that is not a dict of tensors holds, as a phrase, when we can tell without unpickling."""
+    if any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names):
+        return "a TorchScript archive (torch.jit.save), not a state dict"
+    m = re.search(r"Unsupported global: GLOBAL ([\w.]+)", error)
+    head = _pickle_head(path, names)
+    if b"_modules" in head and b"_parameters" in head:     # the __dict__ of a pickled nn.Module
+        cls = f"{m.group(1).rsplit('.', 1)[-1]}, " if m else ""
+        return f"a whole pickled model ({cls}saved by torch.save(model)), not a state dict"
+    if m:
+        return f"pickled Python objects ({m.group(1)}), not only tensors"
+    return None
+
+
+def _load_error(path: Path, what: str, e: Exception) -> ValueError:
+    text = str(e)
+    kind = _foreign_kind(path, _zip_names(path), text)
+    if kind is not None:
+        return ValueError(f"{what} {str(path)!r} holds {kind}: structconv reads only tensors "
+                          f"(weights_only loading); {STATE_DICT_ADVICE}")
+    # torch's own text may advise weights_only=False or allow-listing globals: never pass that on
+    lines = [re.sub(r"^WeightsUnpickler error:?\s*", "", l.strip()) for l in text.splitlines()]
+    first = next((l for l in lines if l and not _ADVICE.search(l)), type(e).__name__).split(". ")[0]
+    return ValueError(f"{what} {str(path)!r} is corrupt or not a torch checkpoint ({first[:200]}); "
+                      f"{STATE_DICT_ADVICE}")
+
+
 def torch_load(path, what: str = "checkpoint", map_location="cpu"):
-    """``torch.load(weights_only=True)``; a missing, damaged or foreign file is a one-line ValueError."""
+    """``torch.load(weights_only=True)``; a missing, damaged or foreign file is a one-line ValueError.
+
+    A whole pickled model or a TorchScript archive is named as such, with how to save a
+    state dict instead; it is never loaded any other way.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{what} {str(path)!r} does not exist")
+    names = _zip_names(path)
+    kind = _foreign_kind(path, names, "") if any(n.endswith("/constants.pkl") for n in names) else None
+    if kind is not None:                  # before torch.load, which would warn and refuse with its advice
+        raise ValueError(f"{what} {str(path)!r} holds {kind}: structconv reads only tensors "
+                         f"(weights_only loading); {STATE_DICT_ADVICE}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # zip, unpickling, EOF errors: all mean a damaged or foreign file
-        lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()] or [type(e).__name__]
-        first = next((l for l in lines if l.startswith("WeightsUnpickler error")), lines[0])
-        raise ValueError(f"{what} {str(path)!r} is corrupt or not a torch checkpoint: {first}") from None
+        raise _load_error(path, what, e) from None
 
 
 def read_weights(path, what: str = "checkpoint") -> tuple[str | None, dict, dict | None, dict]:

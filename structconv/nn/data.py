@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 
 from .cifar import load_cifar10
 from .datasets import ArrayDataset, DataBundle
+from .devices import check_image_side
 from .folder import load_image_folder
 
 DATASETS = ("digits", "cifar10", "folder")
@@ -65,6 +66,11 @@ def _check_digits_args(size, channels, mode, val_fraction) -> None:
         raise ValueError(f"mode = {mode!r} is not one of ['pad', 'resize']")
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction = {val_fraction!r} is out of range (0, 1)")
+    check_image_side("size", size, 8, channels, DIGITS_COUNT)      # before resizing allocates it
+
+
+#: images in scikit-learn's digits
+DIGITS_COUNT = 1797
 
 
 def _enlarge(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:

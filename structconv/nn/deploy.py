@@ -140,7 +140,8 @@ def _saved_plan(model_name: str, plan) -> Plan:
     try:
         network = resolve_network(model_name)
     except (TypeError, ValueError):
-        raise ValueError(f"model {model_name!r} is not a zoo network: pass the plan as a Plan") from None
+        raise ValueError(f"model {model_name!r} is not a zoo network nor small_cnn, so a plan reference cannot be "
+                         f"resolved for it: pass the plan as a Plan") from None
     return resolve_plan(plan, network)
 
 
@@ -156,12 +157,15 @@ def save_decomposed(model: nn.Module, path, model_name: str, plan, method: str =
 
 
 def load_decomposed(path, build=None) -> nn.Module:
-    """Rebuild a model saved by ``save_decomposed``: build the zoo model (or ``build(name)``),
-    decompose it with the saved plan (architecture only), then load the weights."""
+    """Rebuild a model saved by ``save_decomposed``: build the zoo model or small_cnn (with the
+    ``num_classes`` and ``in_channels`` of its meta) or ``build(name)``, decompose it with the
+    saved plan (architecture only), then load the weights."""
     blob = torch_load(path, "decomposed model")
     if not isinstance(blob, dict) or blob.get("format") != "structconv.decomposed/1":
         raise ValueError(f"{str(path)!r} is not a decomposed model saved by structconv")
-    model = (build or build_module)(blob["model"])
+    meta = blob.get("meta") if isinstance(blob.get("meta"), dict) else {}
+    model = build(blob["model"]) if build is not None else build_module(
+        blob["model"], num_classes=meta.get("num_classes"), in_channels=meta.get("in_channels"))
     model, _ = decompose(model, blob["plan"], method=blob.get("method", "auto"), inplace=True)
     model.load_state_dict(blob["state_dict"])
     return model

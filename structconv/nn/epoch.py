@@ -50,11 +50,11 @@ def check_loss(run, loss, task, sr, where: str) -> None:
     if not D.any_flag(bad, run.device):
         return
     if not bad:
-        raise NonFiniteError(f"the loss became NaN or inf in another process at {where}")
+        raise NonFiniteError(f"training diverged: the loss became NaN or inf in another process at {where}")
     sr_v = float(sr.detach()) if sr is not None else 0.0
     raise NonFiniteError(
-        f"loss became {float(loss.detach()):g} at {where} (task {float(task.detach()):g}, SR {sr_v:g}, "
-        f"lr {run.sched.get_last_lr()[0]:g}); lower the learning rate or check the data for NaN/inf"
+        f"training diverged: loss became {float(loss.detach()):g} at {where} (task {float(task.detach()):g}, "
+        f"SR {sr_v:g}, lr {run.sched.get_last_lr()[0]:g}); lower the learning rate or check the data for NaN/inf"
         f"{nonfinite_hint(run.model)}")
 
 

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from . import distributed as D
+from .devices import check_device
 
 
 class NonFiniteError(ValueError):
@@ -83,7 +84,7 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=N
     In a data-parallel group pass each process its shard in ``indices``: the
     counts are then summed over the group (a collective every process must join).
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = torch.device(check_device(device)) if device is not None else next(model.parameters()).device
     ds = Subset(dataset, indices) if indices is not None else dataset
     was_training = model.training
     model.eval()

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .datasets import DataBundle, channel_tensor
+from .devices import check_image_side
 
 PIL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -139,6 +140,7 @@ def load_image_folder(data_dir, size=None, channels: int | None = None, val_frac
         raise ValueError(f"channels = {channels!r} is not one of [1, 3]")
     size = tuple(first.shape[-2:]) if size is None else (size, size) if isinstance(size, int) else size
     size = tuple(int(s) for s in size)
+    check_image_side("size", max(size), 1, channels, 1)          # each image is resized in memory
     mean, std = _stats(FolderDataset(train_s, channels, size, 0.0, 1.0), mean, std)
     train = FolderDataset(train_s, channels, size, mean, std)
     val = FolderDataset(val_s, channels, size, mean, std) if val_s else None

@@ -19,11 +19,6 @@ def write_history(path: Path, history: list[dict]) -> None:
     atomic_write_text(path, "".join(dumps_json(h, indent=None) + "\n" for h in history))
 
 
-def append_record(path: Path, record: dict) -> None:
-    with open(path, "a") as f:
-        f.write(dumps_json(record, indent=None) + "\n")
-
-
 def log(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)

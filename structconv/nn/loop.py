@@ -25,8 +25,8 @@ from . import distributed as D
 from .checkpoint import get_rng_state, load_checkpoint, make_checkpoint, save_atomic, set_rng_state
 from .datasets import DataBundle
 from .epoch import epoch_record, train_batches
-from .evaluation import check_finite, seed_everything
-from .history import append_record, epoch_line, log, read_history, write_history
+from .evaluation import NonFiniteError, check_finite, seed_everything
+from .history import epoch_line, log, read_history, write_history
 from .plans import unwrap
 from .recipes import TrainConfig
 from .regularization import StructuralRegularizer
@@ -181,7 +181,11 @@ def run_epoch(run: Run, epoch: int) -> None:
     phase = run.job.cfg.phase(epoch)
     lam = run.job.cfg.phase_lam(phase)
     ensure_optimizer(run, phase)
-    sums = train_batches(run, make_loader(run, epoch), epoch, phase, lam)
+    try:
+        sums = train_batches(run, make_loader(run, epoch), epoch, phase, lam)
+    except NonFiniteError as e:
+        record_divergence(run, epoch, phase, lam, e)
+        raise
     rec = epoch_record(run, epoch, phase, lam, sums)
     rec["seconds"] = round(time.perf_counter() - t0, 4)
     rng = gathered_rng_state(run.world)
@@ -252,8 +256,17 @@ def publish(run: Run, rec: dict) -> None:
     """History, metrics.jsonl, the progress line and the user's callback."""
     run.history.append(rec)
     path = run.path("metrics.jsonl")
-    if path is not None:
-        append_record(path, rec)
+    if path is not None:                 # rewritten whole and atomically: a kill leaves no half line
+        write_history(path, run.history)
     log(epoch_line(rec, run.job.cfg.total_epochs), run.job.quiet)
     if run.job.callback is not None:
         run.job.callback(rec)
+
+
+def record_divergence(run: Run, epoch: int, phase: int, lam: float, error: Exception) -> None:
+    """metrics.jsonl gets the epochs before and a last record saying where training diverged."""
+    path = run.path("metrics.jsonl")
+    if path is None or not run.main:
+        return
+    rec = {"epoch": epoch, "phase": phase, "lam": lam, "diverged": True, "error": str(error)}
+    write_history(path, run.history + [rec])

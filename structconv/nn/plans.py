@@ -25,18 +25,9 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model
 
 
-def _layer_mapping(ref) -> bool:
-    # {'layers': X} is a serialized Plan unless X is itself a choice (a model layer named "layers");
-    # core's resolve_plan reads every such mapping as a serialized Plan (see REQUESTS.md)
-    layers = ref.get("layers") if isinstance(ref, dict) else None
-    return isinstance(layers, dict) and bool({"c", "design", "kind"} & set(layers))
-
-
 def resolve_module_plan(model: nn.Module, plan) -> Plan:
     """``resolve_plan(plan, network)`` with the network of ``model``'s Conv2d/Linear layers."""
     model = unwrap(model)
-    if _layer_mapping(plan):
-        return Plan(plan)
     return resolve_plan(plan, module_network(model, f"{type(model).__name__} (its Conv2d/Linear modules)"))
 
 

@@ -13,6 +13,7 @@ import warnings
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from ..core import Layer, Network
 
@@ -97,40 +98,97 @@ def _layer_modules(module: nn.Module):
 
 
 class _Tracer:
-    """Forward pre-hooks that record each Conv2d/Linear call as a core Layer."""
+    """Forward hooks that record each Conv2d/Linear call as a core Layer, and every compute the
+    core model cannot count (functional convs and matmuls outside those modules)."""
 
     def __init__(self):
         self.layers: list[Layer] = []
         self.calls: dict[str, int] = {}
         self.traced: dict[str, nn.Module] = {}
+        self.notes: list[str] = []                 # warnings for the caller, in order, once each
+        self.stack: list[tuple[str, nn.Module]] = []
+        self.uncounted: dict[str, list[str]] = {}  # op name -> modules it ran in
 
     def hook_for(self, qname: str):
-        return lambda mod, args: self.record(qname, mod, args[0])
+        return lambda mod, args: self.record(qname, mod, args[0]) if args else None
 
-    def record(self, qname: str, mod: nn.Module, x: torch.Tensor) -> None:
+    def record(self, qname: str, mod: nn.Module, x) -> None:
         k = self.calls.get(qname, 0)
         self.calls[qname] = k + 1
         lname = (qname or type(mod).__name__.lower()) + (f"#{k}" if k else "")
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"layer {lname!r}: input is a {type(x).__name__}, not a tensor")
         if isinstance(mod, nn.Linear):
-            _warn_flattened_linear(lname, x)
+            self.note(_flattened_linear(lname, x))
             self.layers.append(layer_from_module(lname, mod))
         else:
             if x.dim() != 4:
                 raise ValueError(f"layer {lname!r}: Conv2d input must be 4-D, got shape {tuple(x.shape)}")
-            self.layers.append(layer_from_module(lname, mod, (int(x.shape[-2]), int(x.shape[-1]))))
+            with warnings.catch_warnings(record=True) as seen:   # asymmetric padding: said to the caller
+                warnings.simplefilter("always")
+                self.layers.append(layer_from_module(lname, mod, (int(x.shape[-2]), int(x.shape[-1]))))
+            for w in seen:
+                self.note(str(w.message))
         self.traced[qname] = mod
 
+    def note(self, msg: str | None) -> None:
+        if msg and msg not in self.notes:
+            self.notes.append(msg)
 
-def _warn_flattened_linear(lname: str, x: torch.Tensor) -> None:
+    # -- where the forward pass is: a counted layer, a module counted elsewhere, or plain code
+    def enter(self, qname: str, mod: nn.Module) -> None:
+        self.stack.append((qname, mod))
+
+    def leave(self) -> None:
+        if self.stack:
+            self.stack.pop()
+
+    def saw_op(self, func) -> None:
+        name = _op_name(func)
+        if name is None or any(is_layer_module(m) or isinstance(m, UNCOUNTED_MODULES) for _, m in self.stack):
+            return
+        where = self.stack[-1][0] if self.stack else ""
+        places = self.uncounted.setdefault(name, [])
+        if where not in places:
+            places.append(where)
+
+
+#: torch functions that compute what a core layer counts (a conv, a product), by ``__name__``
+COUNTED_OPS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+               "linear", "bilinear", "matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "baddbmm",
+               "einsum", "scaled_dot_product_attention", "lstm", "gru", "rnn_tanh", "rnn_relu")
+
+#: module types whose compute the core model does not count (each warned about once per type)
+UNCOUNTED_MODULES = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
+                     nn.RNNBase, nn.RNNCellBase, nn.MultiheadAttention)
+
+
+def _op_name(func) -> str | None:
+    name = getattr(func, "__name__", None)
+    if name not in COUNTED_OPS:
+        return None
+    return "matmul" if name in ("__matmul__", "__rmatmul__") else name
+
+
+class _OpWatch(TorchFunctionMode):
+    """Sees every torch function the forward pass calls (nothing is changed)."""
+
+    def __init__(self, tracer: _Tracer):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.tracer.saw_op(func)
+        return func(*args, **(kwargs or {}))
+
+
+def _flattened_linear(lname: str, x: torch.Tensor) -> str | None:
     extra = 1
     for s in x.shape[1:-1]:
         extra *= int(s)
     if x.dim() > 2 and extra > 1:
-        warnings.warn(f"layer {lname!r}: Linear on input of shape {tuple(x.shape)} is "
-                      f"counted for one position per sample", stacklevel=4)
-
-
-_UNSUPPORTED = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+        return f"layer {lname!r}: Linear on input of shape {tuple(x.shape)} is counted for one position per sample"
+    return None
 
 
 def _inputs(example_input) -> tuple:
@@ -143,15 +201,33 @@ def _inputs(example_input) -> tuple:
 def _run_traced(module: nn.Module, inputs: tuple, tracer: _Tracer) -> None:
     handles = [m.register_forward_pre_hook(tracer.hook_for(q)) for q, m in module.named_modules()
                if is_layer_module(m)]
+    for q, m in module.named_modules():
+        handles.append(m.register_forward_pre_hook(lambda mod, args, q=q: tracer.enter(q, mod)))
+        handles.append(m.register_forward_hook(lambda mod, args, out: tracer.leave()))
     was_training = module.training
     try:
         module.eval()
-        with torch.no_grad():
+        with torch.no_grad(), _OpWatch(tracer):
             module(*inputs)
     finally:
         for h in handles:
             h.remove()
         module.train(was_training)
+
+
+def uncounted_notes(module: nn.Module, tracer: _Tracer) -> list[str]:
+    """One line per module type and per functional op whose compute the Network leaves out."""
+    by_type: dict[str, list[str]] = {}
+    for q, m in module.named_modules():
+        if isinstance(m, UNCOUNTED_MODULES) and not is_layer_module(m):
+            by_type.setdefault(f"nn.{type(m).__name__}", []).append(q or "(the module itself)")
+    notes = [f"{kind} layers {names[:5]}{' ...' if len(names) > 5 else ''} are not nn.Conv2d/nn.Linear: "
+             f"their compute is not counted, their parameters go to extra_params" for kind, names in by_type.items()]
+    for op, places in tracer.uncounted.items():
+        shown_places = [p or "the top-level forward" for p in places[:3]]
+        notes.append(f"torch.{op} ran outside an nn.Conv2d/nn.Linear module (in {shown_places}"
+                     f"{' ...' if len(places) > 3 else ''}): its compute is not counted")
+    return notes
 
 
 def network_from_module(module: nn.Module, example_input, name: str | None = None) -> Network:
@@ -162,7 +238,9 @@ def network_from_module(module: nn.Module, example_input, name: str | None = Non
     ``decompose``). A module called more than once yields one Layer per call
     (``name``, ``name#1``, ...), so multiplies are right; its parameters then count
     once per call. Conv1d/Conv3d/transposed convs are not layers of the core model:
-    their parameters go to ``extra_params`` and a warning names them.
+    their parameters go to ``extra_params``. Compute the core model cannot count (Conv1d/Conv3d,
+    transposed convs, RNNs, attention, functional ``F.conv2d``/``F.linear``/matmul calls outside
+    an nn.Conv2d/nn.Linear) is warned about once per module type or op, at the caller's line.
     """
     if not isinstance(module, nn.Module):
         raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
@@ -171,10 +249,8 @@ def network_from_module(module: nn.Module, example_input, name: str | None = Non
     _run_traced(module, inputs, tracer)
     if not tracer.layers:
         raise ValueError("the module ran no nn.Conv2d or nn.Linear on the example input")
-    unsupported = [q for q, m in module.named_modules() if isinstance(m, _UNSUPPORTED) and not is_layer_module(m)]
-    if unsupported:
-        warnings.warn(f"layers {unsupported} are not Conv2d/Linear: counted as extra parameters only",
-                      stacklevel=2)
+    for msg in tracer.notes + uncounted_notes(module, tracer):    # at the caller's line, once per kind
+        warnings.warn(f"network_from_module: {msg}", UserWarning, stacklevel=2)
     total = sum(p.numel() for p in module.parameters())
     # parametrized originals included: a structured layer owns its alpha
     in_layers = {id(p): p.numel() for m in tracer.traced.values() for p in m.parameters(recurse=True)}

@@ -38,6 +38,7 @@ from ..core import int_field, write_data_file
 from . import distributed as D
 from .checkpoint import get_rng_state, make_checkpoint, save_atomic
 from .data import as_bundle
+from .devices import check_device, check_training_memory
 from .evaluation import check_finite, deterministic_mode
 from .loop import Job, cpu_state, fit
 from .plans import resolve_module_plan
@@ -94,11 +95,13 @@ def train(model: nn.Module, data, plan=None, lam: float = 0.1, epochs: int | Non
     cfg = TrainConfig.from_recipe(model_name, world, lam, epochs, lr, pretrain_epochs, pretrain_lr, batch_size,
                                   weight_decay, momentum=momentum, nesterov=nesterov, schedule=schedule, seed=seed)
     int_field("workers", workers, 0)
+    device = _device(device, sync_bn)
     bundle = as_bundle(data)
     plan = _checked_plan(model, plan)
-    device = _device(device, sync_bn, world)
+    check_training_memory(model, bundle.input_shape, cfg.batch_size, device)     # before a batch is allocated
     run_meta = dict(meta or {}, dataset=bundle.to_dict(), num_classes=bundle.num_classes,
-                    input_shape=list(bundle.input_shape), torch=torch.__version__)
+                    input_shape=list(bundle.input_shape), in_channels=int(bundle.input_shape[0]),
+                    torch=torch.__version__)
     job = Job(model_name, cfg, plan.to_dict() if plan is not None else None,
               str(out_dir) if out_dir is not None else None, bool(resume), bool(quiet), int(workers), device,
               run_meta, callback, bool(sync_bn), bool(deterministic))
@@ -131,14 +134,10 @@ def _checked_plan(model: nn.Module, plan):
     return plan
 
 
-def _device(device, sync_bn: bool, world: int) -> str:
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = str(torch.device(device))
+def _device(device, sync_bn: bool) -> str:
+    device = check_device(device)
     if sync_bn and torch.device(device).type != "cuda":
         raise ValueError("sync_bn = True needs CUDA (torch's SyncBatchNorm has no CPU kernel)")
-    if world > 1 and torch.device(device).type == "cuda" and torch.cuda.device_count() < 1:
-        raise ValueError("device = cuda but no CUDA device is available")
     return device
 
 

@@ -19,19 +19,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import torch
 from torch import nn
 
-from ...core import Network, list_networks, resolve_network
+from ...core import Network, int_field, list_networks, register_importer, resolve_network
 from ...core.zoo import CifarResNetSpec, EfficientNetSpec, MobileNetV2Spec, ResNetSpec, VGGSpec
+from ..trace import network_from_module
 from .blocks import ConvBNAct, ShortcutA, SqueezeExcitation, StochasticDepth
 from .mobile import EfficientNet, MobileNetV2
 from .resnets import CifarResNet, ResNet
 from .small import SmallCNN
 from .vgg import VGG
 
-__all__ = ["CLASSIFICATION", "build_module", "network_to_module", "module_from_spec",
+__all__ = ["CLASSIFICATION", "SMALL", "build_module", "small_cnn", "small_cnn_network", "network_to_module", "module_from_spec",
            "conv_linear_modules", "ConvBNAct", "ShortcutA", "StochasticDepth", "SqueezeExcitation",
            "ResNet", "CifarResNet", "MobileNetV2", "EfficientNet", "VGG", "SmallCNN"]
+
+#: networks of our own (no core zoo spec); ``build_module`` and ``resolve_network`` know them by name
+SMALL = ("small_cnn",)
 
 #: zoo networks that have a torch module here
 CLASSIFICATION = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet20", "resnet56",
@@ -66,16 +71,42 @@ def _spec_of(model):
     return network.spec
 
 
-def build_module(name_or_network, num_classes: int | None = None) -> nn.Module:
-    """A torch module for a classification zoo network: a name, a Network from the zoo, or a spec.
+def build_module(name_or_network, num_classes: int | None = None, in_channels: int | None = None) -> nn.Module:
+    """A torch module for a classification zoo network (a name, a Network from the zoo, or a
+    spec) or for ``"small_cnn"``.
 
-    ``num_classes`` overrides the spec's. Module names of its Conv2d/Linear layers equal
-    the core Network's layer names, in the same order.
+    ``num_classes`` overrides the spec's; ``in_channels`` applies to small_cnn (zoo networks
+    take 3). Module names of its Conv2d/Linear layers equal the core Network's layer names,
+    in the same order.
     """
+    if isinstance(name_or_network, str) and name_or_network in SMALL:
+        return small_cnn(num_classes, in_channels)
+    if in_channels not in (None, 3):
+        raise ValueError(f"in_channels = {in_channels!r} is out of range [3, 3] for model "
+                         f"{getattr(name_or_network, 'name', name_or_network)!r} (zoo networks take RGB input)")
     spec = _spec_of(name_or_network)
     if num_classes is not None:
         spec = replace(spec, num_classes=num_classes)
     return module_from_spec(spec)
+
+
+def small_cnn(num_classes: int | None = None, in_channels: int | None = None) -> SmallCNN:
+    """``SmallCNN`` as `structconv train small_cnn` builds it (default: 1 channel, 10 classes)."""
+    return SmallCNN(int_field("in_channels", 1 if in_channels is None else in_channels, 1),
+                    int_field("num_classes", 10 if num_classes is None else num_classes, 1))
+
+
+def small_cnn_network(ref: str = "small_cnn", input_size=16, num_classes: int | None = None,
+                      in_channels: int | None = None) -> Network:
+    """The core Network of ``small_cnn`` at ``input_size`` (an int or (H, W); default 16, the
+    digits size `structconv train small_cnn` uses), traced from the module."""
+    h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    module = small_cnn(num_classes, in_channels)
+    x = torch.zeros((1, module.conv1.in_channels, int_field("input_size", h, 1), int_field("input_size", w, 1)))
+    return network_from_module(module, x, name=ref)
+
+
+register_importer("small_cnn", lambda ref: ref in SMALL, f"{__name__}:small_cnn_network")
 
 
 def network_to_module(network: Network) -> nn.Module:
