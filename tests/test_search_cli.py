@@ -75,8 +75,11 @@ def test_search_codesign(capsys, tmp_path):
     (["--storage", "what"], r"neither a URL"),
     (["--objectives", "proxy,speed"], r"objectives \['speed'\] are unknown"),
     (["--weights", "/nonexistent.pt"], r"does not exist"),
-    (["--trials", "0"], r"--trials = 0 must be >= 1"),
+    (["--trials", "0"], r"--trials = 0 is out of range \[1, inf\)"),
     (["--proxy", "snip"], r"proxy = 'snip' is not available"),
+    (["--population", "1"], r"--population = 1 is out of range \[2, inf\)"),
+    (["--workers", "0"], r"--workers = 0 is out of range \[1, inf\)"),
+    (["--storage", "/dev/zero"], r"study file '/dev/zero' is not a regular file"),
 ])
 def test_search_errors_are_one_line(capsys, tmp_path, extra, pattern):
     rc, out, err = run(capsys, "search", "resnet20", "--trials", "5", "--out", str(tmp_path), *FAST, *extra)
@@ -85,6 +88,19 @@ def test_search_errors_are_one_line(capsys, tmp_path, extra, pattern):
     assert len(lines) == 1 and lines[0].startswith("structconv: error:"), err
     import re
     assert re.search(pattern, lines[0]), lines[0]
+    assert not (tmp_path / "study.journal").exists()                   # nothing created for a bad input
+
+
+def test_bad_search_input_leaves_no_output_dir(capsys, tmp_path):
+    for extra in (["--population", "1"], ["--population", "1", "--storage", str(tmp_path / "s.journal")],
+                  ["--storage", "/dev/null/x.journal"], ["--storage", "/dev/zero"]):
+        rc, out, err = run(capsys, "search", "resnet20", "--trials", "5", "--out", str(tmp_path / "o"), *FAST,
+                           *extra)
+        assert rc == 2 and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "o").exists() and not (tmp_path / "s.journal").exists()
+    (tmp_path / "file").write_text("x")
+    rc, out, err = run(capsys, "search", "resnet20", "--trials", "5", "--out", str(tmp_path / "file"), *FAST)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
 def test_empty_space_and_corrupt_study(capsys, tmp_path):

@@ -62,3 +62,26 @@ def test_stale_trial_of_a_killed_worker_is_retried(pg_url):  # noqa: F811
     assert trials[t.number].state == TrialState.FAIL
     retried = [x for x in trials if x.system_attrs.get("failed_trial") == t.number]
     assert len(retried) == 1 and retried[0].params == params and retried[0].state == TrialState.COMPLETE
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_a_live_workers_trial_is_not_failed_by_another_search(pg_url):  # noqa: F811
+    """A trial whose worker still beats (heartbeat within the grace period) survives another search's run."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from structconv.search import run_search
+    from structconv.search.storage import open_storage
+    from test_search_study import small_problem
+
+    pb = small_problem({"cycles_total": 0.7})
+    st = open_storage(*resolve_storage_spec(pg_url, None), heartbeat_interval=10)
+    study = optuna.create_study(study_name="live", storage=st, directions=["minimize"] * 3)
+    t = study.ask()
+    for n, k in zip(pb.names, pb.sizes):
+        t.suggest_int(n, 0, k - 1)
+    st.record_heartbeat(t._trial_id)                   # alive: grace period is 30 s
+    res = run_search(pb, n_trials=5, storage=pg_url, study_name="live", heartbeat_interval=10, seed=0)
+    assert res.n_complete == 5
+    assert optuna.load_study(study_name="live", storage=st).trials[t.number].state == TrialState.RUNNING
+    study.tell(t, [1.0, 1.0, 1.0])                     # the live worker finishes its trial normally

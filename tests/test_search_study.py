@@ -138,6 +138,14 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     bad.write_text('{"op_code": 0, "worker_id": "x", "study_name": "a", "directions": [1]}\nnot json\n{}\n')
     with pytest.raises(ValueError, match=r"study file .* is corrupt: line 2"):
         run_search(pb, n_trials=5, out_dir=tmp_path)
+    for kw, msg in [({"population_size": 1}, r"population = 1 must be an integer in \[2, 100000\]"),
+                    ({"n_trials": 0}, r"trials = 0 must be an integer >= 1"),
+                    ({"workers": 0}, r"workers = 0 must be an integer in \[1, 256\]"),
+                    ({"timeout": float("nan")}, r"timeout = nan must be a number of seconds > 0"),
+                    ({"seed": -1}, r"seed = -1 must be an integer in \[0, 4294967295\]")]:
+        with pytest.raises(ValueError, match=msg):
+            run_search(pb, **{"n_trials": 5, **kw}, out_dir=tmp_path / "new")
+        assert not (tmp_path / "new").exists()                        # nothing made for a bad input
     with pytest.raises(ValueError, match=r"objectives \['speed'\] are unknown"):
         small_problem(objectives=("proxy", "speed"))
     with pytest.raises(ValueError, match=r"proxy = 'snip' is not available"):

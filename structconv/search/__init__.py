@@ -14,7 +14,7 @@
 ordered choices, from the Choice registry), costs (simulator tables), proxy_registry /
 proxy_terms / proxies (accuracy proxies), approx (P(W) from a choice's parts), torch_eval,
 problem (objectives, budgets, one evaluation), seeds (presets, uniform, Lagrangian),
-study / workers / storage (running), results (front, saving), codesign(_summary), baselines.
+study / workers / storage / journal (running; journal: worker leases), results (front, saving), codesign(_summary), baselines.
 """
 from .api import search
 from .baselines import BaselinePlan, best_random, greedy, random_plans, uniform

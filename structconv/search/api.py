@@ -1,6 +1,7 @@
 """``search(...)``: the whole pipeline from references, as `structconv search` runs it."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from .problem import Problem, check_budget_value, check_budgets
 from .proxies import compute_proxies
 from .space import build_space
 from .space_config import SpaceConfig, load_space_config
-from .study import run_search
+from .journal import check_journal_file
+from .storage import resolve_storage_spec
+from .study import check_run_args, run_search
 
 
 def checkpoint_meta(path) -> dict:
@@ -80,6 +83,18 @@ def _budgets(max_cycles_ratio, max_energy_ratio, max_params_ratio) -> dict:
     return budgets
 
 
+def _check_out(out, what: str = "out") -> None:
+    """``out`` is a directory or can become one: its nearest existing ancestor is a directory."""
+    if out is None:
+        return
+    p = Path(out).absolute()
+    while not os.path.lexists(p) and p != p.parent:
+        p = p.parent
+    if not p.is_dir():
+        why = "is not a directory" if p == Path(out).absolute() else f"cannot be created ({str(p)!r} is not a directory)"
+        raise ValueError(f"{what} = {str(out)!r} {why}")
+
+
 def search(model, hw="edge-int8", *, max_cycles_ratio=None, max_energy_ratio=None, max_params_ratio=None,
            objectives=("proxy", "cycles_total", "energy_pj"), proxy=None, trials: int = 500, timeout=None,
            storage=None, study=None, workers: int = 1, seed: int = 0, sampler: str = "nsga2", weights=None,
@@ -92,6 +107,12 @@ def search(model, hw="edge-int8", *, max_cycles_ratio=None, max_energy_ratio=Non
     Returns (SearchResult, Problem).
     """
     t0 = time.perf_counter()
+    check_run_args(trials, timeout, sampler, workers, population, seed)    # before anything is built or made
+    _check_out(out)
+    kind, spec = resolve_storage_spec(storage, out)
+    if kind == "journal":
+        _check_out(Path(spec).parent, f"storage {spec!r}: directory")
+        check_journal_file(spec)
     say = log or (lambda msg: None)
     network, _ = network_for(model, weights)
     cfg = _space_config(space)

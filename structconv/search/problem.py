@@ -5,7 +5,9 @@ loss form), ``cycles_total``, ``energy_pj``, ``params``, ``mults``, ``area``
 (co-design) or a computed proxy's name. Budgets are ratios to the dense network
 (``max_cycles_ratio``, ``max_energy_ratio``, ``max_params_ratio``), set as Optuna
 constraints (``value = metric / (ratio * dense) - 1``, <= 0 feasible), which NSGA-II
-and TPE in Optuna 5 read from the trial: never an infinite penalty.
+and TPE in Optuna 5 read from the trial: never an infinite penalty. A trial whose
+plan a COMPLETE trial of the study already holds reuses that trial's results
+(user attr ``same_as``) instead of evaluating it again.
 """
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ class Problem:
         self.sizes = self.space.sizes
         self._cost_cache = {}
         self.eval_seconds = 0.0
+        self._done_key, self._done, self._done_numbers = None, {}, set()
 
     def _check_objectives(self) -> None:
         if not self.objectives:
@@ -90,6 +93,7 @@ class Problem:
         d = dict(self.__dict__)
         d["proxies"] = self.proxies.without_evaluator()
         d["_cost_cache"] = {}
+        d["_done_key"], d["_done"], d["_done_numbers"] = None, {}, set()
         return d
 
     @property
@@ -165,6 +169,9 @@ class Problem:
     def objective(self, trial):
         idx = [trial.suggest_int(n, 0, k - 1) for n, k in zip(self.names, self.sizes)]
         hw_params = self.hw_space.suggest(trial) if self.hw_space is not None else None
+        same = self._finished_with(trial)
+        if same is not None:
+            return self._reuse(trial, same)
         t0 = time.perf_counter()
         ev = self.evaluate(idx, hw_params)
         dt = time.perf_counter() - t0
@@ -173,6 +180,30 @@ class Problem:
             trial.set_constraint(k, v)
         trial.set_user_attr("breakdown", {**self.breakdown(ev), "eval_us": round(dt * 1e6, 1), "worker": WORKER})
         return ev["values"][0] if len(ev["values"]) == 1 else tuple(ev["values"])
+
+    # -- a plan already finished is not evaluated again -------------------------------
+    def _finished_with(self, trial):
+        """The COMPLETE trial of this study with the same parameters as ``trial``, or None."""
+        from optuna.trial import TrialState
+
+        study = trial.study
+        key = (study._storage, study._study_id)         # the storage object itself: ids can be reused
+        if self._done_key is None or self._done_key[0] is not key[0] or self._done_key[1] != key[1]:
+            self._done_key, self._done, self._done_numbers = key, {}, set()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if t.number not in self._done_numbers:
+                self._done_numbers.add(t.number)
+                self._done.setdefault(tuple(sorted(t.params.items())), t)
+        return self._done.get(tuple(sorted(trial.params.items())))
+
+    def _reuse(self, trial, t):
+        """Finish ``trial`` with the values of the finished trial ``t`` of the same plan."""
+        for k, v in t.constraints.items():
+            trial.set_constraint(k, v)
+        bd = t.user_attrs.get("breakdown") or {}
+        trial.set_user_attr("breakdown", {**bd, "eval_us": 0.0, "worker": WORKER})
+        trial.set_user_attr("same_as", t.number)
+        return t.values[0] if len(t.values) == 1 else tuple(t.values)
 
     def signature(self) -> str:
         """A short hash of everything that changes what a trial means."""

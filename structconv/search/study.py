@@ -5,17 +5,32 @@ One ``trial.suggest_int(layer_name, 0, len(choices) - 1)`` per searched layer
 params, mults, every proxy, evaluation time) goes to the user attribute ``breakdown``.
 Before any sampled trial the study is seeded (``seeds.py``). The study lives in a
 storage (``storage.py``): resumable, shareable by K local worker processes
-(``workers``) or by many machines (PostgreSQL).
+(``workers``), by other searches on the same journal, or by many machines (PostgreSQL).
+
+Resuming: only trials whose worker is dead are failed and re-enqueued (journal
+leases, RDB heartbeats). A resumed run seeds its sampler from the seed *and* the
+number of trials already in the study (``resume_seed``), so it does not replay the
+stream of the run before it; and a sampled plan identical to one already finished
+is not evaluated again: the trial reuses that trial's values, constraints and
+breakdown and records ``same_as`` (``Problem.objective``).
 """
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import time
+from pathlib import Path
 
+import numpy as np
+
+from ..core import shown
+
+from .journal import lease_dir, recover_dead_trials
 from .problem import Problem
 from .results import SearchResult, collect_result
 from .seeds import preset_plans, uniform_plans, warm_start_plans
-from .storage import DirLock, describe, open_storage, recover_stale_trials, resolve_storage_spec
+from .storage import DirLock, describe, open_storage, resolve_storage_spec
 from .workers import SAMPLERS, count_complete, make_sampler, quiet_optuna, run_local, run_workers
 
 
@@ -82,15 +97,42 @@ def _study_exists(storage, name: str) -> bool:
         return False
 
 
-def _check_run_args(n_trials, timeout, sampler: str, workers) -> None:
+MAX_WORKERS = 256
+MAX_POPULATION = 100_000
+
+
+def _int_in(name: str, value, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        rng = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name} = {shown(value)} must be an integer {rng}")
+
+
+def check_run_args(n_trials, timeout, sampler: str, workers, population_size=None, seed=0,
+                   heartbeat_interval=10) -> None:
+    """One-line ValueErrors naming the field and its range, before anything is created."""
     if sampler not in SAMPLERS:
-        raise ValueError(f"sampler = {sampler!r} is not one of {list(SAMPLERS)}")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"trials = {n_trials!r} must be an integer >= 1")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers = {workers!r} must be an integer >= 1")
-    if timeout is not None and not (timeout > 0):
-        raise ValueError(f"timeout = {timeout!r} must be > 0 seconds")
+        raise ValueError(f"sampler = {shown(sampler)} is not one of {list(SAMPLERS)}")
+    _int_in("trials", n_trials, 1)
+    _int_in("workers", workers, 1, MAX_WORKERS)
+    if population_size is not None:
+        _int_in("population", population_size, 2, MAX_POPULATION)   # NSGA-II needs two parents
+    if seed is not None:
+        _int_in("seed", seed, 0, 2**32 - 1)
+    _int_in("heartbeat_interval", heartbeat_interval, 1, 3600)
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not (timeout > 0) or math.isnan(timeout)):
+        raise ValueError(f"timeout = {shown(timeout)} must be a number of seconds > 0")
+
+
+def resume_seed(seed: int | None, n_existing: int) -> int | None:
+    """The sampler seed of a run that finds ``n_existing`` trials in its study.
+
+    A fresh study uses ``seed`` itself (reproducible runs); a resumed one mixes in the
+    trial count, so its sampler does not replay the stream of the run before it.
+    """
+    if seed is None or n_existing == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, n_existing]).generate_state(1)[0])
 
 
 def _check_parallel(problem: Problem, workers: int, kind: str) -> None:
@@ -112,7 +154,7 @@ def run_search(problem: Problem, n_trials: int = 500, timeout: float | None = No
     """
     import optuna
 
-    _check_run_args(n_trials, timeout, sampler, workers)
+    check_run_args(n_trials, timeout, sampler, workers, population_size, seed, heartbeat_interval)
     problem.check_feasible_up_front()
     kind, spec = resolve_storage_spec(storage, out_dir)
     _check_parallel(problem, workers, kind)
@@ -120,32 +162,76 @@ def run_search(problem: Problem, n_trials: int = 500, timeout: float | None = No
     quiet_optuna(optuna)
     notes: list[str] = list(problem.proxies.notes)
     t0 = time.perf_counter()
+    pop = population_size or 50
+    made_out = out_dir is not None and not os.path.lexists(out_dir)
     with DirLock(out_dir) if (out_dir is not None and kind == "journal") else contextlib.nullcontext():
-        st = open_storage(kind, spec, heartbeat_interval=heartbeat_interval)
-        pop = population_size or 50
-        smp = make_sampler(sampler, seed, pop, len(problem.objectives), workers)
-        existing = _study_exists(st, study_name)
-        study = _prepare_study(problem, st, study_name, smp, enqueue and not existing, warm_start, notes)
+        with _removed_on_error(out_dir if made_out else None, spec if kind == "journal" else None):
+            study, existing = _open_study(problem, kind, spec, study_name, make_sampler(sampler, seed, pop),
+                                          enqueue, warm_start, heartbeat_interval, notes)
         before = _resume(study, kind, existing, study_name, notes)
+        run_seed = resume_seed(seed, len(study.get_trials(deepcopy=False)) if existing else 0)
+        study.sampler = make_sampler(sampler, run_seed, pop, len(problem.objectives), workers)
         problem.eval_seconds = 0.0
         if workers == 1:
-            run_local(study, problem, n_trials, timeout, progress, before)
+            notes.extend(run_local(study, problem, n_trials, timeout, progress, before))
         else:
-            run_workers(study, problem, kind, spec, study_name, sampler, seed, pop, n_trials, timeout,
+            run_workers(study, problem, kind, spec, study_name, sampler, run_seed, pop, n_trials, timeout,
                         workers, progress, before, heartbeat_interval)
         return collect_result(study, problem, time.perf_counter() - t0, describe(spec), notes, rerank,
                               eval_seconds=problem.eval_seconds if workers == 1 else None)
 
 
+def _open_study(problem, kind, spec, study_name, sampler, enqueue, warm_start, heartbeat_interval, notes):
+    st = open_storage(kind, spec, heartbeat_interval=heartbeat_interval)
+    try:
+        existing = _study_exists(st, study_name)
+        return _prepare_study(problem, st, study_name, sampler, enqueue and not existing, warm_start, notes), existing
+    except BaseException:
+        if hasattr(st, "lease"):
+            st.lease.release()
+        raise
+
+
+@contextlib.contextmanager
+def _removed_on_error(made_out_dir, journal):
+    """Setting up a new study failed: remove the empty journal and the directory made for it."""
+    out = Path(made_out_dir) if made_out_dir is not None else None
+    made_out = out is not None
+    try:
+        yield
+    except BaseException:
+        if journal is not None and os.path.isfile(journal) and os.path.getsize(journal) == 0:
+            for p in (Path(journal), Path(str(journal) + ".lock")):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            with contextlib.suppress(OSError):
+                lease_dir(journal).rmdir()
+        if made_out:
+            with contextlib.suppress(OSError):
+                (out / ".search.lock").unlink()
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
 def _resume(study, kind: str, existing: bool, study_name: str, notes: list) -> int:
     """Recover what a killed run left (journal) and count the complete trials."""
     if kind == "journal":
-        stale = recover_stale_trials(study)
-        if stale:
-            notes.append(f"resumed: trial(s) {stale} were running when the last search stopped; "
-                         f"marked FAIL and re-enqueued")
+        notes.extend(recovery_notes(*recover_dead_trials(study)))
     before = count_complete(study)
     if existing and before:
         notes.append(f"resumed study {study_name!r} with {before} complete trial(s)")
     return before
 
+
+def recovery_notes(failed: list, retried: dict, unknown: list) -> list[str]:
+    out = []
+    if failed:
+        again = f"; re-enqueued as trial(s) {[retried[n] for n in failed if n in retried]}" if retried else ""
+        lost = [n for n in failed if n not in retried]
+        none = f"; not re-enqueued (no parameters chosen yet): {lost}" if lost else ""
+        out.append(f"resumed: trial(s) {failed} were running in a search worker that died; marked FAIL{again}{none}")
+    if unknown:
+        out.append(f"trial(s) {unknown} are RUNNING under a writer that holds no structconv lease "
+                   f"(not a structconv worker): left as they are")
+    return out
