@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from ..core import shown
-
 from .journal import lease_dir, recover_dead_trials
 from .problem import Problem
 from .results import SearchResult, collect_result
