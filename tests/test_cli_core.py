@@ -112,3 +112,45 @@ def test_paper_command_within_stated_differences(capsys):
         # README "Paper tables" explains each gap; params are printed to 2 digits in the paper
         assert abs(r["rel_mults"]) < 0.01 and abs(r["rel_adds"]) < 0.01, r
         assert abs(r["rel_params"]) < 0.03, r
+
+
+def test_late_os_error_is_one_line_naming_the_path(capsys, monkeypatch):
+    """An OSError no pre-check caught (a disk filling up mid-run) still ends as one line, exit 2."""
+    import errno
+
+    from structconv.cli import cost
+
+    def boom(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/out/front.yaml")
+
+    monkeypatch.setattr(cost, "run", boom)
+    rc, out, err = run(capsys, "cost", "resnet18")
+    assert rc == 2 and err == "structconv: error: '/data/out/front.yaml': No space left on device\n"
+
+
+def test_error_message_is_one_escaped_line(capsys, monkeypatch):
+    from structconv.cli import cost
+
+    def boom(args):
+        raise ValueError("bad \u202ename\x1b[31m\nsecond line")
+
+    monkeypatch.setattr(cost, "run", boom)
+    rc, out, err = run(capsys, "cost", "resnet18")
+    assert rc == 2 and err.count("\n") == 1 and "\u202e" not in err and "\x1b" not in err
+    assert "\\u202e" in err and "second line" not in err
+
+
+def test_table_cells_are_escaped_and_cut():
+    from structconv.cli._table import CELL_LIMIT, render
+
+    table = render(["layer", "n"], [["evil\u202egnp.exe", 1], ["x" * 10_000, 2], ["layer1.0.conv1", 3]])
+    assert "\u202e" not in table and "\\u202e" in table
+    assert max(len(line) for line in table.splitlines()) < CELL_LIMIT + 20
+    assert "layer1.0.conv1" in table                    # ordinary names are shown as they are
+
+
+def test_stdout_full_is_one_line(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "structconv", "cost", "resnet18"], stdout=open("/dev/full", "w"),
+                       stderr=subprocess.PIPE, text=True)
+    assert p.returncode == 2 and p.stderr == "structconv: error: cannot write to standard output: " \
+                                             "No space left on device\n"

@@ -3,6 +3,7 @@ and "not available: ..." (never a traceback) for missing or inconsistent inputs.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -198,3 +199,47 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
         assert p.returncode == 2, (argv, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1 and msg in p.stderr, p.stderr
         assert not (tmp_path / "x.html").exists()
+
+
+KILL_MID_WRITE = """
+import os, pathlib, signal, sys
+from structconv.cli import main
+
+real = pathlib.Path.write_text
+def half_then_sigkill(self, text, *a, **k):       # the report's atomic write: half the bytes, then SIGKILL
+    real(self, text[: len(text) // 2], *a, **k)
+    os.kill(os.getpid(), signal.SIGKILL)
+pathlib.Path.write_text = half_then_sigkill
+main(sys.argv[1:])
+"""
+
+
+def test_killed_report_leaves_no_temp_file_after_the_next_run(tmp_path, capsys):
+    """SIGKILL mid-write leaves only a hidden temp file (never a truncated report), and the next
+    report beside it removes it; a live writer's temp file is left alone."""
+    out = tmp_path / "report.html"
+    argv = ["report", "resnet20", "--no-paper", "-q", "-o", str(out)]
+    p = subprocess.run([sys.executable, "-c", KILL_MID_WRITE, *argv], capture_output=True, text=True, timeout=300)
+    assert p.returncode == -9, p.stderr
+    stale = list(tmp_path.glob(".report.html.*.tmp"))
+    assert stale and not out.exists()
+    live = tmp_path / f".report.html.{os.getpid()}.live.tmp"           # this process is alive
+    live.write_text("another report being written")
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert out.read_text().rstrip().endswith("</html>")
+    assert not any(p.exists() for p in stale)
+    assert live.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, live.name])
+
+
+def test_killed_markdown_report_figure_folder_is_removed(tmp_path, capsys):
+    """The Markdown report's temporary figure folder of a dead writer goes too."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".r_files.{dead.pid}.abc123"
+    orphan.mkdir()
+    (orphan / "fig.png").write_bytes(b"half")
+    assert main(["report", "resnet20", "--no-paper", "-q", "-o", str(tmp_path / "r.md")]) == 0
+    capsys.readouterr()
+    assert not orphan.exists() and (tmp_path / "r.md").is_file()

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from structconv.core import Network, Plan, count_network, resolve_network, resolve_plan, write_data_file
+from structconv.core import count_network, Network, Plan, resolve_network, resolve_plan, shown, write_data_file
 from structconv.sim import DEFAULT_HW, load_accelerator, simulate
 
 from .report import build_report
@@ -156,7 +156,7 @@ def _search(st: Stage, s: DemoState):
     try:
         from structconv.search import search, space_config_from_dict
     except ImportError as e:
-        raise Skip(f"structconv.search is not available ({_first(e)}); using preset {s.cfg.fallback_plan!r}")
+        raise Skip(f"structconv.search is not available ({_first(e)}); using preset {shown(s.cfg.fallback_plan)}")
     cfg = s.cfg
     res, problem = search(s.net, s.res.hw, max_cycles_ratio=cfg.max_cycles_ratio, trials=cfg.trials,
                           out=s.out / "search", space=space_config_from_dict({"designs": False}, source="demo space"),
@@ -167,7 +167,7 @@ def _search(st: Stage, s: DemoState):
     for n in res.notes:
         s.say(f"note: {n}")
     if res.best is None:
-        raise Skip(f"no plan met max_cycles_ratio={cfg.max_cycles_ratio}; using preset {cfg.fallback_plan!r}")
+        raise Skip(f"no plan met max_cycles_ratio={cfg.max_cycles_ratio}; using preset {shown(cfg.fallback_plan)}")
     b = res.best.to_dict()
     s.say(f"chosen: trial {b['trial']} ({b['origin']}), cycles x{b['ratios']['cycles_total']:.3f}, "
           f"energy x{b['ratios']['energy_pj']:.3f}, params x{b['ratios']['params']:.3f}, "
@@ -196,7 +196,7 @@ def _baselines(s: DemoState, problem) -> None:
 def _settle_plan(s: DemoState) -> None:
     if s.plan is None:
         s.plan = resolve_plan(s.cfg.fallback_plan, s.net)
-        s.say(f"using preset {s.cfg.fallback_plan!r} as the plan")
+        s.say(f"using preset {shown(s.cfg.fallback_plan)} as the plan")
     s.res.plan, s.res.plan_file = s.plan, s.plan.save(s.out / "plan.yaml")
     s.say(f"plan written to {s.res.plan_file}")
 
@@ -318,12 +318,13 @@ def run_demo(out="out", model: str = "resnet20", hw: str | None = None, *, log=p
     """
     t_start = time.perf_counter()
     out = Path(out)
+    cfg = DemoSettings(model=model, hw=hw, **settings)
+    net = resolve_network(model)                        # a bad name fails before OUT is created
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("search", "run"):                       # the demo's own outputs: start fresh
         if (out / sub).exists():
             shutil.rmtree(out / sub)
-    cfg = DemoSettings(model=model, hw=hw, **settings)
-    s = DemoState(out, cfg, resolve_network(model), log, DemoResult(out, model, hw or DEFAULT_HW))
+    s = DemoState(out, cfg, net, log, DemoResult(out, model, hw or DEFAULT_HW))
     s.res.stages = [run_step(i, name, fn, s) for i, (name, fn) in enumerate(STEPS, start=1)]
     s.res.seconds = time.perf_counter() - t_start
     write_data_file(out / "demo.json", s.res.to_dict())

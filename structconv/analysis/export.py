@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structconv.core import atomic_path
+from structconv.core import atomic_path, shown
 
 SUFFIXES = (".csv", ".parquet")
 
@@ -14,7 +14,7 @@ def export_frame(df: pd.DataFrame, path) -> Path:
     """Write CSV or Parquet (by suffix) atomically."""
     path = Path(path)
     if path.suffix not in SUFFIXES:
-        raise ValueError(f"export path suffix = {path.suffix!r} must be one of {list(SUFFIXES)}")
+        raise ValueError(f"export path suffix = {shown(path.suffix)} must be one of {list(SUFFIXES)}")
     if path.suffix == ".parquet":
         _need_pyarrow()
     with atomic_path(path, suffix=path.suffix) as tmp:

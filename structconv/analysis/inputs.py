@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structconv.core import Network, Plan, load_data_file, resolve_network, resolve_plan
+from structconv.core import load_data_file, Network, Plan, resolve_network, resolve_plan, shown
 from structconv.sim import DEFAULT_HW, load_accelerator
 
 from . import study as S
@@ -101,7 +101,7 @@ def _runs_at(ctx: ReportContext, path) -> list:
         ctx.notes.missing(sec, str(e))
         return []
     if not found:
-        ctx.notes.missing(sec, f"{str(path)!r} holds no training run (no metrics.jsonl or summary.json)")
+        ctx.notes.missing(sec, f"{shown(str(path))} holds no training run (no metrics.jsonl or summary.json)")
     return found
 
 
@@ -133,7 +133,7 @@ def _run_plan(ctx: ReportContext, run_dir) -> Plan | None:
     try:
         return resolve_plan(Plan.from_dict(p, source=f"{run_dir}/summary.json"), ctx.net)
     except ValueError as e:
-        ctx.notes.missing(ctx.sections["training"], f"the plan of run {str(run_dir)!r} does not fit "
+        ctx.notes.missing(ctx.sections["training"], f"the plan of run {shown(str(run_dir))} does not fit "
                                                     f"{ctx.net.name}: {e}")
         return None
 
@@ -168,7 +168,7 @@ def read_search(ctx: ReportContext, search_dir, study, study_name) -> None:
 def _read_search_dir(ctx: ReportContext, want_storage: bool, study_name) -> None:
     d, sec = ctx.search_dir, ctx.sections["search"]
     if not d.is_dir():
-        ctx.notes.missing(sec, f"search directory {str(d)!r} does not exist")
+        ctx.notes.missing(sec, f"search directory {shown(str(d))} does not exist")
         return
     if (d / "front.yaml").is_file():
         try:
@@ -176,11 +176,11 @@ def _read_search_dir(ctx: ReportContext, want_storage: bool, study_name) -> None
         except ValueError as e:
             ctx.notes.missing(sec, str(e))
     else:
-        ctx.notes.missing(sec, f"{str(d)!r} has no front.yaml (the search did not finish)")
+        ctx.notes.missing(sec, f"{shown(str(d))} has no front.yaml (the search did not finish)")
     if want_storage:
         sf = find_study_file(d)
         if sf is None:
-            ctx.notes.missing(sec, f"no study storage file in {str(d)!r}: no trial history")
+            ctx.notes.missing(sec, f"no study storage file in {shown(str(d))}: no trial history")
         else:
             ctx.storage_spec = (str(sf), study_name)
 
@@ -198,7 +198,7 @@ def _read_study(ctx: ReportContext) -> None:
     ctx.trials.attrs.update(trials.attrs)
     ctx.front = S.front_frame(ctx.trials)
     if ctx.front.empty:
-        ctx.notes.missing(sec, f"study {st.study_name!r} has no feasible trial: no Pareto front")
+        ctx.notes.missing(sec, f"study {shown(st.study_name)} has no feasible trial: no Pareto front")
 
 
 def _check_study_fits(ctx: ReportContext, st, trials: pd.DataFrame) -> None:
@@ -207,21 +207,21 @@ def _check_study_fits(ctx: ReportContext, st, trials: pd.DataFrame) -> None:
     searched = {c[len("param_"):] for c in trials.columns if c.startswith("param_")}
     if smodel is not None and smodel != net.name:
         ctx.front_yaml = None
-        raise ValueError(f"study {st.study_name!r} searched {smodel!r}, not {net.name!r}")
+        raise ValueError(f"study {shown(st.study_name)} searched {shown(smodel)}, not {shown(net.name)}")
     if searched - set(net.layer_names):
         ctx.front_yaml = None
         bad = sorted(searched - set(net.layer_names))[:3]
-        raise ValueError(f"study {st.study_name!r} has parameters {bad} that are not layers of "
-                         f"{net.name!r}: it searched another network")
+        raise ValueError(f"study {shown(st.study_name)} has parameters {bad} that are not layers of "
+                         f"{shown(net.name)}: it searched another network")
     if not (trials["state"] == "COMPLETE").any():
-        raise ValueError(f"study {st.study_name!r} has no completed trial ({len(trials)} trials in total)")
+        raise ValueError(f"study {shown(st.study_name)} has no completed trial ({len(trials)} trials in total)")
 
 
 def _check_front_model(ctx: ReportContext) -> None:
     fm = front_model(ctx.search_dir, ctx.front_yaml)
     if fm is not None and fm != ctx.net.name:
-        ctx.notes.missing(ctx.sections["search"], f"the search in {str(ctx.search_dir)!r} is for {fm!r}, "
-                                                  f"not {ctx.net.name!r}")
+        ctx.notes.missing(ctx.sections["search"], f"the search in {shown(str(ctx.search_dir))} is for {shown(fm)}, "
+                                                  f"not {shown(ctx.net.name)}")
         ctx.front_yaml = None
 
 

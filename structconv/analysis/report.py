@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from structconv.core import count_network
+from structconv.core import count_network, shown
 from structconv.sim import simulate
 
 from . import tables as T
@@ -51,7 +51,7 @@ def build_report(model, hw=None, plan=None, *, study=None, study_name=None, sear
 def measure(ctx: ReportContext) -> None:
     """Count and simulate the network dense and under the plan; the summary numbers."""
     net, plan, accel = ctx.net, ctx.plan, ctx.accel
-    ctx.notes(f"counting and simulating {net.name} ({len(net.layers)} layers) under {plan.name!r} on {accel.name}")
+    ctx.notes(f"counting and simulating {net.name} ({len(net.layers)} layers) under {shown(plan.name)} on {accel.name}")
     m = ctx.measured
     m["cost"] = count_network(net, plan)
     m["sim_o"] = simulate(net, None, accel, ctx.mode)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from structconv.core import presets_for
+from structconv.core import presets_for, shown
 
 from . import figures as F
 from . import study as S
@@ -26,7 +26,7 @@ BUDGET_METRICS = ("cycles_total", "energy_pj")
 # -- summary -----------------------------------------------------------------------------------
 def summary_section(ctx: ReportContext, sec: Section) -> None:
     net, plan, a, s = ctx.net, ctx.plan, ctx.accel, ctx.measured["summary"]
-    sec.text.append(f"{net.name} ({len(net.layers)} conv/linear layers) under plan {plan.name!r} "
+    sec.text.append(f"{net.name} ({len(net.layers)} conv/linear layers) under plan {shown(plan.name)} "
                     f"({s['layers_changed']} layers changed; plan from: {ctx.plan_source}) on accelerator "
                     f"{a.name} ({a.mac_array.rows}x{a.mac_array.cols} {a.mac_array.dataflow} array, "
                     f"{a.sum_pool.adder_lanes}-lane {a.sum_pool.scheme} sum-pool unit, {a.dtype}, "
@@ -125,7 +125,7 @@ def _study_part(ctx: ReportContext, sec: Section) -> None:
 def _study_line(trials: pd.DataFrame) -> str:
     info = trials.attrs
     objectives = ", ".join(f"{m} ({d})" for m, d in zip(info.get("metrics", []), info.get("directions", [])))
-    return (f"Study {info.get('study')!r}: {len(trials)} trials "
+    return (f"Study {shown(info.get('study'))}: {len(trials)} trials "
             f"({int((trials['state'] == 'COMPLETE').sum())} complete, "
             f"{int(trials['feasible'].sum())} feasible); objectives {objectives}.")
 
@@ -185,7 +185,7 @@ def _accuracy_part(ctx: ReportContext, sec: Section) -> None:
     sec.figures.append(("accuracy", F.fig_accuracy(acc)))
     sec.table("Accuracy before / after decomposition", acc)
     for m in acc.attrs.get("missing", []):
-        ctx.notes.missing(sec, f"run {m!r} has no summary.json (not finished): no accuracy")
+        ctx.notes.missing(sec, f"run {shown(m)} has no summary.json (not finished): no accuracy")
     other = [m for m in acc["model"].dropna().unique() if m != ctx.net.name]
     if other:
         sec.text.append(f"Note: the runs trained {', '.join(map(str, other))}; the costs above are "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structconv.core import load_data_file, pareto_mask
+from structconv.core import load_data_file, pareto_mask, shown
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 # user attributes that say where a trial came from (baseline, preset, ...)
@@ -53,7 +53,7 @@ def parse_study_spec(spec: str) -> tuple[str, str | None]:
     head, _, name = spec.rpartition("/")
     if head and os.path.isfile(head):
         return head, name or None
-    raise ValueError(f"study = {spec!r}: no storage file {spec!r} (nor {head!r}) exists; "
+    raise ValueError(f"study = {shown(spec)}: no storage file {shown(spec)} (nor {shown(head)}) exists; "
                      "give STORAGE/NAME with an existing journal/SQLite file or a database URL")
 
 
@@ -66,10 +66,10 @@ def open_storage(storage):
         return s
     p = Path(s)
     if p.is_dir():
-        raise ValueError(f"study storage {s!r} is a directory; pass the study file inside it "
+        raise ValueError(f"study storage {shown(s)} is a directory; pass the study file inside it "
                          "(or use --search-dir)")
     if not p.is_file():
-        raise ValueError(f"study storage {s!r} does not exist")
+        raise ValueError(f"study storage {shown(s)} does not exist")
     if p.suffix in SQLITE_SUFFIXES:
         return f"sqlite:///{p.resolve()}"
     from optuna.storages import JournalStorage
@@ -78,7 +78,7 @@ def open_storage(storage):
     try:
         return JournalStorage(JournalFileBackend(str(p)))
     except Exception as e:  # noqa: BLE001 - a corrupt journal
-        raise ValueError(f"study storage {s!r} is not a readable Optuna journal: {_first(e)}") from None
+        raise ValueError(f"study storage {shown(s)} is not a readable Optuna journal: {_first(e)}") from None
 
 
 def _first(e: BaseException) -> str:
@@ -95,15 +95,15 @@ def load_study(storage, name: str | None = None):
     try:
         summaries = optuna.get_all_study_summaries(st, include_best_trial=False)
     except Exception as e:  # noqa: BLE001 - bad URL, corrupt file, unreachable server
-        raise ValueError(f"study storage {str(storage)!r} cannot be read: {_first(e)}") from None
+        raise ValueError(f"study storage {shown(str(storage))} cannot be read: {_first(e)}") from None
     names = [s.study_name for s in summaries]
     if name is None:
         if len(names) != 1:
-            raise ValueError(f"study storage {str(storage)!r} holds {len(names)} studies {names}; "
+            raise ValueError(f"study storage {shown(str(storage))} holds {len(names)} studies {names}; "
                              "name one as STORAGE/NAME")
         name = names[0]
     elif name not in names:
-        raise ValueError(f"study {name!r} is not in storage {str(storage)!r} (it has {names})")
+        raise ValueError(f"study {shown(name)} is not in storage {shown(str(storage))} (it has {names})")
     return optuna.load_study(study_name=name, storage=st)
 
 
@@ -263,7 +263,7 @@ def load_front_yaml(path) -> pd.DataFrame:
     data = load_data_file(path, "front file")
     members = data.get("front", data.get("members")) if isinstance(data, dict) else data
     if not isinstance(members, list):
-        raise ValueError(f"front file {str(path)!r} has no list of front members")
+        raise ValueError(f"front file {shown(str(path))} has no list of front members")
     rows = []
     for i, m in enumerate(members):
         if not isinstance(m, dict):

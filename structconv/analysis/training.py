@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structconv.core import load_data_file, read_jsonl
+from structconv.core import load_data_file, read_jsonl, shown
 
 CURVE_COLUMNS = ("epoch", "phase", "lam", "lr", "loss", "task_loss", "sr_loss", "train_acc", "val_acc",
                  "val_loss", "seconds")
@@ -20,9 +20,9 @@ CURVE_COLUMNS = ("epoch", "phase", "lam", "lr", "loss", "task_loss", "sr_loss", 
 def _dir(run_dir) -> Path:
     p = Path(run_dir)
     if not p.exists():
-        raise ValueError(f"run directory {str(p)!r} does not exist")
+        raise ValueError(f"run directory {shown(str(p))} does not exist")
     if not p.is_dir():
-        raise ValueError(f"run directory {str(p)!r} is not a directory")
+        raise ValueError(f"run directory {shown(str(p))} is not a directory")
     return p
 
 
@@ -33,10 +33,10 @@ def read_metrics(run_dir) -> pd.DataFrame:
     """
     p = _dir(run_dir) / "metrics.jsonl"
     if not p.is_file():
-        raise ValueError(f"run directory {str(p.parent)!r} has no metrics.jsonl")
+        raise ValueError(f"run directory {shown(str(p.parent))} has no metrics.jsonl")
     rows, bad = read_jsonl(p, "metrics file")
     if not rows:
-        raise ValueError(f"{str(p)!r} holds no epoch records")
+        raise ValueError(f"{shown(str(p))} holds no epoch records")
     df = pd.DataFrame(rows)
     for c in CURVE_COLUMNS:
         if c not in df:
@@ -51,10 +51,10 @@ def read_summary(run_dir) -> dict:
     """``run_dir/summary.json`` as a dict (ValueError when missing or unreadable)."""
     p = _dir(run_dir) / "summary.json"
     if not p.is_file():
-        raise ValueError(f"run directory {str(p.parent)!r} has no summary.json (the run did not finish)")
+        raise ValueError(f"run directory {shown(str(p.parent))} has no summary.json (the run did not finish)")
     d = load_data_file(p, "run summary")
     if not isinstance(d, dict):
-        raise ValueError(f"{str(p)!r} is not a JSON object")
+        raise ValueError(f"{shown(str(p))} is not a JSON object")
     return d
 
 

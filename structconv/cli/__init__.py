@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
+from ._common import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
+
 COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "train", "decompose", "report", "demo")
-
-
-class CLIError(Exception):
-    """A user error the CLI reports as one line (exit 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,21 +39,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _dispatch(parser, argv) -> int:
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    rc = int(args.func(args) or 0)
+    sys.stdout.flush()                         # `> /dev/full` fails here, not at exit where no one can report it
+    return rc
+
+
+def _error(message: str) -> int:
+    try:
+        print(f"structconv: error: {message}", file=sys.stderr, flush=True)
+    except OSError:                            # stderr itself is unwritable: the exit status still says it
+        pass
+    return 2
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush of what is still buffered cannot fail again."""
+    try:
+        fd = sys.__stdout__.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
-        return int(args.func(args) or 0)
-    except (CLIError, ValueError, KeyError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
-        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-        print(f"structconv: error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:                    # `structconv ... --json | head`
-        sys.stderr.close()
+        with guarded_stdout():
+            return _dispatch(parser, argv)
+    except BrokenPipeError:                    # `structconv ... --json | head`: the reader had enough
+        _silence_stdout()
         return 0
+    except StdoutError as e:                   # `> /dev/full`
+        _silence_stdout()
+        return _error(f"cannot write to standard output: {e.strerror or e}")
+    except (CLIError, ValueError, KeyError) as e:
+        return _error(one_line(e))
+    except OSError as e:                       # an unwritable --out/-o or an unreadable input, found late
+        return _error(os_error_line(e))
     except KeyboardInterrupt:
         print("structconv: interrupted", file=sys.stderr)
         return 130

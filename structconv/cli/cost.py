@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from structconv.core import count_network, resolve_network, resolve_plan
 
-from ._common import add_plan_args, plan_ref, print_json
+from ._common import add_plan_args, plan_ref, plain, print_json, shown, user_input
 from ._table import human, render
 
 
@@ -42,11 +42,12 @@ def cost_table(cost, totals_only: bool = False) -> str:
 
 def run(args) -> int:
     net = resolve_network(args.model)
-    plan = resolve_plan(plan_ref(args), net)
+    with user_input(f"plan {shown(plan_ref(args))}"):
+        plan = resolve_plan(plan_ref(args), net)
     cost = count_network(net, plan)
     if args.json:
         print_json(cost.to_dict())
     else:
-        print(f"{net.name} under plan {plan.name!r} ({len(plan)} layers changed)\n")
+        print(f"{plain(net.name)} under plan {shown(plan.name)} ({len(plan)} layers changed)\n")
         print(cost_table(cost, args.totals_only))
     return 0

@@ -1,9 +1,11 @@
 """`structconv decompose CHECKPOINT --out FILE`: replace structured layers by sum-pool + small conv."""
 from __future__ import annotations
 
+import os
+
 from structconv.core import Plan, resolve_network, resolve_plan
 
-from ._common import add_plan_args, plan_ref, print_json
+from ._common import add_plan_args, check_out_file, plain, plan_ref, print_json, shown, user_input
 
 
 def register(sub) -> None:
@@ -38,16 +40,18 @@ def _model_name(args, ck_model) -> str:
     if not name:
         raise ValueError("the checkpoint does not name its model: give --model NAME")
     if args.model and ck_model and args.model != ck_model:
-        raise ValueError(f"--model {args.model!r} does not match the checkpoint's model {ck_model!r}")
+        raise ValueError(f"--model {shown(args.model)} does not match the checkpoint's model {shown(ck_model)}")
     return name
 
 
 def _plan(args, ck_plan, network) -> Plan:
     """--preset/--plan, else the checkpoint's own plan."""
-    ref = plan_ref(args) or (Plan.from_dict(ck_plan, source="checkpoint plan") if ck_plan else None)
+    with user_input("checkpoint plan"):
+        ref = plan_ref(args) or (Plan.from_dict(ck_plan, source="checkpoint plan") if ck_plan else None)
     if ref is None:
         raise ValueError("no plan: the checkpoint holds none; give --plan FILE or --preset NAME")
-    return resolve_plan(ref, network)
+    with user_input(f"plan {shown(ref) if isinstance(ref, str) else 'of the checkpoint'}"):
+        return resolve_plan(ref, network)
 
 
 def _check_finite(sd) -> None:
@@ -55,15 +59,43 @@ def _check_finite(sd) -> None:
 
     for k, v in sd.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
-            raise ValueError(f"checkpoint weight {k!r} contains NaN or inf values")
+            raise ValueError(f"checkpoint weight {shown(k)} contains NaN or inf values")
 
 
-def _trained_module(name, sd, plan, meta):
-    """The zoo module with the checkpoint's weights, plain (StructuredWeight parametrizations removed)."""
-    from structconv.nn import build_module, structure_, unstructure_
+SMALL_MODELS = ("small_cnn",)
 
+
+def _small_shape(meta) -> tuple[int, int, int]:
+    shape = meta.get("input_shape")
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in shape)
+            and isinstance(meta.get("num_classes"), int)):
+        raise ValueError("a small_cnn checkpoint must record meta.input_shape [C, H, W] and meta.num_classes "
+                         "(`structconv train` writes both)")
+    return tuple(shape)
+
+
+def _model_and_network(name, meta):
+    """(a fresh torch module, the core Network its plan is checked against) for ``name``."""
+    from structconv.nn import SmallCNN, build_module      # torch
+
+    if name in SMALL_MODELS:                                 # not a zoo network: its shape is in the checkpoint
+        import torch
+
+        from structconv.nn import network_from_module
+
+        shape = _small_shape(meta)
+        module = SmallCNN(shape[0], meta["num_classes"])
+        return module, network_from_module(module, torch.zeros((1,) + shape), name=name)
+    network = resolve_network(name)                          # ValueError for unknown names
     # a model trained on digits has 10 classes, not the zoo default: the checkpoint says
-    module = build_module(name, num_classes=meta.get("num_classes"))
+    return build_module(name, num_classes=meta.get("num_classes")), network
+
+
+def _trained_module(name, module, sd, plan):
+    """The module with the checkpoint's weights, plain (StructuredWeight parametrizations removed)."""
+    from structconv.nn import structure_, unstructure_
+
     parametrized = any(".parametrizations.weight.original" in k for k in sd)
     if parametrized:                                         # trained with StructuredWeight
         module = structure_(module, plan)
@@ -80,21 +112,30 @@ def run(args) -> int:
 
     from structconv.nn import decompose, export_onnx, save_decomposed
 
+    check_out_file("--out", args.out)                       # before any work: nothing half-written
+    if args.onnx:
+        check_out_file("--onnx", args.onnx)
     ck_model, sd, ck_plan, meta = read_checkpoint(args.checkpoint)
     name = _model_name(args, ck_model)
-    network = resolve_network(name)                          # ValueError for unknown names
+    module, network = _model_and_network(name, meta)
     plan = _plan(args, ck_plan, network)
     _check_finite(sd)
-    dec, report = decompose(_trained_module(name, sd, plan, meta), plan, method=args.method, inplace=True,
+    dec, report = decompose(_trained_module(name, module, sd, plan), plan, method=args.method, inplace=True,
                             strict=args.strict)
+    existed = os.path.exists(args.out)
     out = save_decomposed(dec, args.out, name, plan, method=args.method,
                           meta={"source": str(args.checkpoint), **{k: v for k, v in meta.items()
                                                                    if isinstance(v, (str, int, float, bool))}})
-    onnx_path = export_onnx(dec, torch.randn((1,) + tuple(network.input_shape)), args.onnx) if args.onnx else None
+    try:
+        onnx_path = export_onnx(dec, torch.randn((1,) + tuple(network.input_shape)), args.onnx) if args.onnx else None
+    except BaseException:
+        if not existed:                                      # a failed run leaves no half of its outputs
+            os.unlink(out)
+        raise
     if args.json:
         print_json({**report.to_dict(), "model": name, "out": str(out), "onnx": str(onnx_path) if onnx_path else None})
     else:
-        print(f"{name} under plan {plan.name!r}: {len(report.decomposed)} layers decomposed, "
+        print(f"{plain(name)} under plan {shown(plan.name)}: {len(report.decomposed)} layers decomposed, "
               f"{len(report.skipped)} skipped, max projection residual {report.max_residual:.3g}\n")
         print(report.to_markdown())
         print(f"\nwrote {out}" + (f" and {onnx_path}" if onnx_path else ""))

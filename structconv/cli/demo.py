@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ._common import print_json
+from ._common import check_out_dir, print_json, shown, user_input
 
 
 def register(sub) -> None:
@@ -32,13 +32,40 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _check(args) -> None:
+    """Arguments checked before any stage runs or OUT is created."""
+    if args.trials < 1:
+        raise ValueError(f"--trials = {args.trials} is out of range [1, inf)")
+    if args.epochs < 0 or args.pretrain_epochs < 0 or args.epochs + args.pretrain_epochs < 1:
+        raise ValueError(f"--epochs = {args.epochs} and --pretrain-epochs = {args.pretrain_epochs} must be >= 0 "
+                         "with at least one epoch in total")
+    if not 0 < args.max_cycles_ratio < float("inf"):
+        raise ValueError(f"--max-cycles-ratio = {args.max_cycles_ratio} is out of range (0, inf)")
+    if not 0 <= args.lam < float("inf"):
+        raise ValueError(f"--lam = {args.lam} is out of range [0, inf)")
+    if not 4 <= args.train_size <= 128:                # 1797 digits x 3 x 128^2 floats: 350 MB already
+        raise ValueError(f"--train-size = {args.train_size} is out of range [4, 128]")
+    if args.train_samples is not None and args.train_samples < 1:
+        raise ValueError(f"--train-samples = {args.train_samples} is out of range [1, inf)")
+    check_out_dir("--out", args.out)
+    if args.hw:
+        _check_hw(args.hw)
+
+
+def _check_hw(hw) -> None:
+    """A bad --hw is the user's error (exit 2), not a failed simulate stage (exit 1)."""
+    try:
+        from structconv.sim import load_accelerator          # numba
+    except ImportError:
+        return                                                # the simulate stage says it is skipped
+    with user_input(f"--hw {shown(hw)}"):
+        load_accelerator(hw)
+
+
 def run(args) -> int:
     from structconv.analysis import run_demo          # pandas, plotly; the steps load torch, optuna
 
-    if args.trials < 1:
-        raise ValueError(f"trials = {args.trials} must be >= 1")
-    if args.epochs < 0 or args.pretrain_epochs < 0 or args.epochs + args.pretrain_epochs < 1:
-        raise ValueError("epochs and pretrain-epochs must be >= 0 with at least one epoch in total")
+    _check(args)
     t0 = time.perf_counter()
 
     def log(msg):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from ._common import add_plan_args, plan_ref, print_json
+from ._common import add_plan_args, check_out_dir, check_out_file, plan_ref, print_json
 
 
 def register(sub) -> None:
@@ -43,6 +43,9 @@ def run(args) -> int:
     from structconv.analysis import build_report, export_tables, write_report    # pandas, plotly
 
     log = None if args.quiet else (lambda m: print(f"structconv report: {m}", file=sys.stderr))
+    check_out_file("-o/--output", args.output)             # before the minutes of building the report
+    if args.export_dir:
+        check_out_dir("--export-dir", args.export_dir)
     fmt = args.format or ("md" if args.output.lower().endswith((".md", ".markdown")) else "html")
     rep = build_report(args.model, hw=args.hw, plan=plan_ref(args), study=args.study, search_dir=args.search_dir,
                        runs=args.run, mode=args.mode, paper=not args.no_paper, title=args.title, log=log)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-from ._common import print_json
+from ._common import check_out_dir, plain, print_json, shown
 from ._table import human, render
 
 SAMPLERS = ("nsga2", "tpe", "random")
@@ -94,11 +95,23 @@ def _front_table(res, limit: int = 20) -> str:
     return out
 
 
+def _at_least(flag: str, value, lo) -> None:
+    if value is not None and not value >= lo:          # `not >=`: NaN fails too
+        raise ValueError(f"{flag} = {value} is out of range [{lo}, inf)")
+
+
 def _check(args) -> None:
-    if args.trials is not None and args.trials < 1:
-        raise ValueError(f"--trials = {args.trials} must be >= 1")
+    """Arguments checked before anything is built or written (no study file for a bad --population)."""
+    _at_least("--trials", args.trials, 1)
+    _at_least("--workers", args.workers, 1)
+    _at_least("--population", args.population, 2)      # NSGA-II crosses two parents
+    _at_least("--timeout", args.timeout, 0)
+    for flag in ("max_cycles_ratio", "max_energy_ratio", "max_params_ratio"):
+        value = getattr(args, flag)
+        if value is not None and not 0 < value < float("inf"):
+            raise ValueError(f"--{flag.replace('_', '-')} = {value} is out of range (0, inf)")
     if args.sampler not in SAMPLERS:
-        raise ValueError(f"sampler = {args.sampler!r} is not one of {list(SAMPLERS)}")
+        raise ValueError(f"--sampler = {shown(args.sampler)} is not one of {list(SAMPLERS)}")
 
 
 def _split(text: str | None) -> tuple | None:
@@ -109,7 +122,8 @@ def run(args) -> int:
     from structconv.search import search                  # optuna
 
     _check(args)
-    out = args.out or os.path.join("out", f"search-{args.model}")
+    out = args.out or os.path.join("out", f"search-{Path(args.model).stem or 'model'}")   # a file's stem, not its path
+    check_out_dir("--out", out)
     progress = not args.no_progress and not args.json and sys.stderr.isatty()
     log = (lambda m: None) if args.json else (lambda m: print(m, flush=True))
     proxies = _split(args.proxies)
@@ -129,8 +143,8 @@ def run(args) -> int:
 
 
 def _print_result(args, res, problem, out: str, baselines) -> None:
-    print(f"{problem.space.network.name} on {res.hw}: {res.n_complete} trials ({res.n_feasible} feasible, "
-          f"{res.n_failed} failed), study {res.study_name!r} in {res.storage}")
+    print(f"{plain(problem.space.network.name)} on {plain(res.hw)}: {res.n_complete} trials ({res.n_feasible} "
+          f"feasible, {res.n_failed} failed), study {shown(res.study_name)} in {shown(str(res.storage), 200)}")
     print(f"search {res.wall_seconds:.1f} s, objective evaluation {res.eval_seconds:.2f} s "
           f"({100 * res.eval_seconds / max(res.wall_seconds, 1e-9):.1f}%)")
     if problem.proxies.weights is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from structconv.core import read_topology, resolve_network, resolve_plan
 
-from ._common import add_plan_args, plan_ref, print_json
+from ._common import add_plan_args, plan_ref, plain, print_json, shown, user_input
 from ._table import human, render
 
 
@@ -42,14 +42,24 @@ def _inputs(args):
 
     if args.scalesim_topology or args.scalesim_config:
         _check_scalesim_args(args)
-        net = read_topology(args.scalesim_topology)
-        hw = (read_scalesim_config(args.scalesim_config) if args.scalesim_config
-              else load_accelerator(args.hw or DEFAULT_HW))
-        return net, resolve_plan(plan_ref(args), net), hw, True     # a rule preset fits a topology too
+        with user_input(f"--scalesim-topology {shown(args.scalesim_topology)}"):
+            net = read_topology(args.scalesim_topology)
+        with user_input(f"--scalesim-config {shown(args.scalesim_config)}" if args.scalesim_config
+                        else f"--hw {shown(args.hw or DEFAULT_HW)}"):
+            hw = (read_scalesim_config(args.scalesim_config) if args.scalesim_config
+                  else load_accelerator(args.hw or DEFAULT_HW))
+        return net, _plan(args, net), hw, True               # a rule preset fits a topology too
     if not args.model:
         raise ValueError("give a MODEL (see `structconv zoo`) or --scalesim-topology CSV")
     net = resolve_network(args.model)
-    return net, resolve_plan(plan_ref(args), net), load_accelerator(args.hw or DEFAULT_HW), False
+    with user_input(f"--hw {shown(args.hw or DEFAULT_HW)}"):
+        hw = load_accelerator(args.hw or DEFAULT_HW)
+    return net, _plan(args, net), hw, False
+
+
+def _plan(args, net):
+    with user_input(f"plan {shown(plan_ref(args))}"):
+        return resolve_plan(plan_ref(args), net)
 
 
 def table(result) -> str:
@@ -78,7 +88,7 @@ def run(args) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
-        print(f"{net.name} under plan {plan.name!r} on {hw.name} ({hw.mac_array.rows}x{hw.mac_array.cols} "
+        print(f"{plain(net.name)} under plan {shown(plan.name)} on {plain(hw.name)} ({hw.mac_array.rows}x{hw.mac_array.cols} "
               f"{hw.mac_array.dataflow}, {hw.dtype}, {hw.clock_hz / 1e6:g} MHz), {args.mode} mode\n")
         print(table(result))
     return 0

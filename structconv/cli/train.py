@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from structconv.core import resolve_network, resolve_plan
 
-from ._common import add_plan_args, plan_ref, print_json
+from ._common import add_plan_args, check_out_dir, plain, plan_ref, print_json, shown, user_input
 
 SMALL_MODELS = ("small_cnn",)
 
@@ -48,16 +48,25 @@ def register(sub) -> None:
 
 
 def _positive(name, value, lo=1):
-    if value is not None and value < lo:
+    if value is not None and not value >= lo:          # `not >=`: NaN fails too
         raise ValueError(f"--{name} = {value} is out of range [{lo}, inf)")
 
 
+def _finite(name, value, lo=0.0):
+    if value is not None and not lo <= value < float("inf"):
+        raise ValueError(f"--{name} = {value} is out of range [{lo:g}, inf)")
+
+
 def _check(args) -> None:
+    """Arguments checked before torch, the dataset or the output directory are touched."""
     for name in ("epochs", "pretrain_epochs"):
         _positive(name.replace("_", "-"), getattr(args, name), 0)
     for name in ("batch_size", "nproc", "input_size", "threads"):
         _positive(name.replace("_", "-"), getattr(args, name))
     _positive("workers", args.workers, 0)
+    for name in ("lam", "lr", "pretrain_lr", "weight_decay"):
+        _finite(name.replace("_", "-"), getattr(args, name))
+    check_out_dir("--out", args.out)
 
 
 def _dataset(args, small: bool):
@@ -106,7 +115,11 @@ def run(args) -> int:
     torch.manual_seed(args.seed)                      # the initial weights depend on the seed too
     model = _model(args, data, small)
     ref = plan_ref(args)
-    plan = resolve_plan(ref, _network(args.model, model, data, small)) if ref else None
+    plan = None
+    if ref:
+        network = _network(args.model, model, data, small)
+        with user_input(f"plan {shown(ref)}"):
+            plan = resolve_plan(ref, network)
     result = train(model, data, plan, lam=args.lam, epochs=args.epochs, lr=args.lr,
                    pretrain_epochs=args.pretrain_epochs, pretrain_lr=args.pretrain_lr,
                    batch_size=args.batch_size, weight_decay=args.weight_decay, nesterov=args.nesterov,
@@ -121,7 +134,7 @@ def run(args) -> int:
 
 
 def _print_result(args, data, plan, result) -> None:
-    print(f"{args.model} on {data.name} under plan {plan.name if plan is not None else 'dense'!r}, "
+    print(f"{plain(args.model)} on {data.name} under plan {shown(plan.name if plan is not None else 'dense')}, "
           f"lambda {args.lam:g}: {len(result.history)} epochs")
     if result.acc_before is not None:
         print(f"accuracy ({result.eval_split}) before decomposition {result.acc_before:.2f}%, "
