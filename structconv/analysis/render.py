@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.io as pio
 import plotly.offline
 
-from structconv.core import atomic_write_text, shown, umask
+from structconv.core import atomic_write_text, remove_orphans, shown, umask
 
 from .document import SUMMARY_ID, Report, Section, summary_jsonable
 
@@ -238,33 +238,10 @@ def write_report(rep: Report, path, fmt: str | None = None) -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True                                 # exists, owned by someone else
-    return True
-
-
-def _remove_orphan_dirs(parent: Path, prefix: str) -> None:
-    """Figure folders of a report killed mid-write (``.<stem>_files.<pid>.*`` of a dead pid): SIGKILL skips
-    every cleanup, so the next report beside them removes them; a live writer's folder is left alone."""
-    try:
-        found = [p for p in parent.iterdir() if p.name.startswith(prefix) and p.is_dir()]
-    except OSError:
-        return
-    for p in found:
-        pid = p.name[len(prefix):].split(".")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(p, ignore_errors=True)
-
-
 def _write_markdown(rep: Report, path: Path) -> None:
     """The figures go to a temporary folder renamed into place once all are written."""
     img_dir = path.parent / f"{path.stem}_files"
-    _remove_orphan_dirs(path.parent, f".{path.stem}_files.")
+    remove_orphans(path.parent, f".{path.stem}_files.")
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.stem}_files.{os.getpid()}."))
     try:
         text, notes = render_markdown(rep, tmp, image_prefix=f"{img_dir.name}/")

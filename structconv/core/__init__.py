@@ -8,7 +8,7 @@ from .choice import Choice, Dense, Part, Structure, choice_from_dict, choice_kin
 from .counting import LayerCost, NetworkCost, count_network, count_ops
 from .designs import DESIGNS, DWPW, GCPWG, PWDWPW, PWGDWPWG, admissible_designs
 from .files import (atomic_path, atomic_write_bytes, atomic_write_text, dumps_json, load_data_file, read_jsonl,
-                    parse_yaml, read_text, to_jsonable, umask, write_data_file)
+                    parse_yaml, read_text, remove_orphans, to_jsonable, umask, write_data_file)
 from .layer import Layer, Network
 from .ops import OpCount, dense_ops, structured_ops, sumpool_output_size
 from .paper import compare_paper_tables
@@ -30,6 +30,6 @@ __all__ = [
     "preset_table", "layer_dim", "compare_paper_tables", "read_topology", "write_topology", "pareto_mask",
     "basis_matrix", "project", "alphas", "compose", "structural_residual",
     "atomic_write_text", "atomic_write_bytes", "atomic_path", "load_data_file", "read_text", "read_jsonl",
-    "to_jsonable", "dumps_json", "write_data_file", "umask", "parse_yaml",
+    "to_jsonable", "dumps_json", "write_data_file", "umask", "parse_yaml", "remove_orphans",
     "int_field", "pair_field", "choice_field", "where_suffix", "shown",
 ]

@@ -1,9 +1,11 @@
 """Files: atomic writes (a crash never leaves half a file) and reads whose errors name the file."""
 from __future__ import annotations
 
+import contextlib
 import json
 import numbers
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,18 +51,27 @@ def atomic_path(path, suffix: str = ".tmp"):
 
 
 def _remove_orphans(path: Path, suffix: str) -> None:
-    prefix = f".{path.name}."
+    remove_orphans(path.parent, f".{path.name}.", suffix)
+
+
+def remove_orphans(parent, prefix: str, suffix: str = "") -> None:
+    """Remove the entries ``<prefix><pid>.*<suffix>`` in ``parent`` whose writer ``pid`` is dead.
+
+    Temporary files and folders carry their writer's pid because SIGKILL skips every
+    cleanup; the next writer beside them removes a dead one's and leaves a live one's alone.
+    """
     try:
-        siblings = [p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
+        found = [p for p in Path(parent).iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
     except OSError:
         return
-    for p in siblings:
+    for p in found:
         pid = p.name[len(prefix):].split(".")[0]
         if pid.isdigit() and not _alive(int(pid)):
-            try:
-                p.unlink()
-            except OSError:
-                pass
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
 
 
 def _alive(pid: int) -> bool:
