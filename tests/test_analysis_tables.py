@@ -303,3 +303,14 @@ def test_training_errors(tmp_path):
         TR.read_metrics(tmp_path / "blank")
     with pytest.raises(ValueError, match="no finished run"):
         TR.accuracy_frame([tmp_path / "empty"])
+
+
+def test_report_tables_escape_bidi_and_cut_long_names():
+    import pandas as pd
+
+    from structconv.analysis.render import table_html, table_md
+
+    df = pd.DataFrame({"name": ["conv\u202e1", "a" * 300]})
+    out = table_html(df) + table_md(df)
+    assert "\u202e" not in out and out.count("conv\\u202e1") == 2
+    assert "a" * 120 not in out and ("a" * 119 + "…") in out

@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.io as pio
 import plotly.offline
 
-from structconv.core import atomic_write_text, remove_orphans, shown, umask
+from structconv.core import atomic_write_text, printable, remove_orphans, shown, umask
 
 from .document import SUMMARY_ID, Report, Section, summary_jsonable
 
@@ -49,7 +49,7 @@ def _fmt(v, col: str) -> str:
         return _fmt_float(float(v), col)
     if isinstance(v, (tuple, list)):
         return ", ".join(_fmt(x, col) for x in v)
-    return str(v)
+    return printable(str(v), 120)
 
 
 def _cells(df: pd.DataFrame) -> list[list[str]]:
@@ -58,7 +58,7 @@ def _cells(df: pd.DataFrame) -> list[list[str]]:
 
 
 def table_html(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{html.escape(printable(str(c), 120))}</th>" for c in df.columns)
     body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in _cells(df))
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
 

@@ -9,18 +9,24 @@ import unicodedata
 from numbers import Integral
 
 
-def shown(value, limit: int = 80) -> str:
-    """``repr(value)`` safe to print: control, bidi and other invisible characters escaped, cut to ``limit``.
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` with control, bidi and other invisible characters escaped, cut to ``limit`` with an ellipsis.
 
-    Every message and table that echoes a user's value (a layer name, a file name, a field)
-    goes through this, so a 100 kB name or a U+202E cannot flood or reorder a terminal.
+    For table cells and headings: a U+202E cannot reorder what follows, a 100 kB name cannot flood.
     """
-    text = value if isinstance(value, str) else repr(value)
     safe = "".join(ch if ch.isprintable() and not unicodedata.category(ch).startswith("C")
                    else ch.encode("unicode_escape").decode("ascii") for ch in text)
-    if len(safe) > limit:
-        safe = safe[:limit - 1] + "…"
-    return "'" + safe.replace("'", "\\'") + "'" if isinstance(value, str) else safe
+    return safe if limit is None or len(safe) <= limit else safe[:limit - 1] + "…"
+
+
+def shown(value, limit: int = 80) -> str:
+    """A user's value safe to echo in a message: strings quoted, escaped by ``printable``, cut to ``limit``.
+
+    Every message that echoes a user's value (a layer name, a file name, a field) goes through this.
+    """
+    if not isinstance(value, str):
+        return printable(repr(value), limit)
+    return "'" + printable(value, limit).replace("'", "\\'") + "'"
 
 
 def where_suffix(where: str | None) -> str:
