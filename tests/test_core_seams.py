@@ -208,3 +208,43 @@ def test_a_scalesim_topology_file_is_a_model_reference(tmp_path):
     net = resolve_network(str(path))
     assert net == read_topology(path)
     assert count_network(str(path), "uniform-n2").structured.mults < count_network(net).original.mults
+
+
+# -- a module called twice -------------------------------------------------------------
+def _twice():
+    from dataclasses import replace
+
+    from structconv.core import Layer
+
+    body = Layer.conv2d("body", 8, 8, 3, (16, 16), padding=1, bias=True)
+    return Network("twice", (8, 16, 16), (body, replace(body, name="body#1", shares="body")))
+
+
+def test_a_repeated_call_counts_its_compute_twice_and_its_weights_once():
+    net = _twice()
+    cost = count_network(net)
+    assert cost.original.mults == 2 * 8 * 8 * 9 * 256
+    assert cost.original.params == 8 * 8 * 9 + 8                 # one set of weights and bias
+    assert cost.to_dict()["layers"][1]["shares"] == "body"
+
+
+def test_a_plan_naming_the_module_applies_to_every_call():
+    net = _twice()
+    plan = resolve_plan({"body": {"c": 8, "n": 2}}, net)
+    assert plan.choice_for("body#1") == Structure(8, 2)
+    cost = count_network(net, {"body": {"c": 8, "n": 2}})
+    assert cost.structured.mults == 2 * 8 * 8 * 4 * 256 and cost.structured.params == 8 * 8 * 4 + 8
+    with pytest.raises(ValueError, match=r"gives layer 'body#1' c=4,n=2 but the layer it repeats, 'body', c=8,n=2"):
+        resolve_plan({"body": {"c": 8, "n": 2}, "body#1": {"c": 4, "n": 2}}, net)
+
+
+def test_shared_weights_must_match_an_earlier_layer():
+    from structconv.core import Layer
+
+    a = Layer.conv2d("a", 8, 8, 3, (16, 16), padding=1)
+    b = Layer("b", "conv2d", 8, 16, (3, 3), (1, 1), (1, 1), input_size=(16, 16), shares="a")
+    with pytest.raises(ValueError, match=r"layer 'b' shares the weights of 'a' but their shapes differ"):
+        Network("n", (8, 16, 16), (a, b))
+    c = Layer("c", "conv2d", 8, 8, (3, 3), (1, 1), (1, 1), input_size=(16, 16), shares="zz")
+    with pytest.raises(ValueError, match=r"shares = 'zz', which is not an earlier layer"):
+        Network("n", (8, 16, 16), (a, c))

@@ -29,7 +29,8 @@ class LayerCost:
     def to_dict(self) -> dict:
         return {"name": self.layer.name, "choice": self.choice.label, **self.structured.to_dict(),
                 "orig_mults": self.original.mults, "orig_adds": self.original.adds,
-                "orig_params": self.original.params}
+                "orig_params": self.original.params,
+                **({"shares": self.layer.shares} if self.layer.shares else {})}
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ def count_network(network, plan=None) -> NetworkCost:
     """
     network = resolve_network(network)
     plan = resolve_plan(plan, network)
-    rows = tuple(LayerCost(layer, plan.choice_for(layer.name), dense_ops(layer),
-                           plan.choice_for(layer.name).count(layer)) for layer in network.layers)
+    rows = tuple(_row(layer, plan.choice_for(layer.name)) for layer in network.layers)
     return NetworkCost(network, plan.name, rows, network.extra_params)
+
+
+def _row(layer: Layer, choice: Choice) -> LayerCost:
+    original, structured = dense_ops(layer), choice.count(layer)
+    if layer.shares is not None:              # a repeated call: its weights are the first call's
+        original, structured = _no_params(original), _no_params(structured)
+    return LayerCost(layer, choice, original, structured)
+
+
+def _no_params(op: OpCount) -> OpCount:
+    return OpCount(op.mults, op.adds, op.sumpool_adds, 0)

@@ -32,9 +32,13 @@ class Layer:
     groups: int = 1
     bias: bool = False
     input_size: tuple[int, int] = (1, 1)
+    shares: str | None = None        # a repeated call of the layer named here: same weights, counted once
 
     def __post_init__(self):
         where = f"layer {shown(self.name)}"
+        if self.shares is not None and (not isinstance(self.shares, str) or not self.shares):
+            raise ValueError(f"shares must be the name of the layer whose weights this call reuses, "
+                             f"got {shown(self.shares)} (in {where})")
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty string, got {shown(self.name)}")
         choice_field("op", self.op, OPS, where)
@@ -109,16 +113,32 @@ class Layer:
                 "out_channels": self.out_channels, "kernel": list(self.kernel),
                 "stride": list(self.stride), "padding": list(self.padding),
                 "dilation": list(self.dilation), "groups": self.groups, "bias": self.bias,
-                "input_size": list(self.input_size), "output_size": list(self.output_size)}
+                "input_size": list(self.input_size), "output_size": list(self.output_size),
+                **({"shares": self.shares} if self.shares else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Layer":
         keys = ("name", "op", "in_channels", "out_channels", "kernel", "stride", "padding",
-                "dilation", "groups", "bias", "input_size")
+                "dilation", "groups", "bias", "input_size", "shares")
         missing = [k for k in ("name", "op", "in_channels", "out_channels") if k not in d]
         if missing:
             raise ValueError(f"layer is missing field(s) {missing}")
         return cls(**{k: (tuple(d[k]) if isinstance(d[k], list) else d[k]) for k in keys if k in d})
+
+
+def weight_shape(layer: Layer) -> tuple:
+    """What two calls of one module must agree on to share its weights."""
+    return (layer.op, layer.in_channels, layer.out_channels, layer.kernel, layer.groups, layer.bias)
+
+
+def _check_shared(layer: Layer, by_name: dict, seen: set, where: str) -> None:
+    first = by_name.get(layer.shares)
+    if first is None or layer.shares not in seen or first.shares is not None:
+        raise ValueError(f"layer {shown(layer.name)} shares = {shown(layer.shares)}, which is not an earlier "
+                         f"layer with weights of its own (in {where})")
+    if weight_shape(first) != weight_shape(layer):
+        raise ValueError(f"layer {shown(layer.name)} shares the weights of {shown(layer.shares)} but their shapes "
+                         f"differ: {weight_shape(layer)} vs {weight_shape(first)} (in {where})")
 
 
 @dataclass(frozen=True)
@@ -158,6 +178,8 @@ class Network:
                 raise ValueError(f"layers must hold Layer objects, got {type(layer).__name__}")
             if layer.name in seen:
                 raise ValueError(f"layer name {shown(layer.name)} appears twice in network {shown(self.name)}")
+            if layer.shares is not None:
+                _check_shared(layer, {l.name: l for l in self.layers}, seen, where)
             seen.add(layer.name)
 
     def __len__(self) -> int:

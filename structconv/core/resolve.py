@@ -84,7 +84,23 @@ def resolve_plan(ref, network: Network) -> Plan:
     """A Plan validated against ``network`` from None (dense), a Plan, a mapping, a preset name or a plan file."""
     plan = _plan(ref, network)
     plan.validate(network)
-    return plan
+    return _shared_calls(plan, network)
+
+
+def _shared_calls(plan: Plan, network: Network) -> Plan:
+    """A repeated call of a module takes the choice the plan gives the module (one set of weights)."""
+    extra = {}
+    for layer in network.layers:
+        if layer.shares is None:
+            continue
+        own, first = plan.choices.get(layer.name), plan.choices.get(layer.shares)
+        if own is not None and own != plan.choice_for(layer.shares):
+            raise ValueError(f"plan {shown(plan.name)} gives layer {shown(layer.name)} {own.label} but the layer "
+                             f"it repeats, {shown(layer.shares)}, {plan.choice_for(layer.shares).label}: one set "
+                             "of weights has one choice")
+        if own is None and first is not None:
+            extra[layer.name] = first
+    return Plan({**plan.choices, **extra}, name=plan.name, model=plan.model) if extra else plan
 
 
 def _plan(ref, network: Network) -> Plan:
