@@ -248,3 +248,18 @@ def test_shared_weights_must_match_an_earlier_layer():
     c = Layer("c", "conv2d", 8, 8, (3, 3), (1, 1), (1, 1), input_size=(16, 16), shares="zz")
     with pytest.raises(ValueError, match=r"shares = 'zz', which is not an earlier layer"):
         Network("n", (8, 16, 16), (a, c))
+
+
+def test_a_transposed_conv_is_counted_but_stays_dense():
+    from dataclasses import replace
+
+    from structconv.core import Layer
+
+    conv = Layer.conv2d("a", 8, 8, 3, (16, 16), padding=1)
+    up = replace(Layer.conv2d("up", 8, 4, 3, (16, 16), padding=1), op="conv_transpose2d")
+    net = Network("n", (8, 16, 16), (conv, up))
+    assert count_network(net).original.mults == 8 * 8 * 9 * 256 + 8 * 4 * 9 * 256   # fvcore: Cin*Cout*k*k*H_in*W_in
+    assert dict(resolve_plan("uniform-n2", net).choices) == {}       # the first layer and the transposed one
+    with pytest.raises(ValueError, match=r"op = 'conv_transpose2d' is not one of \['conv2d', 'linear'\]"):
+        resolve_plan({"up": {"c": 4, "n": 2}}, net)
+    assert up.kind == "transposed"

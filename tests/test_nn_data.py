@@ -257,3 +257,127 @@ def test_array_dataset_validates_shapes():
         ArrayDataset(torch.zeros(3, 8, 8), torch.zeros(3))
     with pytest.raises(ValueError, match="labels"):
         ArrayDataset(torch.zeros(3, 1, 8, 8), torch.zeros(4))
+
+
+# -- IDX files and Fashion-MNIST (small files written here; the real data only in benchmarks) ---------
+from structconv.nn import FASHION_CLASSES, load_fashion_mnist, read_idx, write_idx  # noqa: E402
+
+
+def _idx_bytes(code: int, dims, payload: bytes) -> bytes:
+    return bytes([0, 0, code, len(dims)]) + np.asarray(dims, ">u4").tobytes() + payload
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i1", ">i2", ">i4", ">f4", ">f8"])
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip_every_type_gz_or_raw(tmp_path, dtype, gz):
+    rng = np.random.default_rng(0)
+    a = (rng.normal(size=(3, 4, 5)) * 50).astype(np.dtype(dtype).newbyteorder("="))
+    p = write_idx(tmp_path / ("a.idx" + (".gz" if gz else "")), a)
+    assert (p.read_bytes()[:2] == b"\x1f\x8b") == gz
+    b = read_idx(p)
+    assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
+
+
+def test_idx_reads_the_bytes_of_the_format_itself(tmp_path):
+    """A file built byte by byte (big-endian int16), independent of write_idx."""
+    p = tmp_path / "x"
+    p.write_bytes(_idx_bytes(0x0B, [2, 2], np.asarray([1, -2, 300, 7], ">i2").tobytes()))
+    assert read_idx(p).tolist() == [[1, -2], [300, 7]]
+
+
+@pytest.mark.parametrize("raw, match", [
+    (b"\x01\x00\x08\x01\x00\x00\x00\x01\x05", "does not start with two zero bytes"),
+    (b"\x00\x00\x07\x01\x00\x00\x00\x01\x05", "type code 0x07 is not one of"),
+    (b"\x00\x00\x08\x00", "number of dimensions = 0"),
+    (b"\x00\x00\x08\x02\x00\x00\x00\x02", "dimensions: expected 8 bytes"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x00", "hold a zero size"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02", "expected 3 bytes, the file ends after 2"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x01\x01\x02", "bytes after the data"),
+    (b"\x00\x00\x0d\x02\xff\xff\xff\xff\x00\x00\x00\x02", "out of range"),
+    (b"\x00\x00", "magic number: expected 4 bytes"),
+])
+def test_idx_bad_files_are_one_line_errors_naming_the_file(tmp_path, raw, match):
+    for name, data in (("bad", raw), ("bad.gz", __import__("gzip").compress(raw))):
+        p = tmp_path / name
+        p.write_bytes(data)
+        with pytest.raises(ValueError, match=match) as e:
+            read_idx(p)
+        assert str(p) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_idx_truncated_gzip_and_missing_file(tmp_path):
+    p = tmp_path / "t.gz"
+    p.write_bytes(__import__("gzip").compress(_idx_bytes(8, [100], bytes(100)))[:-12])
+    with pytest.raises(ValueError, match="t.gz"):
+        read_idx(p)
+    with pytest.raises(ValueError, match="no such file"):
+        read_idx(tmp_path / "nope")
+
+
+def _fake_mnist(root, n_train=60, n_val=30, side=28, gz=True, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split, n in (("train", n_train), ("t10k", n_val)):
+        x = rng.integers(0, 256, size=(n, side, side), dtype=np.uint8)
+        y = (np.arange(n) % classes).astype(np.uint8)
+        sfx = ".gz" if gz else ""
+        write_idx(root / f"{split}-images-idx3-ubyte{sfx}", x)
+        write_idx(root / f"{split}-labels-idx1-ubyte{sfx}", y)
+        out[split] = (x, y)
+    return out
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fashion_mnist_from_idx_files(tmp_path, gz):
+    raw = _fake_mnist(tmp_path / "fm", gz=gz)
+    b = load_dataset("fashion-mnist", tmp_path / "fm")
+    assert b.name == "fashion-mnist" and b.num_classes == 10 and b.classes == FASHION_CLASSES
+    assert b.input_shape == (1, 28, 28) and (len(b.train), len(b.val)) == (60, 30)
+    xt = raw["train"][0].astype(np.float64) / 255
+    assert b.train.mean.flatten().item() == pytest.approx(xt.mean(), rel=1e-6)   # stored as float32
+    assert b.train.std.flatten().item() == pytest.approx(xt.std(ddof=1), rel=1e-6)
+    x, y = b.val[7]                                           # t10k is the validation split, in order
+    want = (raw["t10k"][0][7] / 255 - xt.mean()) / xt.std(ddof=1)
+    assert int(y) == raw["t10k"][1][7] and np.allclose(x[0].numpy(), want, atol=1e-5)
+
+
+def test_fashion_mnist_balanced_subset_resize_and_channels(tmp_path):
+    _fake_mnist(tmp_path / "fm", n_train=200)
+    b = load_fashion_mnist(tmp_path / "fm", size=16, channels=3, train_size=50, val_size=20, subset_seed=3)
+    assert b.input_shape == (3, 16, 16) and b.train[0][0].shape == (3, 16, 16)
+    counts = np.bincount(b.train.labels.numpy(), minlength=10)
+    assert counts.tolist() == [5] * 10 and np.bincount(b.val.labels.numpy()).tolist() == [2] * 10
+    again = load_fashion_mnist(tmp_path / "fm", size=16, channels=3, train_size=50, val_size=20, subset_seed=3)
+    other = load_fashion_mnist(tmp_path / "fm", size=16, channels=3, train_size=50, val_size=20, subset_seed=4)
+    assert torch.equal(again.train.images, b.train.images) and not torch.equal(other.train.images, b.train.images)
+
+
+def test_idx_folder_has_numbered_classes_and_fashion_checks_labels(tmp_path):
+    _fake_mnist(tmp_path / "m", classes=12, n_train=24, n_val=12)
+    b = load_dataset("idx", tmp_path / "m")
+    assert b.name == "idx" and b.num_classes == 12 and b.classes[-1] == "11"
+    with pytest.raises(ValueError, match=r"label 11 is out of range \[0, 9\]"):
+        load_dataset("fashion-mnist", tmp_path / "m")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"size": 4}, "size = 4"), ({"channels": 2}, "channels = 2"), ({"train_size": 0}, "train_size = 0"),
+    ({"subset_seed": -1}, "subset_seed = -1"),
+])
+def test_fashion_mnist_bad_options(tmp_path, kwargs, match):
+    _fake_mnist(tmp_path / "fm", n_train=20, n_val=10)
+    with pytest.raises(ValueError, match=match):
+        load_fashion_mnist(tmp_path / "fm", **kwargs)
+
+
+def test_fashion_mnist_missing_or_mismatched_files(tmp_path):
+    with pytest.raises(ValueError, match="is not a directory"):
+        load_fashion_mnist(tmp_path / "none")
+    _fake_mnist(tmp_path / "fm", n_train=20, n_val=10)
+    (tmp_path / "fm" / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte"):
+        load_fashion_mnist(tmp_path / "fm")
+    write_idx(tmp_path / "fm" / "t10k-labels-idx1-ubyte", np.zeros(9, np.uint8))
+    with pytest.raises(ValueError, match="9 labels for 10 images"):
+        load_fashion_mnist(tmp_path / "fm")

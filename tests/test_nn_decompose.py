@@ -166,16 +166,21 @@ def test_inplace_and_identity_structures():
     assert not torch.allclose(other(x), want, atol=1e-6)
 
 
-def test_sparse_designs_are_skipped_with_a_note_or_raise_when_strict():
+def test_sparse_designs_are_fitted_and_deployed_as_their_modules():
+    from structconv.core import count_ops
+    from structconv.nn import network_from_module
+
     model = structured_small()
     plan = Plan({"block.pw": {"c": 5, "n": 1}, "stem.0": {"design": "dw_pw"}})
-    dec, report = decompose(model, plan)
-    assert report["stem.0"].status == "skipped" and "design" in report["stem.0"].note
-    assert report.skipped == ("stem.0",)
-    assert isinstance(dec.stem[0], nn.Conv2d) and not isinstance(dec.stem[0], DecomposedConv2d)
+    dec, report = decompose(model, plan, strict=True)
+    assert report["stem.0"].status == "decomposed" and report["stem.0"].fit_error is not None
+    assert report.skipped == ()
+    assert not isinstance(dec.stem[0], nn.Conv2d)                   # the DW+PW module sequence
     assert isinstance(dec.block["pw"], DecomposedConv2d)
-    with pytest.raises(ValueError, match="stem.0"):
-        decompose(model, plan, strict=True)
+    x = torch.randn(2, 3, 12, 12, dtype=torch.float64)
+    assert dec(x).shape == model(x).shape
+    layer = network_from_module(model, x)["stem.0"]
+    assert sum(p.numel() for p in dec.stem[0].parameters()) == count_ops(layer, plan.choice_for("stem.0")).params
 
 
 def test_bad_input_raises_before_anything_changes():

@@ -145,3 +145,114 @@ def test_zoo_modules_trace_to_the_core_zoo_networks(name):
     traced = network_from_module(module, torch.randn((1,) + tuple(net.input_shape)))
     assert traced.layers == net.layers
     assert count_network(traced).original == count_network(net).original
+
+
+# -- issue 11: counts right on real-world architectures (expected values by hand formula) ------------------
+import copy  # noqa: E402
+import math  # noqa: E402
+import warnings  # noqa: E402
+
+import torch.nn.functional as F  # noqa: E402
+
+from structconv.nn import decompose_conv, fold_repeated_calls, structure_, with_forward_padding  # noqa: E402
+
+
+class Conv2dSame(nn.Conv2d):
+    """timm's Conv2dSame: TF 'same' padding computed from the input size inside forward."""
+
+    def forward(self, x):
+        pads = [max((math.ceil(i / s) - 1) * s + (k - 1) * d + 1 - i, 0)
+                for i, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation)]
+        x = F.pad(x, [pads[1] // 2, pads[1] - pads[1] // 2, pads[0] // 2, pads[0] - pads[0] // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+@pytest.mark.parametrize("shape,positions", [((1, 5, 6, 8), 30), ((2, 9, 8), 9), ((3, 8), 1)])
+def test_a_linear_on_an_nd_tensor_counts_every_position(shape, positions):
+    net = network_from_module(nn.Linear(8, 4), torch.randn(shape))
+    assert count_ops(net.layers[0]).mults == positions * 8 * 4
+    assert count_network(net).original.params == 8 * 4 + 4
+
+
+def test_padding_in_forward_is_counted():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.same = Conv2dSame(3, 6, 3, stride=2)          # 15 -> ceil(15 / 2) = 8, pads (1, 1)
+            self.even = nn.Conv2d(6, 6, 4, padding="same")     # pads (1, 2): 8 -> 8
+            self.after_pad = nn.Conv2d(6, 2, 3)                # F.pad (0, 1, 2, 0) before it: 8 -> (8, 7)
+
+        def forward(self, x):
+            return self.after_pad(F.pad(self.even(self.same(x)), (0, 1, 2, 0)))
+
+    net = network_from_module(M(), torch.randn(1, 3, 15, 15))
+    assert [l.output_size for l in net] == [(8, 8), (8, 8), (8, 7)]
+    assert [count_ops(l).mults for l in net] == [6 * 3 * 9 * 64, 6 * 6 * 16 * 64, 2 * 6 * 9 * 56]
+
+
+def test_transposed_and_functional_convs_are_counted_and_other_weights_warned_once():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2)
+            self.w = nn.Parameter(torch.randn(5, 6, 3, 3))
+            self.v = nn.Parameter(torch.randn(7, 5))
+
+        def forward(self, x):
+            x = F.conv2d(self.up(x), self.w, padding=1)       # up: 5x5 -> 11x11
+            x = x.mean((2, 3))
+            x = F.linear(x, self.v)
+            return x @ torch.ones(7, 2) @ torch.ones(2, 2)     # not a parameter: warned about, once
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        net = network_from_module(M(), torch.randn(1, 4, 5, 5))
+    assert net.layer_names == ("up", "w", "v")
+    assert [count_ops(l).mults for l in net] == [4 * (6 // 2) * 9 * 25, 5 * 6 * 9 * 121, 5 * 7]
+    assert [str(w.message).count("torch.matmul") for w in seen] == [1]
+
+
+def test_a_module_called_twice_counts_its_params_once_and_a_plan_on_either_call_applies():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            return self.body(self.body(x))
+
+    module = Twice().double()
+    net = network_from_module(module, torch.randn(1, 4, 6, 6, dtype=torch.float64))
+    assert net.layers[1].shares == "body"
+    total = count_network(net).original
+    assert (total.mults, total.params) == (2 * 4 * 4 * 9 * 36, 4 * 4 * 9 + 4)
+    plan = fold_repeated_calls(Plan({"body#1": {"c": 4, "n": 2}}))
+    assert dict(plan.choices) == {"body": Plan({"body": {"c": 4, "n": 2}}).choices["body"]}
+    assert float(structural_regularization(module, plan).detach()) > 0
+    with pytest.raises(ValueError, match="one choice"):
+        fold_repeated_calls(Plan({"body": {"c": 4, "n": 2}, "body#1": {"c": 2, "n": 2}}))
+
+
+@pytest.mark.parametrize("stride,size", [(2, 15), (2, 14), (1, 9)])
+def test_a_conv_padding_in_forward_keeps_it_when_decomposed(stride, size):
+    torch.manual_seed(0)
+    conv = Conv2dSame(4, 6, 3, stride=stride).double().eval()
+    projected = structure_(nn.Sequential(copy.deepcopy(conv)), {"0": {"c": 4, "n": 2}})
+    dec = with_forward_padding(conv, decompose_conv(conv, 4, 2), "conv").double().eval()
+    x = torch.randn(2, 4, size, size, dtype=torch.float64)
+    with torch.no_grad():
+        want, got = projected(x), dec(x)
+    assert got.shape == want.shape == conv(x).shape
+    assert torch.allclose(got, want, atol=1e-10, rtol=0)
+
+
+def test_decompose_of_a_model_with_forward_padding_equals_the_projected_model():
+    torch.manual_seed(0)
+    model = nn.Sequential(Conv2dSame(3, 6, 3, stride=2), nn.ReLU(), Conv2dSame(6, 6, 3)).double().eval()
+    plan = {"0": {"c": 3, "n": 2}, "2": {"c": 6, "n": 2}}
+    x = torch.randn(1, 3, 15, 15, dtype=torch.float64)
+    dec, _ = decompose(model, plan)
+    with torch.no_grad():
+        want, got = structure_(copy.deepcopy(model), plan)(x), dec(x)
+    assert got.shape == want.shape == (1, 6, 8, 8)
+    assert torch.allclose(got, want, atol=1e-10, rtol=0)

@@ -1,6 +1,7 @@
 """train(): metrics, checkpoints, resume == uninterrupted, determinism, DDP == one process, bad input."""
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from torch.utils.data import TensorDataset
 
 from structconv.core import Plan
 from structconv.nn import (CHECKPOINT_KEYS, ArrayDataset, DataBundle, NonFiniteError, SmallCNN, load_checkpoint,
-                           load_digits_data, recipe_for, train)
+                           evaluate, load_digits_data, recipe_for, structural_residuals, structure_, train)
 
 PLAN = {"conv2": {"c": 2, "n": 2}, "conv3": {"c": 4, "n": 2}, "fc": {"c": 12}}
 FAST = dict(lr=0.05, batch_size=32, quiet=True)
@@ -64,9 +65,25 @@ def test_two_epochs_write_metrics_checkpoints_summary(tiny, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["acc_before"] == r.acc_before and summary["acc_after"] == r.acc_after
     assert set(summary["residuals"]) == {"conv2", "conv3", "fc"}
-    assert 0 <= r.acc_after <= 100 and r.decomposed_model is not None
+    # the accuracies are the trained model's and the projected model's (weight = A A^+ W), measured apart
+    assert r.acc_before == evaluate(m, tiny.val)["acc"]
+    projected = structure_(copy.deepcopy(m), PLAN).eval()
+    assert r.acc_after == evaluate(projected, tiny.val)["acc"]
+    x = torch.stack([tiny.val[i][0] for i in range(16)])
+    with torch.no_grad():
+        torch.testing.assert_close(r.decomposed_model.eval()(x), projected(x), atol=1e-4, rtol=1e-4)
     # the decomposed model really is a different architecture, evaluated on its own
     assert type(r.decomposed_model.conv2) is not torch.nn.Conv2d
+
+
+def test_a_short_sr_run_lowers_the_structural_residual(tiny):
+    m, plain = _model(), _model()
+    before = structural_residuals(m, PLAN)
+    train(m, tiny, PLAN, lam=1.0, epochs=2, evaluate_decomposition=False, **FAST)
+    train(plain, tiny, PLAN, lam=0.0, epochs=2, evaluate_decomposition=False, **FAST)
+    after, without = structural_residuals(m, PLAN), structural_residuals(plain, PLAN)
+    assert all(after[k] < before[k] for k in PLAN), (before, after)
+    assert all(after[k] < without[k] for k in PLAN), (without, after)       # SR did it, not the task loss
 
 
 def test_same_seed_same_weights(tiny):

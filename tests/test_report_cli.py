@@ -243,3 +243,17 @@ def test_killed_markdown_report_figure_folder_is_removed(tmp_path, capsys):
     assert main(["report", "resnet20", "--no-paper", "-q", "-o", str(tmp_path / "r.md")]) == 0
     capsys.readouterr()
     assert not orphan.exists() and (tmp_path / "r.md").is_file()
+
+
+def test_report_reads_an_exact_mode_search_as_the_whole_search(tmp_path, capsys):
+    """An exact front has no study file (nothing was sampled): the report shows the front, no missing note."""
+    from structconv.cli import main
+
+    assert main(["search", "resnet20", "--mode", "exact", "--objectives", "proxy,cycles_total",
+                 "--out", str(tmp_path / "s"), "--json"]) == 0
+    front = json.loads(capsys.readouterr().out)
+    assert front["mode"] == "exact" and not list((tmp_path / "s").glob("*.journal"))
+    assert main(["report", "resnet20", "--search-dir", str(tmp_path / "s"), "-o", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "Exact Pareto front (multiple-choice knapsack DP" in html
+    assert "no study storage file" not in html

@@ -21,10 +21,10 @@ energy: {dram_pj_per_byte: 100}
 
 def test_presets_load_and_are_listed():
     names = list(list_accelerators())
-    assert {"edge-int8", "eyeriss-like", "tpu-like"} <= set(names)
+    assert {"edge-int8", "small-os-168pe", "tpu-like"} <= set(names)
     assert all(list_accelerators().values())                       # every preset has a description
     assert load_accelerator().name == "edge-int8"                  # the default
-    eye = load_accelerator("eyeriss-like")
+    eye = load_accelerator("small-os-168pe")
     assert (eye.mac_array.rows, eye.mac_array.cols) == (12, 14)
     tpu = load_accelerator("tpu-like")
     assert (tpu.mac_array.rows, tpu.mac_array.cols) == (256, 256)
@@ -140,3 +140,12 @@ def test_scalesim_cfg_errors(tmp_path, edit, needle):
     with pytest.raises(ValueError) as e:
         read_scalesim_config(p)
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_no_preset_claims_a_dataflow_it_does_not_model():
+    """"eyeriss-like" ran output-stationary, not Eyeriss's row-stationary: renamed, and the old
+    name says so in one line instead of loading."""
+    assert not any("eyeriss" in n for n in list_accelerators())
+    with pytest.raises(ValueError, match="renamed 'small-os-168pe'.*not Eyeriss's row-stationary"):
+        load_accelerator("eyeriss-like")
+    assert "formerly eyeriss-like" in list_accelerators()["small-os-168pe"]

@@ -19,7 +19,7 @@ from structconv.sim.mapping import hw_record, jobs_for
 from sim_reference import layers, structures
 
 LAYER_KEYS = {"name", "cycles_compute", "cycles_stall", "cycles_total", "spu_cycles", "mac_cycles",
-              "mac_utilization", "energy_pj", "sram_reads", "sram_writes", "dram_bytes"}
+              "mac_utilization", "energy_pj", "sram_reads", "sram_writes", "dram_bytes", "dram_bandwidth_needed"}
 ENERGY_KEYS = {"mac", "add", "sram", "dram", "leakage", "total"}
 
 
@@ -100,14 +100,14 @@ def test_batch_matches_simulate_on_random_plans():
         if layer.op == "linear":
             opts += [Structure(8), Structure(16)]
         choices.append(opts)
-    batch = BatchSimulator(net, "eyeriss-like", choices)
+    batch = BatchSimulator(net, "small-os-168pe", choices)
     rng = np.random.default_rng(0)
     idx = np.stack([rng.integers(0, len(c), 25) for c in choices], axis=1)
     cycles, energy = batch.evaluate(idx)
     assert cycles.shape == energy.shape == (25,)
     for p in range(25):
         plan = Plan({l.name: choices[i][idx[p, i]] for i, l in enumerate(net.layers)})
-        r = simulate(net, plan, "eyeriss-like")
+        r = simulate(net, plan, "small-os-168pe")
         assert cycles[p] == r.cycles_total
         assert energy[p] == pytest.approx(r.energy_pj.total, rel=1e-12)
     with pytest.raises(ValueError, match=r"index\[0, 0\] = 9 is out of range"):

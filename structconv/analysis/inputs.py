@@ -177,7 +177,8 @@ def _read_search_dir(ctx: ReportContext, want_storage: bool, study_name) -> None
             ctx.notes.missing(sec, str(e))
     else:
         ctx.notes.missing(sec, f"{shown(str(d))} has no front.yaml (the search did not finish)")
-    if want_storage:
+    exact = ctx.front_yaml is not None and ctx.front_yaml.attrs.get("mode") == "exact"
+    if want_storage and not exact:                 # an exact front is the whole search: nothing was sampled
         sf = find_study_file(d)
         if sf is None:
             ctx.notes.missing(sec, f"no study storage file in {shown(str(d))}: no trial history")

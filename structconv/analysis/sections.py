@@ -100,8 +100,9 @@ def search_section(ctx: ReportContext, sec: Section) -> None:
     if ctx.trials is not None:
         _study_part(ctx, sec)
     elif fy is not None and not fy.empty:
-        sec.table("front.yaml (no study storage: trial history not available)",
-                  fy[[c for c in fy.columns if not c.startswith("proxies.")]])
+        caption = ("Exact Pareto front (multiple-choice knapsack DP over the layers; nothing sampled)"
+                   if fy.attrs.get("mode") == "exact" else "front.yaml (no study storage: trial history not available)")
+        sec.table(caption, fy[[c for c in fy.columns if not c.startswith("proxies.")]])
     if fy is not None and fy.attrs.get("best_plan_file"):
         sec.text.append(f"Best plan under the budgets (front.yaml 'best'): trial "
                         f"{fy.attrs.get('best_trial')}, {fy.attrs['best_plan_file']}.")

@@ -17,7 +17,7 @@ import sys
 
 from ._common import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
 
-COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "train", "decompose", "report", "demo")
+COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "train", "decompose", "report", "demo", "rtl")
 
 
 class _Parser(argparse.ArgumentParser):

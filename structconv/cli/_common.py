@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +25,68 @@ def add_plan_args(p) -> None:
     g.add_argument("--preset", help="a named plan (see `structconv zoo`); rule presets such as uniform-n2 "
                                     "fit any network")
     g.add_argument("--plan", help="a plan file (YAML or JSON)")
+
+
+MODEL_HELP = ("model: a zoo network (see `structconv zoo`), an ONNX file (model.onnx) or a Python reference "
+              "(path/to/file.py:function or package.module:function returning a torch nn.Module)")
+
+
+def add_model_args(p, help: str = MODEL_HELP, nargs=None) -> None:
+    p.add_argument("model", help=help, **({"nargs": nargs} if nargs else {}))
+    add_input_shape_arg(p)
+
+
+def add_input_shape_arg(p) -> None:
+    p.add_argument("--input-shape", metavar="N,C,H,W",
+                   help="input shape a Python model reference is traced at (default 1,3,224,224), or the "
+                        "dimensions of an ONNX file whose input has symbolic ones")
+
+
+def parse_input_shape(text) -> tuple[int, ...] | None:
+    """--input-shape N,C,H,W: 2 to 5 positive integers."""
+    if text is None:
+        return None
+    parts = [t.strip() for t in str(text).split(",")]
+    if not 2 <= len(parts) <= 5 or not all(t.isdigit() and 1 <= int(t) <= 65536 for t in parts):
+        raise CLIError(f"--input-shape = {shown(str(text))} must be 2 to 5 integers in [1, 65536], such as 1,3,224,224")
+    return tuple(int(t) for t in parts)
+
+
+def is_zoo_name(ref) -> bool:
+    from structconv.core import list_networks
+
+    return isinstance(ref, str) and ref in list_networks()
+
+
+def resolve_model(ref, input_shape=None):
+    """``core.resolve_network(ref)`` with --input-shape for a file or Python reference; the importer's
+    warnings (compute it cannot count) as one 'structconv: warning:' line each on stderr."""
+    from structconv.core import resolve_network
+
+    shape = parse_input_shape(input_shape)
+    options = {}
+    if shape is not None:
+        if is_zoo_name(ref):
+            raise CLIError(f"--input-shape applies to ONNX files and Python references, not to zoo network {shown(ref)}")
+        options["input_shape"] = shape
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        net = resolve_network(ref, **options)
+    said = set()
+    for w in seen:
+        msg = one_line(w.message) if isinstance(w.message, BaseException) else str(w.message)
+        if issubclass(w.category, UserWarning) and msg not in said:
+            said.add(msg)
+            print(f"structconv: warning: {_printable(msg)}", file=sys.stderr)
+    return net
+
+
+def import_info(net) -> dict:
+    """What an imported model's counts leave out (``uncounted_ops``, notes), for --json; {} for zoo networks."""
+    spec = getattr(net, "spec", None)
+    if spec is None or not hasattr(spec, "uncounted_ops"):
+        return {}
+    return {"uncounted_ops": {k: list(v) for k, v in spec.uncounted_ops.items()}, "import_notes": list(spec.notes)}
 
 
 def plan_ref(args):

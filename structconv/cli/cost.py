@@ -1,15 +1,15 @@
 """`structconv cost MODEL`: exact adds, mults and params, dense vs a plan."""
 from __future__ import annotations
 
-from structconv.core import count_network, resolve_network, resolve_plan
+from structconv.core import count_network, resolve_plan
 
-from ._common import add_plan_args, plan_ref, plain, print_json, shown, user_input
+from ._common import add_model_args, add_plan_args, import_info, plan_ref, plain, print_json, resolve_model, shown, user_input
 from ._table import human, render
 
 
 def register(sub) -> None:
     p = sub.add_parser("cost", help="count mults, adds and params of a network under a plan")
-    p.add_argument("model", help="model: a zoo network name (see `structconv zoo`)")
+    add_model_args(p)
     add_plan_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--totals-only", action="store_true", help="skip the per-layer table")
@@ -41,13 +41,16 @@ def cost_table(cost, totals_only: bool = False) -> str:
 
 
 def run(args) -> int:
-    net = resolve_network(args.model)
+    net = resolve_model(args.model, args.input_shape)
     with user_input(f"plan {shown(plan_ref(args))}"):
         plan = resolve_plan(plan_ref(args), net)
     cost = count_network(net, plan)
     if args.json:
-        print_json(cost.to_dict())
+        print_json({**cost.to_dict(), **import_info(net)})
     else:
         print(f"{plain(net.name)} under plan {shown(plan.name)} ({len(plan)} layers changed)\n")
         print(cost_table(cost, args.totals_only))
+        uncounted = import_info(net).get("uncounted_ops")
+        if uncounted:
+            print(f"\nnot counted (no MACs): {', '.join(f'{k} x{len(v)}' for k, v in uncounted.items())}")
     return 0

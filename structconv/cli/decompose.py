@@ -5,7 +5,7 @@ import os
 
 from structconv.core import Plan, resolve_network, resolve_plan
 
-from ._common import add_plan_args, check_out_file, plain, plan_ref, print_json, shown, user_input
+from ._common import add_input_shape_arg, add_plan_args, check_out_file, parse_input_shape, plain, plan_ref, print_json, shown, user_input
 
 
 def register(sub) -> None:
@@ -13,13 +13,15 @@ def register(sub) -> None:
                                          "(optionally export ONNX)")
     p.add_argument("checkpoint", help="a checkpoint from `structconv train` (or a bare state dict with --model)")
     add_plan_args(p)
-    p.add_argument("--model", help="zoo model name (default: the checkpoint's)")
+    p.add_argument("--model", help="zoo model name or Python reference (path/to/file.py:function or "
+                                   "package.module:function) the weights are for (default: the checkpoint's)")
+    add_input_shape_arg(p)
     p.add_argument("--out", required=True, help="where to write the decomposed model (.pt, weights_only-loadable)")
     p.add_argument("--onnx", help="also export the decomposed model to this ONNX file (checked with onnxruntime)")
     p.add_argument("--method", default="auto", choices=["auto", "avgpool", "separable", "cumsum", "conv"],
                    help="sum-pool implementation (default: auto, per shape)")
     p.add_argument("--strict", action="store_true",
-                   help="fail on plan layers that cannot be decomposed (sparse-kernel designs) instead of skipping")
+                   help="fail on plan layers whose kind has no deployable torch form instead of skipping them")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -75,9 +77,22 @@ def _small_shape(meta) -> tuple[int, int, int]:
     return tuple(shape)
 
 
-def _model_and_network(name, meta):
+def _ref_shape(meta, input_shape) -> tuple:
+    shape = meta.get("input_shape")
+    if input_shape is not None:
+        return input_shape
+    if isinstance(shape, (list, tuple)) and len(shape) == 3 and all(isinstance(v, int) and v >= 1 for v in shape):
+        return (1, *shape)
+    return (1, 3, 224, 224)
+
+
+def _model_and_network(name, meta, input_shape=None):
     """(a fresh torch module, the core Network its plan is checked against) for ``name``."""
-    from structconv.nn import SmallCNN, build_module      # torch
+    from structconv.nn import SmallCNN, build_module, is_module_ref, load_module_ref, network_from_ref      # torch
+
+    if is_module_ref(name):                                  # the user's module, traced at the shape it ran on
+        module = load_module_ref(name)
+        return module, network_from_ref(name, input_shape=_ref_shape(meta, input_shape), module=module)
 
     if name in SMALL_MODELS:                                 # not a zoo network: its shape is in the checkpoint
         import torch
@@ -93,32 +108,37 @@ def _model_and_network(name, meta):
 
 
 def _trained_module(name, module, sd, plan):
-    """The module with the checkpoint's weights, plain (StructuredWeight parametrizations removed)."""
-    from structconv.nn import structure_, unstructure_
+    """The module with the checkpoint's weights, in plain form (StructuredWeight parametrizations removed).
 
-    parametrized = any(".parametrizations.weight.original" in k for k in sd)
-    if parametrized:                                         # trained with StructuredWeight
-        module = structure_(module, plan)
+    A checkpoint from `structconv train` holds the plan's trainable forms (parametrized structures,
+    sparse-kernel design modules): when its keys are not the plain module's, the plan's forms are
+    applied first (fresh, the weights come from the checkpoint) so the weights load by name."""
+    from structconv.nn import apply_trainable_forms, structure_, unstructure_
+
+    if any(".parametrizations." in k for k in sd):          # trained with StructuredWeight
+        module = structure_(module, plan, init="scratch")
+    elif set(sd) != set(module.state_dict()):               # design modules swapped in, structures saved plain
+        module = apply_trainable_forms(module, plan, init="scratch", skip_regularized=True)[0]
     missing, unexpected = _load_state(module, sd)
     if missing or unexpected:
         raise ValueError(f"checkpoint weights do not match model {name!r}: missing {missing[:3]}"
                          f"{'...' if len(missing) > 3 else ''}, unexpected {unexpected[:3]}"
                          f"{'...' if len(unexpected) > 3 else ''}")
-    return (unstructure_(module) if parametrized else module).eval()
+    return unstructure_(module).eval()
 
 
 def run(args) -> int:
     import torch
 
-    from structconv.nn import decompose, export_onnx, save_decomposed
+    from structconv.nn import decompose, export_onnx, fold_repeated_calls, save_decomposed
 
     check_out_file("--out", args.out)                       # before any work: nothing half-written
     if args.onnx:
         check_out_file("--onnx", args.onnx)
     ck_model, sd, ck_plan, meta = read_checkpoint(args.checkpoint)
     name = _model_name(args, ck_model)
-    module, network = _model_and_network(name, meta)
-    plan = _plan(args, ck_plan, network)
+    module, network = _model_and_network(name, meta, parse_input_shape(args.input_shape))
+    plan = fold_repeated_calls(_plan(args, ck_plan, network))   # "body#1" is a call of module "body"
     _check_finite(sd)
     dec, report = decompose(_trained_module(name, module, sd, plan), plan, method=args.method, inplace=True,
                             strict=args.strict)

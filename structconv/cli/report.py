@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import sys
 
-from ._common import add_plan_args, check_out_dir, check_out_file, plan_ref, print_json
+from ._common import (add_model_args, add_plan_args, check_out_dir, check_out_file, is_zoo_name, plan_ref,
+                      print_json, resolve_model)
 
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML/Markdown report: costs, sim, search, training")
-    p.add_argument("model", help="model: a zoo network name (see `structconv zoo`)")
+    add_model_args(p)
     p.add_argument("--hw", default=None, help="accelerator preset name or YAML file (default edge-int8)")
     add_plan_args(p)
     g = p.add_mutually_exclusive_group()
@@ -47,7 +48,9 @@ def run(args) -> int:
     if args.export_dir:
         check_out_dir("--export-dir", args.export_dir)
     fmt = args.format or ("md" if args.output.lower().endswith((".md", ".markdown")) else "html")
-    rep = build_report(args.model, hw=args.hw, plan=plan_ref(args), study=args.study, search_dir=args.search_dir,
+    model = args.model if is_zoo_name(args.model) and args.input_shape is None else \
+        resolve_model(args.model, args.input_shape)       # a file or Python reference: its Network
+    rep = build_report(model, hw=args.hw, plan=plan_ref(args), study=args.study, search_dir=args.search_dir,
                        runs=args.run, mode=args.mode, paper=not args.no_paper, title=args.title, log=log)
     path = write_report(rep, args.output, fmt)
     for n in rep.notices:

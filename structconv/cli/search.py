@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import check_out_dir, plain, print_json, shown
+from ._common import add_model_args, check_out_dir, is_zoo_name, plain, print_json, resolve_model, shown
 from ._table import human, render
 
 SAMPLERS = ("nsga2", "tpe", "random")
@@ -26,7 +26,7 @@ SAMPLERS = ("nsga2", "tpe", "random")
 
 def register(sub) -> None:
     p = sub.add_parser("search", help="search per-layer structures under a cycles/energy budget (Optuna)")
-    p.add_argument("model", help="model: a zoo network name (see `structconv zoo`)")
+    add_model_args(p)
     p.add_argument("--hw", default="edge-int8", help="accelerator preset or YAML file (default edge-int8)")
     p.add_argument("--max-cycles-ratio", type=float, metavar="R", help="budget: cycles_total <= R x dense")
     p.add_argument("--max-energy-ratio", type=float, metavar="R", help="budget: energy_pj <= R x dense")
@@ -46,12 +46,16 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0)")
     p.add_argument("--sampler", default="nsga2", help="nsga2 (default) | tpe | random")
     p.add_argument("--population", type=int, help="NSGA-II population size (default 50)")
+    p.add_argument("--mode", choices=["sampler", "exact", "auto"], default="sampler",
+                   help="sampler (default): an Optuna study, seeded with exact-front plans; exact: the exact "
+                        "Pareto front by multiple-choice-knapsack DP (every objective and budget must add up over "
+                        "layers; no study file); auto: exact when it applies, else the sampler")
     p.add_argument("--no-warm-start", action="store_true",
-                   help="do not enqueue the Lagrangian-relaxation seed plans (presets are still enqueued)")
+                   help="do not enqueue the exact-front seed plans (presets are still enqueued)")
     p.add_argument("--weights", metavar="FILE", help="trained checkpoint (loaded with weights_only=True): "
                                                      "enables the weight-based proxies")
-    p.add_argument("--data", help="calibration dataset for the proxies (digits | cifar10 | folder)")
-    p.add_argument("--data-dir", help="dataset directory for --data cifar10/folder")
+    p.add_argument("--data", help="calibration dataset for the proxies (digits | fashion-mnist | cifar10 | folder | idx)")
+    p.add_argument("--data-dir", help="dataset directory for --data cifar10/folder/idx (fashion-mnist: Debian's)")
     p.add_argument("--proxies", help="comma list of proxies to compute (default: all that apply)")
     p.add_argument("--space", metavar="FILE", help="YAML restricting the search space")
     p.add_argument("--hw-space", metavar="FILE", help="YAML of accelerator knobs to co-design (+ area budget)")
@@ -127,13 +131,16 @@ def run(args) -> int:
     progress = not args.no_progress and not args.json and sys.stderr.isatty()
     log = (lambda m: None) if args.json else (lambda m: print(m, flush=True))
     proxies = _split(args.proxies)
+    model = args.model if is_zoo_name(args.model) and args.input_shape is None else \
+        resolve_model(args.model, args.input_shape)       # a file or Python reference: its Network
     res, problem = search(
-        args.model, args.hw, max_cycles_ratio=args.max_cycles_ratio, max_energy_ratio=args.max_energy_ratio,
+        model, args.hw, max_cycles_ratio=args.max_cycles_ratio, max_energy_ratio=args.max_energy_ratio,
         max_params_ratio=args.max_params_ratio, objectives=_split(args.objectives), proxy=args.proxy,
         trials=args.trials, timeout=args.timeout, storage=args.storage, study=args.study, workers=args.workers,
         seed=args.seed, sampler=args.sampler, weights=args.weights, data=args.data, data_dir=args.data_dir,
         space=args.space, hw_space=args.hw_space, out=out, warm_start=not args.no_warm_start,
-        population=args.population, proxies=list(proxies) if proxies else None, progress=progress, log=log)
+        population=args.population, proxies=list(proxies) if proxies else None, progress=progress, log=log,
+        mode=args.mode)
     baselines = _baselines(problem, res, args.trials, args.seed) if args.baselines else None
     if args.json:
         print_json({**res.to_dict(), "out": out, **({"baselines": baselines} if baselines is not None else {})})

@@ -8,15 +8,16 @@ cycles_compute is the number to compare with SCALE-Sim's "Total Cycles".
 """
 from __future__ import annotations
 
-from structconv.core import read_topology, resolve_network, resolve_plan
+from structconv.core import read_topology, resolve_plan
 
-from ._common import add_plan_args, plan_ref, plain, print_json, shown, user_input
+from ._common import MODEL_HELP, add_input_shape_arg, add_plan_args, resolve_model, plan_ref, plain, print_json, shown, user_input
 from ._table import human, render
 
 
 def register(sub) -> None:
     p = sub.add_parser("simulate", help="cycles, latency and energy of a network on an accelerator")
-    p.add_argument("model", nargs="?", help="model: a zoo network name (see `structconv zoo`)")
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    add_input_shape_arg(p)
     p.add_argument("--hw", default=None, help="accelerator preset name or YAML file (default edge-int8)")
     add_plan_args(p)
     p.add_argument("--mode", default="analytical", choices=("analytical", "cycle"),
@@ -51,7 +52,7 @@ def _inputs(args):
         return net, _plan(args, net), hw, True               # a rule preset fits a topology too
     if not args.model:
         raise ValueError("give a MODEL (see `structconv zoo`) or --scalesim-topology CSV")
-    net = resolve_network(args.model)
+    net = resolve_model(args.model, args.input_shape)
     with user_input(f"--hw {shown(args.hw or DEFAULT_HW)}"):
         hw = load_accelerator(args.hw or DEFAULT_HW)
     return net, _plan(args, net), hw, False

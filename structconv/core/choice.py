@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 from .checks import int_field, pair_field, shown
-from .layer import Layer
+from .layer import PLANNABLE_OPS, Layer
 from .ops import ZERO, OpCount, dense_ops, structured_ops
 
 _KINDS: dict[str, type["Choice"]] = {}
@@ -166,6 +166,9 @@ class Structure(Choice):
     def validate(self, layer: Layer) -> None:
         super().validate(layer)
         where = f"layer {shown(layer.name)}"
+        if layer.op not in PLANNABLE_OPS:
+            raise ValueError(f"op = {shown(layer.op)} is not one of {list(PLANNABLE_OPS)}: a structure applies to "
+                             f"convolutions and linear layers (in {where})")
         int_field("c", self.c, 1, layer.group_in_channels, where)
         kh, kw = layer.kernel
         int_field("n", self.nh, 1, kh, where)
@@ -206,7 +209,7 @@ class Structure(Choice):
     @classmethod
     def options(cls, layer: Layer, rule) -> tuple["Structure", ...]:
         """c over the rule's grid (``rule.c_values(C)``) x n over ``rule.n_values(k)``, identity left out."""
-        if getattr(rule, "dense_only", False):
+        if getattr(rule, "dense_only", False) or layer.op not in PLANNABLE_OPS:
             return ()
         kh, kw = layer.kernel
         out = []

@@ -5,7 +5,10 @@ from dataclasses import dataclass, field, replace
 
 from .checks import choice_field, int_field, pair_field, shown
 
-OPS = ("conv2d", "linear")
+# conv_transpose2d is counted as fvcore counts it: a stride-1 conv over the input map
+# (Cin * Cout/g * kh * kw MACs per input pixel); no choice but dense applies to it.
+OPS = ("conv2d", "linear", "conv_transpose2d")
+PLANNABLE_OPS = ("conv2d", "linear")
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -94,9 +97,11 @@ class Layer:
 
     @property
     def kind(self) -> str:
-        """'linear', 'depthwise', 'pointwise', 'grouped' or 'conv': what presets and rules key on."""
+        """'linear', 'transposed', 'depthwise', 'pointwise', 'grouped' or 'conv': what presets and rules key on."""
         if self.op == "linear":
             return "linear"
+        if self.op == "conv_transpose2d":
+            return "transposed"
         if self.is_depthwise:
             return "depthwise"
         if self.groups > 1:

@@ -125,3 +125,9 @@ def _plan(ref, network: Network) -> Plan:
 # string, so nothing heavy is imported until a reference needs it).
 register_importer("scalesim-topology", lambda ref: ref.lower().endswith(".csv"),
                   "structconv.core.scalesim_csv:read_topology")
+# Your own model (nn, torch/onnx loaded only when a reference needs them): an ONNX file, or a Python
+# function that builds a torch module, "path/to/file.py:build" or "package.module:build".
+register_importer("onnx", lambda ref: ref.lower().endswith(".onnx"), "structconv.nn.onnx_import:load_onnx")
+register_importer("python", lambda ref: ref.rpartition(":")[2].isidentifier() and (
+    ref.rpartition(":")[0].lower().endswith(".py")
+    or all(p.isidentifier() for p in ref.rpartition(":")[0].split("."))), "structconv.nn.model_refs:network_from_ref")

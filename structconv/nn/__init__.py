@@ -17,11 +17,20 @@ This module is nn's public surface: other packages import nn's names from here o
 * ``train(model, data, plan, ...) -> TrainResult``, ``evaluate``, checkpoints, data sets
   (device names checked by ``check_device``, the memory of a run by ``check_training_memory``
   before anything large is allocated)
-  (``load_dataset``, ``load_digits_data``, ``load_cifar10``, ``load_image_folder``).
+  (``load_dataset``, ``load_digits_data``, ``load_fashion_mnist``, ``load_cifar10``, ``load_image_folder``;
+  ``read_idx`` / ``write_idx`` for MNIST-format IDX files).
+* Sparse-kernel designs: ``DesignConv`` (the plain convs + ``ChannelShuffle`` of a design choice),
+  ``distill_design`` (layer-wise least-squares fit to a dense conv), ``effective_kernel``,
+  ``design_scope``; ``train(..., design_init=)``, ``structure_(..., init=, calibration=)``,
+  ``decompose(..., calibration=)`` build them.
 * ``build_module(zoo name | "small_cnn" | Network | spec)``, ``SmallCNN``; ``resolve_network("small_cnn")``
   works once nn is imported (a registered importer).
 * ``network_from_module(module, example_input) -> core Network``, ``layer_from_module``.
 * ``export_onnx(model, example_input, path)``, ``check_onnx``.
+* Your own model: ``load_onnx(path)`` (``*.onnx`` references), ``network_from_ref("file.py:build")`` /
+  ``load_module_ref`` (Python references), both registered with ``core.resolve_network``;
+  ``fold_repeated_calls(plan)`` (``body#1`` -> ``body``), ``with_forward_padding(original, new)``
+  (keeps padding a conv applied in its forward when it is replaced).
 * ``project``, ``alphas``, ``compose``, ``structural_residual``: torch ports of core.structure.
 
 Plans are taken as core's ``resolve_plan`` takes them (Plan, mapping, preset name such as
@@ -33,6 +42,11 @@ from .checkpoint import (CHECKPOINT_KEYS, get_rng_state, load_checkpoint, make_c
                          save_atomic, save_checkpoint, set_rng_state, torch_load)
 from .cifar import load_cifar10
 from .data import DATASETS, as_bundle, load_dataset, load_digits_data
+from .design_modules import ChannelShuffle, DesignConv
+from .calibration import Calibration, Moments, calibration_inputs, design_scope
+from .distill import distill_design, effective_kernel, output_error
+from .fashion import FASHION_CLASSES, FASHION_MNIST_DIR, load_fashion_mnist, load_idx_folder
+from .idx import read_idx, write_idx
 from .datasets import ArrayDataset, DataBundle
 from .decomposition import (DecomposedConv2d, DecomposedLinear, decompose_conv, decompose_linear, decompose_module,
                             projection_residual)
@@ -41,7 +55,7 @@ from .deploy import DecompositionReport, LayerDecomposition, decompose, load_dec
 from .evaluation import NonFiniteError, check_finite, deterministic_mode, evaluate, seed_everything
 from .export import check_onnx, export_onnx
 from .folder import load_image_folder
-from .plans import PlanEntry, plan_entries, resolve_module_plan, structure_, unstructure_
+from .plans import PlanEntry, apply_trainable_forms, plan_entries, resolve_module_plan, structure_, unstructure_
 from .recipes import RECIPES, SCHEDULES, TrainConfig, recipe_for
 from .registry import (TorchForm, register_torch_choice, torch_form, torch_forms, unregister_torch_choice,
                        weight_structure)
@@ -50,7 +64,10 @@ from .results import TrainResult
 from .structured import StructuredConv2d, StructuredLinear, StructuredWeight, structure_module, structured_alpha
 from .sumpool import METHODS as SUMPOOL_METHODS
 from .sumpool import SumPool1d, SumPool3d, choose_method, sum_pool1d, sum_pool3d
-from .trace import layer_from_module, module_network, network_from_module
+from .model_refs import ImportInfo, is_module_ref, load_module_ref, network_from_ref
+from .onnx_import import load_onnx
+from .padding import ForwardPadded, forward_padding, with_forward_padding
+from .trace import fold_repeated_calls, layer_from_module, module_network, network_from_module
 from .training import train
 from .zoo import CLASSIFICATION, SMALL, SmallCNN, build_module, conv_linear_modules, module_from_spec, network_to_module
 
@@ -70,8 +87,13 @@ __all__ = [
     "CHECKPOINT_KEYS", "load_checkpoint", "save_checkpoint", "make_checkpoint", "read_weights", "torch_load",
     "save_atomic", "get_rng_state", "set_rng_state",
     "DATASETS", "DataBundle", "ArrayDataset", "load_dataset", "load_digits_data", "load_cifar10",
-    "load_image_folder", "as_bundle",
+    "load_image_folder", "as_bundle", "load_fashion_mnist", "load_idx_folder", "FASHION_MNIST_DIR",
+    "FASHION_CLASSES", "read_idx", "write_idx",
+    "DesignConv", "ChannelShuffle", "distill_design", "effective_kernel", "design_scope", "Calibration", "Moments",
+    "calibration_inputs", "output_error", "apply_trainable_forms",
     "CLASSIFICATION", "SMALL", "build_module", "network_to_module", "module_from_spec", "conv_linear_modules", "SmallCNN",
     "network_from_module", "layer_from_module", "module_network", "export_onnx", "check_onnx",
     "project", "alphas", "compose", "structural_residual",
+    "load_onnx", "network_from_ref", "load_module_ref", "is_module_ref", "ImportInfo",
+    "fold_repeated_calls", "ForwardPadded", "forward_padding", "with_forward_padding",
 ]

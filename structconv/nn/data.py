@@ -7,10 +7,12 @@
   pickle format (``data_batch_1`` .. ``data_batch_5``, ``test_batch``,
   ``batches.meta``), unpickled with an allow-list (plain containers and numpy
   arrays only), every file's keys and shapes checked.
+* ``load_fashion_mnist`` (``fashion``): Fashion-MNIST from its IDX files (Debian's
+  ``dataset-fashion-mnist`` by default), or any MNIST-format folder (``idx``).
 * ``load_image_folder`` (``folder``): ``DIR/CLASS/IMAGE`` (or ``DIR/train/CLASS/IMAGE`` +
   ``DIR/val/CLASS/IMAGE``): ``.npy`` arrays, or ``.png``/``.jpg``/... through Pillow.
 
-All three return a ``DataBundle`` (train and validation datasets, class names,
+All of them return a ``DataBundle`` (train and validation datasets, class names,
 input shape). Training-time augmentation (CIFAR-10's random crop + flip) is
 drawn per epoch from ``(seed, epoch, sample index)``, so shuffling, DataLoader
 workers, several data-parallel processes and a resumed run all see exactly the
@@ -26,9 +28,10 @@ from torch.utils.data import Dataset
 from .cifar import load_cifar10
 from .datasets import ArrayDataset, DataBundle
 from .devices import check_image_side
+from .fashion import load_fashion_mnist, load_idx_folder
 from .folder import load_image_folder
 
-DATASETS = ("digits", "cifar10", "folder")
+DATASETS = ("digits", "fashion-mnist", "cifar10", "folder", "idx")
 
 
 def load_digits_data(size: int = 8, channels: int = 1, mode: str = "resize", val_fraction: float = 0.2,
@@ -92,9 +95,14 @@ def _stratified_split(y: np.ndarray, val_fraction: float, seed: int) -> tuple[to
 
 
 def load_dataset(name: str, data_dir=None, **kwargs) -> DataBundle:
-    """``digits`` | ``cifar10`` | ``folder`` by name; ``kwargs`` go to the loader."""
+    """``digits`` | ``fashion-mnist`` | ``cifar10`` | ``folder`` | ``idx`` by name; ``kwargs`` go
+    to the loader (``fashion-mnist``: data_dir None is Debian's /usr/share/datasets/fashion-mnist)."""
     if name == "digits":
         return load_digits_data(**kwargs)
+    if name == "fashion-mnist":
+        return load_fashion_mnist(data_dir, **kwargs)
+    if name == "idx":
+        return load_idx_folder(data_dir, **kwargs)
     if name == "cifar10":
         return load_cifar10(data_dir, **kwargs)
     if name == "folder":

@@ -15,6 +15,8 @@ from torch import nn
 from ..core import Plan, resolve_network, resolve_plan
 from .checkpoint import save_atomic, torch_load
 from .decomposition import checked_weight
+from .calibration import Calibration, calibration_inputs, design_scope
+from .padding import with_forward_padding
 from .plans import PlanEntry, plan_entries, resolve_module_plan, set_submodule
 from .zoo import build_module
 
@@ -30,10 +32,12 @@ class LayerDecomposition:
     params_before: int
     params_after: int
     note: str = ""
+    fit_error: float | None = None  # a fitted module (a design): relative output error of its fit
 
     def to_dict(self) -> dict:
         return {"name": self.name, "choice": self.choice, "status": self.status, "residual": self.residual,
-                "params_before": self.params_before, "params_after": self.params_after, "note": self.note}
+                "params_before": self.params_before, "params_after": self.params_after, "note": self.note,
+                "fit_error": self.fit_error}
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class DecompositionReport:
         return tuple(l.name for l in self.layers if l.status == "skipped")
 
     @property
+    def max_fit_error(self) -> float | None:
+        """The largest relative output error of the layers fitted here (None when none was)."""
+        return max((l.fit_error for l in self.layers if l.fit_error is not None), default=None)
+
+    @property
     def max_residual(self) -> float:
         return max((l.residual for l in self.layers if l.residual is not None), default=0.0)
 
@@ -63,13 +72,15 @@ class DecompositionReport:
 
     def to_dict(self) -> dict:
         return {"plan": self.plan, "decomposed": len(self.decomposed), "skipped": len(self.skipped),
-                "max_residual": self.max_residual, "layers": [l.to_dict() for l in self.layers]}
+                "max_residual": self.max_residual, "max_fit_error": self.max_fit_error, "layers": [l.to_dict() for l in self.layers]}
 
     def to_markdown(self) -> str:
-        rows = ["| layer | choice | status | residual | params | note |", "|---|---|---|---|---|---|"]
+        rows = ["| layer | choice | status | residual | fit error | params | note |",
+                "|---|---|---|---|---|---|---|"]
         for l in self.layers:
             res = "" if l.residual is None else f"{l.residual:.3g}"
-            rows.append(f"| {l.name} | {l.choice} | {l.status} | {res} | {l.params_before} -> "
+            fit = "" if l.fit_error is None else f"{l.fit_error:.3g}"
+            rows.append(f"| {l.name} | {l.choice} | {l.status} | {res} | {fit} | {l.params_before} -> "
                         f"{l.params_after} | {l.note} |")
         return "\n".join(rows)
 
@@ -104,32 +115,47 @@ def _deploy_entry(model: nn.Module, e: PlanEntry, method: str) -> tuple[nn.Modul
         return model, LayerDecomposition(e.name, e.choice.label, "skipped", None, before, before, e.form.pending)
     res = e.form.residual_of(mod, e.choice, e.layer)
     new = e.form.deploy_module(mod, e.choice, e.layer, method)
+    fit = getattr(new, "fit_error", None) if new is not mod else None
+    new = with_forward_padding(mod, new, e.name)      # padding the original applied in its forward
     if new is mod:
         return model, LayerDecomposition(e.name, e.choice.label, "identity", res, before, before,
                                          "the layer is its own deployable form")
     model = set_submodule(model, e.name, new)
-    return model, LayerDecomposition(e.name, e.choice.label, "decomposed", res, before, _nparams(new))
+    note = "" if fit is None else "fitted to the layer's outputs by least squares"
+    return model, LayerDecomposition(e.name, e.choice.label, "decomposed", res, before, _nparams(new), note, fit)
 
 
 def decompose(model: nn.Module, plan, method: str = "auto", inplace: bool = False,
-              strict: bool = False) -> tuple[nn.Module, DecompositionReport]:
+              strict: bool = False, *, calibration=None, calibration_size: int = 256,
+              distill: bool = True) -> tuple[nn.Module, DecompositionReport]:
     """Replace each planned layer by its kind's deployable module (a structure: SumPool + small conv/linear).
 
-    Returns (new_model, report). The model is deep-copied unless ``inplace``. Kinds whose
-    torch form is pending (the sparse-kernel designs) are skipped with a note, or raise
-    ValueError when ``strict``. Identity structures (window 1x1x1) are left as they are.
-    A plan naming a missing layer, a choice that does not fit, a kind with no torch form or
-    NaN/inf weights raise ValueError before anything changes.
+    Returns (new_model, report). The model is deep-copied unless ``inplace``. A sparse-kernel
+    design that is already a ``DesignConv`` (trained as one) stays as it is; a plain Conv2d
+    planned with a design is fitted to its outputs by least squares (on ``calibration_size``
+    samples of ``calibration``, a tensor, Dataset or DataBundle, when given; else for white-noise
+    inputs), its relative output error in the report's ``fit_error``; ``distill=False`` builds
+    it fresh (architecture only, e.g. before loading saved weights). Kinds whose torch form is
+    pending are skipped with a note, or raise ValueError when ``strict``. Identity structures
+    (window 1x1x1) are left as they are. A plan naming a missing layer, a choice that does not
+    fit, a kind with no torch form or NaN/inf weights raise ValueError before anything changes.
     """
     plan = resolve_module_plan(model, plan)
     entries = plan_entries(model, plan)
     _precheck(entries, strict)
+    init = "distill" if distill else "scratch"
+    cal = None
+    if calibration is not None and distill and entries:
+        # the model as given is the reference: every layer is fitted on its activations
+        ref = copy.deepcopy(model) if inplace else model
+        cal = Calibration(ref, calibration_inputs(calibration, calibration_size))
     if not inplace:
         model = copy.deepcopy(model)
     rows = []
-    for e in entries:
-        model, row = _deploy_entry(model, e, method)
-        rows.append(row)
+    with design_scope(init, cal):
+        for e in entries:
+            model, row = _deploy_entry(model, e, method)
+            rows.append(row)
     return model, DecompositionReport(plan.name, tuple(rows))
 
 
@@ -166,6 +192,6 @@ def load_decomposed(path, build=None) -> nn.Module:
     meta = blob.get("meta") if isinstance(blob.get("meta"), dict) else {}
     model = build(blob["model"]) if build is not None else build_module(
         blob["model"], num_classes=meta.get("num_classes"), in_channels=meta.get("in_channels"))
-    model, _ = decompose(model, blob["plan"], method=blob.get("method", "auto"), inplace=True)
+    model, _ = decompose(model, blob["plan"], method=blob.get("method", "auto"), inplace=True, distill=False)
     model.load_state_dict(blob["state_dict"])
     return model

@@ -7,15 +7,18 @@ Conv2d/Linear layers (``module_network``).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from torch import nn
 from torch.nn.utils import parametrize
 
 from ..core import Choice, Layer, Plan, resolve_plan
-from .registry import TorchForm, torch_form
+from .calibration import Calibration, calibration_inputs, design_scope
+from .registry import TorchForm, torch_form, weight_structure
 from .structured import is_structured
-from .trace import PLANNED_LAYER, layer_from_module, module_network
+from .padding import with_forward_padding
+from .trace import PLANNED_LAYER, fold_repeated_calls, layer_from_module, module_network
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -28,6 +31,7 @@ def unwrap(model: nn.Module) -> nn.Module:
 def resolve_module_plan(model: nn.Module, plan) -> Plan:
     """``resolve_plan(plan, network)`` with the network of ``model``'s Conv2d/Linear layers."""
     model = unwrap(model)
+    plan = fold_repeated_calls(plan)            # a plan on the traced network may name "body#1"
     return resolve_plan(plan, module_network(model, f"{type(model).__name__} (its Conv2d/Linear modules)"))
 
 
@@ -82,19 +86,46 @@ def set_submodule(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
     return model
 
 
-def structure_(model: nn.Module, plan) -> nn.Module:
+def structure_(model: nn.Module, plan, *, init: str = "distill", calibration=None,
+               calibration_size: int = 256) -> nn.Module:
     """Make every planned layer trainable in its kind's torch form, in place; returns the model.
 
     For a structure that is a ``StructuredWeight`` parametrization (weight = A alpha) on the
     user's own module, so module names and the state dict keep their shape. A kind whose
-    trainable form is a new module gets it swapped in, marked with the layer it stands for.
+    trainable form is a new module (a sparse-kernel design) gets it swapped in, marked with the
+    layer it stands for: fitted to the dense layer (``init="distill"``; on ``calibration``
+    inputs (a tensor, Dataset or DataBundle, ``calibration_size`` samples) when given, else for
+    white-noise inputs) or fresh (``init="scratch"``).
     """
-    for e in plan_entries(model, plan):
-        new = e.form.train_module(e.module, e.choice, e.layer)
-        if new is not e.module:
-            setattr(new, PLANNED_LAYER, e.layer)
-            model = set_submodule(model, e.name, new)
-    return model
+    return apply_trainable_forms(model, plan, init=init, calibration=calibration,
+                                 calibration_size=calibration_size)[0]
+
+
+def apply_trainable_forms(model: nn.Module, plan, *, init: str = "distill", calibration=None,
+                          calibration_size: int = 256, skip_regularized: bool = False,
+                          seed: int = 0) -> tuple[nn.Module, dict]:
+    """``structure_`` that also returns {layer: fit_error} of the modules it swapped in (None when
+    not fitted). ``skip_regularized``: leave the layers SR regularizes (a weight structure) dense."""
+    with design_scope(init):                      # the init value is checked before anything changes
+        pass
+    entries = plan_entries(model, plan)
+    if skip_regularized:
+        entries = [e for e in entries if weight_structure(e.choice, e.layer) is None]
+    cal = None
+    if calibration is not None and init == "distill" and entries:
+        # a dense copy: every layer is fitted on the original network's activations
+        cal = Calibration(copy.deepcopy(unwrap(model)), calibration_inputs(calibration, calibration_size, seed))
+    fits = {}
+    with design_scope(init, cal):
+        for e in entries:
+            new = e.form.train_module(e.module, e.choice, e.layer)
+            if new is not e.module:
+                fit = getattr(new, "fit_error", None)
+                new = with_forward_padding(e.module, new, e.name)
+                setattr(new, PLANNED_LAYER, e.layer)
+                model = set_submodule(model, e.name, new)
+                fits[e.name] = fit
+    return model, fits
 
 
 def unstructure_(model: nn.Module) -> nn.Module:

@@ -32,6 +32,7 @@ class TrainResult:
     out_dir: str | None = None
     seconds: float = 0.0
     eval_split: str = "val"
+    distillation: dict = field(default_factory=dict)  # design layer -> relative output error of its fit
 
     @property
     def gap(self) -> float | None:
@@ -50,7 +51,7 @@ class TrainResult:
                 "eval_split": self.eval_split,
                 "acc_before": self.acc_before, "acc_after": self.acc_after, "gap": self.gap,
                 "loss_before": self.loss_before, "loss_after": self.loss_after,
-                "residuals": self.residuals, "decomposition": to_jsonable(self.decomposition),
+                "residuals": self.residuals, "distillation": self.distillation, "decomposition": to_jsonable(self.decomposition),
                 "final": self.final, "out_dir": self.out_dir, "seconds": round(self.seconds, 3)}
 
 

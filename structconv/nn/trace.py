@@ -1,37 +1,40 @@
-"""From a torch module to a core Network: ``network_from_module`` (forward hooks).
+"""From a torch module to a core Network: ``network_from_module`` (forward hooks + a torch-function watch).
 
-Every ``nn.Conv2d`` and ``nn.Linear`` that runs during one forward pass of the
-example input becomes a core Layer named by the module's qualified name, with
-the spatial input size the hook saw. All other parameters (BatchNorm affine
-weights, LayerNorm, embeddings, ...) go into ``Network.extra_params`` so that the
-network's parameter total equals ``sum(p.numel() for p in module.parameters())``
-(what torchinfo reports).
+Every ``nn.Conv2d``, ``nn.ConvTranspose2d`` and ``nn.Linear`` that runs during one forward pass of
+the example input becomes a core Layer named by the module's qualified name, with the shapes the
+conv or matmul actually saw. So are functional ``F.conv2d``/``F.conv_transpose2d``/``F.linear``
+calls whose weight is a parameter of the module (named by the parameter). All other parameters
+(BatchNorm affine weights, LayerNorm, embeddings, ...) go into ``Network.extra_params`` so that the
+network's parameter total equals ``sum(p.numel() for p in module.parameters())`` (torchinfo).
+
+Counting conventions (each equals fvcore's conv/linear MACs):
+* padding done inside a conv module's forward (timm ``Conv2dSame``, TF "same", ``F.pad`` then
+  ``F.conv2d``) is part of the layer: symmetric -> ``padding``; asymmetric -> ``input_size``
+  enlarged by the pads and ``padding`` 0, so the output size and the counts stay exact;
+* a Linear on an (N, d1, ..., dk, C) tensor runs at d1*...*dk positions: it becomes a 1x1 conv2d
+  Layer on a (d1*...*d(k-1), dk) map (an (N, H, W, C) input -> an H x W map);
+* a transposed conv multiplies each input pixel by a Cout/g x kh x kw kernel: a stride-1 conv2d
+  Layer over the input map (input enlarged by dilation*(k-1), output = input size), so mults =
+  Cin * Cout/g * kh * kw * H_in * W_in and params = the weight's;
+* a module called several times is one Layer per call (``name``, ``name#1``, ...).
 """
 from __future__ import annotations
 
+import os
+import re
 import warnings
+from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..core import Layer, Network
+from ..core import Layer, Network, Plan
+from .layer_shapes import (_min_input, conv_layer, conv_padding, linear_layer, padding_pairs,  # noqa: F401 (re-exported)
+                           transposed_layer)
 
-
-def conv_padding(module: nn.Conv2d) -> tuple[int, int, int, int]:
-    """The zero padding a Conv2d applies, as F.pad's (left, right, top, bottom).
-
-    Handles ``padding='same'`` (asymmetric for even kernels) and ``'valid'``.
-    """
-    if isinstance(module.padding, str):
-        rp = module._reversed_padding_repeated_twice            # set by torch for 'same'/'valid'
-        return tuple(int(v) for v in rp)
-    ph, pw = module.padding
-    return (pw, pw, ph, ph)
-
-
-def _min_input(kernel, dilation) -> tuple[int, int]:
-    return tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+CONV_FUNCS = ("conv2d", "conv_transpose2d", "linear")
 
 
 #: attribute of a module that replaced a planned layer for training (a kind's trainable form):
@@ -51,24 +54,26 @@ def layer_from_module(name: str, module: nn.Module, input_size=None) -> Layer:
                             bias=module.bias is not None)
     if isinstance(module, nn.Conv2d) and not isinstance(module, nn.ConvTranspose2d):
         l, r, t, b = conv_padding(module)
-        if (l, t) != (r, b) and input_size is not None:
-            warnings.warn(f"layer {name!r}: asymmetric padding {(t, b, l, r)} is counted as "
-                          f"({max(t, b)}, {max(l, r)})", stacklevel=2)
-        pad = (max(t, b), max(l, r))
-        if input_size is None:
-            kh, kw = module.kernel_size
+        if input_size is None:                       # a validation stand-in: padding as its larger side
+            pad = (max(t, b), max(l, r))
             mh, mw = _min_input(module.kernel_size, module.dilation)
             input_size = (max(1, mh - 2 * pad[0]), max(1, mw - 2 * pad[1]))
-        return Layer.conv2d(name or "conv", module.in_channels, module.out_channels, tuple(module.kernel_size),
-                            tuple(input_size), stride=tuple(module.stride), padding=pad,
-                            dilation=tuple(module.dilation), groups=module.groups,
-                            bias=module.bias is not None)
+            t = b = pad[0]
+            l = r = pad[1]
+        return conv_layer(name or "conv", module.in_channels, module.out_channels, module.kernel_size,
+                          input_size, module.stride, ((t, b), (l, r)), module.dilation, module.groups,
+                          module.bias is not None)
     raise ValueError(f"layer {name!r} is a {type(module).__name__}, not an nn.Conv2d or nn.Linear")
 
 
 def is_layer_module(module: nn.Module) -> bool:
-    """Whether ``module`` is a core layer: an nn.Conv2d (not transposed) or an nn.Linear."""
+    """Whether ``module`` is a core layer a plan can change: an nn.Conv2d (not transposed) or an nn.Linear."""
     return isinstance(module, (nn.Conv2d, nn.Linear)) and not isinstance(module, nn.ConvTranspose2d)
+
+
+def is_counted_module(module: nn.Module) -> bool:
+    """Whether tracing counts ``module``'s calls: a layer module or an nn.ConvTranspose2d."""
+    return is_layer_module(module) or isinstance(module, nn.ConvTranspose2d)
 
 
 def module_network(module: nn.Module, name: str | None = None) -> Network:
@@ -97,69 +102,209 @@ def _layer_modules(module: nn.Module):
             yield name, m
 
 
-class _Tracer:
-    """Forward hooks that record each Conv2d/Linear call as a core Layer, and every compute the
-    core model cannot count (functional convs and matmuls outside those modules)."""
+# -- repeated calls: "body#1" is a call of module "body" -------------------------------------------
+_CALL = re.compile(r"^(.+)#([1-9][0-9]*)$")
 
-    def __init__(self):
+
+def module_of_call(layer_name: str) -> str:
+    """The module a traced layer name stands for: ``body#2`` -> ``body``."""
+    m = _CALL.match(layer_name)
+    return m.group(1) if m else layer_name
+
+
+def fold_repeated_calls(plan):
+    """``plan`` with each ``X#k`` entry merged onto ``X`` (a module is one set of weights, whatever
+    the calls), so a plan made on a traced network applies to the module. ValueError when two calls
+    of one module get different choices. References other than a Plan, a mapping of layer names or
+    a plan file pass through unchanged."""
+    if isinstance(plan, (str, os.PathLike)) and Path(plan).suffix.lower() in (".yaml", ".yml", ".json") \
+            and Path(plan).is_file():
+        plan = Plan.load(plan)
+    if isinstance(plan, dict) and "layers" not in plan:
+        plan = Plan(plan)
+    if not isinstance(plan, Plan) or not any(_CALL.match(k) for k in plan.choices):
+        return plan
+    merged: dict = {}
+    for name, choice in plan.choices.items():
+        base = module_of_call(name)
+        if base in merged and merged[base][1].to_dict() != choice.to_dict():
+            raise ValueError(f"plan {plan.name!r} gives layer {merged[base][0]!r} {merged[base][1].label!r} and "
+                             f"{name!r} {choice.label!r}: calls of one module share its weights, so they need one choice")
+        merged.setdefault(base, (name, choice))
+    return Plan({k: c for k, (_, c) in merged.items()}, name=plan.name, model=plan.model)
+
+
+# -- tracing -------------------------------------------------------------------------------------
+class _Call:
+    """One run of a counted module: its input shape, the F.pad and conv/linear calls inside it."""
+
+    def __init__(self, qname: str, mod: nn.Module, x):
+        self.qname, self.mod = qname, mod
+        self.shape = tuple(x.shape) if isinstance(x, torch.Tensor) else None
+        self.kind = type(x).__name__
+        self.pads: list = []
+        self.op = None                              # (func name, args, kwargs) of the first conv/linear
+
+
+def _arg(args, kwargs, i: int, key: str, default):
+    return args[i] if len(args) > i else kwargs.get(key, default)
+
+
+class _Tracer:
+    """Records each counted module call and each functional conv/linear on a parameter as a core
+    Layer, and every compute the core model cannot count (functional ops outside those)."""
+
+    def __init__(self, module: nn.Module):
         self.layers: list[Layer] = []
+        self.first: dict[str, Layer] = {}          # module name -> the Layer of its first call
         self.calls: dict[str, int] = {}
-        self.traced: dict[str, nn.Module] = {}
+        self.traced: dict[int, nn.Parameter] = {}   # id -> parameter the layers hold (counted once)
+        self.param_names = {id(p): n for n, p in module.named_parameters()}
         self.notes: list[str] = []                 # warnings for the caller, in order, once each
-        self.stack: list[tuple[str, nn.Module]] = []
+        self.stack: list[tuple[str, nn.Module, _Call | None]] = []
         self.uncounted: dict[str, list[str]] = {}  # op name -> modules it ran in
 
-    def hook_for(self, qname: str):
-        return lambda mod, args: self.record(qname, mod, args[0]) if args else None
+    def layer_name(self, base: str) -> str:
+        k = self.calls.get(base, 0)
+        self.calls[base] = k + 1
+        return base + (f"#{k}" if k else "")
 
-    def record(self, qname: str, mod: nn.Module, x) -> None:
-        k = self.calls.get(qname, 0)
-        self.calls[qname] = k + 1
-        lname = (qname or type(mod).__name__.lower()) + (f"#{k}" if k else "")
-        if not isinstance(x, torch.Tensor):
-            raise ValueError(f"layer {lname!r}: input is a {type(x).__name__}, not a tensor")
-        if isinstance(mod, nn.Linear):
-            self.note(_flattened_linear(lname, x))
-            self.layers.append(layer_from_module(lname, mod))
-        else:
-            if x.dim() != 4:
-                raise ValueError(f"layer {lname!r}: Conv2d input must be 4-D, got shape {tuple(x.shape)}")
-            with warnings.catch_warnings(record=True) as seen:   # asymmetric padding: said to the caller
-                warnings.simplefilter("always")
-                self.layers.append(layer_from_module(lname, mod, (int(x.shape[-2]), int(x.shape[-1]))))
-            for w in seen:
-                self.note(str(w.message))
-        self.traced[qname] = mod
+    def add(self, layer: Layer) -> None:
+        """``layer``; a repeated call (``base#k``) shares the first call's weights (params counted once)."""
+        base = module_of_call(layer.name)
+        first = self.first.get(base)
+        if first is None or base == layer.name:
+            self.first.setdefault(base, layer)
+        elif _weight_shape(first) == _weight_shape(layer):
+            layer = replace(layer, shares=base)
+        self.layers.append(layer)
 
     def note(self, msg: str | None) -> None:
         if msg and msg not in self.notes:
             self.notes.append(msg)
 
     # -- where the forward pass is: a counted layer, a module counted elsewhere, or plain code
-    def enter(self, qname: str, mod: nn.Module) -> None:
-        self.stack.append((qname, mod))
+    def enter(self, qname: str, mod: nn.Module, args) -> None:
+        call = _Call(qname, mod, args[0] if args else None) if is_counted_module(mod) else None
+        self.stack.append((qname, mod, call))
 
     def leave(self) -> None:
         if self.stack:
-            self.stack.pop()
+            _, mod, call = self.stack.pop()
+            if call is not None:
+                self.add(self.module_layer(call))
+                self.traced.update((id(p), p) for p in mod.parameters())
 
-    def saw_op(self, func) -> None:
+    def module_layer(self, call: _Call) -> Layer:
+        lname = self.layer_name(call.qname or type(call.mod).__name__.lower())
+        if call.shape is None:
+            raise ValueError(f"layer {lname!r}: input is a {call.kind}, not a tensor")
+        mod = call.mod
+        if isinstance(mod, nn.Linear):
+            shape = _op_input_shape(call) or call.shape
+            return linear_layer(lname, mod.in_features, mod.out_features, shape, mod.bias is not None)
+        if len(call.shape) not in (3, 4):
+            raise ValueError(f"layer {lname!r}: {type(mod).__name__} input must be 4-D, got shape {call.shape}")
+        hw = call.shape[-2:]
+        if isinstance(mod, nn.ConvTranspose2d):
+            return transposed_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, hw, mod.dilation,
+                                    mod.groups, mod.bias is not None)
+        return self.padded_conv(lname, mod, call, hw)
+
+    def padded_conv(self, lname: str, mod: nn.Conv2d, call: _Call, hw) -> Layer:
+        """The conv as it ran: padding applied in forward (F.pad) folded into the layer's pads."""
+        own = padding_pairs(mod.padding, mod.kernel_size, mod.dilation)
+        seen = _op_input_shape(call)
+        if call.op is not None and call.op[0] == "conv2d":
+            args, kwargs = call.op[1], call.op[2]
+            own = padding_pairs(_arg(args, kwargs, 4, "padding", 0), mod.kernel_size, mod.dilation)
+        pads, size = own, hw
+        if seen is not None and tuple(seen[-2:]) != tuple(hw):
+            fwd = _forward_pads(call.pads, hw, seen[-2:])
+            pads = tuple((o[0] + f[0], o[1] + f[1]) for o, f in zip(own, fwd)) if fwd else own
+            size = hw if fwd else tuple(seen[-2:])
+        return conv_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, size, mod.stride, pads,
+                          mod.dilation, mod.groups, mod.bias is not None)
+
+    def saw_op(self, func, args, kwargs) -> None:
         name = _op_name(func)
-        if name is None or any(is_layer_module(m) or isinstance(m, UNCOUNTED_MODULES) for _, m in self.stack):
+        if name is None:
+            return
+        top = self.stack[-1][2] if self.stack else None
+        if top is not None:                          # the counted module's own pad / conv / matmul
+            if name == "pad":
+                top.pads.append(_arg(args, kwargs, 1, "pad", ()))
+            elif name in CONV_FUNCS and top.op is None:
+                top.op = (name, args, kwargs)
+            return
+        if name == "pad" or any(is_counted_module(m) or isinstance(m, UNCOUNTED_MODULES) for _, m, _ in self.stack):
+            return
+        weight = _arg(args, kwargs, 1, "weight", None)
+        if name in CONV_FUNCS and isinstance(weight, nn.Parameter) and id(weight) in self.param_names:
+            self.functional_layer(name, args, kwargs, weight)
             return
         where = self.stack[-1][0] if self.stack else ""
         places = self.uncounted.setdefault(name, [])
         if where not in places:
             places.append(where)
 
+    def functional_layer(self, name: str, args, kwargs, weight) -> None:
+        """F.conv2d / F.conv_transpose2d / F.linear on a parameter: a layer named by the parameter."""
+        x, bias = args[0], _arg(args, kwargs, 2, "bias", None)
+        lname = self.layer_name(self.param_names[id(weight)])
+        has_bias = isinstance(bias, torch.Tensor)
+        w = tuple(weight.shape)
+        if name == "linear":
+            layer = linear_layer(lname, w[1], w[0], tuple(x.shape), has_bias)
+        elif name == "conv2d":
+            g = int(_arg(args, kwargs, 6, "groups", 1))
+            stride, dil = _pair(_arg(args, kwargs, 3, "stride", 1)), _pair(_arg(args, kwargs, 5, "dilation", 1))
+            pads = padding_pairs(_arg(args, kwargs, 4, "padding", 0), w[2:], dil)
+            layer = conv_layer(lname, w[1] * g, w[0], w[2:], tuple(x.shape[-2:]), stride, pads, dil, g, has_bias)
+        else:
+            g, dil = int(_arg(args, kwargs, 6, "groups", 1)), _pair(_arg(args, kwargs, 7, "dilation", 1))
+            layer = transposed_layer(lname, w[0], w[1] * g, w[2:], tuple(x.shape[-2:]), dil, g, has_bias)
+        self.add(layer)
+        self.traced[id(weight)] = weight
+        if has_bias and id(bias) in self.param_names:
+            self.traced[id(bias)] = bias
+
+
+def _weight_shape(layer: Layer) -> tuple:
+    """What two calls must agree on to share one set of weights (core checks the same)."""
+    return (layer.op, layer.in_channels, layer.out_channels, layer.kernel, layer.groups, layer.bias)
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else tuple(int(x) for x in v)
+
+
+def _op_input_shape(call: _Call):
+    if call.op is None or not isinstance(call.op[1][0] if call.op[1] else None, torch.Tensor):
+        return None
+    return tuple(call.op[1][0].shape)
+
+
+def _forward_pads(pad_calls: list, hw, seen) -> tuple | None:
+    """((top, bottom), (left, right)) that F.pad calls inside the module added, when they explain the
+    size the conv saw; None otherwise (the conv's own input is then the layer's input)."""
+    top = bottom = left = right = 0
+    for p in pad_calls:
+        p = [int(v) for v in p]
+        left, right = left + p[0], right + p[1]
+        if len(p) >= 4:
+            top, bottom = top + p[2], bottom + p[3]
+    ok = (hw[0] + top + bottom, hw[1] + left + right) == tuple(seen) and min(top, bottom, left, right) >= 0
+    return ((top, bottom), (left, right)) if pad_calls and ok else None
+
 
 #: torch functions that compute what a core layer counts (a conv, a product), by ``__name__``
 COUNTED_OPS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
                "linear", "bilinear", "matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "baddbmm",
-               "einsum", "scaled_dot_product_attention", "lstm", "gru", "rnn_tanh", "rnn_relu")
+               "einsum", "scaled_dot_product_attention", "lstm", "gru", "rnn_tanh", "rnn_relu", "pad")
 
 #: module types whose compute the core model does not count (each warned about once per type)
-UNCOUNTED_MODULES = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
+UNCOUNTED_MODULES = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose3d,
                      nn.RNNBase, nn.RNNCellBase, nn.MultiheadAttention)
 
 
@@ -178,17 +323,9 @@ class _OpWatch(TorchFunctionMode):
         self.tracer = tracer
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.tracer.saw_op(func)
-        return func(*args, **(kwargs or {}))
-
-
-def _flattened_linear(lname: str, x: torch.Tensor) -> str | None:
-    extra = 1
-    for s in x.shape[1:-1]:
-        extra *= int(s)
-    if x.dim() > 2 and extra > 1:
-        return f"layer {lname!r}: Linear on input of shape {tuple(x.shape)} is counted for one position per sample"
-    return None
+        kwargs = kwargs or {}
+        self.tracer.saw_op(func, args, kwargs)
+        return func(*args, **kwargs)
 
 
 def _inputs(example_input) -> tuple:
@@ -199,10 +336,9 @@ def _inputs(example_input) -> tuple:
 
 
 def _run_traced(module: nn.Module, inputs: tuple, tracer: _Tracer) -> None:
-    handles = [m.register_forward_pre_hook(tracer.hook_for(q)) for q, m in module.named_modules()
-               if is_layer_module(m)]
+    handles = []
     for q, m in module.named_modules():
-        handles.append(m.register_forward_pre_hook(lambda mod, args, q=q: tracer.enter(q, mod)))
+        handles.append(m.register_forward_pre_hook(lambda mod, args, q=q: tracer.enter(q, mod, args)))
         handles.append(m.register_forward_hook(lambda mod, args, out: tracer.leave()))
     was_training = module.training
     try:
@@ -226,8 +362,26 @@ def uncounted_notes(module: nn.Module, tracer: _Tracer) -> list[str]:
     for op, places in tracer.uncounted.items():
         shown_places = [p or "the top-level forward" for p in places[:3]]
         notes.append(f"torch.{op} ran outside an nn.Conv2d/nn.Linear module (in {shown_places}"
-                     f"{' ...' if len(places) > 3 else ''}): its compute is not counted")
+                     f"{' ...' if len(places) > 3 else ''}) on a weight that is not a parameter: "
+                     f"its compute is not counted")
     return notes
+
+
+def trace_module(module: nn.Module, example_input, name: str | None = None) -> tuple[Network, list[str]]:
+    """(Network, notes): ``network_from_module`` without warning (the notes are the warnings)."""
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    inputs = _inputs(example_input)
+    tracer = _Tracer(module)
+    _run_traced(module, inputs, tracer)
+    if not tracer.layers:
+        raise ValueError("the module ran no nn.Conv2d, nn.ConvTranspose2d or nn.Linear on the example input")
+    total = sum(p.numel() for p in module.parameters())
+    # parametrized originals included: a structured layer owns its alpha
+    extra = total - sum(p.numel() for p in tracer.traced.values())
+    shape = tuple(int(v) for v in inputs[0].shape[1:])
+    net = Network(name or type(module).__name__, shape, tuple(tracer.layers), max(0, int(extra)))
+    return net, tracer.notes + uncounted_notes(module, tracer)
 
 
 def network_from_module(module: nn.Module, example_input, name: str | None = None) -> Network:
@@ -236,24 +390,13 @@ def network_from_module(module: nn.Module, example_input, name: str | None = Non
     Layer names are qualified module names (``layer1.0.conv1``), so a Plan written
     for the Network applies to the module (``structural_regularization``,
     ``decompose``). A module called more than once yields one Layer per call
-    (``name``, ``name#1``, ...), so multiplies are right; its parameters then count
-    once per call. Conv1d/Conv3d/transposed convs are not layers of the core model:
-    their parameters go to ``extra_params``. Compute the core model cannot count (Conv1d/Conv3d,
-    transposed convs, RNNs, attention, functional ``F.conv2d``/``F.linear``/matmul calls outside
-    an nn.Conv2d/nn.Linear) is warned about once per module type or op, at the caller's line.
+    (``name``, ``name#1``, ...), so multiplies are right; a plan naming ``name#1`` applies to the
+    module (``fold_repeated_calls``). Conv1d/Conv3d are not layers of the core model: their
+    parameters go to ``extra_params``. Compute the core model cannot count (Conv1d/Conv3d, RNNs,
+    attention, functional convs and matmuls on weights that are not parameters) is warned about
+    once per module type or op, at the caller's line. See the module doc for the conventions.
     """
-    if not isinstance(module, nn.Module):
-        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    inputs = _inputs(example_input)
-    tracer = _Tracer()
-    _run_traced(module, inputs, tracer)
-    if not tracer.layers:
-        raise ValueError("the module ran no nn.Conv2d or nn.Linear on the example input")
-    for msg in tracer.notes + uncounted_notes(module, tracer):    # at the caller's line, once per kind
+    net, notes = trace_module(module, example_input, name)
+    for msg in notes:                                        # at the caller's line, once per kind
         warnings.warn(f"network_from_module: {msg}", UserWarning, stacklevel=2)
-    total = sum(p.numel() for p in module.parameters())
-    # parametrized originals included: a structured layer owns its alpha
-    in_layers = {id(p): p.numel() for m in tracer.traced.values() for p in m.parameters(recurse=True)}
-    extra = total - sum(in_layers.values())
-    shape = tuple(int(v) for v in inputs[0].shape[1:])
-    return Network(name or type(module).__name__, shape, tuple(tracer.layers), max(0, int(extra)))
+    return net

@@ -41,7 +41,7 @@ from .data import as_bundle
 from .devices import check_device, check_training_memory
 from .evaluation import check_finite, deterministic_mode
 from .loop import Job, cpu_state, fit
-from .plans import resolve_module_plan
+from .plans import apply_trainable_forms, resolve_module_plan
 from .recipes import TrainConfig
 from .regularization import StructuralRegularizer
 from .results import TrainResult, measure_decomposition
@@ -53,8 +53,8 @@ def train(model: nn.Module, data, plan=None, lam: float = 0.1, epochs: int | Non
           nesterov: bool = False, schedule: str = "cosine", seed: int = 0, out_dir=None,
           resume: bool = False, quiet: bool = False, device=None, world_size: int | None = 1,
           workers: int = 0, model_name: str | None = None, evaluate_decomposition: bool = True,
-          deterministic: bool = True, sync_bn: bool = False, callback=None, meta: dict | None = None
-          ) -> TrainResult:
+          deterministic: bool = True, sync_bn: bool = False, callback=None, meta: dict | None = None,
+          design_init: str = "distill", calibration_size: int = 256) -> TrainResult:
     """Train ``model`` (in place) on ``data`` with Structural Regularization under ``plan``.
 
     Parameters
@@ -84,6 +84,11 @@ def train(model: nn.Module, data, plan=None, lam: float = 0.1, epochs: int | Non
         per process, as torch has no CPU SyncBatchNorm).
     callback: called with each epoch's metrics dict (main process), e.g. to stop early by raising.
     meta: extra plain values stored in every checkpoint's ``meta``.
+    design_init: how the plan's sparse-kernel design layers start: each dense layer is replaced
+        in ``model`` by its design module (``DesignConv``), fitted to the dense layer's outputs
+        on ``calibration_size`` training samples ("distill", layer-wise least squares; the fit's
+        relative output errors are ``result.distillation``) or freshly initialised ("scratch").
+        Design layers then train plainly; SR acts on the structured layers only.
 
     Raises ValueError on bad settings, a plan that does not fit the model, NaN/inf weights,
     a diverging loss (``NonFiniteError``), a corrupt checkpoint or a resume with other settings.
@@ -98,8 +103,10 @@ def train(model: nn.Module, data, plan=None, lam: float = 0.1, epochs: int | Non
     device = _device(device, sync_bn)
     bundle = as_bundle(data)
     plan = _checked_plan(model, plan)
+    int_field("calibration_size", calibration_size, 1)
+    distillation = _design_layers(model, plan, design_init, bundle, calibration_size, seed, out_dir, resume)
     check_training_memory(model, bundle.input_shape, cfg.batch_size, device)     # before a batch is allocated
-    run_meta = dict(meta or {}, dataset=bundle.to_dict(), num_classes=bundle.num_classes,
+    run_meta = dict(meta or {}, distillation=distillation, dataset=bundle.to_dict(), num_classes=bundle.num_classes,
                     input_shape=list(bundle.input_shape), in_channels=int(bundle.input_shape[0]),
                     torch=torch.__version__)
     job = Job(model_name, cfg, plan.to_dict() if plan is not None else None,
@@ -108,7 +115,8 @@ def train(model: nn.Module, data, plan=None, lam: float = 0.1, epochs: int | Non
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     history, start, main = run_processes(model, bundle, job, env)
-    result = TrainResult(model, model_name, cfg.to_dict(), job.plan, history, start, out_dir=job.out_dir)
+    result = TrainResult(model, model_name, cfg.to_dict(), job.plan, history, start, out_dir=job.out_dir,
+                         distillation=distillation)
     if main and evaluate_decomposition:
         measure_on_eval_split(result, model, plan, bundle, job)
     result.seconds = time.perf_counter() - t_start
@@ -132,6 +140,22 @@ def _checked_plan(model: nn.Module, plan):
     if plan is not None:
         StructuralRegularizer(model, plan)
     return plan
+
+
+def _design_layers(model: nn.Module, plan, init: str, bundle, calibration_size: int, seed: int, out_dir,
+                   resume: bool) -> dict:
+    """Swap the layers SR does not regularize into their trainable forms (the designs), in place;
+    {layer: relative output error of the fit}. A resumed run takes the weights from its
+    checkpoint, so its modules start fresh instead of being fitted again."""
+    if plan is None:
+        return {}
+    if resume and out_dir is not None and (Path(out_dir) / "checkpoint.pt").exists():
+        init = "scratch"
+    new, fits = apply_trainable_forms(model, plan, init=init, calibration=bundle.train,
+                                      calibration_size=calibration_size, skip_regularized=True, seed=seed)
+    if new is not model:
+        raise ValueError("plan: a design cannot replace the model itself (plan a layer inside it)")
+    return fits
 
 
 def _device(device, sync_bn: bool) -> str:

@@ -15,7 +15,7 @@ from .space import build_space
 from .space_config import SpaceConfig, load_space_config
 from .journal import check_journal_file
 from .storage import resolve_storage_spec
-from .study import check_run_args, run_search
+from .study import MODES, check_run_args, run_search
 
 
 def checkpoint_meta(path) -> dict:
@@ -57,7 +57,7 @@ def load_calibration(name: str | None, network, data_dir=None):
     from ..nn import load_dataset
 
     kw = {}
-    if name == "digits":
+    if name in ("digits", "fashion-mnist", "idx"):        # resized to the network's input, gray repeated
         c, h, _ = network.input_shape
         kw = {"size": int(h), "channels": int(c)}
     return load_dataset(name, data_dir, **kw)
@@ -99,15 +99,18 @@ def search(model, hw="edge-int8", *, max_cycles_ratio=None, max_energy_ratio=Non
            objectives=("proxy", "cycles_total", "energy_pj"), proxy=None, trials: int = 500, timeout=None,
            storage=None, study=None, workers: int = 1, seed: int = 0, sampler: str = "nsga2", weights=None,
            data=None, data_dir=None, space=None, hw_space=None, out=None, warm_start: bool = True,
-           population=None, proxies=None, progress: bool = False, anchors: int = 3, log=None):
+           population=None, proxies=None, progress: bool = False, anchors: int = 3, log=None,
+           mode: str = "sampler"):
     """Build everything from references, run (or resume) the study, save the front under ``out``.
 
     ``model``: a Network or any model reference ``core.resolve_network`` reads (a zoo name,
     a model file an importer reads). ``space``/``hw_space`` are YAML paths (or objects).
-    Returns (SearchResult, Problem).
+    ``mode``: sampler | exact | auto (``run_search``). Returns (SearchResult, Problem).
     """
     t0 = time.perf_counter()
     check_run_args(trials, timeout, sampler, workers, population, seed)    # before anything is built or made
+    if mode not in MODES:
+        raise ValueError(f"mode = {mode!r} is not one of {list(MODES)}")
     _check_out(out)
     kind, spec = resolve_storage_spec(storage, out)
     if kind == "journal":
@@ -130,7 +133,7 @@ def search(model, hw="edge-int8", *, max_cycles_ratio=None, max_energy_ratio=Non
     problem = Problem(sp, costs, suite, proxy or suite.default_objective, tuple(objectives), budgets, hs, area)
     res = run_search(problem, n_trials=trials, timeout=timeout, sampler=sampler, seed=seed, storage=storage,
                      out_dir=out, study_name=study, workers=workers, warm_start=warm_start,
-                     population_size=population, progress=progress)
+                     population_size=population, progress=progress, mode=mode)
     if out is not None:
         res.save(out)
     res.total_seconds = time.perf_counter() - t0

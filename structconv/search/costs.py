@@ -29,6 +29,7 @@ class CostTables:
     values: dict = field(default_factory=dict)
     base: dict = field(default_factory=dict)
     dense: dict = field(default_factory=dict)
+    fixed_peak: dict = field(default_factory=dict)   # the largest fixed layer's value (cross-layer objectives)
 
     def __post_init__(self):
         self._rows = np.arange(len(self.space.searched))
@@ -40,6 +41,11 @@ class CostTables:
     def totals_batch(self, idx_matrix) -> dict[str, np.ndarray]:
         M = np.asarray(idx_matrix, dtype=np.int64)
         return {m: self.base[m] + self.values[m][self._rows[None, :], M].sum(axis=1) for m in METRICS}
+
+    def peak(self, metric: str, idx) -> float:
+        """The largest single layer's value under ``idx`` (fixed layers included): not a sum."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return float(max(self.fixed_peak.get(metric, 0.0), self.values[metric][self._rows, idx].max()))
 
     def minimum(self, metric: str) -> float:
         """The least total any plan of the space reaches (per-layer minima are independent)."""
@@ -89,4 +95,5 @@ def build_costs(space: SearchSpace, hw="edge-int8", mode: str = "analytical") ->
         dense[m] = _op_sum(space.network.layers, m)
     base["params"] += space.network.extra_params
     dense["params"] += space.network.extra_params
-    return CostTables(space, hw, values, base, dense)
+    peak = {m: float(t[fixed, 0].max()) if fixed else 0.0 for m, t in sim.items()}
+    return CostTables(space, hw, values, base, dense, peak)

@@ -26,7 +26,11 @@ from .proxies import ProxySuite
 from .space import SearchSpace
 
 COST_OBJECTIVES = ("cycles_total", "energy_pj", "params", "mults")
-OBJECTIVES = ("proxy",) + COST_OBJECTIVES + ("area",)
+# objectives that are no sum over layers: the exact solver cannot take them, the sampler does.
+# cycles_pipelined: a layer-pipelined (fused) dataflow, one stage per layer, streams at the pace
+# of its slowest stage, so its interval is the largest layer's cycles_total, not their sum.
+CROSS_LAYER_OBJECTIVES = ("cycles_pipelined",)
+OBJECTIVES = ("proxy",) + COST_OBJECTIVES + ("area",) + CROSS_LAYER_OBJECTIVES
 # budget metric -> the Python keyword that sets it (CLI: --max-cycles-ratio, ...)
 BUDGETS = {"cycles_total": "max_cycles_ratio", "energy_pj": "max_energy_ratio", "params": "max_params_ratio"}
 RENAMED = {"cycles": "cycles_total", "latency": "cycles_total", "energy": "energy_pj"}
@@ -107,6 +111,15 @@ class Problem:
             return self.proxies.projected_loss(list(idx))
         return self.proxies.tables[name].loss(idx)
 
+    def not_additive(self) -> str | None:
+        """Why some objective or budget is not a sum over layers (None: the exact solver applies)."""
+        if self.hw_space is not None:
+            return "the accelerator is co-designed with the plan (every table changes with it)"
+        if self.per_trial_torch:
+            return "projected_loss evaluates every plan with the torch model (not a sum over layers)"
+        cross = [o for o in self.objectives if o in CROSS_LAYER_OBJECTIVES]
+        return f"objective {cross[0]!r} has cross-layer effects" if cross else None
+
     @property
     def constrained(self) -> bool:
         return bool(self.budgets) or self.area_budget_mm2 is not None
@@ -127,6 +140,8 @@ class Problem:
         idx = np.asarray(idx, dtype=np.int64)
         ct = self.costs_for(hw_params)
         tot = ct.totals(idx)
+        if "cycles_pipelined" in self.objectives:
+            tot["cycles_pipelined"] = ct.peak("cycles_total", idx)
         dense = self.costs.dense                             # ratios against the base accelerator
         ratios = {m: tot[m] / dense[m] if dense[m] else 0.0 for m in RATIO_METRICS}
         proxies = self.proxies.scores(idx)
@@ -144,6 +159,8 @@ class Problem:
                "feasible": all(v <= 0 for v in cons.values())}
         if hw_params:
             out["hw"] = dict(hw_params)
+        if "cycles_pipelined" in tot:
+            out["cycles_pipelined"] = tot["cycles_pipelined"]
         return out
 
     def _proxy_value(self, name: str, idx, proxies: dict) -> float:
@@ -154,15 +171,14 @@ class Problem:
             return self._proxy_value(self.proxy, idx, proxies)
         if name == "area":
             return area
-        if name in COST_OBJECTIVES:
+        if name in COST_OBJECTIVES or name in CROSS_LAYER_OBJECTIVES:
             return tot[name]
         return self._proxy_value(name, idx, proxies)
 
     def breakdown(self, ev: dict) -> dict:
         """What a trial stores as its ``breakdown`` user attribute."""
         bd = {k: ev[k] for k in BREAKDOWN_KEYS}
-        if "hw" in ev:
-            bd["hw"] = ev["hw"]
+        bd.update({k: ev[k] for k in ("hw", "cycles_pipelined") if k in ev})
         return bd
 
     # -- the Optuna objective -----------------------------------------------------

@@ -15,7 +15,7 @@ from .problem import Problem
 class FrontMember:
     """One plan of the result: its trial, plan, totals and proxies."""
 
-    trial: int
+    trial: int | None                  # None: from the exact solver, no study trial
     plan: Plan
     index: tuple
     values: tuple
@@ -60,9 +60,18 @@ class SearchResult:
     proxy_info: dict = field(default_factory=dict)
     codesign: dict | None = None
     total_seconds: float | None = None
+    mode: str = "sampler"              # exact: the exact solver's front; sampler: an Optuna study's
+
+    @property
+    def sources(self) -> dict:
+        """How many front members came from the exact solver (origin exact / exact:i seeds) and the sampler."""
+        n_exact = sum(m.origin.split(":")[0] == "exact" for m in self.front)
+        n_sampled = sum(m.origin == "search" for m in self.front)
+        return {"exact": n_exact, "sampler": n_sampled, "other_seeds": len(self.front) - n_exact - n_sampled}
 
     def to_dict(self) -> dict:
-        return {"study": self.study_name, "storage": self.storage, "objectives": list(self.objectives),
+        return {"mode": self.mode, "sources": self.sources,
+                "study": self.study_name, "storage": self.storage, "objectives": list(self.objectives),
                 "proxy": self.proxy, "budgets": self.budgets, "hw": self.hw,
                 "trials": {"complete": self.n_complete, "feasible": self.n_feasible, "failed": self.n_failed},
                 "wall_seconds": round(self.wall_seconds, 3), "eval_seconds": round(self.eval_seconds, 4),

@@ -1,10 +1,10 @@
-"""Plans the study is seeded with before any sampled trial (``enqueue_trial``).
+"""Plans the study is seeded with before any sampled trial (``enqueue_trial``), and per-layer rules.
 
-The network's presets that fit the space (``core.presets_for``), a uniform family
-(same c fraction and n offset on every layer) and, unless ``warm_start=False``, a
-few Lagrangian-relaxation plans (per layer argmin proxy_loss + lambda * cost,
-lambda bisected to budgets spread over the reachable range), so NSGA-II starts
-from a good front. The baselines reuse the same plans.
+The network's presets that fit the space (``core.presets_for``) and a uniform family
+(same c fraction and n offset on every layer); the study adds plans from the exact
+fronts (``solve.exact_seed_plans``) unless ``warm_start=False``. The Lagrangian rule
+(per layer argmin proxy_loss + lambda * cost, lambda bisected to a budget) stays as a
+baseline's per-layer rule: its plans are the supported points of the exact front.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..core import Plan, Structure, presets_for
-from .problem import BUDGETS, COST_OBJECTIVES, Problem
+from .problem import BUDGETS, Problem
 from .space import LayerSpace, SearchSpace
 
 UNIFORM_FRACTIONS = (0.75, 0.5, 0.25)
@@ -110,43 +110,3 @@ def lagrangian_for_budget(loss, cost, base: float, budget: float, iters: int = 6
         else:
             lo = mid
     return best
-
-
-def _plans_over(loss, cost, base: float, budgets) -> list[np.ndarray]:
-    return [idx for b in budgets if (idx := lagrangian_for_budget(loss, cost, base, b)) is not None]
-
-
-def _budgeted_plans(problem: Problem, loss, count: int) -> list[np.ndarray]:
-    """One cost = the sum of the normalised budgeted metrics, budgets from the reachable least to 1 each."""
-    cost, base = budget_cost(problem)
-    lo = base + np.nanmin(cost, axis=1).sum()
-    return _plans_over(loss, cost, base, np.linspace(lo, len(problem.budgets), max(2, count // 2))[::-1])
-
-
-def _metric_plans(problem: Problem, loss, metric: str, per: int) -> list[np.ndarray]:
-    ct = problem.costs
-    lo = ct.minimum(metric) / ct.dense[metric]
-    return _plans_over(loss, ct.values[metric] / ct.dense[metric], ct.base[metric] / ct.dense[metric],
-                       np.linspace(lo, 1.0, per))
-
-
-def _unique(plans) -> list[np.ndarray]:
-    seen = {}
-    for idx in plans:
-        seen.setdefault(tuple(int(i) for i in idx), None)
-    return [np.asarray(key) for key in seen]
-
-
-def warm_start_plans(problem: Problem, count: int = 16) -> list[np.ndarray]:
-    """Lagrangian plans for budgets spread over the reachable range of each cost objective/budget."""
-    loss = loss_table(problem)
-    metrics = list(problem.budgets) or [o for o in problem.objectives if o in COST_OBJECTIVES] or ["cycles_total"]
-    metrics = list(dict.fromkeys(metrics))
-    out = []
-    if problem.budgets:
-        out += _budgeted_plans(problem, loss, count)
-        metrics = [m for m in metrics if m not in problem.budgets] or metrics
-    per = max(2, (count - len(out)) // max(1, len(metrics)))
-    for m in metrics:
-        out += _metric_plans(problem, loss, m, per)
-    return _unique(out)[:count]

@@ -28,7 +28,8 @@ from ..core import shown
 from .journal import lease_dir, recover_dead_trials
 from .problem import Problem
 from .results import SearchResult, collect_result
-from .seeds import preset_plans, uniform_plans, warm_start_plans
+from .seeds import preset_plans, uniform_plans
+from .solve import dimensions, exact_result, exact_seed_plans
 from .storage import DirLock, describe, open_storage, resolve_storage_spec
 from .workers import SAMPLERS, count_complete, make_sampler, quiet_optuna, run_local, run_workers
 
@@ -53,6 +54,9 @@ def _prepare_study(problem: Problem, storage, study_name: str, sampler, seed_stu
     if stored is None:
         study.set_user_attr("structconv_signature", sig)
         study.set_user_attr("structconv_config", _study_config(problem))
+        study.set_user_attr("structconv_mode", "sampler")
+        study.set_user_attr("structconv_seeds", "presets, uniform family" + (", exact fronts (origin exact:i)"
+                                                                          if warm_start else ""))
         if len(study.directions) != len(problem.objectives):
             raise ValueError(f"study {study_name!r} exists with {len(study.directions)} objective(s); "
                              f"this search has {len(problem.objectives)}")
@@ -73,8 +77,8 @@ def _seed_params(problem: Problem, warm_start: bool, notes: list):
                                                                     for p in uniform_plans(space)]:
         yield space.params_of(plan), tag
     if warm_start:
-        for i, idx in enumerate(warm_start_plans(problem)):
-            yield {n: int(v) for n, v in zip(problem.names, idx)}, f"lagrangian:{i}"
+        for i, idx in enumerate(exact_seed_plans(problem)):
+            yield {n: int(v) for n, v in zip(problem.names, idx)}, f"exact:{i}"
 
 
 def _enqueue_seeds(study, problem: Problem, warm_start: bool, notes: list) -> None:
@@ -134,6 +138,27 @@ def resume_seed(seed: int | None, n_existing: int) -> int | None:
     return int(np.random.SeedSequence([seed, n_existing]).generate_state(1)[0])
 
 
+MODES = ("auto", "exact", "sampler")
+
+
+def pick_mode(problem: Problem, mode: str) -> str:
+    """'exact' or 'sampler' for ``mode``.
+
+    auto: exact when every objective and budget adds up and the DP carries at most two
+    columns (a 2-objective front, or one objective under one budget); with more, exact
+    fronts grow to tens of thousands of points (resnet20: 30,639 for proxy/cycles/energy),
+    so the sampler runs, seeded from the exact 2-objective fronts.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode = {shown(mode)} is not one of {list(MODES)}")
+    why = problem.not_additive()
+    if mode == "exact" and why is not None:
+        raise ValueError(f"mode = 'exact' needs objectives and budgets that add up over layers: {why}")
+    if mode == "auto":
+        return "exact" if why is None and dimensions(problem) <= 2 else "sampler"
+    return mode
+
+
 def _check_parallel(problem: Problem, workers: int, kind: str) -> None:
     if problem.per_trial_torch and workers > 1:
         raise ValueError("proxy projected_loss runs the torch model in every trial: use --workers 1")
@@ -145,15 +170,21 @@ def run_search(problem: Problem, n_trials: int = 500, timeout: float | None = No
                seed: int = 0, storage: str | None = None, out_dir=None, study_name: str | None = None,
                workers: int = 1, warm_start: bool = True, population_size: int | None = None,
                progress: bool = False, rerank: int = 64, enqueue: bool = True,
-               heartbeat_interval: int = 10) -> SearchResult:
+               heartbeat_interval: int = 10, mode: str = "sampler") -> SearchResult:
     """Run (or resume) a study until it holds ``n_trials`` complete trials; return its front.
 
     storage: None = ``out_dir/study.journal`` (in memory when out_dir is None too), a
     journal file path, ``sqlite:///...`` or ``postgresql://...``.
+    mode: ``sampler`` (an Optuna study, seeded from the exact fronts unless warm_start is
+    False), ``exact`` (the exact solver only, no study; ValueError when an objective does
+    not add up over layers) or ``auto`` (exact when it applies, else sampler).
     """
     import optuna
 
     check_run_args(n_trials, timeout, sampler, workers, population_size, seed, heartbeat_interval)
+    if pick_mode(problem, mode) == "exact":
+        problem.check_feasible_up_front()
+        return exact_result(problem)
     problem.check_feasible_up_front()
     kind, spec = resolve_storage_spec(storage, out_dir)
     _check_parallel(problem, workers, kind)

@@ -4,7 +4,7 @@
     simulate_layer(layer, choice=None, hw=..., mode=...)        -> LayerResult
     BatchSimulator(model, hw, choices_per_layer).evaluate(index) -> (cycles, energy_pj)
     load_accelerator(name_or_path), list_accelerators(), read_scalesim_config(path)
-    DATAFLOWS, SCHEMES, OVERLAPS, MODES: the names the accelerator fields and modes take
+    DATAFLOWS, SCHEMES, OVERLAPS, LINKS, MODES: the names the accelerator fields and modes take
 
 ``model`` is a Network or a zoo name, ``plan`` anything ``structconv.core.resolve_plan``
 reads (None = dense, a Plan, a mapping, a preset such as "uniform-n2", a plan file).
@@ -22,14 +22,16 @@ Model, in short (details: mapping.py, _kernels.py):
   sequential writes the sum-pool output to SRAM (DRAM if it does not fit) first.
 - Memory: double-buffered SRAMs (half active); an operand's tiles are re-fetched
   from DRAM when they do not fit, with the cheaper of the two fold orders; stalls
-  are DRAM time the compute cannot hide (first fill and last drain included).
+  are DRAM time the compute cannot hide (first fill and last drain included), over
+  one shared link (default), a link per operand, or none (``unlimited``: SCALE-Sim's
+  CALC mode, no stalls, each operand's needed bandwidth reported).
 - Energy: event counts x the accelerator's pJ table (Horowitz 45 nm defaults)
   plus leakage x latency, computed in numpy outside the kernels.
 - Limits (limits.py): before the kernels, every count of a layer is bounded in Python
   integers; one that could pass int64 (or a kernel that would run for days) is a
   one-line ValueError naming the layer and the field, never a wrapped-around number.
 """
-from ._kernels import DATAFLOWS, MODES, OVERLAPS, SCHEMES
+from ._kernels import DATAFLOWS, LINKS, MODES, OVERLAPS, SCHEMES
 from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory, SumPoolUnit,
                           list_accelerators, load_accelerator)
 from .batch import BatchSimulator
@@ -39,5 +41,5 @@ from .scalesim_cfg import read_scalesim_config
 
 __all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "AreaTable", "DEFAULT_HW",
            "load_accelerator", "list_accelerators", "read_scalesim_config", "simulate", "simulate_layer",
-           "BatchSimulator", "MODES", "DATAFLOWS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
+           "BatchSimulator", "MODES", "DATAFLOWS", "LINKS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
            "Energy", "LayerResult", "NetworkResult"]

@@ -16,9 +16,13 @@ Two modes fill the same fields:
                    cycle, walks the sum-pool output row by row, and runs the
                    DRAM link and the fused pipeline fold by fold.
 
-DRAM is one link per layer: the MAC array's tiles and write-backs, the sum-pool's
-input stream and any spilled intermediate map share it, so no layer takes fewer
-cycles than ceil(DRAM bytes / bytes per cycle).
+DRAM links (HW ``links``): ``shared`` (the default) is one link per layer: the MAC
+array's tiles and write-backs, the sum-pool's input stream and any spilled intermediate
+map share it, so no layer takes fewer cycles than ceil(DRAM bytes / bytes per cycle).
+``per_operand`` gives ifmap, filter and ofmap a link each (the sum-pool input and a
+spilled map ride the ifmap link; partial-sum read-back and write-back the ofmap link):
+a window lasts as long as its slowest link. ``unlimited`` is SCALE-Sim's CALC mode:
+traffic is counted per operand but never stalls (cycles_stall = 0).
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ DATAFLOWS = ("os", "ws", "is")               # MAC array dataflows (SCALE-Sim's)
 SCHEMES = ("tree", "separable", "sliding")    # sum-pool unit summation schemes
 OVERLAPS = ("fused", "sequential")           # how the sum-pool unit and the MAC array overlap
 MODES = ("analytical", "cycle")
+LINKS = ("shared", "per_operand", "unlimited")  # DRAM link semantics
 
 JOB_FIELDS = (
     "m", "n", "k",                  # GEMM of one group: output pixels, filters, reduction length
@@ -53,12 +58,15 @@ HW_FIELDS = (
     "lanes", "scheme",              # sum-pool unit adder lanes; scheme = index into SCHEMES
     "line_buffer_bytes", "ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes",
     "dram_bytes_per_cycle", "bytes_per_element",
-    "overlap")                      # index into OVERLAPS
+    "overlap",                      # index into OVERLAPS
+    "links",                        # index into LINKS
+    "ifmap_bw", "filter_bw", "ofmap_bw")   # per_operand links: bytes per cycle each
 COUNT_FIELDS = (
     "cycles_compute", "cycles_stall", "mac_cycles", "spu_cycles",
     "macs", "spu_adds",             # MACs, sum-pool unit adds and subtracts
     "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes", "sram_ifmap_writes",
     "line_buffer_accesses", "dram_bytes",
+    "dram_ifmap_bytes", "dram_filter_bytes", "dram_ofmap_bytes",   # dram_bytes by link
     "fused")                        # 1 when the sum-pool unit and MAC array ran pipelined
 JOB = np.dtype([(f, np.int64) for f in JOB_FIELDS])
 HW = np.dtype([(f, np.float64) for f in HW_FIELDS])
@@ -73,16 +81,19 @@ def _columns(names, wanted: str) -> tuple[int, ...]:
 (J_M, J_N, J_K, J_G, J_IFMAP, J_SPU, J_CG, J_H, J_W, J_PH, J_PW, J_C, J_KC, J_A, J_B, J_NH, J_NW,
  J_SH, J_SW, J_DH, J_DW, J_HO, J_WO) = _columns(
     JOB_FIELDS, "m n k groups ifmap spu cg h w ph pw c kc a b nh nw sh sw dh dw ho wo")
-(H_R, H_C, H_DF, H_LANES, H_SCHEME, H_LB, H_IFS, H_FIS, H_OFS, H_BW, H_BPE, H_OVERLAP) = _columns(
+(H_R, H_C, H_DF, H_LANES, H_SCHEME, H_LB, H_IFS, H_FIS, H_OFS, H_BW, H_BPE, H_OVERLAP, H_LINKS, H_BW_I,
+ H_BW_F, H_BW_O) = _columns(
     HW_FIELDS, "rows cols dataflow lanes scheme line_buffer_bytes ifmap_sram_bytes filter_sram_bytes "
-               "ofmap_sram_bytes dram_bytes_per_cycle bytes_per_element overlap")
+               "ofmap_sram_bytes dram_bytes_per_cycle bytes_per_element overlap links ifmap_bw filter_bw ofmap_bw")
 (O_COMPUTE, O_STALL, O_MAC, O_SPU, O_MACS, O_ADDS, O_IF_R, O_FI_R, O_OF_W, O_IF_W, O_LB, O_DRAM,
- O_FUSED) = _columns(
+ O_DRAM_I, O_DRAM_F, O_DRAM_O, O_FUSED) = _columns(
     COUNT_FIELDS, "cycles_compute cycles_stall mac_cycles spu_cycles macs spu_adds sram_ifmap_reads "
-                  "sram_filter_reads sram_ofmap_writes sram_ifmap_writes line_buffer_accesses dram_bytes fused")
+                  "sram_filter_reads sram_ofmap_writes sram_ifmap_writes line_buffer_accesses dram_bytes "
+                  "dram_ifmap_bytes dram_filter_bytes dram_ofmap_bytes fused")
 DF_OS, DF_WS, DF_IS = _columns(DATAFLOWS, "os ws is")
 SC_TREE, SC_SEP, SC_SLIDE = _columns(SCHEMES, "tree separable sliding")
 OV_FUSED, OV_SEQ = _columns(OVERLAPS, "fused sequential")
+LK_SHARED, LK_PER_OP, LK_UNLIMITED = _columns(LINKS, "shared per_operand unlimited")
 
 
 def record(dtype: np.dtype, /, **values) -> np.ndarray:
@@ -328,6 +339,14 @@ def spu_buffers(job, hw, Hn, Wn, Cin):
 @njit(**NUMBA_FLAGS)
 def dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
     """(total, first load, last write) DRAM elements of one GEMM; fold_traffic is the schedule."""
+    ifm, filt, ofm, l0_i, l0_f, last_w = dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order)
+    return ifm + filt + ofm, l0_i + l0_f, last_w
+
+
+@njit(**NUMBA_FLAGS)
+def dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
+    """(ifmap, filter, ofmap, first ifmap load, first filter load, last write) DRAM elements
+    of one GEMM; ofmap counts partial-sum write-backs and read-backs."""
     Sr, Sc, T = gemm_dims(df, M, N, K)
     rf = cdiv(Sr, R)
     cf = cdiv(Sc, C)
@@ -341,7 +360,7 @@ def dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
         else:
             ifm = Fi if (Fi <= half_i or cdiv(Fi, rf) <= half_i) else Fi * cf
             filt = Ff if Ff <= half_f else Ff * rf
-        return ifm + filt + Fo, Fi // rf + K * min(C, N), last_w
+        return ifm, filt, Fo, Fi // rf, K * min(C, N), last_w
     if order == 0:
         psum_fits = rf == 1 or (M * min(C, N) if df == DF_WS else min(C, M) * N) <= half_o
     else:
@@ -352,12 +371,12 @@ def dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
             ifm = Fi if Fi <= half_i else Fi * cf
         else:
             ifm = Fi if (Fi <= half_i or cdiv(Fi, rf) <= half_i) else Fi * cf
-        return Ff + ifm + ofm, min(R, K) * min(C, N) + Fi // rf, M * (N - (cf - 1) * C)
+        return ifm, Ff, ofm, Fi // rf, min(R, K) * min(C, N), M * (N - (cf - 1) * C)
     if order == 0:
         filt = Ff if Ff <= half_f else Ff * cf
     else:
         filt = Ff if (Ff <= half_f or min(R, K) * N <= half_f) else Ff * cf
-    return Fi + filt + ofm, Fi // (rf * cf) + min(R, K) * N, (M - (cf - 1) * C) * N
+    return Fi, filt, ofm, Fi // (rf * cf), min(R, K) * N, (M - (cf - 1) * C) * N
 
 
 @njit(**NUMBA_FLAGS)
@@ -371,24 +390,44 @@ def pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, rows_outer):
 
 
 @njit(**NUMBA_FLAGS)
-def stall_closed(load0_b, total_b, last_w_b, busy_cycles, bw):
-    """Double buffering: the first tiles are a fill, the last write a drain, the rest
-    overlaps compute and stalls only where the link is the bottleneck overall.
-
-    ``busy_cycles`` is the compute time in the reported convention (SCALE-Sim's busy - 1
-    per GEMM), so compute + stall >= the link's busy time, link_closed."""
-    mid = total_b - load0_b - last_w_b
-    fill = np.int64(np.ceil(load0_b / bw))
-    drain = np.int64(np.ceil(last_w_b / bw))
-    return fill + max(np.int64(0), np.int64(np.ceil(mid / bw)) - busy_cycles) + drain
+def xfer(hw, bi, bf, bo):
+    """Cycles the DRAM link(s) take to move bi ifmap, bf filter and bo ofmap bytes at
+    once: their sum over the shared link, or the slowest of the per-operand links.
+    (``unlimited`` is timed as shared; its stall is dropped at the end of the job.)"""
+    if np.int64(hw[H_LINKS]) == LK_PER_OP:
+        return max(np.int64(np.ceil(bi / hw[H_BW_I])), np.int64(np.ceil(bf / hw[H_BW_F])),
+                   np.int64(np.ceil(bo / hw[H_BW_O])))
+    return np.int64(np.ceil((bi + bf + bo) / hw[H_BW]))
 
 
 @njit(**NUMBA_FLAGS)
-def link_closed(load0_b, total_b, last_w_b, bw):
-    """Busy time of the layer's one DRAM link: fill, everything in between, drain."""
-    mid = total_b - load0_b - last_w_b
-    return (np.int64(np.ceil(load0_b / bw)) + np.int64(np.ceil(mid / bw))
-            + np.int64(np.ceil(last_w_b / bw)))
+def ifmap_bw(hw):
+    """Bytes per cycle of the link that carries the ifmap (and the sum-pool's input)."""
+    return hw[H_BW_I] if np.int64(hw[H_LINKS]) == LK_PER_OP else hw[H_BW]
+
+
+@njit(**NUMBA_FLAGS)
+def stall_closed(hw, l0_i, l0_f, tot_i, tot_f, tot_o, last_w, busy_cycles):
+    """Double buffering: the first tiles are a fill, the last write a drain, the rest
+    overlaps compute and stalls only where a link is the bottleneck overall (bytes).
+
+    ``busy_cycles`` is the compute time in the reported convention (SCALE-Sim's busy - 1
+    per GEMM), so compute + stall >= every link's busy time, link_closed."""
+    fill = xfer(hw, l0_i, l0_f, 0)
+    mid = xfer(hw, tot_i - l0_i, tot_f - l0_f, tot_o - last_w)
+    return fill + max(np.int64(0), mid - busy_cycles) + xfer(hw, 0, 0, last_w)
+
+
+@njit(**NUMBA_FLAGS)
+def link_closed(hw, l0_i, l0_f, tot_i, tot_f, tot_o, last_w):
+    """Busy time of the layer's DRAM link(s), bytes: fill, everything in between, drain
+    (per operand: the busiest link)."""
+    if np.int64(hw[H_LINKS]) == LK_PER_OP:
+        return max(xfer(hw, l0_i, 0, 0) + xfer(hw, tot_i - l0_i, 0, 0),
+                   xfer(hw, 0, l0_f, 0) + xfer(hw, 0, tot_f - l0_f, 0),
+                   xfer(hw, 0, 0, tot_o - last_w) + xfer(hw, 0, 0, last_w))
+    return (xfer(hw, l0_i, l0_f, 0) + xfer(hw, tot_i - l0_i, tot_f - l0_f, tot_o - last_w)
+            + xfer(hw, 0, 0, last_w))
 
 
 @njit(**NUMBA_FLAGS)
@@ -409,9 +448,22 @@ def ready_at(depth, ops, rate):
 
 # -- the analytical path ------------------------------------------------------------------
 @njit(**NUMBA_FLAGS)
+def dram_bytes(out, G, bpe, parts, spu_dram):
+    """Write the DRAM byte counts of ``G`` runs of a GEMM (``dram_parts``) plus the sum-pool
+    unit's ``spu_dram`` bytes (on the ifmap link) into ``out``; return (first ifmap load,
+    first filter load, ifmap, filter, ofmap, last write) in bytes."""
+    ifm, filt, ofm, l0_i, l0_f, lw = parts
+    out[O_DRAM_I] = G * ifm * bpe + spu_dram
+    out[O_DRAM_F] = G * filt * bpe
+    out[O_DRAM_O] = G * ofm * bpe
+    out[O_DRAM] = out[O_DRAM_I] + out[O_DRAM_F] + out[O_DRAM_O]
+    return l0_i * bpe, l0_f * bpe, out[O_DRAM_I], out[O_DRAM_F], out[O_DRAM_O], lw * bpe
+
+
+@njit(**NUMBA_FLAGS)
 def analytical_job(job, hw, out):
     R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
-    df, bpe, bw = np.int64(hw[H_DF]), np.int64(hw[H_BPE]), hw[H_BW]
+    df, bpe = np.int64(hw[H_DF]), np.int64(hw[H_BPE])
     M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
     flen, folds, rf, cf, if_r, fi_r, of_w = gemm_closed(df, M, N, K, R, C)
     mac_cycles = G * (folds * flen - 1)      # SCALE-Sim reports Total Cycles - 1 per layer
@@ -426,12 +478,22 @@ def analytical_job(job, hw, out):
     out[O_OF_W] = G * of_w
     if job[J_SPU] == 0:
         order = pick_order(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, False)
-        tot, l0, lw = dram_closed(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, order)
+        b = dram_bytes(out, G, bpe, dram_parts(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o,
+                                               order), 0)
         out[O_IF_R] = G * if_r
-        out[O_DRAM] = G * tot * bpe
         out[O_COMPUTE] = mac_cycles
-        out[O_STALL] = stall_closed(l0 * bpe, G * tot * bpe, lw * bpe, mac_cycles, bw)
-        return
+        out[O_STALL] = stall_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], mac_cycles)
+    else:
+        analytical_spu_job(job, hw, out, flen, folds, rf, cf, if_r, mac_cycles, half_i, half_f, half_o)
+    if np.int64(hw[H_LINKS]) == LK_UNLIMITED:
+        out[O_STALL] = 0                     # SCALE-Sim's CALC mode: the links never hold compute up
+
+
+@njit(**NUMBA_FLAGS)
+def analytical_spu_job(job, hw, out, flen, folds, rf, cf, if_r, mac_cycles, half_i, half_f, half_o):
+    R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
+    df, bpe = np.int64(hw[H_DF]), np.int64(hw[H_BPE])
+    M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
     scheme, lanes = np.int64(hw[H_SCHEME]), np.int64(hw[H_LANES])
     Hn, Wn, Rin, Cin, run_h, run_w, need_h, _nw, in_h = spu_geometry(job)
     ch, row, col = spu_pass_ops(job, scheme, Hn, Wn, Rin, Cin, run_h, run_w)
@@ -453,38 +515,37 @@ def analytical_job(job, hw, out):
         out[O_FUSED] = 1
         out[O_LB] = lb_spu + G * (inter + if_r)          # the MAC array reads the line buffer
         order = pick_order(df, M, N, K, R, C, 0, half_i, half_f, half_o, df == DF_OS)
-        tot, l0, lw = dram_closed(df, M, N, K, R, C, 0, half_i, half_f, half_o, order)
+        b = dram_bytes(out, G, bpe, dram_parts(df, M, N, K, R, C, 0, half_i, half_f, half_o, order), spu_dram)
         run_rows = scheme == SC_SLIDE and run_h < Hn * (job[J_A] - 1)
         end_c = fused_closed(job, float(lanes), depth, ch, row, col, run_rows, run_h, need_h, in_h,
                              df, R, rf, cf, folds, flen)
         # the same pipeline with the sum-pool unit slowed to its DRAM-limited rate
-        end_d = fused_closed(job, spu_rate(lanes, G * ops_g, spu_dram, bw), depth, ch, row, col,
+        end_d = fused_closed(job, spu_rate(lanes, G * ops_g, spu_dram, ifmap_bw(hw)), depth, ch, row, col,
                              run_rows, run_h, need_h, in_h, df, R, rf, cf, folds, flen)
         out[O_COMPUTE] = end_c - G
-    else:
-        out[O_LB] = lb_spu
-        out[O_IF_R] += G * if_r
-        out[O_IF_W] = G * inter
-        spill = inter > half_i
-        Fi = inter if spill else 0
-        order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, False)
-        tot, l0, lw = dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order)
-        if spill:
-            spu_dram += G * inter * bpe
-        out[O_COMPUTE] = spu_cycles + mac_cycles
-    out[O_DRAM] = G * tot * bpe + spu_dram
-    if fused:
-        # one DRAM link carries the sum-pool input and the MAC tiles: the layer lasts the
+        # the DRAM link(s) carry the sum-pool input and the MAC tiles: the layer lasts the
         # longer of the pipeline (between the fill and the drain, the sum-pool slowed to its
-        # input stream) and the link's busy time for all of the layer's bytes
-        fill = np.int64(np.ceil(l0 * bpe / bw))
-        drain = np.int64(np.ceil(lw * bpe / bw))
-        total = max(fill + end_d - G + drain, link_closed(l0 * bpe, G * tot * bpe + spu_dram, lw * bpe, bw))
+        # input stream) and the links' busy time for all of the layer's bytes
+        fill = xfer(hw, b[0], b[1], 0)
+        drain = xfer(hw, 0, 0, b[5])
+        total = max(fill + end_d - G + drain, link_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5]))
         out[O_STALL] = total - out[O_COMPUTE]
-    else:
-        # sequential: the sum-pool phase, then the MAC phase, use the link one after the other
-        spu_stall = max(np.int64(0), np.int64(np.ceil(spu_dram / bw)) - spu_cycles)
-        out[O_STALL] = spu_stall + stall_closed(l0 * bpe, G * tot * bpe, lw * bpe, mac_cycles, bw)
+        return
+    out[O_LB] = lb_spu
+    out[O_IF_R] += G * if_r
+    out[O_IF_W] = G * inter
+    spill = inter > half_i
+    Fi = inter if spill else 0
+    order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, False)
+    if spill:
+        spu_dram += G * inter * bpe
+    b = dram_bytes(out, G, bpe, dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order), 0)
+    out[O_DRAM_I] += spu_dram
+    out[O_DRAM] += spu_dram
+    out[O_COMPUTE] = spu_cycles + mac_cycles
+    # sequential: the sum-pool phase, then the MAC phase, use the link(s) one after the other
+    spu_stall = max(np.int64(0), xfer(hw, spu_dram, 0, 0) - spu_cycles)
+    out[O_STALL] = spu_stall + stall_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], mac_cycles)
 
 
 @njit(**NUMBA_FLAGS)
@@ -612,12 +673,15 @@ def share(total, k, n):
 
 @njit(**NUMBA_FLAGS)
 def fold_traffic(df, fc, fr, seq, rf, cf, ru, cu, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
-    """(elements loaded before, elements written after) fold (fc, fr), the seq-th of its GEMM.
+    """(ifmap, filter, ofmap elements loaded before, elements written after) fold (fc, fr),
+    the seq-th of its GEMM (ofmap loads are partial sums read back).
 
     The stationary/reused tile of an operand is fetched once when it fits in its
     half of the double buffer, and again on every fold that needs it otherwise.
     """
-    L = 0
+    Li = 0
+    Lf = 0
+    Lo = 0
     W = 0
     Ff = K * N
     Fo = M * N
@@ -626,28 +690,28 @@ def fold_traffic(df, fc, fr, seq, rf, cf, ru, cu, M, N, K, R, C, Fi, half_i, hal
         if order == 0:
             keep_f = Ff <= half_f or K * min(C, N) <= half_f
             if Fi > half_i or fc == 0:
-                L += share(Fi, fr, rf)
+                Li += share(Fi, fr, rf)
             if (not keep_f) or fr == 0:
-                L += K * cu
+                Lf += K * cu
         else:
             keep_i = Fi <= half_i or cdiv(Fi, rf) <= half_i
             if (not keep_i) or fc == 0:
-                L += share(Fi, fr, rf)
+                Li += share(Fi, fr, rf)
             if Ff > half_f or fr == 0:
-                L += K * cu
-        return L, W
+                Lf += K * cu
+        return Li, Lf, Lo, W
     if df == DF_WS:
-        L += ru * cu
+        Lf += ru * cu
         keep_i = Fi <= half_i if order == 0 else (Fi <= half_i or cdiv(Fi, rf) <= half_i)
         if (not keep_i) or fc == 0:
-            L += share(Fi, fr, rf)
+            Li += share(Fi, fr, rf)
         tile = M * cu
         big = M * min(C, N) if order == 0 else Fo
     else:
-        L += share(Fi, seq, rf * cf)
+        Li += share(Fi, seq, rf * cf)
         keep_f = Ff <= half_f if order == 0 else (Ff <= half_f or min(R, K) * N <= half_f)
         if (not keep_f) or fc == 0:
-            L += ru * N
+            Lf += ru * N
         tile = cu * N
         big = min(C, M) * N if order == 0 else Fo
     if rf == 1 or big <= half_o:
@@ -656,8 +720,8 @@ def fold_traffic(df, fc, fr, seq, rf, cf, ru, cu, M, N, K, R, C, Fi, half_i, hal
     else:
         W = tile
         if fr > 0:
-            L += tile
-    return L, W
+            Lo += tile
+    return Li, Lf, Lo, W
 
 
 @njit(**NUMBA_FLAGS)
@@ -703,7 +767,7 @@ def spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w):
 @njit(**NUMBA_FLAGS)
 def cycle_job(job, hw, out):
     R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
-    df, bpe, bw = np.int64(hw[H_DF]), np.int64(hw[H_BPE]), hw[H_BW]
+    df, bpe = np.int64(hw[H_DF]), np.int64(hw[H_BPE])
     M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
     Sr, Sc, T = gemm_dims(df, M, N, K)
     rf = cdiv(Sr, R)
@@ -755,9 +819,9 @@ def cycle_job(job, hw, out):
             out[O_LB] += G * inter
         else:
             out[O_IF_W] = G * inter
-        out[O_DRAM] += spu_dram
+        out[O_DRAM_I] += spu_dram
         if not fused:
-            out[O_STALL] += max(np.int64(0), np.int64(np.ceil(spu_dram / bw)) - spu_cycles)
+            out[O_STALL] += max(np.int64(0), xfer(hw, spu_dram, 0, 0) - spu_cycles)
     order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, fused and df == DF_OS)
     n_outer = rf if order == 1 else cf
     n_inner = cf if order == 1 else rf
@@ -776,11 +840,16 @@ def cycle_job(job, hw, out):
     windows = 0                                         # sum over windows of max(fold, link)
     link = 0                                            # sum over windows of the link's work
     w_prev = 0
+    link_i = 0                                          # per_operand: each link's own work
+    link_f = 0
+    link_o = 0
     w_prev2 = 0
     prev_cyc = 0
     prev_band = 0
     first = True
-    dram = 0
+    dram_i = 0
+    dram_f = 0
+    dram_o = 0
     for g in range(G):
         for o in range(n_outer):
             band_cyc = 0
@@ -800,19 +869,27 @@ def cycle_job(job, hw, out):
                     out[O_IF_R] += ifr
                 out[O_FI_R] += shape[lr, lc, 3]
                 out[O_OF_W] += shape[lr, lc, 4] + (R + C if df == DF_OS else 0)   # SCALE-Sim's OS count
-                L, W = fold_traffic(df, fc, fr, o * n_inner + q, rf, cf, ru, cu, M, N, K, R, C, Fi,
-                                    half_i, half_f, half_o, order)
-                dram += L + W
+                Li, Lf, Lo, W = fold_traffic(df, fc, fr, o * n_inner + q, rf, cf, ru, cu, M, N, K, R, C, Fi,
+                                             half_i, half_f, half_o, order)
+                dram_i += Li
+                dram_f += Lf
+                dram_o += Lo + W
                 if first:
-                    fill = np.int64(np.ceil(L * bpe / bw))              # nothing to hide the fill
+                    fill = xfer(hw, Li * bpe, Lf * bpe, Lo * bpe)       # nothing to hide the fill
+                    link_i += xfer(hw, Li * bpe, 0, 0)
+                    link_f += xfer(hw, 0, Lf * bpe, 0)
+                    link_o += xfer(hw, 0, 0, Lo * bpe)
                     first = False
                 else:
-                    # during the previous fold the link carried this fold's loads and the
+                    # during the previous fold the link(s) carried this fold's loads and the
                     # write-back of the fold before that (double buffering)
-                    x = np.int64(np.ceil((L + w_prev2) * bpe / bw))
+                    x = xfer(hw, Li * bpe, Lf * bpe, (Lo + w_prev2) * bpe)
                     windows += max(prev_cyc, x)
                     band_win[prev_band] += max(prev_cyc, x)
                     link += x
+                    link_i += xfer(hw, Li * bpe, 0, 0)
+                    link_f += xfer(hw, 0, Lf * bpe, 0)
+                    link_o += xfer(hw, 0, 0, (Lo + w_prev2) * bpe)
                 w_prev2 = w_prev
                 w_prev = W
                 prev_cyc = cyc - 1 if (o == n_outer - 1 and q == n_inner - 1) else cyc
@@ -828,13 +905,18 @@ def cycle_job(job, hw, out):
                 else:
                     band_need[nb] = g * ops_g + cum[Hn - 1]
             nb += 1
-    x = np.int64(np.ceil(w_prev2 * bpe / bw))
+    x = xfer(hw, 0, 0, w_prev2 * bpe)
     windows += max(prev_cyc, x)
     band_win[prev_band] += max(prev_cyc, x)
     link += x
-    drain = np.int64(np.ceil(w_prev * bpe / bw))                # drain the last outputs
+    link_o += x
+    drain = xfer(hw, 0, 0, w_prev * bpe)                         # drain the last outputs
+    link_o += drain
     mac_total = fill + windows + drain                           # the MAC phase, stalls included
-    out[O_DRAM] += dram * bpe
+    out[O_DRAM_I] += dram_i * bpe
+    out[O_DRAM_F] = dram_f * bpe
+    out[O_DRAM_O] = dram_o * bpe
+    out[O_DRAM] = out[O_DRAM_I] + out[O_DRAM_F] + out[O_DRAM_O]
     out[O_MAC] = busy - G
     if spu and fused:
         end_c = pipeline_end(band_cyc_arr, band_need, depth, float(lanes))
@@ -843,8 +925,12 @@ def cycle_job(job, hw, out):
         # the pipeline (after the fill: bands timed by their link windows, the sum-pool
         # slowed to its input stream; then the drain) and the link's busy time for all of
         # the layer's bytes
-        end_w = pipeline_end(band_win, band_need, depth, spu_rate(lanes, G * ops_g, spu_dram, bw))
-        total = max(fill + end_w + drain, fill + link + drain + np.int64(np.ceil(spu_dram / bw)))
+        end_w = pipeline_end(band_win, band_need, depth, spu_rate(lanes, G * ops_g, spu_dram, ifmap_bw(hw)))
+        if np.int64(hw[H_LINKS]) == LK_PER_OP:     # each link's busy time; the ifmap link also streams the input
+            busy_links = max(link_i + xfer(hw, spu_dram, 0, 0), link_f, link_o)
+        else:
+            busy_links = fill + link + drain + xfer(hw, spu_dram, 0, 0)
+        total = max(fill + end_w + drain, busy_links)
         out[O_STALL] = total - out[O_COMPUTE]
     elif spu:
         out[O_COMPUTE] = out[O_SPU] + busy - G
@@ -852,6 +938,8 @@ def cycle_job(job, hw, out):
     else:
         out[O_COMPUTE] = busy - G
         out[O_STALL] = mac_total - (busy - G)
+    if np.int64(hw[H_LINKS]) == LK_UNLIMITED:
+        out[O_STALL] = 0                     # SCALE-Sim's CALC mode: the links never hold compute up
 
 
 @njit(**NUMBA_FLAGS)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from structconv.core import choice_field, int_field, load_data_file, shown
 
-from ._kernels import DATAFLOWS, OVERLAPS, SCHEMES
+from ._kernels import DATAFLOWS, LINKS, OVERLAPS, SCHEMES
 
 DTYPES = ("int8", "int16", "fp16", "fp32")
 DTYPE_BYTES = {"int8": 1, "int16": 2, "fp16": 2, "fp32": 4}
@@ -117,14 +117,28 @@ class SumPoolUnit:
                            int_field("sum_pool.line_buffer_bytes", self.line_buffer_bytes, 0, MAX_BYTES, w))
 
 
+_LINK_BW = ("ifmap_dram_bytes_per_cycle", "filter_dram_bytes_per_cycle", "ofmap_dram_bytes_per_cycle")
+
+
 @dataclass(frozen=True)
 class Memory:
-    """Double-buffered SRAMs (half active, half prefetching) and the DRAM link."""
+    """Double-buffered SRAMs (half active, half prefetching) and the DRAM link(s).
+
+    ``links``: ``shared`` (default) -- one link of ``dram_bytes_per_cycle`` carries every
+    operand; ``per_operand`` -- ifmap, filter and ofmap each have a link of
+    ``<operand>_dram_bytes_per_cycle`` (unset: ``dram_bytes_per_cycle``); ``unlimited`` --
+    SCALE-Sim's CALC mode: no stalls, and the results report the bandwidth each operand
+    needs (``LayerResult.dram_bandwidth_needed``).
+    """
 
     ifmap_sram_bytes: int = 65536
     filter_sram_bytes: int = 65536
     ofmap_sram_bytes: int = 32768
     dram_bytes_per_cycle: float = 8.0
+    links: str = "shared"
+    ifmap_dram_bytes_per_cycle: float | None = None
+    filter_dram_bytes_per_cycle: float | None = None
+    ofmap_dram_bytes_per_cycle: float | None = None
 
     def __post_init__(self):
         w = "memory"
@@ -133,6 +147,20 @@ class Memory:
             object.__setattr__(self, f, int_field(f"memory.{f}", getattr(self, f), 2, MAX_BYTES, w))
         object.__setattr__(self, "dram_bytes_per_cycle",
                            _num("memory.dram_bytes_per_cycle", self.dram_bytes_per_cycle, where=w))
+        choice_field("memory.links", self.links, LINKS, w)
+        for f in _LINK_BW:
+            v = getattr(self, f)
+            if v is None:
+                continue
+            if self.links != "per_operand":
+                raise ValueError(f"memory.{f} = {v!r} needs memory.links: per_operand "
+                                 f"(links = {self.links!r} does not use it) (in {w})")
+            object.__setattr__(self, f, _num(f"memory.{f}", v, where=w))
+
+    def link_bytes_per_cycle(self) -> tuple[float, float, float]:
+        """(ifmap, filter, ofmap) bytes per cycle of the operands' links (shared: the one link's)."""
+        return tuple(self.dram_bytes_per_cycle if getattr(self, f) is None else getattr(self, f)
+                     for f in _LINK_BW)
 
 
 @dataclass(frozen=True)
@@ -319,6 +347,11 @@ def accelerator_from_dict(d, source: str = "accelerator") -> Accelerator:
         raise ValueError(msg if msg.startswith(source) else f"{source}: {msg}") from None
 
 
+# Presets that were renamed because the old name claimed something the model does not do.
+RENAMED_PRESETS = {"eyeriss-like": "renamed 'small-os-168pe' (it has Eyeriss's PE count and buffer but runs "
+                                   "output-stationary, not Eyeriss's row-stationary dataflow)"}
+
+
 def _preset_dir():
     return resources.files("structconv").joinpath("data", "hw")
 
@@ -346,6 +379,8 @@ def load_accelerator(name_or_path=DEFAULT_HW) -> Accelerator:
     if name_or_path is None:
         name_or_path = DEFAULT_HW
     key = str(name_or_path)
+    if key in RENAMED_PRESETS:
+        raise ValueError(f"hw = {shown(key)}: {RENAMED_PRESETS[key]}")
     preset = _preset_dir().joinpath(f"{key}.yaml")
     if "/" not in key and not key.endswith((".yaml", ".yml")) and preset.is_file():
         path, what = preset, "accelerator preset"

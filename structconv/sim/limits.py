@@ -110,7 +110,8 @@ def job_bounds(j: dict, hw: Accelerator, mode: str) -> tuple[dict[str, tuple[int
     out["dram_bytes"] = (dram, False)
     if mode == "cycle":                                # share(): total * (k + 1) before the division
         extra["ifmap share"] = fi * (g["folds"] if hw.mac_array.dataflow == "is" else g["rf"])
-    link = dram / hw.memory.dram_bytes_per_cycle * (1 + 1e-9)       # DRAM cycles, float as in the kernels
+    slowest = min(hw.memory.dram_bytes_per_cycle, *hw.memory.link_bytes_per_cycle())
+    link = dram / slowest * (1 + 1e-9)                 # DRAM cycles, float as in the kernels
     stall = (math.ceil(link) if link < 4 * INT64_MAX else 4 * INT64_MAX) + _SLACK
     out["cycles_total"] = (G * g["folds"] * (g["flen"] + 4) + spu_cycles + 2 * stall + _SLACK, False)
     return out, extra

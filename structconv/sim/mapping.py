@@ -31,7 +31,8 @@ def hw_record(hw: Accelerator) -> np.ndarray:
                      line_buffer_bytes=spu.line_buffer_bytes, ifmap_sram_bytes=mem.ifmap_sram_bytes,
                      filter_sram_bytes=mem.filter_sram_bytes, ofmap_sram_bytes=mem.ofmap_sram_bytes,
                      dram_bytes_per_cycle=mem.dram_bytes_per_cycle, bytes_per_element=hw.bytes_per_element,
-                     overlap=K.OVERLAPS.index(hw.overlap))
+                     overlap=K.OVERLAPS.index(hw.overlap), links=K.LINKS.index(mem.links),
+                     **dict(zip(("ifmap_bw", "filter_bw", "ofmap_bw"), mem.link_bytes_per_cycle())))
 
 
 def _geometry(layer: Layer, scalesim_ofmap: bool) -> dict:

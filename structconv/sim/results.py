@@ -66,7 +66,9 @@ class LayerResult:
     fills from DRAM are in ``dram_bytes``, not in the SRAM counts); sum-pool
     line-buffer traffic is ``line_buffer_accesses``, kept apart from ``sram_*``.
     ``fused`` is None for layers without a sum-pool, else whether the sum-pool unit
-    and the MAC array ran pipelined through the line buffer.
+    and the MAC array ran pipelined through the line buffer. ``dram_<operand>_bytes``
+    split ``dram_bytes`` by the link that carries it (the sum-pool input and a spilled
+    intermediate map on the ifmap link, partial sums on the ofmap link).
     """
 
     name: str
@@ -83,6 +85,9 @@ class LayerResult:
     sram_ifmap_writes: int
     line_buffer_accesses: int
     dram_bytes: int
+    dram_ifmap_bytes: int
+    dram_filter_bytes: int
+    dram_ofmap_bytes: int
     fused: bool | None
     mac_utilization: float
     latency_s: float
@@ -91,6 +96,14 @@ class LayerResult:
     @property
     def cycles_total(self) -> int:
         return self.cycles_compute + self.cycles_stall
+
+    @property
+    def dram_bandwidth_needed(self) -> dict[str, float]:
+        """Bytes per cycle each operand's DRAM traffic needs to finish within ``cycles_total``
+        (what SCALE-Sim's CALC mode reports instead of stalls; an average over the layer)."""
+        t = max(self.cycles_total, 1)
+        return {"ifmap": self.dram_ifmap_bytes / t, "filter": self.dram_filter_bytes / t,
+                "ofmap": self.dram_ofmap_bytes / t}
 
     @property
     def sram_reads(self) -> int:
@@ -118,7 +131,8 @@ class LayerResult:
                 "cycles_total": self.cycles_total, "spu_cycles": self.spu_cycles,
                 "mac_cycles": self.mac_cycles, "mac_utilization": self.mac_utilization,
                 "energy_pj": self.energy_pj.to_dict(), "sram_reads": self.sram_reads,
-                "sram_writes": self.sram_writes, "dram_bytes": self.dram_bytes}
+                "sram_writes": self.sram_writes, "dram_bytes": self.dram_bytes,
+                "dram_bandwidth_needed": self.dram_bandwidth_needed}
 
     def to_record(self) -> dict:
         """Every field, flat: one DataFrame row. Energy is ``energy_pj`` (the total) and

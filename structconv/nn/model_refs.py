@@ -1,0 +1,162 @@
+"""Model references for the CLI and ``core.resolve_network``: a Python function that builds a torch
+module (``path/to/file.py:build`` or ``package.module:build``), traced at an input shape.
+
+``network_from_ref(ref, input_shape=(1, 3, 224, 224))`` is the importer registered in
+core/resolve.py; ``load_module_ref(ref)`` gives the module itself (train, decompose). Every bad
+reference is a one-line ValueError: a missing file or module, a missing function, a function that
+fails or does not return an ``nn.Module``, an input shape the model rejects.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core import Network, shown
+
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class ImportInfo:
+    """Where an imported Network came from (``Network.spec``): what was not counted and why."""
+
+    source: str
+    format: str                                  # 'onnx' | 'python'
+    uncounted_ops: dict = field(default_factory=dict)   # op type -> node/module names (no MACs counted)
+    notes: tuple = ()                            # the warnings the import gave
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "format": self.format,
+                "uncounted_ops": {k: list(v) for k, v in self.uncounted_ops.items()}, "notes": list(self.notes)}
+
+
+def _split(ref: str) -> tuple[str, str]:
+    target, sep, fn = ref.rpartition(":")
+    return target, fn
+
+
+def is_module_ref(ref) -> bool:
+    """``X.py:function`` or ``dotted.module:function`` (what the importer claims)."""
+    if not isinstance(ref, str) or ":" not in ref:
+        return False
+    target, fn = _split(ref)
+    if not fn.isidentifier():
+        return False
+    return target.lower().endswith(".py") or bool(_DOTTED.match(target))
+
+
+def _load_file(path: str, ref: str):
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"model {shown(ref)}: file {shown(path)} does not exist")
+    mod_name = f"structconv_user_model_{abs(hash(str(p.resolve())))}"
+    spec = importlib.util.spec_from_file_location(mod_name, p)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(p.resolve().parent))            # the file's own imports of its neighbours
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:                                  # the user's code: any failure is their input's
+        raise ValueError(f"model {shown(ref)}: running {shown(path)} failed: {type(e).__name__}: {_first(e)}") from e
+    finally:
+        sys.path.remove(str(p.resolve().parent))
+    return module
+
+
+def _first(e: BaseException) -> str:
+    s = str(e).strip()
+    return s.splitlines()[0] if s else type(e).__name__
+
+
+def _load_package(target: str, ref: str):
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as e:
+        raise ValueError(f"model {shown(ref)}: no module named {shown(e.name or target)}") from e
+    except Exception as e:
+        raise ValueError(f"model {shown(ref)}: importing {shown(target)} failed: {type(e).__name__}: {_first(e)}") from e
+
+
+def load_module_ref(ref: str):
+    """The ``nn.Module`` the function named by ``ref`` returns (called with no arguments)."""
+    from torch import nn
+
+    if not is_module_ref(ref):
+        raise ValueError(f"model {shown(ref)} is not a Python reference: give path/to/file.py:function "
+                         f"or package.module:function")
+    target, fn = _split(ref)
+    module = _load_file(target, ref) if target.lower().endswith(".py") else _load_package(target, ref)
+    builder = getattr(module, fn, None)
+    if builder is None:
+        raise ValueError(f"model {shown(ref)}: {shown(target)} has no function {shown(fn)}")
+    if not callable(builder):
+        raise ValueError(f"model {shown(ref)}: {shown(fn)} is a {type(builder).__name__}, not a function")
+    if isinstance(builder, nn.Module):
+        return builder
+    try:
+        model = builder()
+    except Exception as e:
+        raise ValueError(f"model {shown(ref)}: calling {fn}() failed: {type(e).__name__}: {_first(e)}") from e
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model {shown(ref)}: {fn}() returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]:
+    """A shape of 2 to 5 positive ints, such as (1, 3, 224, 224)."""
+    if isinstance(input_shape, str):
+        try:
+            input_shape = tuple(int(v) for v in input_shape.replace("x", ",").split(",") if v.strip())
+        except ValueError:
+            raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
+    try:
+        shape = tuple(int(v) for v in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
+    if not 2 <= len(shape) <= 5 or min(shape) < 1 or max(shape) > 1 << 16 or \
+            any(isinstance(v, bool) or v != int(v) for v in input_shape):
+        raise ValueError(f"{what} = {shown(input_shape)} must be 2 to 5 integers in [1, 65536], such as 1,3,224,224")
+    return shape
+
+
+def network_from_ref(ref: str, input_shape=None, name: str | None = None, input_size=None,
+                     in_channels: int | None = None, module=None) -> Network:
+    """The Network of the module ``ref`` builds, traced on zeros of ``input_shape`` (default 1,3,224,224).
+
+    ``input_size`` (H, W) and ``in_channels`` adjust the default shape (what a training checkpoint
+    records); ``module`` is the built module when the caller has it already.
+    """
+    import torch
+
+    from .trace import trace_module
+
+    shape = list(check_input_shape(input_shape or DEFAULT_INPUT_SHAPE))
+    if input_size is not None and len(shape) == 4:
+        shape[2:] = [int(v) for v in input_size]
+    if in_channels is not None and len(shape) >= 3:
+        shape[1] = int(in_channels)
+    model = load_module_ref(ref) if module is None else module
+    try:
+        x = torch.zeros(shape, dtype=next(model.parameters()).dtype)
+    except StopIteration:
+        raise ValueError(f"model {shown(ref)}: the module has no parameters") from None
+    try:
+        net, notes = trace_module(model, x, name or _default_name(ref))
+    except Exception as e:                           # the user's forward: any failure is about their input
+        kind = "" if isinstance(e, ValueError) else f"{type(e).__name__}: "
+        raise ValueError(f"model {shown(ref)} at input shape {','.join(map(str, shape))}: {kind}{_first(e)}") from e
+    for msg in notes:
+        warnings.warn(f"{name or _default_name(ref)}: {msg}", UserWarning, stacklevel=2)
+    info = ImportInfo(str(ref), "python", {}, tuple(notes))
+    return Network(net.name, net.input_shape, net.layers, net.extra_params, spec=info)
+
+
+def _default_name(ref: str) -> str:
+    target, fn = _split(ref)
+    stem = Path(target).stem if target.lower().endswith(".py") else target.rsplit(".", 1)[-1]
+    return f"{stem}:{fn}"

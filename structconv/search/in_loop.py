@@ -1,0 +1,171 @@
+"""Accuracy in the loop: candidates (e.g. from the exact front) trained, decomposed and evaluated at growing
+budgets, with Optuna's pruners cutting the weak ones early.
+
+Each candidate plan is one enqueued trial of a maximised study (param ``candidate`` =
+its index). A trial reports the decomposed accuracy after each budget of ``budgets``
+(epochs of SR fine-tuning, from the same dense weights each time) and is pruned when
+the pruner says so: ``sha`` (successive halving) or ``hyperband``. The study lives in
+a storage (a journal file or PostgreSQL URL; ``storage.open_storage``), so any number
+of worker processes may run ``join`` on it: each takes the next waiting candidate.
+A trial the sampler made up (no queued candidate left) is pruned at once, never run.
+
+``SRFineTune`` is the default evaluator (``structconv.nn``: train with SR for the
+budget's epochs, decompose, evaluate; ``device`` picks the accelerator); any callable
+``evaluate(plan, budget) -> accuracy`` does.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..core import Plan
+from .storage import open_storage, resolve_storage_spec
+from .workers import quiet_optuna
+
+PRUNERS = ("sha", "hyperband", "none")
+
+
+def make_pruner(name: str, budgets):
+    import optuna
+
+    if name not in PRUNERS:
+        raise ValueError(f"pruner = {name!r} is not one of {list(PRUNERS)}")
+    if name == "sha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=budgets[0], reduction_factor=2,
+                                                       min_early_stopping_rate=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=budgets[0], max_resource=budgets[-1], reduction_factor=2)
+    return optuna.pruners.NopPruner()
+
+
+def check_budgets_list(budgets) -> tuple:
+    b = tuple(budgets)
+    if not b or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in b) or list(b) != sorted(set(b)):
+        raise ValueError(f"budgets = {list(b)!r} must be increasing integers >= 1")
+    return b
+
+
+@dataclass
+class InLoopResult:
+    study_name: str
+    ranking: list = field(default_factory=list)     # [{candidate, plan, state, budget_reached, accuracy}], best first
+    seconds: float = 0.0
+
+    @property
+    def best(self) -> dict | None:
+        done = [r for r in self.ranking if r["state"] == "COMPLETE"]
+        return done[0] if done else None
+
+    def to_dict(self) -> dict:
+        return {"study": self.study_name, "seconds": round(self.seconds, 2), "ranking": self.ranking,
+                "best": self.best}
+
+
+class _Objective:
+    def __init__(self, plans, evaluate, budgets):
+        self.plans, self.evaluate, self.budgets = plans, evaluate, budgets
+
+    def __call__(self, trial):
+        import optuna
+
+        if "plan" not in trial.user_attrs:          # the queue is empty: nothing made up is run
+            trial.suggest_int("candidate", 0, len(self.plans) - 1)
+            raise optuna.TrialPruned("no queued candidate")
+        i = trial.suggest_int("candidate", 0, len(self.plans) - 1)
+        acc = None
+        for b in self.budgets:
+            acc = float(self.evaluate(self.plans[i], b))
+            trial.report(acc, b)
+            trial.set_user_attr("budget_reached", b)
+            if b != self.budgets[-1] and trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at budget {b}")
+        return acc
+
+
+def _study(storage, study_name, pruner, budgets, create: bool):
+    import optuna
+
+    quiet_optuna(optuna)
+    kind, spec = resolve_storage_spec(storage, None)
+    st = open_storage(kind, spec)
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    if create:
+        return optuna.create_study(study_name=study_name, storage=st, direction="maximize", sampler=sampler,
+                                   pruner=make_pruner(pruner, budgets), load_if_exists=True)
+    return optuna.load_study(study_name=study_name, storage=st, sampler=sampler, pruner=make_pruner(pruner, budgets))
+
+
+def join(storage, study_name: str, plans, evaluate, budgets=(1, 2, 4), pruner: str = "sha") -> None:
+    """One worker: run waiting candidates of the study until none is left."""
+    from optuna.trial import TrialState
+
+    budgets = check_budgets_list(budgets)
+    plans = [Plan.from_dict(p) if isinstance(p, dict) else p for p in plans]
+    study = _study(storage, study_name, pruner, budgets, create=False)
+    obj = _Objective(plans, evaluate, budgets)
+    while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        study.optimize(obj, n_trials=1)
+
+
+def run_in_loop(plans, evaluate, budgets=(1, 2, 4), pruner: str = "sha", storage=None,
+                study_name: str = "in-loop", workers: int = 1) -> InLoopResult:
+    """Enqueue every candidate plan, run them (here, or with ``workers`` spawned processes), rank them."""
+    import multiprocessing as mp
+
+    t0 = time.perf_counter()
+    budgets = check_budgets_list(budgets)
+    plans = [p if isinstance(p, Plan) else Plan(dict(p)) for p in plans]
+    study = _study(storage, study_name, pruner, budgets, create=True)
+    if not study.trials:
+        for i in range(len(plans)):
+            study.enqueue_trial({"candidate": i}, user_attrs={"plan": plans[i].name})
+    if workers > 1:
+        if storage is None:
+            raise ValueError("workers > 1 need a shared storage (a journal file or a postgresql:// URL)")
+        ctx = mp.get_context("spawn")
+        sent = [p.to_dict() for p in plans]                   # Plans hold mapping proxies: send their saved form
+        procs = [ctx.Process(target=join, args=(storage, study_name, sent, evaluate, budgets, pruner))
+                 for _ in range(workers)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    else:
+        obj = _Objective(plans, evaluate, budgets)
+        from optuna.trial import TrialState
+        while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            study.optimize(obj, n_trials=1)
+    return InLoopResult(study_name, _ranking(study, plans), time.perf_counter() - t0)
+
+
+def _ranking(study, plans) -> list:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if "candidate" not in t.params or "plan" not in t.user_attrs:
+            continue
+        last = max(t.intermediate_values) if t.intermediate_values else None
+        rows.append({"candidate": int(t.params["candidate"]), "plan": plans[int(t.params["candidate"])].name,
+                     "state": t.state.name, "budget_reached": last,
+                     "accuracy": t.intermediate_values.get(last) if last is not None else None,
+                     "worker_trial": t.number})
+    return sorted(rows, key=lambda r: (r["state"] != "COMPLETE", -(r["budget_reached"] or 0),
+                                       -(r["accuracy"] if r["accuracy"] is not None else -1e9)))
+
+
+class SRFineTune:
+    """evaluate(plan, epochs): SR fine-tuning from ``weights`` for ``epochs``, decomposed, test accuracy (%)."""
+
+    def __init__(self, model: str, data, weights=None, device=None, lam: float = 0.1, lr: float = 0.01,
+                 batch_size: int = 64, seed: int = 0, **model_kw):
+        self.model, self.data, self.weights, self.device = model, data, weights, device
+        self.lam, self.lr, self.batch_size, self.seed, self.model_kw = lam, lr, batch_size, seed, model_kw
+
+    def __call__(self, plan, epochs: int) -> float:
+        from ..nn import build_module, read_weights, train
+
+        module = build_module(self.model, **self.model_kw)
+        if self.weights is not None:
+            module.load_state_dict(read_weights(self.weights, "weights file")[1])
+        res = train(module, self.data, plan, lam=self.lam, epochs=int(epochs), lr=self.lr, pretrain_epochs=0,
+                    batch_size=self.batch_size, seed=self.seed, quiet=True, device=self.device)
+        return float(res.acc_after)
