@@ -9,15 +9,7 @@ import torch
 
 from structconv.nn import ArrayDataset, load_cifar10, load_dataset, load_digits_data, load_image_folder
 from structconv.nn.folder import have_pil
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared machine: extra intra-op threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from torch_helpers import one_torch_thread  # noqa: F401 - autouse fixture
 
 
 # -- digits -------------------------------------------------------------------------

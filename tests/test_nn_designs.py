@@ -15,16 +15,11 @@ from structconv.core import DWPW, GCPWG, PWDWPW, PWGDWPWG, Layer, admissible_des
 from structconv.nn import (ArrayDataset, DataBundle, DesignConv, Moments, decompose, distill_design, effective_kernel,
                            evaluate, export_onnx, network_from_module, output_error, structure_, train)
 from structconv.nn.trace import layer_from_module
+from torch_helpers import one_torch_thread  # noqa: F401 - autouse fixture
 
 KINDS = (DWPW, GCPWG, PWDWPW, PWGDWPWG)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # -- a slow reference: one plain conv per group, the shuffle as an explicit index list --------------

@@ -13,28 +13,20 @@ from torch import nn
 
 from structconv.cli import main
 from structconv.core import resolve_network
-from structconv.nn import (ArrayDataset, DataBundle, NonFiniteError, SmallCNN, build_module, check_device, decompose,
+from structconv.nn import (NonFiniteError, SmallCNN, build_module, check_device, decompose,
                            load_checkpoint, load_decomposed, load_digits_data, network_from_module, read_weights,
                            save_checkpoint, save_decomposed, torch_load, train)
+from torch_helpers import one_torch_thread, tiny_digits  # noqa: F401 - autouse fixture
 
 FAST = dict(lr=0.05, batch_size=32, quiet=True)
 TORCH_ADVICE = ("weights_only=False", "will likely succeed", "add_safe_globals", "trust")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    b = load_digits_data()
-    tr, va = b.train, b.val
-    return DataBundle("digits-tiny", ArrayDataset(tr.images[:96], tr.labels[:96], tr.mean, tr.std),
-                      ArrayDataset(va.images[:32], va.labels[:32], va.mean, va.std), 10, (1, 8, 8))
+    return tiny_digits(96, 32)
 
 
 def _model():

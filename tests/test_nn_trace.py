@@ -157,14 +157,7 @@ import torch.nn.functional as F  # noqa: E402
 from structconv.nn import decompose_conv, fold_repeated_calls, structure_, with_forward_padding  # noqa: E402
 
 
-class Conv2dSame(nn.Conv2d):
-    """timm's Conv2dSame: TF 'same' padding computed from the input size inside forward."""
-
-    def forward(self, x):
-        pads = [max((math.ceil(i / s) - 1) * s + (k - 1) * d + 1 - i, 0)
-                for i, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation)]
-        x = F.pad(x, [pads[1] // 2, pads[1] - pads[1] // 2, pads[0] // 2, pads[0] - pads[0] // 2])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+from torch_helpers import Conv2dSame  # noqa: E402 - timm's, written out
 
 
 @pytest.mark.parametrize("shape,positions", [((1, 5, 6, 8), 30), ((2, 9, 8), 9), ((3, 8), 1)])

@@ -11,27 +11,17 @@ from torch.utils.data import TensorDataset
 from structconv.core import Plan
 from structconv.nn import (CHECKPOINT_KEYS, ArrayDataset, DataBundle, NonFiniteError, SmallCNN, load_checkpoint,
                            evaluate, load_digits_data, recipe_for, structural_residuals, structure_, train)
+from torch_helpers import one_torch_thread, tiny_digits  # noqa: F401 - autouse fixture
 
 PLAN = {"conv2": {"c": 2, "n": 2}, "conv3": {"c": 4, "n": 2}, "fc": {"c": 12}}
 FAST = dict(lr=0.05, batch_size=32, quiet=True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared machine: extra intra-op threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    """192 training and 64 validation digits at 8x8: 6 steps per epoch."""
-    b = load_digits_data()
-    tr, va = b.train, b.val
-    return DataBundle("digits-tiny", ArrayDataset(tr.images[:192], tr.labels[:192], tr.mean, tr.std),
-                      ArrayDataset(va.images[:64], va.labels[:64], va.mean, va.std), 10, (1, 8, 8))
+    return tiny_digits(192, 64)
 
 
 def _model(seed=0, bn=True):

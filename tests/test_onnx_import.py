@@ -146,14 +146,7 @@ def test_bad_files_are_one_line_errors(tmp_path, capsys):
         assert err.count("\n") == 1 and msg in err
 
 
-class Conv2dSame(nn.Conv2d):
-    """timm's: TF 'same' padding computed from the input size in forward."""
-
-    def forward(self, x):
-        pads = [max((math.ceil(i / s) - 1) * s + (k - 1) * d + 1 - i, 0)
-                for i, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation)]
-        x = F.pad(x, [pads[1] // 2, pads[1] - pads[1] // 2, pads[0] // 2, pads[0] - pads[0] // 2])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+from torch_helpers import Conv2dSame  # noqa: E402 - timm's, written out
 
 
 class Everything(nn.Module):
