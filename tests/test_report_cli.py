@@ -257,3 +257,26 @@ def test_report_reads_an_exact_mode_search_as_the_whole_search(tmp_path, capsys)
     html = (tmp_path / "r.html").read_text()
     assert "Exact Pareto front (multiple-choice knapsack DP" in html
     assert "no study storage file" not in html
+
+
+def test_report_shows_the_accuracy_ground_truth(tmp_path):
+    """The committed benchmark results become one table of proxies and one figure of accuracy vs cycles."""
+    from pathlib import Path
+
+    from structconv.analysis import build_report, write_report
+
+    gt = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "accuracy_cpu.json"
+    rep = build_report("resnet20", ground_truth=gt, paper=False)
+    sec = next(s for s in rep.sections if s.id == "ground_truth")
+    data = json.loads(gt.read_text())
+    proxies = sec.tables[0].frame
+    assert len(proxies) == len(data["analysis"]["held-out"]["corr"])
+    taus = proxies["kendall_tau"].dropna()
+    assert taus.is_monotonic_decreasing and proxies["kendall_tau"].isna().sum() <= 1    # field_ratio is constant
+    fig = dict(sec.figures)["accuracy_vs_cycles"]
+    assert sum(len(t.x) for t in fig.data) == len(data["rows"])          # every plan plotted once
+    write_report(rep, tmp_path / "r.html")
+    assert "Accuracy ground truth" in (tmp_path / "r.html").read_text()
+    with pytest.raises(ValueError, match=r"accuracy results file .* has no 'rows'"):
+        (tmp_path / "bad.json").write_text("{}")
+        build_report("resnet20", ground_truth=tmp_path / "bad.json", paper=False)

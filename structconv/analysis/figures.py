@@ -285,3 +285,29 @@ def fig_accuracy(acc: pd.DataFrame, title: str = "Accuracy before / after decomp
                       bargap=0.5 if len(labels) < 3 else 0.2,
                       yaxis_range=[max(0.0, (lo if np.isfinite(lo) else 0) - 10), 100.5], **_LAYOUT)
     return fig
+
+
+# one marker per plan source of the accuracy benchmark (filled: held-out plan, open: calibration plan)
+SOURCE_MARKERS = {"preset": "star", "uniform": "square", "design": "diamond", "greedy": "triangle-up",
+                  "front": "circle", "random": "x"}
+
+
+def fig_accuracy_vs_cycles(plans: pd.DataFrame, dense_acc: float | None = None,
+                           title: str = "Accuracy after decomposition against cycles") -> go.Figure:
+    """``ground_truth.plan_accuracy_frame`` rows; error bars are the seed standard deviation."""
+    fig = go.Figure()
+    for source in dict.fromkeys(plans["source"]):
+        for split, fill in (("held-out", ""), ("calibration", "-open")):
+            part = plans[(plans["source"] == source) & (plans["split"] == split)]
+            if not part.empty:
+                fig.add_scatter(x=part["cycles_ratio"].astype(float), y=part["acc_mean"].astype(float),
+                                mode="markers", name=f"{source} ({split})", legendgroup=source, text=list(part["plan"]),
+                                marker=dict(symbol=SOURCE_MARKERS.get(source, "circle") + fill, size=10),
+                                error_y=dict(type="data", array=np.nan_to_num(part["acc_std"].astype(float)),
+                                             thickness=1, width=2),
+                                hovertemplate="%{text}<br>cycles x %{x:.3f}<br>accuracy %{y:.2f} %<extra></extra>")
+    if dense_acc is not None and math.isfinite(dense_acc):
+        fig.add_hline(y=dense_acc, line_dash="dash", annotation_text=f"dense {dense_acc:.2f} %")
+    fig.update_layout(title=title, xaxis_title="cycles_total / dense", yaxis_title="top-1 after decomposition (%)",
+                      template="plotly_white")
+    return fig

@@ -25,6 +25,7 @@ SECTION_TITLES = {
     "search": "Search: Pareto front and history",
     "training": "Structural Regularization training and decomposition",
     "paper": "Seed paper tables beside our counts",
+    "ground_truth": "Accuracy ground truth: plans trained, decomposed and tested",
 }
 
 
@@ -67,6 +68,7 @@ class ReportContext:
     trials: pd.DataFrame | None = None
     front: pd.DataFrame | None = None
     front_yaml: pd.DataFrame | None = None
+    ground_truth: dict | None = None                # the accuracy benchmark's results
     measured: dict = field(default_factory=dict)    # cost, sim_o, sim_p, summary
     frames: dict = field(default_factory=dict)      # the DataFrames behind the sections
 

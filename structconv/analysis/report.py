@@ -20,13 +20,14 @@ from structconv.sim import simulate
 
 from . import tables as T
 from .document import Report
+from .ground_truth import load_ground_truth
 from .inputs import ReportContext, choose_plan, open_inputs, read_runs, read_search
 from .sections import SECTIONS
 
 
 def build_report(model, hw=None, plan=None, *, study=None, study_name=None, search_dir=None, runs=None,
-                 baselines=None, mode: str = "analytical", paper: bool = True, title: str | None = None, log=None,
-                 max_table_rows: int = 400) -> Report:
+                 baselines=None, ground_truth=None, mode: str = "analytical", paper: bool = True,
+                 title: str | None = None, log=None, max_table_rows: int = 400) -> Report:
     """Collect every section's DataFrames and figures.
 
     ``model``: a model reference (``core.resolve_network``); ``plan``: a plan reference
@@ -35,14 +36,18 @@ def build_report(model, hw=None, plan=None, *, study=None, study_name=None, sear
     preset, file or Accelerator; ``study``: 'STORAGE[/NAME]'; ``search_dir``: a ``structconv
     search --out`` directory; ``runs``: run directories (or a sweep directory);
     ``baselines``: a ``study.baselines_frame`` of baseline plans (greedy, random, ...)
-    evaluated on the same search problem, marked on the Pareto front.
+    evaluated on the same search problem, marked on the Pareto front; ``ground_truth``: the
+    accuracy benchmark's result JSON (``benchmarks/results/accuracy_<scale>.json``), shown as
+    its own section (a table of proxies on held-out plans, accuracy against cycles).
     """
     ctx = open_inputs(model, hw, plan, mode=mode, log=log, baselines=baselines, max_table_rows=max_table_rows)
     read_runs(ctx, runs)
     read_search(ctx, search_dir, study, study_name)
+    ctx.ground_truth = None if ground_truth is None else load_ground_truth(ground_truth)
     choose_plan(ctx)
     measure(ctx)
-    chosen = [(sid, fill) for sid, fill in SECTIONS if paper or sid != "paper"]
+    chosen = [(sid, fill) for sid, fill in SECTIONS
+              if (paper or sid != "paper") and (sid != "ground_truth" or ctx.ground_truth is not None)]
     for sid, fill in chosen:
         fill(ctx, ctx.sections[sid])
     return _assemble(ctx, [ctx.sections[sid] for sid, _ in chosen], title)

@@ -10,6 +10,7 @@ import pandas as pd
 from structconv.core import presets_for, shown
 
 from . import figures as F
+from . import ground_truth as G
 from . import study as S
 from . import tables as T
 from . import training as TR
@@ -213,5 +214,18 @@ def _paper_tables(ctx: ReportContext, sec: Section) -> None:
     sec.table("Preset totals", T.preset_totals_frame(hw=ctx.accel))
 
 
+def ground_truth_section(ctx: ReportContext, sec: Section) -> None:
+    data = ctx.ground_truth
+    if data is None:
+        return
+    sec.text.extend(G.ground_truth_text(data))
+    sec.table("Accuracy proxies on the held-out plans (rank correlation with accuracy after decomposition)",
+              G.proxy_validation_frame(data))
+    plans = G.plan_accuracy_frame(data)
+    sec.figures.append(("accuracy_vs_cycles", F.fig_accuracy_vs_cycles(plans, data["analysis"]["spread"].get("ref_mean"))))
+    sec.table("Plans: accuracy after decomposition (mean over seeds)", plans)
+
+
 SECTIONS = (("summary", summary_section), ("layers", layers_section), ("plans", plans_section),
-            ("search", search_section), ("training", training_section), ("paper", paper_section))
+            ("search", search_section), ("ground_truth", ground_truth_section), ("training", training_section),
+            ("paper", paper_section))

@@ -27,6 +27,9 @@ def register(sub) -> None:
     g.add_argument("--search-dir", metavar="DIR", help="a `structconv search --out` directory")
     p.add_argument("--run", action="append", metavar="DIR", default=None,
                    help="a training run directory or a directory of runs (repeatable)")
+    p.add_argument("--ground-truth", metavar="FILE",
+                   help="the accuracy benchmark's results (benchmarks/results/accuracy_cpu.json): a section with "
+                        "each proxy on held-out plans and accuracy against cycles")
     p.add_argument("--mode", default="analytical", choices=("analytical", "cycle"), help="simulation mode")
     p.add_argument("-o", "--output", default="report.html", help="output file (default report.html)")
     p.add_argument("--format", choices=("html", "md"), default=None,
@@ -51,7 +54,8 @@ def run(args) -> int:
     model = args.model if is_zoo_name(args.model) and args.input_shape is None else \
         resolve_model(args.model, args.input_shape)       # a file or Python reference: its Network
     rep = build_report(model, hw=args.hw, plan=plan_ref(args), study=args.study, search_dir=args.search_dir,
-                       runs=args.run, mode=args.mode, paper=not args.no_paper, title=args.title, log=log)
+                       runs=args.run, ground_truth=args.ground_truth, mode=args.mode, paper=not args.no_paper,
+                       title=args.title, log=log)
     path = write_report(rep, args.output, fmt)
     for n in rep.notices:
         print(f"structconv report: {n}", file=sys.stderr)

@@ -10,6 +10,9 @@ from ._table import render
 def register(sub) -> None:
     p = sub.add_parser("zoo", help="list zoo networks, plan presets and accelerator presets")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--hw", nargs="*", metavar="PRESET_OR_YAML",
+                   help="show each accelerator's SRAMs (every preset, or those named): size, pJ per byte "
+                        "and area as simulated, beside what each sram_model (horowitz, cacti-45nm) gives")
     p.set_defaults(func=run)
 
 
@@ -26,7 +29,52 @@ def _preset_rows() -> list[list[str]]:
             for name, text in list_presets().items()]
 
 
+def _sram_report(refs) -> dict:
+    """name -> {sram_model, area_mm2, srams: [...]} with each SRAM's figures under every model."""
+    from structconv.sim import SRAM_MODELS, list_accelerators, load_accelerator   # numba: only when asked
+
+    out = {}
+    for ref in refs or list(list_accelerators()):
+        hw = load_accelerator(ref)
+        models = {m: hw.with_(sram_model=m).srams() for m in SRAM_MODELS}
+        srams = []
+        for i, s in enumerate(hw.srams()):
+            d = s.to_dict()
+            for m in SRAM_MODELS:
+                d[m] = {"pj_per_byte": models[m][i].pj_per_byte, "area_um2": models[m][i].area_um2}
+            srams.append(d)
+        out[hw.name] = {"sram_model": hw.sram_model, "area_mm2": hw.area_mm2(), "srams": srams}
+    return out
+
+
+def _sram_rows(report: dict) -> list[list[str]]:
+    rows = []
+    for name, r in report.items():
+        for d in r["srams"]:
+            h, c = d["horowitz"], d["cacti-45nm"]
+            rows.append([name, d["sram"], f"{d['bytes'] / 1024:g}", r["sram_model"], f"{d['pj_per_byte']:.3f}",
+                         f"{d['pj_per_64bit_access']:.2f}", f"{d['area_um2'] / 1e6:.4f}", f"{h['pj_per_byte']:.3f}",
+                         f"{c['pj_per_byte']:.3f}", f"{h['area_um2'] / 1e6:.4f}", f"{c['area_um2'] / 1e6:.4f}"])
+    return rows
+
+
+def _print_srams(report: dict) -> None:
+    heads = ["accelerator", "sram", "KiB", "sram_model", "pJ/B", "pJ/64b", "mm^2",
+             "horowitz pJ/B", "cacti-45nm pJ/B", "horowitz mm^2", "cacti-45nm mm^2"]
+    print(render(heads, _sram_rows(report), "llrl" + "r" * 7))
+    print("\npJ/B, pJ/64b, mm^2: as simulated (sram_model, or numbers the YAML sets); the last four: each "
+          "model at that size (45 nm; cacti-45nm: CACTI 7 via zigzag-dse, ofmap = write energy, line "
+          "buffer = mean of read and write). Set `sram_model: cacti-45nm` in the YAML to simulate with CACTI.")
+
+
 def run(args) -> int:
+    if args.hw is not None:
+        report = _sram_report(args.hw)
+        if args.json:
+            print_json({"accelerators": report})
+        else:
+            _print_srams(report)
+        return 0
     nets, presets, hws = list_networks(), list_presets(), _accelerators()
     if args.json:
         print_json({"networks": nets, "presets": presets, "preset_kinds": {k: preset_kind(k) for k in presets},

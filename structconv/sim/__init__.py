@@ -36,10 +36,11 @@ from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTabl
                           list_accelerators, load_accelerator)
 from .batch import BatchSimulator
 from .engine import simulate, simulate_layer
+from .memory_cost import SRAM_MODELS, SRAM_ROLES, SramCost
 from .results import ENERGY_KEYS, Energy, LayerResult, NetworkResult
 from .scalesim_cfg import read_scalesim_config
 
 __all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "AreaTable", "DEFAULT_HW",
            "load_accelerator", "list_accelerators", "read_scalesim_config", "simulate", "simulate_layer",
            "BatchSimulator", "MODES", "DATAFLOWS", "LINKS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
-           "Energy", "LayerResult", "NetworkResult"]
+           "Energy", "LayerResult", "NetworkResult", "SRAM_MODELS", "SRAM_ROLES", "SramCost"]

@@ -16,6 +16,9 @@ geometric mean of the 8b and 32b multipliers (energy and area both scale about
 quadratically with width: sqrt(0.2*3.1) = 0.79 pJ, sqrt(282*3495) = 993 um^2).
 SRAM area per KiB is DERIVED, not measured: Intel 45 nm 6T cell 0.346 um^2
 (Mistry et al., IEDM 2007) x 8192 bits / 0.7 array efficiency = 4049 um^2.
+``sram_model`` names how each SRAM's energy per byte and area follow its configured size:
+``horowitz`` (default; the figures above) or ``cacti-45nm`` (CACTI 7 at 45 nm, pinned); see
+memory_cost.py. Numbers set explicitly in the ``energy``/``area`` sections win over the model.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ from pathlib import Path
 from structconv.core import choice_field, int_field, load_data_file, shown
 
 from ._kernels import DATAFLOWS, LINKS, OVERLAPS, SCHEMES
+from .memory_cost import HOROWITZ_UM2_PER_KIB, SRAM_MODELS, SramCost, horowitz_pj_per_byte, sram_area_um2
+from .memory_cost import sram_pj_per_byte as _model_pj_per_byte
 
 DTYPES = ("int8", "int16", "fp16", "fp32")
 DTYPE_BYTES = {"int8": 1, "int16": 2, "fp16": 2, "fp32": 4}
@@ -41,26 +46,12 @@ _ENERGY_PJ = {"int8": (0.2, 0.1), "int16": (0.79, 0.1), "fp16": (1.1, 0.9), "fp3
 # (mult um^2, accumulator-add um^2), same accumulator widths as above.
 _AREA_UM2 = {"int8": (282.0, 137.0), "int16": (993.0, 137.0), "fp16": (1640.0, 4184.0),
              "fp32": (7700.0, 4184.0)}
-_SRAM_UM2_PER_KIB = 4049.0
-# Horowitz SRAM points: (bytes, pJ per byte) = 64-bit read energy / 8.
-_SRAM_POINTS = ((8 * 1024, 10 / 8), (32 * 1024, 20 / 8), (1024 * 1024, 100 / 8))
 _DRAM_PJ_PER_BYTE = 1950.0 / 8      # midpoint of 1.3-2.6 nJ per 64 bits
 
 
 def sram_pj_per_byte(size_bytes: int) -> float:
-    """Access energy of an SRAM of ``size_bytes``: log-log interpolation of Horowitz's points.
-
-    Below 8 KB the 8 KB figure is used (smaller arrays are dominated by fixed costs);
-    above 1 MB the 32 KB-1 MB slope is extrapolated.
-    """
-    pts = _SRAM_POINTS
-    if size_bytes <= pts[0][0]:
-        return pts[0][1]
-    for (s0, e0), (s1, e1) in zip(pts, pts[1:]):
-        if size_bytes <= s1:
-            break
-    t = math.log(size_bytes / s0) / math.log(s1 / s0)
-    return e0 * (e1 / e0) ** t
+    """Horowitz access energy per byte of an SRAM of ``size_bytes`` (``sram_model: horowitz``)."""
+    return horowitz_pj_per_byte(size_bytes)
 
 
 def _where(path: str) -> str:
@@ -183,28 +174,36 @@ class EnergyTable:
 
 @dataclass(frozen=True)
 class AreaTable:
-    """um^2 per multiplier, per accumulator adder (PE and sum-pool lane) and per KiB of SRAM."""
+    """um^2 per multiplier, per accumulator adder (PE and sum-pool lane) and per KiB of SRAM
+    (``sram_um2_per_kib`` None: each SRAM's area follows its size, ``sram_model: cacti-45nm``)."""
 
     mult_um2: float
     add_um2: float
-    sram_um2_per_kib: float
+    sram_um2_per_kib: float | None = None
 
     def __post_init__(self):
         for f in fields(self):
-            object.__setattr__(self, f.name, _num(f"area.{f.name}", getattr(self, f.name),
-                                                  strict=False, where="area"))
+            if getattr(self, f.name) is not None or f.name != "sram_um2_per_kib":
+                object.__setattr__(self, f.name, _num(f"area.{f.name}", getattr(self, f.name),
+                                                      strict=False, where="area"))
 
 
-def default_energy(dtype: str, memory: Memory, spu: SumPoolUnit) -> EnergyTable:
+def sram_sizes(memory: Memory, spu: SumPoolUnit) -> dict[str, int]:
+    """Bytes of each SRAM, by role (memory_cost.SRAM_ROLES)."""
+    return {"ifmap": memory.ifmap_sram_bytes, "filter": memory.filter_sram_bytes,
+            "ofmap": memory.ofmap_sram_bytes, "line_buffer": spu.line_buffer_bytes}
+
+
+def default_energy(dtype: str, memory: Memory, spu: SumPoolUnit, sram_model: str = "horowitz") -> EnergyTable:
     mult, add = _ENERGY_PJ[dtype]
-    return EnergyTable(mult, add, sram_pj_per_byte(memory.ifmap_sram_bytes),
-                       sram_pj_per_byte(memory.filter_sram_bytes), sram_pj_per_byte(memory.ofmap_sram_bytes),
-                       sram_pj_per_byte(spu.line_buffer_bytes), _DRAM_PJ_PER_BYTE)
+    sram = {r: _model_pj_per_byte(sram_model, r, b) for r, b in sram_sizes(memory, spu).items()}
+    return EnergyTable(mult, add, sram["ifmap"], sram["filter"], sram["ofmap"], sram["line_buffer"],
+                       _DRAM_PJ_PER_BYTE)
 
 
-def default_area(dtype: str) -> AreaTable:
+def default_area(dtype: str, sram_model: str = "horowitz") -> AreaTable:
     mult, add = _AREA_UM2[dtype]
-    return AreaTable(mult, add, _SRAM_UM2_PER_KIB)
+    return AreaTable(mult, add, HOROWITZ_UM2_PER_KIB if sram_model == "horowitz" else None)
 
 
 @dataclass(frozen=True)
@@ -222,6 +221,7 @@ class Accelerator:
     leakage_mw: float = 0.0
     area: AreaTable | None = None
     description: str = ""
+    sram_model: str = "horowitz"
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -238,10 +238,12 @@ class Accelerator:
         choice_field("overlap", self.overlap, OVERLAPS, "accelerator")
         object.__setattr__(self, "leakage_mw", _num("leakage_mw", self.leakage_mw, strict=False,
                                                     where="accelerator"))
+        choice_field("sram_model", self.sram_model, SRAM_MODELS, "accelerator")
         if self.energy is None:
-            object.__setattr__(self, "energy", default_energy(self.dtype, self.memory, self.sum_pool))
+            object.__setattr__(self, "energy", default_energy(self.dtype, self.memory, self.sum_pool,
+                                                              self.sram_model))
         if self.area is None:
-            object.__setattr__(self, "area", default_area(self.dtype))
+            object.__setattr__(self, "area", default_area(self.dtype, self.sram_model))
 
     @property
     def bytes_per_element(self) -> int:
@@ -251,20 +253,26 @@ class Accelerator:
     def num_pes(self) -> int:
         return self.mac_array.rows * self.mac_array.cols
 
+    def srams(self) -> tuple[SramCost, ...]:
+        """Each SRAM (ifmap, filter, ofmap, line buffer) as charged: bytes, pJ per byte, um^2."""
+        e = self.energy
+        pj = {"ifmap": e.ifmap_sram_pj_per_byte, "filter": e.filter_sram_pj_per_byte,
+              "ofmap": e.ofmap_sram_pj_per_byte, "line_buffer": e.line_buffer_pj_per_byte}
+        return tuple(SramCost(r, b, pj[r], sram_area_um2(self.area.sram_um2_per_kib, b))
+                     for r, b in sram_sizes(self.memory, self.sum_pool).items())
+
     def area_mm2(self) -> float:
         """Datapath + SRAM area: PEs (mult + accumulator), sum-pool lanes, SRAMs and line buffer."""
-        a, m = self.area, self.memory
+        a = self.area
         pes = self.num_pes * (a.mult_um2 + a.add_um2)
         lanes = self.sum_pool.adder_lanes * a.add_um2
-        sram_kib = (m.ifmap_sram_bytes + m.filter_sram_bytes + m.ofmap_sram_bytes
-                    + self.sum_pool.line_buffer_bytes) / 1024
-        return (pes + lanes + sram_kib * a.sram_um2_per_kib) / 1e6
+        return (pes + lanes + sum(s.area_um2 for s in self.srams())) / 1e6
 
     def with_(self, **changes) -> "Accelerator":
         """A copy with top-level fields replaced; derived tables are recomputed unless given."""
-        if "energy" not in changes and {"dtype", "memory", "sum_pool"} & set(changes):
+        if "energy" not in changes and {"dtype", "memory", "sum_pool", "sram_model"} & set(changes):
             changes["energy"] = None
-        if "area" not in changes and "dtype" in changes:
+        if "area" not in changes and {"dtype", "sram_model"} & set(changes):
             changes["area"] = None
         return replace(self, **changes)
 
@@ -273,12 +281,13 @@ class Accelerator:
             return {f.name: getattr(obj, f.name) for f in fields(obj)}
         return {"name": self.name, "description": self.description, "clock_hz": self.clock_hz,
                 "dtype": self.dtype, "overlap": self.overlap, "leakage_mw": self.leakage_mw,
-                "mac_array": dc(self.mac_array), "sum_pool": dc(self.sum_pool), "memory": dc(self.memory),
-                "energy": dc(self.energy), "area": dc(self.area), "area_mm2": self.area_mm2()}
+                "sram_model": self.sram_model, "mac_array": dc(self.mac_array), "sum_pool": dc(self.sum_pool), "memory": dc(self.memory),
+                "energy": dc(self.energy), "area": dc(self.area), "area_mm2": self.area_mm2(),
+                "srams": [s.to_dict() for s in self.srams()]}
 
 
 # -- loading -------------------------------------------------------------------
-_TOP = {"name", "description", "clock_hz", "dtype", "overlap", "leakage_mw", "mac_array",
+_TOP = {"name", "description", "clock_hz", "dtype", "overlap", "leakage_mw", "sram_model", "mac_array",
         "sum_pool", "memory", "energy", "area"}
 
 
@@ -314,13 +323,14 @@ def _units(d: dict, source: str) -> tuple[MacArray, SumPoolUnit, Memory]:
             Memory(**mem) if mem is not None else Memory())
 
 
-def _tables(d: dict, dtype: str, memory: Memory, sum_pool: SumPoolUnit, source: str):
-    """(energy, area) tables: the defaults with the file's fields overriding them, or None (defaults)."""
+def _tables(d: dict, dtype: str, memory: Memory, sum_pool: SumPoolUnit, model: str, source: str):
+    """(energy, area) tables: the model's with the file's fields overriding them, or None (the model's)."""
     energy = area = None
     if "energy" in d:
-        energy = replace(default_energy(dtype, memory, sum_pool), **_section(d, "energy", EnergyTable, False, source))
+        energy = replace(default_energy(dtype, memory, sum_pool, model),
+                         **_section(d, "energy", EnergyTable, False, source))
     if "area" in d:
-        area = replace(default_area(dtype), **_section(d, "area", AreaTable, False, source))
+        area = replace(default_area(dtype, model), **_section(d, "area", AreaTable, False, source))
     return energy, area
 
 
@@ -336,10 +346,12 @@ def accelerator_from_dict(d, source: str = "accelerator") -> Accelerator:
             raise ValueError(f"{source}: missing field {req!r}")
     try:
         mac_array, sum_pool, memory = _units(d, source)
-        kw = {k: d[k] for k in ("name", "description", "clock_hz", "dtype", "overlap", "leakage_mw") if k in d}
-        dtype = kw.get("dtype", "int8")
+        kw = {k: d[k] for k in ("name", "description", "clock_hz", "dtype", "overlap", "leakage_mw",
+                                "sram_model") if k in d}
+        dtype, model = kw.get("dtype", "int8"), kw.get("sram_model", "horowitz")
         choice_field("dtype", dtype, DTYPES, "accelerator")
-        energy, area = _tables(d, dtype, memory, sum_pool, source)
+        choice_field("sram_model", model, SRAM_MODELS, "accelerator")
+        energy, area = _tables(d, dtype, memory, sum_pool, model, source)
         return Accelerator(mac_array=mac_array, sum_pool=sum_pool, memory=memory, energy=energy,
                            area=area, **kw)
     except ValueError as e:

@@ -1,0 +1,245 @@
+"""The trace-level memory reference (tests/trace_reference.py) against SCALE-Sim's SRAM traces,
+and structconv.sim's analytical and cycle modes against the reference (issue 14, deliverable 1).
+
+Run ``python tests/test_sim_trace.py [N] [SEED]`` to print the measured distribution of
+model-vs-reference differences over N random dense layers (the numbers quoted below).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import trace_reference as T
+from structconv.core import Layer, Network
+from structconv.sim import Accelerator, MacArray, Memory, simulate, simulate_layer
+
+DIGESTS = Path(__file__).parent / "data" / "scalesim_traces" / "digests.json"
+CASES = json.loads(DIGESTS.read_text())["cases"]
+MODES = ("analytical", "cycle")
+
+
+def _digest(rows):
+    """benchmarks/scalesim_traces.py's digest of a demand matrix (kept in step with it)."""
+    exact = "".join(",".join(map(str, r)) + "\n" for r in rows)
+    sets = "".join(",".join(map(str, sorted(a for a in r if a >= 0))) + "\n" for r in rows)
+    return dict(rows=len(rows), ports=len(rows[0]) if rows else 0,
+                valid=sum(1 for r in rows for a in r if a >= 0),
+                sha_exact=hashlib.sha256(exact.encode()).hexdigest(),
+                sha_sets=hashlib.sha256(sets.encode()).hexdigest())
+
+
+def _operands(c):
+    return T.scalesim_operands(c["ifmap_h"], c["ifmap_w"], c["filter_h"], c["filter_w"], c["channels"],
+                               c["num_filters"], c["stride"])
+
+
+# -- the demand against SCALE-Sim 3.0.0's own SRAM trace files ---------------------------------
+def test_pinned_traces_cover_the_schedule_cases():
+    cs = [v["case"] for v in CASES.values()]
+    assert len(cs) >= 60
+    assert {c["dataflow"] for c in cs} == {"os", "ws", "is"}
+    assert {(c["array_rows"], c["array_cols"]) for c in cs} >= {(4, 4), (8, 8), (8, 4)}
+    assert any(math.ceil((c["ifmap_h"] - c["filter_h"] + c["stride"]) / c["stride"]) * c["stride"]
+               + c["filter_h"] - c["stride"] > c["ifmap_h"] for c in cs)          # hanging windows (-1)
+    assert any(c["stride"] > c["filter_h"] for c in cs)                            # skipped input rows
+    assert DIGESTS.stat().st_size < 200_000
+
+
+def test_demand_equals_scalesim_sram_traces_cycle_by_cycle_and_port_by_port():
+    """Every pinned case, every operand: the same address (or -1) on every array row/column port
+    in every cycle (sha_exact), the same per-cycle sets, and SCALE-Sim's service latency
+    (ifmap/filter served one cycle after demand, ofmap at demand; no stalls in CALC mode)."""
+    bad = []
+    for cid, v in CASES.items():
+        c = v["case"]
+        folds = T.demand(c["dataflow"], *_operands(c), c["array_rows"], c["array_cols"])
+        for op in T.OPS:
+            want = dict(v["traces"][op])
+            assert want.pop("latency") == (0 if op == "ofmap" else 1), (cid, op)
+            got = _digest(T.demand_matrix(folds, op))
+            if got != want:
+                bad.append((cid, op, {k: (got[k], want[k]) for k in got if got[k] != want[k]}))
+    assert not bad, bad[:3]
+
+
+def test_the_trace_check_tells_fold_orders_apart():
+    """The digests are not blind to the schedule: the reference's row-folds-outer order (the
+    other order structconv may pick) does not give SCALE-Sim's trace where both fold counts > 1."""
+    cid = "conv3x3_8x8c4k6__a4x4__os"
+    c, want = CASES[cid]["case"], CASES[cid]["traces"]["ifmap"]["sha_exact"]
+    folds = T.demand(c["dataflow"], *_operands(c), c["array_rows"], c["array_cols"], order=1)
+    assert _digest(T.demand_matrix(folds, "ifmap"))["sha_exact"] != want
+    assert _digest(T.demand_matrix(T.demand(c["dataflow"], *_operands(c), 4, 4), "ifmap"))["sha_exact"] == want
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_structconv_compute_cycles_equal_the_trace_length(mode):
+    """cycles_compute (SCALE-Sim topology semantics) == demand rows - 1 of the pinned traces."""
+    bad = []
+    for cid, v in CASES.items():
+        c = v["case"]
+        layer = Layer.conv2d("layer0", c["channels"], c["num_filters"], (c["filter_h"], c["filter_w"]),
+                             (c["ifmap_h"], c["ifmap_w"]), stride=c["stride"])
+        hw = Accelerator("t", MacArray(c["array_rows"], c["array_cols"], c["dataflow"]))
+        net = Network("t", (c["channels"], c["ifmap_h"], c["ifmap_w"]), (layer,))
+        got = simulate(net, hw=hw, mode=mode, scalesim_ofmap=True)[0].cycles_compute
+        if got != v["traces"]["ofmap"]["rows"] - 1:
+            bad.append((cid, got, v["traces"]["ofmap"]["rows"] - 1))
+    assert not bad, bad[:5]
+
+
+# -- structconv's memory model against the reference, on random dense layers --------------------
+SIZES = (16, 64, 512, 4096)
+BWS = (0.5, 2.0, 16.0)
+
+
+def make_case(pick, pint):
+    """A small dense layer and accelerator; ``pick(options)`` and ``pint(lo, hi)`` choose."""
+    g = pick((1, 1, 1, 2))
+    if g == 1 and pick((0, 0, 0, 0, 1)):
+        layer = Layer.linear("fc", pint(1, 24), pint(1, 12), bias=False)
+    else:
+        kh = pick((1, 2, 3, 5))
+        kw = pick((1, 3, kh))
+        s, d = pick((1, 1, 2, 3)), pick((1, 1, 2)) if max(kh, kw) > 1 else 1
+        p = pint(0, min(kh, kw) // 2)
+        h = pint(max(1, d * (kh - 1) + 1 - 2 * p), 9)
+        w = pint(max(1, d * (kw - 1) + 1 - 2 * p), 9)
+        layer = Layer.conv2d("l", g * pint(1, 5), g * pint(1, 7), (kh, kw), (h, w), stride=s, padding=p,
+                             dilation=d, groups=g)
+    links = pick(("shared", "per_operand"))
+    mem = dict(links=links, dram_bytes_per_cycle=pick(BWS))
+    if links == "per_operand":
+        mem.update({f"{op}_dram_bytes_per_cycle": pick(BWS) for op in T.OPS})
+    hw = Accelerator("r", MacArray(pint(1, 8), pint(1, 8), pick(("os", "ws", "is"))),
+                     memory=Memory(pick(SIZES), pick(SIZES), pick(SIZES), **mem),
+                     dtype=pick(("int8", "int16")), leakage_mw=1.0)
+    return layer, hw
+
+
+@st.composite
+def cases(draw):
+    return make_case(lambda xs: draw(st.sampled_from(xs)), lambda lo, hi: draw(st.integers(lo, hi)))
+
+
+def footprints(layer, hw):
+    """(ifmap elements the layer reads, structconv's ifmap size cg*H*W, filter size, halves)."""
+    I, F, _ = T.layer_operands(layer)
+    bpe = hw.bytes_per_element
+    half = [b // (2 * bpe) for b in (hw.memory.ifmap_sram_bytes, hw.memory.filter_sram_bytes)]
+    touched = len({a for row in I for a in row if a >= 0})
+    return touched, layer.group_in_channels * layer.input_size[0] * layer.input_size[1], len(F) * len(F[0]), half
+
+
+@settings(max_examples=40)
+@given(cases())
+def test_compute_cycles_and_ofmap_traffic_equal_the_reference(case):
+    """Exact in both modes, shared and per-operand links: cycles_compute, and the ofmap link's
+    bytes (final write-backs, and ws/is partial sums written back and read back)."""
+    layer, hw = case
+    ref = T.simulate_dense(layer, hw)
+    for mode in MODES:
+        r = simulate_layer(layer, None, hw, mode)
+        assert r.cycles_compute == ref["cycles_compute"], mode
+        assert r.dram_ofmap_bytes == ref["dram_ofmap_bytes"], mode
+
+
+@settings(max_examples=40)
+@given(cases())
+def test_ifmap_and_filter_traffic_where_the_operand_fits(case):
+    """Where the operand fits in half its SRAM both fetch it once; the model then counts the whole
+    input map (cg*H*W per group), the reference only the elements the schedule reads, so the
+    ifmap bytes differ by exactly the input elements no window touches (stride > kernel
+    extent, rows/cols past the last window). The model never fetches fewer filter bytes."""
+    layer, hw = case
+    ref = T.simulate_dense(layer, hw)
+    touched, Fi, Ff, (half_i, half_f) = footprints(layer, hw)
+    G, bpe = layer.groups, hw.bytes_per_element
+    for mode in MODES:
+        r = simulate_layer(layer, None, hw, mode)
+        if Fi <= half_i:
+            assert r.dram_ifmap_bytes == G * Fi * bpe
+            assert ref["dram_ifmap_bytes"] == G * touched * bpe
+        if Ff <= half_f:
+            assert r.dram_filter_bytes == ref["dram_filter_bytes"] == G * Ff * bpe
+        assert r.dram_filter_bytes >= ref["dram_filter_bytes"]
+
+
+@settings(max_examples=40)
+@given(cases())
+def test_analytical_stall_is_a_lower_bound_of_the_cycle_mode(case):
+    layer, hw = case
+    a, c = (simulate_layer(layer, None, hw, m) for m in MODES)
+    assert a.cycles_stall <= c.cycles_stall
+
+
+# Measured with ``python tests/test_sim_trace.py 2000 0`` (see README_14_trace.md): where the
+# ifmap does not fit in half its SRAM the model's per-fold tiles (equal shares cg*H*W/rf of the
+# input, no halo) differ from the address sets the schedule reads, so its ifmap bytes
+# are off by the factors below; with the same total bytes on every link, the cycle mode's
+# stall still differs because the model spreads the loads evenly over the folds.
+IFMAP_RATIO = (0.125, 9.0)       # model / reference ifmap bytes, operand not fitting (measured range)
+
+
+@settings(max_examples=40)
+@given(cases())
+def test_ifmap_traffic_where_it_does_not_fit_stays_within_the_measured_range(case):
+    layer, hw = case
+    touched, Fi, _, (half_i, _) = footprints(layer, hw)
+    if Fi <= half_i or touched == 0:
+        return
+    ref = T.simulate_dense(layer, hw)
+    for mode in MODES:
+        ratio = simulate_layer(layer, None, hw, mode).dram_ifmap_bytes / ref["dram_ifmap_bytes"]
+        assert IFMAP_RATIO[0] <= ratio <= IFMAP_RATIO[1], ratio
+
+
+# -- the measurement ------------------------------------------------------------------------------
+def measure(n: int, seed: int = 0) -> dict:
+    """Model vs reference over n random dense layers: exact matches and relative differences."""
+    rng = random.Random(seed)
+    keys = ("cycles_compute", "dram_ifmap_bytes", "dram_filter_bytes", "dram_ofmap_bytes", "dram_bytes",
+            "cycles_stall", "cycles_total")
+    rows = []
+    for _ in range(n):
+        layer, hw = make_case(rng.choice, rng.randint)
+        ref = T.simulate_dense(layer, hw)
+        touched, Fi, Ff, (half_i, half_f) = footprints(layer, hw)
+        for mode in MODES:
+            r = simulate_layer(layer, None, hw, mode)
+            got = {k: getattr(r, k) for k in keys}
+            rows.append(dict(mode=mode, fits_i=Fi <= half_i, got=got, ref={k: ref[k] for k in keys},
+                             same_bytes=all(got[k] == ref[k] for k in keys[1:4])))
+    out = {}
+    for mode in MODES:
+        for subset, pred in (("all", lambda r: True), ("ifmap not fitting", lambda r: not r["fits_i"]),
+                             ("same bytes per link", lambda r: r["same_bytes"])):
+            rs = [r for r in rows if r["mode"] == mode and pred(r)]
+            for k in keys:
+                rel = [(r["got"][k] - r["ref"][k]) / max(1, r["ref"][k]) for r in rs]
+                ratio = [r["got"][k] / r["ref"][k] for r in rs if r["ref"][k]]
+                out[(mode, subset, k)] = dict(
+                    n=len(rs), exact=sum(r["got"][k] == r["ref"][k] for r in rs),
+                    median_rel=statistics.median(rel) if rel else 0.0,
+                    median_abs_rel=statistics.median(map(abs, rel)) if rel else 0.0,
+                    max_abs_rel=max(map(abs, rel), default=0.0),
+                    ratio_min=min(ratio, default=1.0), ratio_max=max(ratio, default=1.0))
+    return out
+
+
+if __name__ == "__main__":
+    res = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 500, int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    print("| mode | cases | quantity | n | exact | median rel | median abs rel | max abs rel | model/ref min..max |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (mode, subset, k), v in res.items():
+        print(f"| {mode} | {subset} | {k} | {v['n']} | {v['exact']} | {v['median_rel']:+.3f} | "
+              f"{v['median_abs_rel']:.3f} | {v['max_abs_rel']:.3f} | {v['ratio_min']:.3f}..{v['ratio_max']:.3f} |")
