@@ -5,7 +5,7 @@ import pytest
 
 from structconv.sim import (Accelerator, MacArray, Memory, SumPoolUnit, list_accelerators, load_accelerator,
                             read_scalesim_config)
-from structconv.sim.accelerator import sram_pj_per_byte
+from structconv.sim.memory_cost import horowitz_pj_per_byte as sram_pj_per_byte
 
 GOOD = """name: t
 mac_array: {rows: 8, cols: 4, dataflow: ws}

@@ -244,10 +244,11 @@ def timeline(fold_cycles, loads, writes, bpe, links, bw):
     return fill + sum(wins) + drain, fill, wins, drain
 
 
-def gemm_folds(df, I, F, O, AR, AC, half_i, half_f, half_o):
-    """(folds, loads, writes, order) of one GEMM in the order with fewer DRAM elements."""
+def gemm_folds(df, I, F, O, AR, AC, half_i, half_f, half_o, order=None):
+    """(folds, loads, writes, order) of one GEMM in the order with fewer DRAM elements
+    (or in ``order`` when given)."""
     best = None
-    for order in (0, 1):
+    for order in ((0, 1) if order is None else (order,)):
         folds = demand(df, I, F, O, AR, AC, order)
         loads, writes = fold_traffic(folds, half_i, half_f, half_o, df)
         total = sum(sum(l.values()) for l in loads) + sum(writes)
@@ -256,18 +257,18 @@ def gemm_folds(df, I, F, O, AR, AC, half_i, half_f, half_o):
     return best[1:]
 
 
-def run_memory(gemms, df, AR, AC, sram_bytes, bpe, links, bw):
+def run_memory(gemms, df, AR, AC, sram_bytes, bpe, links, bw, order=None):
     """Run GEMMs (a list of (I, F, O)) through the SRAMs and links.
 
     ``sram_bytes`` = (ifmap, filter, ofmap) bytes; ``bw`` = {"shared": b} or
-    {"ifmap": b, "filter": b, "ofmap": b}. Returns a dict: cycles_compute, cycles_stall,
+    {"ifmap": b, "filter": b, "ofmap": b}; ``order`` forces a fold order. Returns a dict: cycles_compute, cycles_stall,
     cycles_total, dram_<op>_bytes, dram_bytes, sram reads/writes and the fold orders.
     """
     half_i, half_f, half_o = (b // (2 * bpe) for b in sram_bytes)
     cyc, loads, writes, orders = [], [], [], []
     sram = {op: 0 for op in OPS}
     for I, F, O in gemms:
-        folds, ld, wr, order = gemm_folds(df, I, F, O, AR, AC, half_i, half_f, half_o)
+        folds, ld, wr, order = gemm_folds(df, I, F, O, AR, AC, half_i, half_f, half_o, order)
         lens = [len(d["ifmap"]) for _, _, d in folds]
         lens[-1] -= 1                        # SCALE-Sim's Total Cycles: demand rows - 1
         cyc += lens
@@ -288,7 +289,7 @@ def run_memory(gemms, df, AR, AC, sram_bytes, bpe, links, bw):
     return out
 
 
-def simulate_dense(layer, hw):
+def simulate_dense(layer, hw, order=None):
     """The reference on a structconv dense Layer and Accelerator (dict as run_memory's)."""
     mac, mem = hw.mac_array, hw.memory
     gemms = [layer_operands(layer, g) for g in range(layer.groups)]
@@ -298,4 +299,4 @@ def simulate_dense(layer, hw):
         bw = {"shared": mem.dram_bytes_per_cycle}
     return run_memory(gemms, mac.dataflow, mac.rows, mac.cols,
                       (mem.ifmap_sram_bytes, mem.filter_sram_bytes, mem.ofmap_sram_bytes),
-                      hw.bytes_per_element, mem.links, bw)
+                      hw.bytes_per_element, mem.links, bw, order)

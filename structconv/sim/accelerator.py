@@ -30,8 +30,7 @@ from pathlib import Path
 from structconv.core import choice_field, int_field, load_data_file, shown
 
 from ._kernels import DATAFLOWS, LINKS, OVERLAPS, SCHEMES
-from .memory_cost import HOROWITZ_UM2_PER_KIB, SRAM_MODELS, SramCost, horowitz_pj_per_byte, sram_area_um2
-from .memory_cost import sram_pj_per_byte as _model_pj_per_byte
+from .memory_cost import HOROWITZ_UM2_PER_KIB, SRAM_MODELS, SramCost, sram_area_um2, sram_pj_per_byte
 
 DTYPES = ("int8", "int16", "fp16", "fp32")
 DTYPE_BYTES = {"int8": 1, "int16": 2, "fp16": 2, "fp32": 4}
@@ -47,11 +46,6 @@ _ENERGY_PJ = {"int8": (0.2, 0.1), "int16": (0.79, 0.1), "fp16": (1.1, 0.9), "fp3
 _AREA_UM2 = {"int8": (282.0, 137.0), "int16": (993.0, 137.0), "fp16": (1640.0, 4184.0),
              "fp32": (7700.0, 4184.0)}
 _DRAM_PJ_PER_BYTE = 1950.0 / 8      # midpoint of 1.3-2.6 nJ per 64 bits
-
-
-def sram_pj_per_byte(size_bytes: int) -> float:
-    """Horowitz access energy per byte of an SRAM of ``size_bytes`` (``sram_model: horowitz``)."""
-    return horowitz_pj_per_byte(size_bytes)
 
 
 def _where(path: str) -> str:
@@ -196,7 +190,7 @@ def sram_sizes(memory: Memory, spu: SumPoolUnit) -> dict[str, int]:
 
 def default_energy(dtype: str, memory: Memory, spu: SumPoolUnit, sram_model: str = "horowitz") -> EnergyTable:
     mult, add = _ENERGY_PJ[dtype]
-    sram = {r: _model_pj_per_byte(sram_model, r, b) for r, b in sram_sizes(memory, spu).items()}
+    sram = {r: sram_pj_per_byte(sram_model, r, b) for r, b in sram_sizes(memory, spu).items()}
     return EnergyTable(mult, add, sram["ifmap"], sram["filter"], sram["ofmap"], sram["line_buffer"],
                        _DRAM_PJ_PER_BYTE)
 
