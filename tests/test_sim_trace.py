@@ -2,7 +2,8 @@
 and structconv.sim's analytical and cycle modes against the reference (issue 14, deliverable 1).
 
 Run ``python tests/test_sim_trace.py [N] [SEED]`` to print the measured distribution of
-model-vs-reference differences over N random dense layers (the numbers quoted below).
+model-vs-reference differences over N random dense layers (quoted in the measured-range
+comment below and in the issue-14 README material).
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import trace_reference as T
-from structconv.core import Layer, Network
-from structconv.sim import Accelerator, MacArray, Memory, simulate, simulate_layer
+from structconv.core import Layer, Network, Structure
+from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit, simulate, simulate_layer
 
 DIGESTS = Path(__file__).parent / "data" / "scalesim_traces" / "digests.json"
 CASES = json.loads(DIGESTS.read_text())["cases"]
@@ -256,16 +257,36 @@ def test_analytical_stall_is_a_lower_bound_of_the_cycle_mode(case):
     assert a.cycles_stall <= c.cycles_stall
 
 
-# MEASURED bounds, not derived ones: the union of ``python tests/test_sim_trace.py 1500 0`` and
-# ``... 5000 1`` (6,500 random layers of ``make_case``). They hold the model to what it does
-# today; they are wide because the model's ifmap tiles are not the schedule's address sets
+@settings(max_examples=60)
+@given(cases())
+def test_ifmap_traffic_stays_in_the_envelope_both_definitions_imply(case):
+    """A derived bound: per group the model fetches the input map cg*H*W once or once per
+    column fold (Fi..Fi*cf), the reference at least every element read and at most every fold's
+    need set (touched..sum of need sets), so model/ref lies in [Fi/sum, cf*Fi/touched]."""
+    layer, hw = case
+    touched, Fi, _, _ = footprints(layer, hw)
+    if not touched:
+        return
+    rf, cf, per_fold = _folds(layer, hw)
+    ref = T.simulate_dense(layer, hw)
+    G, bpe = layer.groups, hw.bytes_per_element
+    for mode in MODES:
+        got = simulate_layer(layer, None, hw, mode).dram_ifmap_bytes
+        assert G * Fi * bpe <= got <= G * Fi * cf * bpe
+        assert Fi * ref["dram_ifmap_bytes"] <= got * per_fold and got * touched <= cf * Fi * ref["dram_ifmap_bytes"]
+
+
+# MEASURED ranges, not derived ones: the union of ``python tests/test_sim_trace.py N SEED`` for
+# (1500, 0), (5000, 1), (3000, 2): 9,500 random layers of ``make_case``. They are not converged
+# (seed 2 widened the ifmap range from 31.5 to 45 and the low end of cycles_total from 0.19 to
+# 0.11): the errors are structural and grow with kernel area and fold counts
 # (README_14_trace.md, REQUESTS.md): where the ifmap does not fit in half its SRAM the model
-# charges disjoint equal shares cg*H*W/rf per fold, while a ws/is row fold (one kernel offset)
-# reads almost the whole input plane and an os row fold reads its windows' halo; and the
-# model's fill is an equal share, not the first fold's need set. Derandomized so `make test`
-# reproduces the same examples; a wider range found by the thorough profile is a finding.
-IFMAP_RATIO = (0.029, 31.5)           # model / reference ifmap bytes, ifmap not fitting
-TOTAL_RATIO = {"analytical": (0.192, 11.0), "cycle": (0.192, 11.029)}   # cycles_total, all layers
+# charges disjoint equal shares cg*H*W/rf per fold, while a ws/is row fold (kernel offsets x
+# channels) reads almost the whole input plane and an os row fold reads its windows' halo; and
+# the model's fill is an equal share, not the first fold's need set. Derandomized, so
+# `make test` runs the same examples; a wider range found otherwise is a finding, not noise.
+IFMAP_RATIO = (0.029, 45.0)           # model / reference ifmap bytes, ifmap not fitting
+TOTAL_RATIO = {"analytical": (0.112, 11.0), "cycle": (0.151, 11.029)}   # cycles_total, all layers
 SAME_BYTES_TOTAL_RATIO = {"analytical": (0.576, 1.036), "cycle": (0.652, 1.263)}   # same bytes per link
 
 
@@ -284,6 +305,49 @@ def test_model_against_reference_stays_within_the_measured_ranges(case):
         if all(getattr(r, f"dram_{op}_bytes") == ref[f"dram_{op}_bytes"] for op in T.OPS):
             lo, hi = SAME_BYTES_TOTAL_RATIO[mode]
             assert lo <= r.cycles_total / ref["cycles_total"] <= hi
+
+
+# -- structured layers: the sum-pool unit first, its map on chip --------------------------------
+@st.composite
+def structured_cases(draw):
+    """A conv layer with a structure (c, (nh, nw)) on a sequential sum-pool unit."""
+    layer, hw = draw(cases())
+    if layer.op != "conv2d" or max(layer.kernel) == 1:
+        return None
+    s = Structure(draw(st.integers(1, layer.group_in_channels)),
+                  (draw(st.integers(1, layer.kernel[0])), draw(st.integers(1, layer.kernel[1]))))
+    try:
+        s.validate(layer)
+    except ValueError:
+        return None
+    spu = SumPoolUnit(draw(st.integers(1, 8)), draw(st.sampled_from(("tree", "separable", "sliding"))), 1 << 20)
+    return layer, s, hw.with_(overlap="sequential", sum_pool=spu)
+
+
+@settings(max_examples=60)
+@given(structured_cases())
+def test_structured_sequential_layers_against_the_reference(case):
+    """Sum-pool unit, then the MAC array on its on-chip map (no spill): cycles_compute and the
+    ofmap bytes are exact in both modes; the ifmap link carries the sum-pool input stream; the
+    cycle mode's stall is exact wherever the filter bytes agree (they differ only by finding 4,
+    the filter keep rule); the analytical stall never exceeds it."""
+    if case is None:
+        return
+    layer, s, hw = case
+    res = {m: simulate_layer(layer, s, hw, m) for m in MODES}
+    r = res["cycle"]
+    half_i = hw.memory.ifmap_sram_bytes // (2 * hw.bytes_per_element)
+    if r.fused is None or r.fused or r.sram_ifmap_writes // layer.groups > half_i:
+        return                                    # degenerate (no sum-pool), fused, or spilled
+    ref = T.simulate_structured_sequential(layer, s, hw, r.spu_cycles)
+    for mode, got in res.items():
+        assert got.cycles_compute == ref["cycles_compute"], mode
+        assert got.dram_ofmap_bytes == ref["dram_ofmap_bytes"], mode
+        assert got.dram_ifmap_bytes == ref["dram_ifmap_bytes"], mode
+        assert got.dram_filter_bytes >= ref["dram_filter_bytes"], mode
+    if r.dram_filter_bytes == ref["dram_filter_bytes"]:
+        assert r.cycles_stall == ref["cycles_stall"]
+    assert res["analytical"].cycles_stall <= r.cycles_stall
 
 
 # -- the measurement ------------------------------------------------------------------------------

@@ -300,3 +300,40 @@ def simulate_dense(layer, hw, order=None):
     return run_memory(gemms, mac.dataflow, mac.rows, mac.cols,
                       (mem.ifmap_sram_bytes, mem.filter_sram_bytes, mem.ofmap_sram_bytes),
                       hw.bytes_per_element, mem.links, bw, order)
+
+
+def simulate_structured_sequential(layer, structure, hw, spu_cycles):
+    """A structured layer whose sum-pool unit runs first and leaves its map on chip
+    (``overlap: sequential``, the map fits in half the ifmap SRAM: no spill).
+
+    Phase 1, the sum-pool unit: it streams the input map (cg*H*W per group) over the ifmap
+    link while it computes for ``spu_cycles`` (its own busy time, which tests/test_rtl_sumpool.py
+    checks against RTL); the phase lasts the longer of the two. Phase 2, the MAC array: the
+    small conv's GEMM (m = Ho*Wo, k = c*nh*nw, n = C_out/g) through run_memory with its ifmap
+    operand on chip (no DRAM traffic; -1 for DRAM purposes), filters and outputs as for a dense
+    layer. Returns run_memory's dict for phase 2 with both phases folded in.
+    """
+    mem, bpe, G = hw.memory, hw.bytes_per_element, layer.groups
+    P = layer.output_size[0] * layer.output_size[1]
+    Wn, K = structure.c * structure.nh * structure.nw, layer.out_channels // G
+    gemms = []
+    for g in range(G):
+        shift = g * 250_000
+        I = [[-1] * Wn for _ in range(P)]
+        F = [[FILTER_OFFSET + shift + k * Wn + j for k in range(K)] for j in range(Wn)]
+        O = [[OFMAP_OFFSET + shift + p * K + k for k in range(K)] for p in range(P)]
+        gemms.append((I, F, O))
+    if mem.links == "per_operand":
+        bw = dict(zip(OPS, mem.link_bytes_per_cycle()))
+    else:
+        bw = {"shared": mem.dram_bytes_per_cycle}
+    out = run_memory(gemms, hw.mac_array.dataflow, hw.mac_array.rows, hw.mac_array.cols,
+                     (mem.ifmap_sram_bytes, mem.filter_sram_bytes, mem.ofmap_sram_bytes), bpe, mem.links, bw)
+    spu_in = G * layer.group_in_channels * layer.input_size[0] * layer.input_size[1] * bpe
+    spu_stall = max(0, _cycles(spu_in, bw.get("ifmap", bw.get("shared"))) - spu_cycles)
+    out["cycles_compute"] += spu_cycles
+    out["cycles_stall"] += spu_stall
+    out["cycles_total"] = out["cycles_compute"] + out["cycles_stall"]
+    out["dram_ifmap_bytes"] += spu_in
+    out["dram_bytes"] += spu_in
+    return out
