@@ -164,8 +164,10 @@ def _primary(csv_path: Path) -> str | None:
         a = d.get("analysis", d)
         sel = a.get("selected")
         r = a["held-out"]["corr"][sel]
-        return (f"selected {sel}, held-out tau {r.get('tau', float('nan')):.3f}, paired p vs #params "
-                f"{r.get('p', r.get('p_vs_params', float('nan')))}")
+        p = r.get("p_vs_baseline", r.get("p_vs_params"))
+        return (f"`{sel}` selected on calibration plans, held-out tau {r['tau']:.3f} "
+                f"[{r['tau_ci'][0]:.3f}, {r['tau_ci'][1]:.3f}], two-sided paired bootstrap p vs #params "
+                f"{p:.4f} (Holm {r.get('p_holm', float('nan')):.4f})")
     except Exception:                                 # its layout is the accuracy helper's; quote nothing then
         return None
 

@@ -147,7 +147,8 @@ def table_md(t) -> list[str]:
         L += ["", f"Accuracy-in-the-loop: {len(il['candidates'])} candidates from the exact front "
               f"({il['front_size']} feasible points), successive halving over 1/2/3 epochs, scored on the "
               f"selection split (never the test set); {il['epochs_spent']} epochs spent vs "
-              f"{il['epochs_without_pruning']} without pruning, {il['seconds']:.0f} s.", "",
+              f"{il['epochs_without_pruning']} without pruning, {il.get('compute_seconds', il['seconds']):.0f} s of "
+              f"training and evaluation.", "",
               "| candidate | key | cycles ratio | proxy loss | state | epochs reached | selection acc |",
               "|---|---|---|---|---|---|---|"]
         cand = {c["name"]: c for c in il["candidates"]}
@@ -156,6 +157,18 @@ def table_md(t) -> list[str]:
             L.append(f"| {r['plan']} | `{c['key']}` | {c['cycles_ratio']:.3f} | {c['proxy_loss']:.4g} | "
                      f"{r['state']} | {r['budget_reached']} | {_f(r['accuracy'])} |")
     return L
+
+
+def _job_minutes(data) -> float:
+    seen, total = set(), 0.0
+    for t in data["tables"]:
+        for r in t["runs"].values():
+            if r["key"] not in seen:
+                seen.add(r["key"])
+                total += sum(x["seconds"] for x in r["runs"])
+        if t.get("in_loop"):
+            total += t["in_loop"].get("compute_seconds", 0.0)
+    return total / 60
 
 
 def markdown(data) -> str:
@@ -167,8 +180,9 @@ def markdown(data) -> str:
         f"{s['input_size']}x{s['input_size']}, {s['train_per_class']} training images per class, SR fine-tune "
         f"E = {s['epochs']} epochs, lam {s['lam']}, lr {s['lr']}) from the dense seed-0 checkpoint; fine-tune seeds "
         f"{list(data['settings']['seeds'])}; metric: top-1 (%) on the 10,000-image test set after "
-        f"decompose(strict=True). Wall time {data['wall_seconds'] / 60:.1f} min (one process, one thread, "
-        f"finished {data['finished']}).", ""]
+        f"decompose(strict=True). Compute: {_job_minutes(data):.1f} min of training and evaluation over all jobs "
+        f"(one process, one thread; this invocation {data['wall_seconds'] / 60:.1f} min of wall time, reusing the "
+        f"result.json of jobs an earlier invocation finished), finished {data['finished']}.", ""]
     for t in data["tables"]:
         L += table_md(t) + [""]
     if data["benchmark_seed0"]:

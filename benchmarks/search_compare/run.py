@@ -42,7 +42,8 @@ def in_loop(problem, st, scale, root, device, table: str):
     info = {"front_size": front_size, "candidates": [{"name": p.name, "key": keys[p.name],
             **M.describe(problem, idx, DESIGN_KINDS)} for p, idx in zip(plans, cands)],
             "ranking": res.ranking, "best": best, "epochs_spent": ev.epochs_spent,
-            "epochs_without_pruning": len(plans) * sum(st.budgets), "seconds": time.perf_counter() - t0}
+            "epochs_without_pruning": len(plans) * sum(st.budgets), "seconds": time.perf_counter() - t0,
+            "compute_seconds": ev.compute_seconds}
     return (None if best is None else cands[best["candidate"]]), info
 
 

@@ -95,7 +95,7 @@ class SelectionEval:
 
     def __init__(self, scale, settings, root: Path, device: str, keys: dict, log):
         self.scale, self.settings, self.root, self.device, self.keys, self.log = scale, settings, root, device, keys, log
-        self.epochs_spent = 0
+        self.epochs_spent, self.compute_seconds = 0, 0.0
 
     def __call__(self, plan, epochs: int) -> float:
         sel, _ = selection_split(self.scale, self.settings.sel_per_class, self.settings.sel_seed)
@@ -103,6 +103,7 @@ class SelectionEval:
         fresh = not (d / "result.json").exists()
         res = cached(d, lambda: fine_tune(self.scale, plan, 0, int(epochs), d, self.device, eval_set=sel))
         self.epochs_spent += int(epochs)
+        self.compute_seconds += float(res["seconds"])      # also when cached: the job's own time
         self.log(f"in-loop {plan.name} ({self.keys[plan.name]}) {epochs} epoch(s): selection acc "
                  f"{res['acc']:.2f}%{'' if fresh else ' (cached)'}")
         return res["acc"]
