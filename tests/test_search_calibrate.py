@@ -74,3 +74,14 @@ def test_bad_ground_truth_is_one_line(tmp_path, edit, msg):
     with pytest.raises(ValueError, match=r"missing column\(s\) \['accuracy_mean'\]"):
         (tmp_path / "x.csv").write_text("plan_id,plan_file,split,cycles_ratio,params\na,b,held_out,1,2\n")
         read_ground_truth(tmp_path / "x.csv")
+
+
+def test_a_constant_proxy_gets_direction_plus_one_instead_of_failing():
+    """A proxy that is the same on every calibration plan (field_ratio at a small input) has no tau."""
+    import numpy as np
+
+    from structconv.search.calibrate import _direction
+
+    y = np.array([1.0, 3.0, 2.0, 5.0])
+    assert _direction(np.ones(4), y) == 1
+    assert _direction(-y, y) == -1 and _direction(y, y) == 1

@@ -54,7 +54,7 @@ def test_search_with_weights_rescores_front(capsys, tmp_path):
                           str(tmp_path / "o"), "--json", "--no-progress", "--population", "10")
     assert rc == 0, err
     d = json.loads(stdout)
-    assert d["proxy"] == "projection_loss" and d["proxies"]["weight_free"] is False
+    assert d["proxy"] == "residual" and d["proxies"]["weight_free"] is False
     assert all("projected_loss" in m for m in d["front"])
 
 

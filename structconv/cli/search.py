@@ -35,7 +35,7 @@ def register(sub) -> None:
                    help="comma list of proxy, cycles_total, energy_pj, params, mults, area or a proxy name "
                         "(default proxy,cycles_total,energy_pj; 'proxy' alone = single objective under the "
                         "budgets)")
-    p.add_argument("--proxy", help="accuracy proxy to optimise (default: projection_loss with --weights, "
+    p.add_argument("--proxy", help="accuracy proxy to optimise (default: residual with --weights, "
                                    "else kept_dof)")
     p.add_argument("--trials", type=int, default=500, help="complete trials the study should hold (default 500)")
     p.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")

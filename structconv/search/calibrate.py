@@ -120,7 +120,7 @@ def fit(gt: GroundTruth, names=None, ridge: float = 1.0) -> Calibrated:
     std = np.where(std > 0, std, 1.0)
     Z = (X - mean) / std
     w = np.linalg.solve(Z.T @ Z + ridge * np.eye(len(names)), Z.T @ (y - y.mean()))
-    signs = {n: int(np.sign(stats.kendalltau(gt.proxies[n][cal], y).statistic) or 1) for n in names}
+    signs = {n: _direction(gt.proxies[n][cal], y) for n in names}
     return Calibrated(names, w, mean, std, float(y.mean()), signs)
 
 
@@ -170,3 +170,9 @@ def winner(results: dict, alpha: float = 0.05) -> dict:
             "note": f"{name} has the highest held-out tau" + ("" if beats else
                     "; no proxy beats #params significantly (paired bootstrap, alpha 0.05)"
                     if name == BASELINE or p is None or p >= alpha else "")}
+
+
+def _direction(x, y) -> int:
+    """+1 or -1: the sign of Kendall's tau on the calibration plans; +1 when it is undefined (a constant proxy)."""
+    t = stats.kendalltau(x, y).statistic
+    return 1 if not np.isfinite(t) or t == 0 else int(np.sign(t))
