@@ -249,9 +249,10 @@ def dram_reference(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order=None):
     i_share = _shares(Fi, rf) if df != "is" else _shares(Fi, rf * cf)
 
     class Buf:
-        def __init__(self, whole, full_tile, half):
+        def __init__(self, whole, full_tile, half, per_tile=False):
             self.keep_all = whole <= half
             self.keep_one = full_tile <= half
+            self.half, self.per_tile = half, per_tile    # per_tile: a tile stays when it fits itself
             self.res = set()
             self.last = None
 
@@ -261,12 +262,12 @@ def dram_reference(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order=None):
                     return 0
                 self.res.add(tid)
                 return size
-            hit = tid == self.last and self.keep_one
+            hit = tid == self.last and (size <= self.half if self.per_tile else self.keep_one)
             self.last = tid
             return 0 if hit else size
 
     ib = Buf(Fi, max(i_share), half_i)
-    fb = Buf(K * N, {"os": K * min(C, N), "ws": min(R, K) * min(C, N), "is": min(R, K) * N}[df], half_f)
+    fb = Buf(K * N, {"os": K * min(C, N), "ws": min(R, K) * min(C, N), "is": min(R, K) * N}[df], half_f, True)
     if df != "os":
         full = M * min(C, N) if df == "ws" else min(C, M) * N
         alive = full if order == 0 else M * N

@@ -52,7 +52,11 @@ def test_dram_traffic_matches_tile_residency_replay(g, Fi, hi, hf, ho, bpe_bw):
     tot, l0, lw = K.dram_closed(dfi, M, N, Kw, R, C, Fi, hi, hf, ho, order)
     assert tot == ref["total"]
     assert (l0, lw) == (ref["folds"][0][0], ref["folds"][-1][1])
-    # the whole cycle-mode layer: same traffic, and its stall equals the replayed link
+    # the whole cycle-mode layer: same traffic, and its stall equals the replayed link. The job's
+    # ifmap field is Fi, fetched as equal shares (a dense layer's own map, Kw*M, is counted by
+    # need sets instead: tests/test_sim_trace.py checks that against the trace reference)
+    if Fi == Kw * M:
+        return
     layer = Layer.conv2d("g", Kw, N, 1, (M, 1))        # a 1x1 conv is exactly this GEMM
     hw = Accelerator("h", MacArray(R, C, df), memory=Memory(2 * hi, 2 * hf, 2 * ho, float(bpe_bw)))
     job = dense_job(layer)
@@ -95,8 +99,12 @@ def test_fused_pipeline_matches_literal_replay(data, layer, hw):
 @settings(max_examples=80)
 @given(st.data(), layers(), accelerators())
 def test_cycle_mode_total_matches_one_link_replay(data, layer, hw):
-    """Cycle mode's cycles_total (dense, sequential and fused structured layers) equals a
-    restatement in Python with one DRAM link per layer (sim_reference.link_replay)."""
-    choice = data.draw(st.one_of(st.none(), structures(layer)))
+    """Cycle mode's cycles_total (sequential and fused structured layers) equals a
+    restatement in Python with one DRAM link per layer (sim_reference.link_replay). Dense
+    layers fetch their ifmap by need sets, not link_replay's equal shares of the map: their
+    timeline is checked against the trace reference (tests/test_sim_trace.py)."""
+    choice = data.draw(structures(layer))
+    if choice.is_identity(layer):
+        return
     r = simulate_layer(layer, choice, hw, "cycle")
     assert r.cycles_total == link_replay(layer, choice, hw, r.fused)

@@ -11,10 +11,14 @@ Every kernel writes one COUNTS row of event counts per job; energy is counts x
 table and is computed outside, in Python.
 
 Two modes fill the same fields:
-  analytical_jobs  closed forms (SCALE-Sim's fold algebra, pass-level add counts)
+  analytical_jobs  closed forms (SCALE-Sim's fold algebra, pass-level add counts); a dense
+                   job's ifmap DRAM traffic is its folds' need sets (the input elements
+                   their windows read), counted once per row fold (dense_ifmap)
   cycle_jobs       steps each distinct fold of the array schedule cycle by
                    cycle, walks the sum-pool output row by row, and runs the
-                   DRAM link and the fused pipeline fold by fold.
+                   DRAM link and the fused pipeline fold by fold (a dense job's ifmap
+                   loads per fold: dense_fold_loads). Both follow the buffer policy of
+                   tests/trace_reference.py, which tests/test_sim_trace.py checks them against.
 
 DRAM links (HW ``links``): ``shared`` (the default) is one link per layer: the MAC
 array's tiles and write-backs, the sum-pool's input stream and any spilled intermediate
@@ -46,7 +50,8 @@ LINKS = ("shared", "per_operand", "unlimited")  # DRAM link semantics
 JOB_FIELDS = (
     "m", "n", "k",                  # GEMM of one group: output pixels, filters, reduction length
     "groups",                       # the GEMM runs once per group, in turn
-    "ifmap",                        # elements of one group's ifmap the array fetches (0: none)
+    "ifmap",                        # elements of one group's ifmap the array fetches (0: none); a dense
+                                    # job whose ifmap is its whole input map (cg*h*w) fetches need sets
     "spu",                          # 1 when a sum-pool unit feeds the GEMM
     "cg", "h", "w", "ph", "pw",     # input channels per group, input size, padding
     "c", "kc", "a", "b",            # structure c and its sum-pool window (kc, a, b)
@@ -356,7 +361,10 @@ def dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
         last_w = (M - (rf - 1) * R) * (N - (cf - 1) * C)
         if order == 0:
             ifm = Fi if Fi <= half_i else Fi * cf
-            filt = Ff if (Ff <= half_f or K * min(C, N) <= half_f) else Ff * rf
+            # a column fold's filter tile (K x its columns) is kept across its row folds if it fits
+            full, last = K * min(C, N), K * (N - (cf - 1) * C)
+            filt = ((cf - 1) * full * (1 if (Ff <= half_f or full <= half_f) else rf)
+                    + last * (1 if (Ff <= half_f or last <= half_f) else rf))
         else:
             ifm = Fi if (Fi <= half_i or cdiv(Fi, rf) <= half_i) else Fi * cf
             filt = Ff if Ff <= half_f else Ff * rf
@@ -375,7 +383,10 @@ def dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
     if order == 0:
         filt = Ff if Ff <= half_f else Ff * cf
     else:
-        filt = Ff if (Ff <= half_f or min(R, K) * N <= half_f) else Ff * cf
+        # a row fold's filter tile (its rows x N) is kept across its column folds if it fits
+        full, last = min(R, K) * N, (K - (rf - 1) * R) * N
+        filt = ((rf - 1) * full * (1 if (Ff <= half_f or full <= half_f) else cf)
+                + last * (1 if (Ff <= half_f or last <= half_f) else cf))
     return Fi, filt, ofm, Fi // (rf * cf), min(R, K) * N, (M - (cf - 1) * C) * N
 
 
@@ -446,6 +457,404 @@ def ready_at(depth, ops, rate):
     return depth + np.int64(np.ceil(ops / rate - 1e-9))
 
 
+# -- the ifmap's need sets (dense jobs) -------------------------------------------------------
+# A dense GEMM's ifmap operand is SCALE-Sim's matrix I (pixels p x window elements j, j =
+# (kernel row * kw + kernel col) * cg + channel). A fold reads a rectangle of it: os pixels
+# [fr*R, ..) x all j; ws all pixels x j in [fr*R, ..); is pixels [fc*C, ..) x j in [fr*R, ..).
+# Its *need set* is the input elements (channel, y, x) that rectangle touches (padding and
+# hanging windows are no elements). The buffer policy is tests/trace_reference.py's: when the
+# whole footprint fits in half the ifmap SRAM a fold loads what was never loaded; otherwise it
+# loads its need set minus the previous fold's (kept when that fits in half).
+# Counting works per channel class: within a rectangle the channels with the same kernel-offset
+# range share one spatial set, counted on an H x W stamp array.
+@njit(**NUMBA_FLAGS)
+def fold_rect(df, fc, fr, R, C, M, Kk):
+    """(p0, p1, j0, j1): the ifmap rectangle fold (fc, fr) reads."""
+    if df == DF_OS:
+        return fr * R, min(M, (fr + 1) * R), 0, Kk
+    if df == DF_WS:
+        return 0, M, fr * R, min(Kk, (fr + 1) * R)
+    return fc * C, min(M, (fc + 1) * C), fr * R, min(Kk, (fr + 1) * R)
+
+
+@njit(**NUMBA_FLAGS)
+def _mark(job, p0, p1, oa, ob, stamp, sid):
+    """Mark the spatial positions windows of pixels [p0, p1) touch at kernel offsets [oa, ob)
+    with ``sid``; return how many were not marked with it before."""
+    H, W, kw, Wo = job[J_H], job[J_W], job[J_NW], job[J_WO]
+    sh, sw, dh, dw, ph, pw = job[J_SH], job[J_SW], job[J_DH], job[J_DW], job[J_PH], job[J_PW]
+    n = 0
+    for p in range(p0, p1):
+        oh = p // Wo
+        ow = p - oh * Wo
+        for o in range(oa, ob):
+            kr = o // kw
+            y = oh * sh + kr * dh - ph
+            if y < 0 or y >= H:
+                continue
+            x = ow * sw + (o - kr * kw) * dw - pw
+            if x < 0 or x >= W:
+                continue
+            a = y * W + x
+            if stamp[a] != sid:
+                stamp[a] = sid
+                n += 1
+    return n
+
+
+@njit(**NUMBA_FLAGS)
+def _offsets(j0, j1, ch, cg):
+    """Kernel offsets [oa, ob) channel ch has in window elements [j0, j1)."""
+    return (j0 - ch + cg - 1) // cg, (j1 - ch + cg - 1) // cg
+
+
+@njit(**NUMBA_FLAGS)
+def rect_pair(job, a, b, stamp, sid):
+    """(|need(a)|, |need(b)|, |need(a) & need(b)|) of rectangles a, b = (p0, p1, j0, j1);
+    b may be empty (p1 <= p0). ``sid`` is a one-element counter of stamp ids."""
+    cg = job[J_CG]
+    cuts = np.empty(6, np.int64)
+    cuts[0] = 0
+    cuts[1] = a[2] % cg
+    cuts[2] = a[3] % cg
+    cuts[3] = b[2] % cg
+    cuts[4] = b[3] % cg
+    cuts[5] = cg
+    cuts.sort()
+    na = 0
+    nb = 0
+    ni = 0
+    has_b = b[1] > b[0] and b[3] > b[2]
+    for k in range(5):
+        lo, hi = cuts[k], cuts[k + 1]
+        if hi <= lo:
+            continue
+        cnt = hi - lo
+        oa0, oa1 = _offsets(a[2], a[3], lo, cg)
+        sid[0] += 1
+        ua = _mark(job, a[0], a[1], oa0, oa1, stamp, sid[0])
+        na += cnt * ua
+        if has_b:
+            ob0, ob1 = _offsets(b[2], b[3], lo, cg)
+            sid[0] += 1
+            ub, both = _mark2(job, b[0], b[1], ob0, ob1, stamp, sid[0])
+            nb += cnt * ub
+            ni += cnt * both
+    return na, nb, ni
+
+
+@njit(**NUMBA_FLAGS)
+def _mark2(job, p0, p1, oa, ob, stamp, sid):
+    """_mark, also counting the positions newly marked that carried sid - 1 (a's set)."""
+    H, W, kw, Wo = job[J_H], job[J_W], job[J_NW], job[J_WO]
+    sh, sw, dh, dw, ph, pw = job[J_SH], job[J_SW], job[J_DH], job[J_DW], job[J_PH], job[J_PW]
+    n = 0
+    both = 0
+    for p in range(p0, p1):
+        oh = p // Wo
+        ow = p - oh * Wo
+        for o in range(oa, ob):
+            kr = o // kw
+            y = oh * sh + kr * dh - ph
+            if y < 0 or y >= H:
+                continue
+            x = ow * sw + (o - kr * kw) * dw - pw
+            if x < 0 or x >= W:
+                continue
+            a = y * W + x
+            s = stamp[a]
+            if s != sid:
+                if s == sid - 1:
+                    both += 1
+                stamp[a] = sid
+                n += 1
+    return n, both
+
+
+@njit(**NUMBA_FLAGS)
+def ifmap_footprint(job):
+    """Input elements of one group the windows read: touched rows x touched cols x cg."""
+    H, W = job[J_H], job[J_W]
+    rows = np.zeros(H, np.bool_)
+    cols = np.zeros(W, np.bool_)
+    for oh in range(job[J_HO]):
+        for kr in range(job[J_NH]):
+            y = oh * job[J_SH] + kr * job[J_DH] - job[J_PH]
+            if 0 <= y < H:
+                rows[y] = True
+    for ow in range(job[J_WO]):
+        for kc in range(job[J_NW]):
+            x = ow * job[J_SW] + kc * job[J_DW] - job[J_PW]
+            if 0 <= x < W:
+                cols[x] = True
+    return count_true(rows) * count_true(cols) * job[J_CG]
+
+
+@njit(**NUMBA_FLAGS)
+def ifmap_schedule(job, df, R, C, rf, cf, order, half_i, foot, loads):
+    """(total, first fold's) ifmap elements one group loads in fold order ``order``; fills
+    ``loads`` (one per fold, schedule order) when it has rf*cf entries."""
+    M, Kk = job[J_M], job[J_K]
+    stamp = np.full(job[J_H] * job[J_W], -1, np.int32)
+    sid = np.zeros(1, np.int64)
+    empty = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
+    per_fold = loads.shape[0] == rf * cf
+    if foot <= half_i:
+        # nothing is evicted: a fold loads what was never loaded before
+        first = rect_pair(job, fold_rect(df, 0, 0, R, C, M, Kk), empty, stamp, sid)[0]
+        if per_fold:
+            fits_loads(job, df, R, C, rf, cf, order, loads)
+        return foot, first
+    n_outer = rf if order == 1 else cf
+    n_inner = cf if order == 1 else rf
+    periodic = df != DF_IS and order == 0          # os/ws: a fold's rectangle depends on fr only
+    total = 0
+    first = 0
+    rep = 0                                        # periodic: the loads of column fold 1
+    prev = empty
+    prev_n = 0
+    for o in range(n_outer):
+        if periodic and o >= 2:                    # every later column fold repeats column fold 1
+            total += (n_outer - 2) * rep
+            if per_fold:
+                for s in range(2 * rf, rf * cf):
+                    loads[s] = loads[s - rf]
+            return total, first
+        for q in range(n_inner):
+            seq = o * n_inner + q
+            fr = o if order == 1 else q
+            fc = q if order == 1 else o
+            cur = fold_rect(df, fc, fr, R, C, M, Kk)
+            keep = seq > 0 and prev_n <= half_i    # the previous fold's set stays
+            if cur == prev:
+                n = prev_n
+                ld = 0 if keep else n
+            elif keep:
+                _na, n, inter = rect_pair(job, prev, cur, stamp, sid)
+                ld = n - inter
+            else:
+                n = rect_pair(job, cur, empty, stamp, sid)[0]
+                ld = n
+            if seq == 0:
+                first = ld
+            if periodic and o == 1:
+                rep += ld
+            total += ld
+            if per_fold:
+                loads[seq] = ld
+            prev = cur
+            prev_n = n
+    return total, first
+
+
+@njit(**NUMBA_FLAGS)
+def fits_loads(job, df, R, C, rf, cf, order, loads):
+    """Per fold, the elements never loaded before (the footprint fits: nothing is evicted)."""
+    cg, H, W, kw, Wo = job[J_CG], job[J_H], job[J_W], job[J_NW], job[J_WO]
+    sh, sw, dh, dw, ph, pw = job[J_SH], job[J_SW], job[J_DH], job[J_DW], job[J_PH], job[J_PW]
+    M, Kk = job[J_M], job[J_K]
+    seen = np.zeros(cg * H * W, np.bool_)
+    n_outer = rf if order == 1 else cf
+    n_inner = cf if order == 1 else rf
+    for o in range(n_outer):
+        for q in range(n_inner):
+            seq = o * n_inner + q
+            fr = o if order == 1 else q
+            fc = q if order == 1 else o
+            loads[seq] = 0
+            if df != DF_IS and fc >= 1:
+                continue                                 # the same rows of I again: resident
+            p0, p1, j0, j1 = fold_rect(df, fc, fr, R, C, M, Kk)
+            n = 0
+            for p in range(p0, p1):
+                oh = p // Wo
+                ow = p - oh * Wo
+                for j in range(j0, j1):
+                    o2 = j // cg
+                    kr = o2 // kw
+                    y = oh * sh + kr * dh - ph
+                    if y < 0 or y >= H:
+                        continue
+                    x = ow * sw + (o2 - kr * kw) * dw - pw
+                    if x < 0 or x >= W:
+                        continue
+                    a = (y * W + x) * cg + (j - o2 * cg)
+                    if not seen[a]:
+                        seen[a] = True
+                        n += 1
+            loads[seq] = n
+
+
+@njit(**NUMBA_FLAGS)
+def row_fold_sets(job, df, R, rf, half_i):
+    """os/ws, whose fold rectangles depend on the row fold only: per row fold fr, its need set's
+    size n[fr] and its overlap it[fr] with row fold fr-1's; and the overlap w of the last row
+    fold's with the first's (what column fold fc+1's first fold finds resident)."""
+    M, Kk, cg = job[J_M], job[J_K], job[J_CG]
+    n = np.zeros(rf, np.int64)
+    it = np.zeros(rf, np.int64)
+    stamp = np.full(job[J_H] * job[J_W], -1, np.int32)
+    if df == DF_OS:
+        # every row fold reads all channels: one spatial set per fold, stamped with its index
+        for fr in range(rf + 1):
+            p0, p1, _j0, _j1 = fold_rect(df, 0, fr % rf, R, 1, M, Kk)
+            new, old = _mark_os(job, p0, p1, stamp, fr)
+            if fr < rf:
+                n[fr] = cg * new
+                it[fr] = cg * old
+            else:
+                w = cg * old
+        return n, it, w
+    sid = np.zeros(1, np.int64)
+    for fr in range(rf):
+        cur = fold_rect(df, 0, fr, R, 1, M, Kk)
+        if fr == 0:
+            n[0] = rect_pair(job, cur, (np.int64(0), np.int64(0), np.int64(0), np.int64(0)), stamp, sid)[0]
+        else:
+            _a, n[fr], it[fr] = rect_pair(job, fold_rect(df, 0, fr - 1, R, 1, M, Kk), cur, stamp, sid)
+    w = rect_pair(job, fold_rect(df, 0, rf - 1, R, 1, M, Kk), fold_rect(df, 0, 0, R, 1, M, Kk), stamp, sid)[2]
+    return n, it, w
+
+
+@njit(**NUMBA_FLAGS)
+def _mark_os(job, p0, p1, stamp, fr):
+    """Stamp the positions pixels [p0, p1)'s windows touch with fr: (newly stamped, of those
+    the ones row fold fr-1 had)."""
+    H, W, kh, kw, Wo = job[J_H], job[J_W], job[J_NH], job[J_NW], job[J_WO]
+    sh, sw, dh, dw, ph, pw = job[J_SH], job[J_SW], job[J_DH], job[J_DW], job[J_PH], job[J_PW]
+    new = 0
+    old = 0
+    for p in range(p0, p1):
+        oh = p // Wo
+        ow = p - oh * Wo
+        for kr in range(kh):
+            y = oh * sh + kr * dh - ph
+            if y < 0 or y >= H:
+                continue
+            for kc in range(kw):
+                x = ow * sw + kc * dw - pw
+                if x < 0 or x >= W:
+                    continue
+                a = y * W + x
+                s = stamp[a]
+                if s != fr:
+                    if s == fr - 1:
+                        old += 1
+                    stamp[a] = fr
+                    new += 1
+    return new, old
+
+
+@njit(**NUMBA_FLAGS)
+def periodic_loads(n, it, w, rf, cf, order, half_i, loads):
+    """(total, first) ifmap loads of os/ws from row_fold_sets; per fold into ``loads`` when it
+    has rf*cf entries (schedule order)."""
+    per_fold = loads.shape[0] == rf * cf
+    total = 0
+    for fr in range(rf):
+        # the fold that enters row fold fr (its predecessor is row fold fr-1; none for fr = 0)
+        enter = n[fr] - (it[fr] if (fr > 0 and n[fr - 1] <= half_i) else 0)
+        again = 0 if n[fr] <= half_i else n[fr]          # the same rectangle once more
+        if order == 1:
+            total += enter + (cf - 1) * again
+            if per_fold:
+                loads[fr * cf] = enter
+                for fc in range(1, cf):
+                    loads[fr * cf + fc] = again
+        else:
+            # order 0: column fold 0 enters fr from fr-1; later column folds enter row fold 0
+            # from the last row fold
+            later = enter if fr > 0 else n[0] - (w if n[rf - 1] <= half_i else 0)
+            if rf == 1:
+                later = again
+            total += enter + (cf - 1) * later
+            if per_fold:
+                loads[fr] = enter
+                for fc in range(1, cf):
+                    loads[fc * rf + fr] = later
+    return total, n[0]
+
+
+@njit(**NUMBA_FLAGS)
+def dense_ifmap(job, df, R, C, rf, cf, half_i):
+    """(footprint, (total, first) in order 0, (total, first) in order 1) of one group."""
+    foot = ifmap_footprint(job)
+    none = np.zeros(0, np.int64)
+    if foot <= half_i:                               # both orders load the footprint once
+        t = ifmap_schedule(job, df, R, C, rf, cf, 0, half_i, foot, none)
+        return foot, t, t
+    if df != DF_IS:
+        n, it, w = row_fold_sets(job, df, R, rf, half_i)
+        return foot, periodic_loads(n, it, w, rf, cf, 0, half_i, none), periodic_loads(n, it, w, rf, cf, 1,
+                                                                                          half_i, none)
+    t0 = ifmap_schedule(job, df, R, C, rf, cf, 0, half_i, foot, none)
+    if rf == 1 or cf == 1:
+        return foot, t0, t0
+    return foot, t0, ifmap_schedule(job, df, R, C, rf, cf, 1, half_i, foot, none)
+
+
+@njit(**NUMBA_FLAGS)
+def dense_fold_loads(job, df, R, C, rf, cf, order, half_i):
+    """The ifmap elements each fold of one group loads, schedule order (cycle mode)."""
+    loads = np.zeros(rf * cf, np.int64)
+    foot = ifmap_footprint(job)
+    if foot > half_i and df != DF_IS:
+        n, it, w = row_fold_sets(job, df, R, rf, half_i)
+        periodic_loads(n, it, w, rf, cf, order, half_i, loads)
+    else:
+        ifmap_schedule(job, df, R, C, rf, cf, order, half_i, foot, loads)
+    return loads
+
+
+IFMAP_COUNT_MAX = 1 << 24    # need-set counting work (marks, stamp entries) beyond which a job keeps equal shares
+IS_COUNT_MAX = 1 << 20       # is: every fold is a new rectangle (no per-row-fold closed form yet)
+
+
+@njit(**NUMBA_FLAGS)
+def ifmap_counted(job, df, R, C, rf, cf, half_i):
+    """Whether a dense job's ifmap is counted by need sets: when the counting's work (stamp
+    arrays and marks, either mode, either order) stays under IFMAP_COUNT_MAX. Larger jobs keep
+    the closed form of whole-map equal shares (cg*H*W per group; dram_parts, fold_traffic), as
+    does a job whose ``ifmap`` field is not its whole input map (equal shares of that field)."""
+    M, Kk, cg = job[J_M], job[J_K], job[J_CG]
+    HW = job[J_H] * job[J_W]
+    if job[J_SPU] != 0 or job[J_IFMAP] != cg * HW or HW > IFMAP_COUNT_MAX or cg > IFMAP_COUNT_MAX // max(HW, 1):
+        return False
+    if M > IFMAP_COUNT_MAX or Kk > IFMAP_COUNT_MAX:
+        return False
+    offs = float(min(R, Kk) // cg + 2)                  # floats: an estimate that cannot wrap
+    if df == DF_OS:
+        marks = float(rf + 1) * min(R, M) * float(job[J_NH]) * float(job[J_NW])
+    elif df == DF_WS:
+        marks = 20.0 * (rf + 1) * M * offs
+    else:
+        marks = 40.0 * rf * cf * min(C, M) * offs
+    if marks > (IFMAP_COUNT_MAX if df != DF_IS else IS_COUNT_MAX):
+        return False
+    # the footprint fits the ifmap SRAM's half: the cycle mode marks every element each fold reads
+    fits_work = cg * HW + M * Kk if ifmap_footprint(job) <= half_i else 0
+    return HW + marks + fits_work <= IFMAP_COUNT_MAX
+
+
+@njit(**NUMBA_FLAGS)
+def dense_order(job, df, R, C, rf, cf, half_i, half_f, half_o):
+    """(fold order, dram_parts) of a dense job: the order with fewer DRAM elements (ties:
+    SCALE-Sim's), the ifmap counted by its need sets (dense_ifmap)."""
+    foot, a0, a1 = dense_ifmap(job, df, R, C, rf, cf, half_i)
+    return order_of(job, df, R, C, half_i, half_f, half_o, foot, a0, a1)
+
+
+@njit(**NUMBA_FLAGS)
+def order_of(job, df, R, C, half_i, half_f, half_o, foot, a0, a1):
+    """dense_order from the ifmap's (total, first) in either order."""
+    M, N, K = job[J_M], job[J_N], job[J_K]
+    p0 = dram_parts(df, M, N, K, R, C, foot, half_i, half_f, half_o, 0)
+    p1 = dram_parts(df, M, N, K, R, C, foot, half_i, half_f, half_o, 1)
+    if a1[0] + p1[1] + p1[2] < a0[0] + p0[1] + p0[2]:
+        return 1, (a1[0], p1[1], p1[2], a1[1], p1[4], p1[5])
+    return 0, (a0[0], p0[1], p0[2], a0[1], p0[4], p0[5])
+
+
 # -- the analytical path ------------------------------------------------------------------
 @njit(**NUMBA_FLAGS)
 def dram_bytes(out, G, bpe, parts, spu_dram):
@@ -477,9 +886,12 @@ def analytical_job(job, hw, out):
     out[O_FI_R] = G * fi_r
     out[O_OF_W] = G * of_w
     if job[J_SPU] == 0:
-        order = pick_order(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, False)
-        b = dram_bytes(out, G, bpe, dram_parts(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o,
-                                               order), 0)
+        if ifmap_counted(job, df, R, C, rf, cf, half_i):
+            order, parts = dense_order(job, df, R, C, rf, cf, half_i, half_f, half_o)
+        else:
+            order = pick_order(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, False)
+            parts = dram_parts(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, order)
+        b = dram_bytes(out, G, bpe, parts, 0)
         out[O_IF_R] = G * if_r
         out[O_COMPUTE] = mac_cycles
         out[O_STALL] = stall_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], mac_cycles)
@@ -688,7 +1100,7 @@ def fold_traffic(df, fc, fr, seq, rf, cf, ru, cu, M, N, K, R, C, Fi, half_i, hal
     if df == DF_OS:
         W = ru * cu
         if order == 0:
-            keep_f = Ff <= half_f or K * min(C, N) <= half_f
+            keep_f = Ff <= half_f or K * cu <= half_f
             if Fi > half_i or fc == 0:
                 Li += share(Fi, fr, rf)
             if (not keep_f) or fr == 0:
@@ -709,7 +1121,7 @@ def fold_traffic(df, fc, fr, seq, rf, cf, ru, cu, M, N, K, R, C, Fi, half_i, hal
         big = M * min(C, N) if order == 0 else Fo
     else:
         Li += share(Fi, seq, rf * cf)
-        keep_f = Ff <= half_f if order == 0 else (Ff <= half_f or min(R, K) * N <= half_f)
+        keep_f = Ff <= half_f if order == 0 else (Ff <= half_f or ru * N <= half_f)
         if (not keep_f) or fc == 0:
             Lf += ru * N
         tile = cu * N
@@ -822,7 +1234,23 @@ def cycle_job(job, hw, out):
         out[O_DRAM_I] += spu_dram
         if not fused:
             out[O_STALL] += max(np.int64(0), xfer(hw, spu_dram, 0, 0) - spu_cycles)
-    order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, fused and df == DF_OS)
+    counted = ifmap_counted(job, df, R, C, rf, cf, half_i)
+    iload = np.zeros(0, np.int64)                       # counted: the ifmap loads of each fold
+    if counted:
+        foot = ifmap_footprint(job)
+        if foot > half_i and df != DF_IS:               # os/ws: one pass over the row folds
+            n_, it_, w_ = row_fold_sets(job, df, R, rf, half_i)
+            none = np.zeros(0, np.int64)
+            order = order_of(job, df, R, C, half_i, half_f, half_o, foot,
+                             periodic_loads(n_, it_, w_, rf, cf, 0, half_i, none),
+                             periodic_loads(n_, it_, w_, rf, cf, 1, half_i, none))[0]
+            iload = np.zeros(rf * cf, np.int64)
+            periodic_loads(n_, it_, w_, rf, cf, order, half_i, iload)
+        else:
+            order = dense_order(job, df, R, C, rf, cf, half_i, half_f, half_o)[0]
+            iload = dense_fold_loads(job, df, R, C, rf, cf, order, half_i)
+    else:
+        order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, fused and df == DF_OS)
     n_outer = rf if order == 1 else cf
     n_inner = cf if order == 1 else rf
     # fold by fold: compute, SRAM events, DRAM link (double-buffered) and fused pipeline.
@@ -871,6 +1299,8 @@ def cycle_job(job, hw, out):
                 out[O_OF_W] += shape[lr, lc, 4] + (R + C if df == DF_OS else 0)   # SCALE-Sim's OS count
                 Li, Lf, Lo, W = fold_traffic(df, fc, fr, o * n_inner + q, rf, cf, ru, cu, M, N, K, R, C, Fi,
                                              half_i, half_f, half_o, order)
+                if counted:
+                    Li = iload[o * n_inner + q]
                 dram_i += Li
                 dram_f += Lf
                 dram_o += Lo + W

@@ -69,13 +69,19 @@ def _spu(j: dict) -> dict:
 
 
 def _dram_elems(j: dict, g: dict, fi: int, df: str) -> int:
-    """DRAM elements of one group's GEMM, either fold order (``dram_closed``, ``fold_traffic``)."""
+    """DRAM elements of one group's GEMM, either fold order (``dram_closed``, ``fold_traffic``;
+    a dense job's ifmap counted by need sets, ``dense_ifmap``: every fold loads at most its need
+    set, at most min(the map, the rectangle of I it reads))."""
     ff, fo, rf, cf = j["k"] * j["n"], j["m"] * j["n"], g["rf"], g["cf"]
+    R, C = g["R"], g["C"]
+    area = {"os": min(R, j["m"]) * j["k"], "ws": j["m"] * min(R, j["k"]),
+            "is": min(C, j["m"]) * min(R, j["k"])}[df]
+    need = 0 if j["spu"] else rf * cf * min(fi, area)
     if df == "os":
-        return fi * cf + ff * rf + fo
+        return max(fi * cf, need) + ff * rf + fo
     if df == "ws":
-        return ff + fi * cf + fo * (2 * rf - 1)
-    return fi + ff * cf + fo * (2 * rf - 1)
+        return ff + max(fi * cf, need) + fo * (2 * rf - 1)
+    return max(fi, need) + ff * cf + fo * (2 * rf - 1)
 
 
 def job_bounds(j: dict, hw: Accelerator, mode: str) -> tuple[dict[str, tuple[int, bool]], dict[str, int]]:
