@@ -20,8 +20,10 @@ Model, in short (details: mapping.py, _kernels.py):
 - Overlap: fused pipelines the sum-pool unit into the MAC array through the line
   buffer (falls back to sequential when the rows it needs do not fit there);
   sequential writes the sum-pool output to SRAM (DRAM if it does not fit) first.
-- Memory: double-buffered SRAMs (half active); an operand's tiles are re-fetched
-  from DRAM when they do not fit, with the cheaper of the two fold orders; stalls
+- Memory: double-buffered SRAMs (half active); each fold loads the input its windows
+  read (its need set) less what the previous fold left when the map does not fit in
+  half the SRAM, filter tiles are re-fetched unless they fit, with the cheaper of the
+  two fold orders (checked against tests/trace_reference.py); stalls
   are DRAM time the compute cannot hide (first fill and last drain included), over
   one shared link (default), a link per operand, or none (``unlimited``: SCALE-Sim's
   CALC mode, no stalls, each operand's needed bandwidth reported).
