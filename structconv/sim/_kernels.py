@@ -481,25 +481,7 @@ def fold_rect(df, fc, fr, R, C, M, Kk):
 def _mark(job, p0, p1, oa, ob, stamp, sid):
     """Mark the spatial positions windows of pixels [p0, p1) touch at kernel offsets [oa, ob)
     with ``sid``; return how many were not marked with it before."""
-    H, W, kw, Wo = job[J_H], job[J_W], job[J_NW], job[J_WO]
-    sh, sw, dh, dw, ph, pw = job[J_SH], job[J_SW], job[J_DH], job[J_DW], job[J_PH], job[J_PW]
-    n = 0
-    for p in range(p0, p1):
-        oh = p // Wo
-        ow = p - oh * Wo
-        for o in range(oa, ob):
-            kr = o // kw
-            y = oh * sh + kr * dh - ph
-            if y < 0 or y >= H:
-                continue
-            x = ow * sw + (o - kr * kw) * dw - pw
-            if x < 0 or x >= W:
-                continue
-            a = y * W + x
-            if stamp[a] != sid:
-                stamp[a] = sid
-                n += 1
-    return n
+    return _mark2(job, p0, p1, oa, ob, stamp, sid)[0]
 
 
 @njit(**NUMBA_FLAGS)
