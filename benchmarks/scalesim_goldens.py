@@ -18,8 +18,9 @@ How to run (from the repository root)::
     .venv-scalesim/bin/pip install scalesim==3.0.0 'numpy<2.4'   # SCALE-Sim crashes on numpy 2.4
     .venv-scalesim/bin/python benchmarks/scalesim_goldens.py
 
-Options: ``--jobs N`` (worker processes, default 2), ``--out PATH`` (default
-``tests/data/scalesim_goldens.csv``), ``--only SUBSTR`` (run only the cases
+Options: ``--set wide`` (the second pinned set, below), ``--jobs N`` (worker processes,
+default 2), ``--out PATH`` (default ``tests/data/scalesim_goldens.csv``, or
+``tests/data/scalesim_goldens_wide.csv`` with ``--set wide``), ``--only SUBSTR`` (run only the cases
 whose case_id contains SUBSTR; the output then holds only those rows),
 ``--list`` (print the case ids and exit).
 
@@ -34,6 +35,23 @@ This module only needs the standard library at import time; ``scalesim`` is
 imported lazily inside :func:`run_case`, so other scripts (e.g. the project's
 benchmark) can ``from benchmarks.scalesim_goldens import cases`` without
 SCALE-Sim installed.
+
+The wide set (``--set wide``, :func:`wide_cases`; tests/test_scalesim_wide.py) widens the
+goldens with layer shapes the first set lacks (odd sizes, stride 2/3/4 with hanging windows,
+rectangular kernels, 1x1, FC rows), arrays 4x4, 32x32, 64x8, 128x128 and 12x20, several SRAM
+sizes, GEMM topologies (SCALE-Sim's mnk input, ``Layer, M, N, K,``) and depthwise ``DP`` rows.
+Its CSV has the same columns plus ``input_kind`` (after case_id):
+  * conv: as above;
+  * gemm: the topology row ``layer0, M, N, K,`` run with ``input_type_gemm=True``; the row holds
+    M in ifmap_h, K in channels, N in num_filters and 1 in ifmap_w, filter_h, filter_w, stride
+    (the 1x1 conv on an M x 1 input with K channels both tools derive from it);
+  * dp: the conv row named ``layer0_DP``, which SCALE-Sim runs once per channel (Channels report
+    rows, asserted identical): the additive columns (cycles, SRAM/DRAM accesses) hold the sum
+    over the channels; percentages, start/stop cycles and bandwidths are one channel's.
+The shapes were picked to be small enough for short SCALE-Sim runs (no 224x224 layers); the cap
+``WIDE_MAX_COST`` on ``_cost_guess`` (demand cells) guards that and drops none of the 153 cases.
+The whole set took 56.5 s of SCALE-Sim CPU time (77 s wall, --jobs 1, on a loaded 2-core machine).
+The list was fixed before any result was compared with structconv.
 
 Notes on SCALE-Sim 3.0.0 inputs (see benchmarks/SCALESIM_NOTES.md):
   * the topology ifmap is the *already padded* input; SCALE-Sim computes
@@ -187,6 +205,7 @@ EXTRA_KEYS = [
 ]
 
 COLUMNS = CASE_KEYS + COMPUTE_KEYS + ACCESS_KEYS + EXTRA_KEYS
+WIDE_COLUMNS = COLUMNS[:1] + ["input_kind"] + COLUMNS[1:]
 
 
 def cases() -> list[dict]:
@@ -207,6 +226,65 @@ def cases() -> list[dict]:
                 "array_rows": rows, "array_cols": cols, "dataflow": df,
                 "ifmap_sram_kb": sram[0], "filter_sram_kb": sram[1], "ofmap_sram_kb": sram[2],
             })
+    ids = [c["case_id"] for c in out]
+    assert len(ids) == len(set(ids)), "duplicate case ids"
+    assert not any("DP" in i for i in ids), "'DP' in a layer name means depthwise to SCALE-Sim"
+    return out
+
+
+# The wide set: layers not in LAYERS. name: (ifmap_h, ifmap_w, filter_h, filter_w, channels,
+# num_filters, stride); "_hang": (ifmap - filter) % stride != 0 in h and/or w.
+WIDE_LAYERS: dict[str, tuple[int, int, int, int, int, int, int]] = {
+    "odd5x5_13x13c7k9": (13, 13, 5, 5, 7, 9, 1),
+    "conv3x3s3_hang_20x20c5k11": (20, 20, 3, 3, 5, 11, 3),
+    "conv5x5s2_hang_18x15c4k6": (18, 15, 5, 5, 4, 6, 2),          # hangs in h only
+    "rect1x5_11x19c6k10": (11, 19, 1, 5, 6, 10, 1),
+    "rect7x2s3_hang_23x14c3k5": (23, 14, 7, 2, 3, 5, 3),          # hangs in h only
+    "conv1x1_9x9c96k40": (9, 9, 1, 1, 96, 40, 1),
+    "conv1x1s3_hang_11x11c12k20": (11, 11, 1, 1, 12, 20, 3),
+    "fc_1x1c300k77": (1, 1, 1, 1, 300, 77, 1),
+    "conv3x3_7x7c64k96": (7, 7, 3, 3, 64, 96, 1),
+    "conv2x2s2_8x12c16k8": (8, 12, 2, 2, 16, 8, 2),
+    "conv4x4s4_hang_17x19c3k12": (17, 19, 4, 4, 3, 12, 4),
+    "wide3x3_5x31c9k33": (5, 31, 3, 3, 9, 33, 1),
+    "pw1x1_28x28c32k144": (28, 28, 1, 1, 32, 144, 1),            # MobileNetV2-like expand
+}
+WIDE_ARRAYS = ((4, 4), (32, 32), (64, 8), (128, 128), (12, 20))
+WIDE_SRAMS = ((64, 64, 64), (1, 1, 1), (2, 4, 8), (512, 512, 256))
+# name: (M, N, K) of SCALE-Sim's GEMM input
+WIDE_GEMMS = {"gemm_m37n53k29": (37, 53, 29), "gemm_m1n300k128": (1, 300, 128),
+              "gemm_m200n17k64": (200, 17, 64), "gemm_m64n64k9": (64, 64, 9)}
+# name: (ifmap_h, ifmap_w, filter_h, filter_w, channels, filters per channel, stride)
+WIDE_DPS = {"dw3x3_10x10c8": (10, 10, 3, 3, 8, 1, 1), "dw3x3s2_hang_12x12c6": (12, 12, 3, 3, 6, 1, 2),
+            "dw5x5_9x11c4k2": (9, 11, 5, 5, 4, 2, 1), "dw7x7s3_16x16c3": (16, 16, 7, 7, 3, 1, 3)}
+WIDE_MAX_COST = 4_000_000     # _cost_guess cap (demand cells): keeps each SCALE-Sim run short
+
+
+def _wide_case(kind, name, dims, rows, cols, sram, df):
+    h, w, fh, fw, ch, nf, s = dims
+    return {"case_id": f"{name}__a{rows}x{cols}__sram{sram[0]}-{sram[1]}-{sram[2]}__{df}",
+            "input_kind": kind, "ifmap_h": h, "ifmap_w": w, "filter_h": fh, "filter_w": fw,
+            "channels": ch, "num_filters": nf, "stride": s, "array_rows": rows, "array_cols": cols,
+            "dataflow": df, "ifmap_sram_kb": sram[0], "filter_sram_kb": sram[1], "ofmap_sram_kb": sram[2]}
+
+
+def wide_cases() -> list[dict]:
+    """The wide set: layer i of WIDE_LAYERS on arrays i, i+1, i+3 of WIDE_ARRAYS (cyclic), each
+    GEMM on two arrays, DP row i on array i, the SRAM sizes taken in turn, x os/ws/is; cases over
+    WIDE_MAX_COST dropped."""
+    out, k, na = [], 0, len(WIDE_ARRAYS)
+    specs = [("conv", n, d, [WIDE_ARRAYS[(i + j) % na] for j in (0, 1, 3)])
+             for i, (n, d) in enumerate(WIDE_LAYERS.items())]
+    specs += [("gemm", n, (m, 1, 1, 1, kk, nn, 1), WIDE_ARRAYS[2 * (i % 2):2 * (i % 2) + 2])
+              for i, (n, (m, nn, kk)) in enumerate(WIDE_GEMMS.items())]
+    specs += [("dp", n, d, [WIDE_ARRAYS[i % na]]) for i, (n, d) in enumerate(WIDE_DPS.items())]
+    for kind, name, dims, arrays in specs:
+        for rows, cols in arrays:
+            sram, k = WIDE_SRAMS[k % len(WIDE_SRAMS)], k + 1
+            for df in DATAFLOWS:
+                c = _wide_case(kind, name, dims, rows, cols, sram, df)
+                if _cost_guess(c) <= WIDE_MAX_COST:
+                    out.append(c)
     ids = [c["case_id"] for c in out]
     assert len(ids) == len(set(ids)), "duplicate case ids"
     assert not any("DP" in i for i in ids), "'DP' in a layer name means depthwise to SCALE-Sim"
@@ -274,15 +352,19 @@ UseRamulatorTrace = False
 """
 
 
-def _read_report(path: str) -> list[str]:
-    """Return the values (as stripped strings) of the single data row of a SCALE-Sim report."""
+def _read_report(path: str, n_rows: int = 1) -> list[list[str]]:
+    """The values (as stripped strings, LayerID dropped) of the ``n_rows`` data rows of a
+    SCALE-Sim report."""
     with open(path) as f:
         lines = [ln for ln in f.read().splitlines() if ln.strip()]
-    assert len(lines) == 2, f"expected header + 1 row in {path}, got {len(lines)} lines"
-    vals = [v.strip() for v in lines[1].split(",")]
-    if vals and vals[-1] == "":
-        vals = vals[:-1]          # trailing comma
-    return vals[1:]               # drop LayerID
+    assert len(lines) == 1 + n_rows, f"expected header + {n_rows} rows in {path}, got {len(lines)} lines"
+    out = []
+    for line in lines[1:]:
+        vals = [v.strip() for v in line.split(",")]
+        if vals and vals[-1] == "":
+            vals = vals[:-1]      # trailing comma
+        out.append(vals[1:])      # drop LayerID
+    return out
 
 
 def _as_int(s: str) -> int:
@@ -295,42 +377,66 @@ def _as_float(s: str) -> str:
     return repr(float(s))         # exact round-trip of SCALE-Sim's own str(float)
 
 
+GEMM_HEADER = "Layer, M, N, K,\n"
+
+
+def _write_inputs(case: dict, tmp: str) -> tuple[str, str, str]:
+    """topology, layout and cfg files of one case (conv, gemm or dp row)."""
+    kind = case.get("input_kind", "conv")
+    topo, layout, cfg = (os.path.join(tmp, n) for n in ("topo.csv", "layout.csv", "scale.cfg"))
+    with open(topo, "w") as f:
+        if kind == "gemm":
+            f.write(GEMM_HEADER + "layer0, {ifmap_h}, {num_filters}, {channels},\n".format(**case))
+        else:
+            f.write(TOPO_HEADER)
+            f.write("{name}, {ifmap_h}, {ifmap_w}, {filter_h}, {filter_w}, {channels}, "
+                    "{num_filters}, {stride},\n".format(name="layer0_DP" if kind == "dp" else "layer0", **case))
+    with open(layout, "w") as f:      # a dp row's layout row is split per channel too
+        f.write(LAYOUT_CSV if kind != "dp" else
+                LAYOUT_CSV.replace("layer0, 1, 1, 1, 1, 1,", f"layer0_DP, 1, 1, 1, 1, {case['channels']},"))
+    with open(cfg, "w") as f:
+        f.write(CFG_TEMPLATE.format(run_name="golden", **case))
+    return topo, layout, cfg
+
+
+# DETAILED_ACCESS_REPORT / COMPUTE_REPORT columns that add up over a dp row's channel layers
+_ADDITIVE = {"total_cycles", "stall_cycles", "total_cycles_incl_prefetch",
+             "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes",
+             "dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes"}
+
+
 def run_case(case: dict) -> dict:
     """Run one case through SCALE-Sim (imported lazily) and return a full CSV row."""
     from scalesim.scale_sim import scalesim  # lazy: keep this module importable without it
 
+    kind = case.get("input_kind", "conv")
+    n_layers = case["channels"] if kind == "dp" else 1
     with tempfile.TemporaryDirectory(prefix="scalesim_golden_") as tmp:
-        topo = os.path.join(tmp, "topo.csv")
-        layout = os.path.join(tmp, "layout.csv")
-        cfg = os.path.join(tmp, "scale.cfg")
+        topo, layout, cfg = _write_inputs(case, tmp)
         outdir = os.path.join(tmp, "out")
-        with open(topo, "w") as f:
-            f.write(TOPO_HEADER)
-            f.write("layer0, {ifmap_h}, {ifmap_w}, {filter_h}, {filter_w}, {channels}, "
-                    "{num_filters}, {stride},\n".format(**case))
-        with open(layout, "w") as f:
-            f.write(LAYOUT_CSV)
-        with open(cfg, "w") as f:
-            f.write(CFG_TEMPLATE.format(run_name="golden", **case))
 
         sink = io.StringIO()
         with contextlib.redirect_stdout(sink):
             t0, c0 = time.perf_counter(), time.process_time()
             sim = scalesim(save_disk_space=True, verbose=False, config=cfg,
-                           topology=topo, layout=layout)
+                           topology=topo, layout=layout, input_type_gemm=kind == "gemm")
             sim.run_scale(top_path=outdir)
             seconds = time.perf_counter() - t0
             cpu_seconds = time.process_time() - c0
 
         rep = os.path.join(outdir, "golden")
-        comp = _read_report(os.path.join(rep, "COMPUTE_REPORT.csv"))
-        acc = _read_report(os.path.join(rep, "DETAILED_ACCESS_REPORT.csv"))
-        bw = _read_report(os.path.join(rep, "BANDWIDTH_REPORT.csv"))
+        reports = [_read_report(os.path.join(rep, name), n_layers) for name in
+                   ("COMPUTE_REPORT.csv", "DETAILED_ACCESS_REPORT.csv", "BANDWIDTH_REPORT.csv")]
+    # a dp row's channel layers are the same layer: one report row, repeated
+    assert all(r == rep_rows[0] for rep_rows in reports for r in rep_rows), reports
+    comp, acc, bw = (rep_rows[0] for rep_rows in reports)
 
     # COMPUTE_REPORT: Total Cycles (incl. prefetch), Total Cycles, Stall Cycles,
     #                 Overall Util %, Mapping Efficiency %, Compute Util %
     assert len(comp) == 6 and len(acc) == 18 and len(bw) == 6, (comp, acc, bw)
     row = {k: case[k] for k in CASE_KEYS}
+    if "input_kind" in case:
+        row["input_kind"] = kind
     row["total_cycles"] = _as_int(comp[1])
     row["stall_cycles"] = _as_int(comp[2])
     row["overall_util_pct"] = _as_float(comp[3])
@@ -339,6 +445,8 @@ def run_case(case: dict) -> dict:
     for k, v in zip(ACCESS_KEYS, acc):
         row[k] = _as_int(v)
     row["total_cycles_incl_prefetch"] = _as_int(comp[0])
+    for k in _ADDITIVE:
+        row[k] *= n_layers
     for k, v in zip(EXTRA_KEYS[1:7], bw):
         row[k] = _as_float(v)
     row["scalesim_seconds"] = f"{seconds:.3f}"
@@ -356,19 +464,24 @@ def _worker(case: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=os.path.join(repo, "tests", "data", "scalesim_goldens.csv"))
+    ap.add_argument("--set", choices=("goldens", "wide"), default="goldens")
+    ap.add_argument("--out", default=None, help="default: tests/data/scalesim_goldens.csv "
+                    "(--set wide: tests/data/scalesim_goldens_wide.csv)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", default=None, help="only case_ids containing this substring")
     ap.add_argument("--list", action="store_true", help="print case ids and exit")
     args = ap.parse_args(argv)
 
-    todo = cases()
+    wide = args.set == "wide"
+    if args.out is None:
+        args.out = os.path.join(repo, "tests", "data", "scalesim_goldens_wide.csv" if wide else "scalesim_goldens.csv")
+    todo = wide_cases() if wide else cases()
     if args.only:
         todo = [c for c in todo if args.only in c["case_id"]]
     if args.list:
         for c in todo:
-            print(c["case_id"])
-        print(f"{len(todo)} cases")
+            print(c["case_id"], f"cost {_cost_guess(c):,.0f}")
+        print(f"{len(todo)} cases, cost {sum(map(_cost_guess, todo)):,.0f}")
         return 0
 
     t0 = time.perf_counter()
@@ -392,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", newline="") as f:
-        wr = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        wr = csv.DictWriter(f, fieldnames=WIDE_COLUMNS if wide else COLUMNS, lineterminator="\n")
         wr.writeheader()
         for c in todo:
             wr.writerow(rows[c["case_id"]])
@@ -405,7 +518,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cost_guess(c: dict) -> float:
-    """Rough relative SCALE-Sim cost (demand-matrix elements), only used for scheduling."""
+    """Rough relative SCALE-Sim cost (demand-matrix elements), used for scheduling (and to keep
+    the wide set's runs short). A dp row is Channels one-channel layers."""
+    if c.get("input_kind") == "dp":
+        return c["channels"] * _cost_guess(dict(c, input_kind="conv", channels=1))
     s = c["stride"]
     eh = -(-(c["ifmap_h"] - c["filter_h"] + s) // s)
     ew = -(-(c["ifmap_w"] - c["filter_w"] + s) // s)
