@@ -187,12 +187,14 @@ def _join_torchrun(model: nn.Module, bundle, job: Job, env) -> tuple[list, int, 
         torch.cuda.set_device(torch.device(job.device))
     own_group = not D.is_distributed()
     D.init_process_group(rank, world, D.default_backend(job.device))
+    done = False
     try:
         with deterministic_mode(job.deterministic, cuda):
             history, start = fit(model, bundle, job, rank, world)
+        done = True
     finally:
         if own_group:
-            D.destroy()
+            D.destroy(wait=done)
     return history, start, rank == 0
 
 
@@ -217,13 +219,16 @@ def _ddp_worker(rank: int, model, bundle, job: Job, init_file: str, result_file:
         job.device = f"cuda:{rank % torch.cuda.device_count()}"
         torch.cuda.set_device(torch.device(job.device))
     D.init_process_group(rank, world, D.default_backend(job.device), init_file)
+    done = False
     try:
         with deterministic_mode(job.deterministic, torch.device(job.device).type == "cuda"):
             history, start = fit(model, bundle, job, rank, world)
         if rank == 0:
             torch.save({"state_dict": cpu_state(model), "history": history, "start": start}, result_file)
+        done = True
     finally:
-        D.destroy()
+        D.destroy(wait=done)
+    D.leave_worker()
 
 
 # -- the end of the run ------------------------------------------------------------------------
