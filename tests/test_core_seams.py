@@ -38,6 +38,9 @@ def test_registered_importer_is_tried_first(monkeypatch, tmp_path):
     register_importer("tiny", lambda ref: ref.endswith(".tiny"), f"{__name__}:_tiny_importer")
     assert resolve_network("a.tiny", width=3).input_shape == (3, 8, 8)
     assert [i.name for i in resolve.importers()] == ["tiny"]
+    # an option the importer does not take is named, with the ones it does (not a TypeError from inside it)
+    with pytest.raises(ValueError, match=r"model importer 'tiny' does not take input_shape \(it takes \['width'\]\)"):
+        resolve_network("a.tiny", input_shape=(1, 3, 8, 8))
 
 
 def _tiny_importer(ref, width=1):

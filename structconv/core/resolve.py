@@ -10,6 +10,7 @@ strings and imported on first use, so core stays free of torch and onnx.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +33,23 @@ class Importer:
 
     def load(self, ref: str, **options) -> Network:
         module, _, fn = self.target.partition(":")
-        net = getattr(importlib.import_module(module), fn)(ref, **options)
+        func = getattr(importlib.import_module(module), fn)
+        _check_options(self.name, func, options)
+        net = func(ref, **options)
         if not isinstance(net, Network):
             raise TypeError(f"importer {shown(self.name)} returned {type(net).__name__}, not a Network")
         return net
+
+
+def _check_options(name: str, func, options: dict) -> None:
+    """An option the importer does not take is a one-line error, not a TypeError from inside it."""
+    params = inspect.signature(func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    extra = sorted(set(options) - set(params))
+    if extra:
+        taken = sorted(k for k in params if k != "ref")
+        raise ValueError(f"model importer {shown(name)} does not take {', '.join(extra)} (it takes {taken})")
 
 
 _IMPORTERS: list[Importer] = []

@@ -24,6 +24,7 @@ from torch import nn
 
 from ...core import Network, int_field, list_networks, register_importer, resolve_network
 from ...core.zoo import CifarResNetSpec, EfficientNetSpec, MobileNetV2Spec, ResNetSpec, VGGSpec
+from ..model_refs import check_input_shape
 from ..trace import network_from_module
 from .blocks import ConvBNAct, ShortcutA, SqueezeExcitation, StochasticDepth
 from .mobile import EfficientNet, MobileNetV2
@@ -97,9 +98,15 @@ def small_cnn(num_classes: int | None = None, in_channels: int | None = None) ->
 
 
 def small_cnn_network(ref: str = "small_cnn", input_size=16, num_classes: int | None = None,
-                      in_channels: int | None = None) -> Network:
+                      in_channels: int | None = None, input_shape=None) -> Network:
     """The core Network of ``small_cnn`` at ``input_size`` (an int or (H, W); default 16, the
-    digits size `structconv train small_cnn` uses), traced from the module."""
+    digits size `structconv train small_cnn` uses), traced from the module. ``input_shape``
+    (N, C, H, W), as for other traced references, sets both the size and the channels."""
+    if input_shape is not None:
+        shape = check_input_shape(input_shape)
+        if len(shape) != 4:
+            raise ValueError(f"input_shape = {shape} must be N,C,H,W for small_cnn")
+        in_channels, input_size = shape[1], shape[2:]
     h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
     module = small_cnn(num_classes, in_channels)
     x = torch.zeros((1, module.conv1.in_channels, int_field("input_size", h, 1), int_field("input_size", w, 1)))
