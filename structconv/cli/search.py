@@ -5,12 +5,15 @@
         [--timeout S] [--storage URL] [--study NAME] [--workers K] [--seed S]
         [--sampler nsga2|tpe|random] [--weights FILE] [--data digits] [--space FILE]
         [--hw-space FILE] [--out DIR] [--baselines] [--json]
+        [--in-loop N [--in-loop-epochs 1,2,4] [--in-loop-pruner sha|hyperband|none] [--train-size N] [--device D]]
 
 Prints the feasible Pareto front and writes DIR/front.yaml, DIR/best.yaml (the best
 plan under the budgets) and DIR/plans/front-NNN.yaml, one per front member; the
 study itself lives in DIR/study.journal (or --storage), so running the same
 command again resumes it. MODEL goes to ``search()``, which resolves it
 (``core.resolve_network``) at the input size a --weights checkpoint records.
+With --in-loop N the front's N most promising plans are then trained, decomposed and
+ranked by accuracy (``search_in_loop``).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import search_in_loop as in_loop
 from ._common import add_model_args, check_out_dir, is_zoo_name, plain, print_json, resolve_model, shown
 from ._table import human, render
 
@@ -63,6 +67,7 @@ def register(sub) -> None:
     p.add_argument("--baselines", action="store_true", help="also report uniform, greedy and random baselines")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    in_loop.add_args(p)
     p.set_defaults(func=run)
 
 
@@ -116,6 +121,7 @@ def _check(args) -> None:
             raise ValueError(f"--{flag.replace('_', '-')} = {value} is out of range (0, inf)")
     if args.sampler not in SAMPLERS:
         raise ValueError(f"--sampler = {shown(args.sampler)} is not one of {list(SAMPLERS)}")
+    in_loop.check(args)
 
 
 def _split(text: str | None) -> tuple | None:
@@ -128,6 +134,8 @@ def run(args) -> int:
     _check(args)
     out = args.out or os.path.join("out", f"search-{Path(args.model).stem or 'model'}")   # a file's stem, not its path
     check_out_dir("--out", out)
+    if args.in_loop is not None:
+        in_loop.check_weights(args)
     progress = not args.no_progress and not args.json and sys.stderr.isatty()
     log = (lambda m: None) if args.json else (lambda m: print(m, flush=True))
     proxies = _split(args.proxies)
@@ -142,10 +150,14 @@ def run(args) -> int:
         population=args.population, proxies=list(proxies) if proxies else None, progress=progress, log=log,
         mode=args.mode)
     baselines = _baselines(problem, res, args.trials, args.seed) if args.baselines else None
+    loop = in_loop.run(args, res, problem, out) if args.in_loop is not None else None
     if args.json:
-        print_json({**res.to_dict(), "out": out, **({"baselines": baselines} if baselines is not None else {})})
+        print_json({**res.to_dict(), "out": out, **({"baselines": baselines} if baselines is not None else {}),
+                    **({"in_loop": loop} if loop is not None else {})})
     else:
         _print_result(args, res, problem, out, baselines)
+        if loop is not None:
+            in_loop.print_ranking(loop, out)
     return 0
 
 

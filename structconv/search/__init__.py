@@ -18,7 +18,7 @@ problem (objectives, budgets, one evaluation), exact / solve (the exact front of
 objectives: multiple-choice knapsack DP), seeds (presets, uniform, the Lagrangian rule),
 study / workers / storage / journal (running; journal: worker leases), results (front, saving), codesign(_summary), baselines.
 """
-from .api import search
+from .api import load_calibration, search
 from .baselines import BaselinePlan, best_random, greedy, random_plans, uniform
 from .codesign import HwSpace, hw_space_from_dict, load_hw_space
 from .codesign_summary import codesign_summary
@@ -32,7 +32,7 @@ from .calibrate import fit as fit_calibration
 from .calibrate import validate as validate_proxies
 from .exact import ExactFront, brute_force_front, pareto_front
 from .harness import compare, paired_test
-from .in_loop import PRUNERS, InLoopResult, SRFineTune, run_in_loop
+from .in_loop import PRUNERS, InLoopResult, SRFineTune, front_candidates, run_in_loop
 from .seeds import lagrangian_for_budget, preset_plans, uniform_plans
 from .solve import exact_front, exact_result, exact_seed_plans
 from .space import LayerSpace, SearchSpace, build_space
@@ -50,4 +50,5 @@ __all__ = ["search", "build_space", "load_space_config", "space_config_from_dict
            "greedy", "uniform", "best_random", "random_plans", "BaselinePlan",
            "HwSpace", "load_hw_space", "hw_space_from_dict", "codesign_summary",
            "read_ground_truth", "GroundTruth", "Calibrated", "fit_calibration", "validate_proxies",
-           "compare", "paired_test", "run_in_loop", "SRFineTune", "PRUNERS", "InLoopResult"]
+           "compare", "paired_test", "run_in_loop", "front_candidates", "SRFineTune", "PRUNERS", "InLoopResult",
+           "load_calibration"]

@@ -51,16 +51,16 @@ def network_for(model, weights=None) -> tuple[Network, dict]:
     return resolve_network(model), meta
 
 
-def load_calibration(name: str | None, network, data_dir=None):
+def load_calibration(name: str | None, network, data_dir=None, **options):
+    """Dataset ``name`` shaped for ``network``; ``options`` go to its loader (e.g. ``train_size``)."""
     if name is None:
         return None
     from ..nn import load_dataset
 
-    kw = {}
     if name in ("digits", "fashion-mnist", "idx"):        # resized to the network's input, gray repeated
         c, h, _ = network.input_shape
-        kw = {"size": int(h), "channels": int(c)}
-    return load_dataset(name, data_dir, **kw)
+        options = dict(options, size=int(h), channels=int(c))
+    return load_dataset(name, data_dir, **options)
 
 
 def _space_config(space) -> SpaceConfig | None:

@@ -160,12 +160,29 @@ class SRFineTune:
         self.model, self.data, self.weights, self.device = model, data, weights, device
         self.lam, self.lr, self.batch_size, self.seed, self.model_kw = lam, lr, batch_size, seed, model_kw
 
-    def __call__(self, plan, epochs: int) -> float:
-        from ..nn import build_module, read_weights, train
+    def module(self):
+        """A fresh module holding ``weights``; a state dict of another model is a one-line ValueError."""
+        from ..nn import build_module, read_weights
 
         module = build_module(self.model, **self.model_kw)
         if self.weights is not None:
-            module.load_state_dict(read_weights(self.weights, "weights file")[1])
-        res = train(module, self.data, plan, lam=self.lam, epochs=int(epochs), lr=self.lr, pretrain_epochs=0,
+            sd = read_weights(self.weights, "weights file")[1]
+            try:
+                module.load_state_dict(sd)
+            except RuntimeError:
+                raise ValueError(f"weights file {str(self.weights)!r} does not hold the parameters of "
+                                 f"{getattr(self.model, 'name', self.model)!r} (names or shapes differ)") from None
+        return module
+
+    def __call__(self, plan, epochs: int) -> float:
+        from ..nn import train
+
+        res = train(self.module(), self.data, plan, lam=self.lam, epochs=int(epochs), lr=self.lr, pretrain_epochs=0,
                     batch_size=self.batch_size, seed=self.seed, quiet=True, device=self.device)
         return float(res.acc_after)
+
+
+def front_candidates(result, problem, n: int) -> list:
+    """The ``n`` plans of ``result``'s front with the least proxy loss: the ones worth training."""
+    ranked = sorted(result.front, key=lambda m: (problem.proxy_loss(problem.proxy, list(m.index)), m.plan.name))
+    return [m.plan for m in ranked[:n]]
