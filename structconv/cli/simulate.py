@@ -2,14 +2,17 @@
 
     structconv simulate MODEL [--hw PRESET|FILE] [--preset P | --plan FILE] [--mode analytical|cycle] [--json]
     structconv simulate --scalesim-topology CSV --scalesim-config CFG [--mode ...] [--json]
+    structconv simulate --scalesim-topology CSV --scalesim-config USER.cfg --scalesim-compat [--no-double-count]
 
 With SCALE-Sim input, layers keep SCALE-Sim's ceil() output size, so each layer's
-cycles_compute is the number to compare with SCALE-Sim's "Total Cycles".
+cycles_compute is the number to compare with SCALE-Sim's "Total Cycles". --scalesim-compat
+reproduces SCALE-Sim's USER-mode report instead (``scalesim_compat``).
 """
 from __future__ import annotations
 
 from structconv.core import read_topology, resolve_plan
 
+from . import scalesim_compat
 from ._common import MODEL_HELP, add_input_shape_arg, add_plan_args, resolve_model, plan_ref, plain, print_json, shown, user_input
 from ._table import human, render
 
@@ -25,6 +28,7 @@ def register(sub) -> None:
     p.add_argument("--scalesim-topology", metavar="CSV", help="a SCALE-Sim topology CSV instead of MODEL")
     p.add_argument("--scalesim-config", metavar="CFG", help="a SCALE-Sim .cfg instead of --hw")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    scalesim_compat.add_args(p)
     p.set_defaults(func=run)
 
 
@@ -84,7 +88,10 @@ def table(result) -> str:
 def run(args) -> int:
     from structconv.sim import simulate
 
+    scalesim_compat.check(args)
     net, plan, hw, scalesim = _inputs(args)
+    if args.scalesim_compat:
+        return scalesim_compat.run(args, net, hw)
     result = simulate(net, plan, hw, args.mode, scalesim_ofmap=scalesim)
     if args.json:
         print_json(result.to_dict())

@@ -4,6 +4,8 @@
     simulate_layer(layer, choice=None, hw=..., mode=...)        -> LayerResult
     BatchSimulator(model, hw, choices_per_layer).evaluate(index) -> (cycles, energy_pj)
     load_accelerator(name_or_path), list_accelerators(), read_scalesim_config(path)
+    simulate_scalesim_user(layer_or_network, hw, double_count=True) -> SCALE-Sim 3.0.0's USER-mode numbers
+        (a port of its read/write buffers, quirks included, for compatibility; not this project's model)
     DATAFLOWS, SCHEMES, OVERLAPS, LINKS, MODES: the names the accelerator fields and modes take
 
 ``model`` is a Network or a zoo name, ``plan`` anything ``structconv.core.resolve_plan``
@@ -41,8 +43,10 @@ from .engine import simulate, simulate_layer
 from .memory_cost import SRAM_MODELS, SRAM_ROLES, SramCost
 from .results import ENERGY_KEYS, Energy, LayerResult, NetworkResult
 from .scalesim_cfg import read_scalesim_config
+from .scalesim_user import ScaleSimUserResult, simulate_scalesim_user
 
 __all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "AreaTable", "DEFAULT_HW",
            "load_accelerator", "list_accelerators", "read_scalesim_config", "simulate", "simulate_layer",
            "BatchSimulator", "MODES", "DATAFLOWS", "LINKS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
-           "Energy", "LayerResult", "NetworkResult", "SRAM_MODELS", "SRAM_ROLES", "SramCost"]
+           "Energy", "LayerResult", "NetworkResult", "SRAM_MODELS", "SRAM_ROLES", "SramCost",
+           "ScaleSimUserResult", "simulate_scalesim_user"]
