@@ -407,39 +407,56 @@ def _spu_replay(layer, s, hw):
     return cum, ys, xs, depth
 
 
-def _band_needs(layer, s, hw, cum, ys, M, R):
-    """Per group, per MAC band: adds of that group's sum-pool done before the band can start
-    (OS: a row fold reads up to the last needed row under its last output pixel; WS/IS: a
-    band is the whole GEMM and reads every row)."""
+def _fold_grid(df, M, N, Kw, R, C, order):
+    Sr, Sc = {"os": (M, N), "ws": (Kw, N), "is": (Kw, M)}[df]
+    rf, cf = math.ceil(Sr / R), math.ceil(Sc / C)
+    if order == 0:
+        return [(fc, fr) for fc in range(cf) for fr in range(rf)]
+    return [(fc, fr) for fr in range(rf) for fc in range(cf)]
+
+
+def _fold_rows(layer, s, hw, ys, M, Kw, grid):
+    """Per fold (fc, fr), the index of the last needed sum-pool row its demand reads: the
+    output row of its last pixel, the kernel row of its last window element
+    (j = (kernel row * nw + kernel col) * c + channel)."""
+    R, C, df = hw.mac_array.rows, hw.mac_array.cols, hw.mac_array.dataflow
     Wo = layer.output_size[1]
-    if hw.mac_array.dataflow != "os":
-        return [cum[-1]]
     out = []
-    for band in range(math.ceil(M / R)):
-        last_row = (min((band + 1) * R, M) - 1) // Wo
-        v = layer.stride[0] * last_row + layer.dilation[0] * (s.n[0] - 1)
-        out.append(cum[sum(1 for y in ys if y <= v) - 1])
+    for fc, fr in grid:
+        p1 = {"os": min(M, (fr + 1) * R), "ws": M, "is": min(M, (fc + 1) * C)}[df]
+        j1 = Kw if df == "os" else min(Kw, (fr + 1) * R)
+        v = layer.stride[0] * ((p1 - 1) // Wo) + layer.dilation[0] * (((j1 - 1) // s.c) // s.n[1])
+        out.append(sum(1 for y in ys if y <= v) - 1)
     return out
 
 
+def _fused_order(layer, s, hw, M, N, Kw):
+    mem, bpe = hw.memory, hw.bytes_per_element
+    hi, hf, ho = (mem.ifmap_sram_bytes // (2 * bpe), mem.filter_sram_bytes // (2 * bpe),
+                  mem.ofmap_sram_bytes // (2 * bpe))
+    df = hw.mac_array.dataflow
+    return dram_reference(df, M, N, Kw, hw.mac_array.rows, hw.mac_array.cols, 0, hi, hf, ho,
+                          1 if df == "os" else None)["order"]
+
+
 def fused_replay(layer, s, hw):
-    """Compute cycles of a fused structured layer, replayed event by event."""
+    """Compute cycles of a fused structured layer, replayed event by event: every fold starts
+    when the fold before has ended and the sum-pool unit has finished the last row it reads."""
     R, C, df = hw.mac_array.rows, hw.mac_array.cols, hw.mac_array.dataflow
     lanes = hw.sum_pool.adder_lanes
     cum, ys, _, depth = _spu_replay(layer, s, hw)
     ops_g = cum[-1]
     Ho, Wo = layer.output_size
     M, N, Kw = Ho * Wo, layer.out_channels // layer.groups, s.c * s.nh * s.nw
-    Sr, Sc, T = {"os": (M, N, Kw), "ws": (Kw, N, M), "is": (Kw, M, N)}[df]
-    rf, cf = math.ceil(Sr / R), math.ceil(Sc / C)
+    T = {"os": Kw, "ws": M, "is": N}[df]
     flen = T + R + C - 2 if df == "os" else 2 * R + C + T - 2
-    needs = _band_needs(layer, s, hw, cum, ys, M, R)
+    grid = _fold_grid(df, M, N, Kw, R, C, _fused_order(layer, s, hw, M, N, Kw))
+    rows = _fold_rows(layer, s, hw, ys, M, Kw, grid)
     end = 0
     for g in range(layer.groups):
-        for need in needs:
-            cycles = cf * flen if df == "os" else rf * cf * flen
-            ready = depth + math.ceil((g * ops_g + need) / lanes)
-            end = max(end, ready) + cycles
+        for k in rows:
+            ready = depth + math.ceil((g * ops_g + cum[k]) / lanes)
+            end = max(end, ready) + flen
     return end - layer.groups
 
 
@@ -453,9 +470,11 @@ def link_replay(layer, choice, hw, fused):
     - Sequential: the sum-pool phase first (its input, and a spilled intermediate map's
       write, on the link: it lasts the longer of its adds and those bytes), then the MAC
       phase (which reads a spilled map back as its ifmap).
-    - Fused: after the fill, bands of folds (each as long as its link windows) start once
-      the sum-pool has done the adds they read; the sum-pool runs at its lanes, or slower
-      when its input stream over the link cannot keep up. The layer cannot end before
+    - Fused: after the fill, folds (each as long as its link window) start once the last
+      sum-pool row they read is available; the sum-pool sums a row once its input
+      rows have streamed in (from cycle 0 at the link's rate), at its lanes. A spilled map
+      (sequential) is read back by need sets: trace_reference.simulate_structured_sequential.
+      The layer cannot end before
       that pipeline has drained, nor before the link has carried every byte of the layer:
       the fill, all windows' work, the sum-pool input and the drain, one after the other.
     """
@@ -488,17 +507,36 @@ def link_replay(layer, choice, hw, fused):
         return fill + sum(wins) + drain
     if not fused:
         spu_cycles = -(-ops // lanes) + depth if ops else 0
+        if Fi:      # a spilled map is read back by its folds' need sets: the trace reference's phase 2
+            import trace_reference
+            return trace_reference.simulate_structured_sequential(layer, choice, hw, spu_cycles)["cycles_total"]
         return max(spu_cycles, math.ceil(spu_bytes / bw)) + fill + sum(wins) + drain
-    needs = _band_needs(layer, choice, hw, cum, ys, M, R)
-    per_band = len(per) // len(needs)
-    rate = min(Fraction(lanes), ops * bw / spu_bytes)
+    rows = _fold_rows(layer, choice, hw, ys, M, Kw, _fold_grid(df, M, N, Kw, R, C, ref["order"]))
+    ready = _stream_ready(layer, choice, cum, ys, depth, lanes, bpe, bw, 0)
     t = 0
     for g in range(G):
-        for i, need in enumerate(needs):
-            first = (g * len(needs) + i) * per_band
-            ready = depth + math.ceil((g * cum[-1] + need) / rate)
-            t = max(t, ready) + sum(wins[first:first + per_band])
+        for i, k in enumerate(rows):
+            t = max(t, ready[g * len(ys) + k] - fill) + wins[g * len(rows) + i]
     return max(fill + t + drain, fill + sum(work) + math.ceil(spu_bytes / bw) + drain)
+
+
+def _stream_ready(layer, s, cum, ys, depth, lanes, bpe, bw, start):
+    """Per needed sum-pool row (groups in turn): the cycle it is available when the unit waits
+    for its input, streamed from cycle ``start`` (after the fill on the one link) in row order,
+    all channels of a row; a row is summed once the input rows its windows read have arrived
+    (in the cycle the last byte does), rows in order at ``lanes`` adds a cycle."""
+    (H, W), ph, Cg = layer.input_size, layer.padding[0], layer.group_in_channels
+    a, dh = s.window(layer)[1], layer.dilation[0]
+    done, out = Fraction(0), []
+    for g in range(layer.groups):
+        prev = 0
+        for k, y in enumerate(ys):
+            rows_in = g * H + max(0, min(H, y + dh * (a - 1) - ph + 1))
+            arrive = start + max(0, math.ceil(rows_in * Cg * W * bpe / bw) - 1)
+            done = max(done, Fraction(arrive)) + Fraction(cum[k] - prev, lanes)
+            prev = cum[k]
+            out.append(depth + math.ceil(done))
+    return out
 
 
 # ----------------------------------------------------------------------------------------

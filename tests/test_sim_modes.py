@@ -1,4 +1,6 @@
-"""analytical vs cycle mode: dense layers exact, structured layers within 1% (compute cycles)."""
+"""analytical vs cycle mode: every count equal, dense and structured (sequential, spilled and
+fused: the fused pipeline is timed fold by fold in both modes, so cycles_compute is equal too);
+the analytical stall, a closed form over the whole layer, never exceeds the cycle mode's."""
 from __future__ import annotations
 
 from hypothesis import given, settings
@@ -26,8 +28,8 @@ def test_structured_modes_agree(data, layer, hw):
     s = data.draw(structures(layer))
     a = simulate_layer(layer, s, hw, "analytical")
     c = simulate_layer(layer, s, hw, "cycle")
-    assert abs(a.cycles_compute - c.cycles_compute) <= 0.01 * c.cycles_compute, (a, c)
-    for f in ("mac_cycles", "spu_cycles", "macs", "spu_adds", "sram_ifmap_reads", "sram_filter_reads",
-              "sram_ofmap_writes", "sram_ifmap_writes", "line_buffer_accesses", "dram_bytes", "fused"):
+    for f in ("cycles_compute", "mac_cycles", "spu_cycles", "macs", "spu_adds", "sram_ifmap_reads", "sram_filter_reads",
+              "sram_ofmap_writes", "sram_ifmap_writes", "line_buffer_accesses", "dram_bytes", "dram_ifmap_bytes",
+              "dram_filter_bytes", "dram_ofmap_bytes", "fused"):
         assert getattr(a, f) == getattr(c, f), f
     assert c.cycles_stall >= a.cycles_stall

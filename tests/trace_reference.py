@@ -57,6 +57,17 @@ addresses. Nothing here uses structconv.sim's closed forms or kernels.
      stall = fill + sum(windows) + drain - cycles_compute.
    Grouped layers run their groups as separate GEMMs one after the other (disjoint
    addresses, buffers start empty for each group), on one timeline.
+
+4. Structured layers, sequential (``simulate_structured_sequential``): the sum-pool unit first
+   (it streams the input map in, and writes a pooled map that does not fit half the ifmap
+   SRAM out: a spill), then the small conv's GEMM through section 3 with the pooled map as its
+   ifmap operand -- on chip (no traffic) or, spilled, fetched by its folds' need sets.
+
+5. Structured layers, fused (``simulate_structured_fused``): stepped cycle by cycle. The input
+   map streams in over the ifmap link (on a shared link it gets what the MAC array's tiles
+   leave: tiles first); the sum-pool unit sums each needed row once its input rows are in; a
+   fold starts once the fold before has ended, its tiles (section 3) are in and every pooled
+   row its demand reads is available. The policies are stated in full in those docstrings.
 """
 from __future__ import annotations
 
@@ -302,38 +313,205 @@ def simulate_dense(layer, hw, order=None):
                       hw.bytes_per_element, mem.links, bw, order)
 
 
-def simulate_structured_sequential(layer, structure, hw, spu_cycles):
-    """A structured layer whose sum-pool unit runs first and leaves its map on chip
-    (``overlap: sequential``, the map fits in half the ifmap SRAM: no spill).
+def _links_bw(mem):
+    if mem.links == "per_operand":
+        return dict(zip(OPS, mem.link_bytes_per_cycle()))
+    return {"shared": mem.dram_bytes_per_cycle}
 
+
+def pooled_map(layer, structure):
+    """(H1, W1, needed rows, needed cols) of the stride-1 sum-pool output (over the padded
+    input) that the small conv reads: rows oh*sh + kr*dh, columns ow*sw + kc*dw."""
+    kc, a, b = structure.window(layer)
+    (H, W), (ph, pw) = layer.input_size, layer.padding
+    (sh, sw), (dh, dw), (Ho, Wo) = layer.stride, layer.dilation, layer.output_size
+    ys = sorted({oh * sh + kr * dh for oh in range(Ho) for kr in range(structure.nh)})
+    xs = sorted({ow * sw + kc_ * dw for ow in range(Wo) for kc_ in range(structure.nw)})
+    return H + 2 * ph - dh * (a - 1), W + 2 * pw - dw * (b - 1), ys, xs
+
+
+def small_conv_operands(layer, structure, group, on_chip):
+    """(I, F, O) of the small conv of one group. Its ifmap operand is the pooled map:
+    window element j = (kernel row * nw + kernel col) * c + channel of pixel (oh, ow) reads
+    map element (oh*sh + kr*dh, ow*sw + kc*dw, channel), address (y * W1 + x) * c + channel;
+    all -1 when the map stays on chip (no DRAM traffic)."""
+    H1, W1, _, _ = pooled_map(layer, structure)
+    (Ho, Wo), G = layer.output_size, layer.groups
+    K, c = layer.out_channels // G, structure.c
+    I, F, O = _conv_operands(H1, W1, structure.nh, structure.nw, c, K, layer.stride, (0, 0), layer.dilation,
+                             Ho, Wo, scalesim=False)
+    shift = group * 250_000
+    if on_chip:
+        I = [[-1] * len(row) for row in I]
+    else:
+        I = [[a + shift for a in row] for row in I]
+    F = [[a + shift for a in row] for row in F]
+    O = [[a + shift for a in row] for row in O]
+    return I, F, O
+
+
+def simulate_structured_sequential(layer, structure, hw, spu_cycles):
+    """A structured layer whose sum-pool unit runs first (``overlap: sequential``).
+
+    The pooled map (c x needed rows x needed columns per group) stays on chip when it fits in
+    half the ifmap SRAM; otherwise it is *spilled*: written to DRAM during the sum-pool phase
+    and read back by the MAC array as its ifmap operand.
     Phase 1, the sum-pool unit: it streams the input map (cg*H*W per group) over the ifmap
-    link while it computes for ``spu_cycles`` (its own busy time, which tests/test_rtl_sumpool.py
-    checks against RTL); the phase lasts the longer of the two. Phase 2, the MAC array: the
-    small conv's GEMM (m = Ho*Wo, k = c*nh*nw, n = C_out/g) through run_memory with its ifmap
-    operand on chip (no DRAM traffic; -1 for DRAM purposes), filters and outputs as for a dense
-    layer. Returns run_memory's dict for phase 2 with both phases folded in.
+    link, and writes a spilled map over the same link, while it computes for ``spu_cycles``
+    (its own busy time, which tests/test_rtl_sumpool.py checks against RTL); the phase lasts
+    the longer of the two. Phase 2, the MAC array: the small conv's GEMM (m = Ho*Wo,
+    k = c*nh*nw, n = C_out/g) through run_memory; its ifmap operand is the pooled map
+    (small_conv_operands): on chip, no DRAM traffic; spilled, fetched by its folds' need sets
+    under the policy of section 3, like a dense layer's ifmap. Filters and outputs as for a
+    dense layer. Returns run_memory's dict for phase 2 with both phases folded in.
     """
     mem, bpe, G = hw.memory, hw.bytes_per_element, layer.groups
-    P = layer.output_size[0] * layer.output_size[1]
-    Wn, K = structure.c * structure.nh * structure.nw, layer.out_channels // G
-    gemms = []
-    for g in range(G):
-        shift = g * 250_000
-        I = [[-1] * Wn for _ in range(P)]
-        F = [[FILTER_OFFSET + shift + k * Wn + j for k in range(K)] for j in range(Wn)]
-        O = [[OFMAP_OFFSET + shift + p * K + k for k in range(K)] for p in range(P)]
-        gemms.append((I, F, O))
-    if mem.links == "per_operand":
-        bw = dict(zip(OPS, mem.link_bytes_per_cycle()))
-    else:
-        bw = {"shared": mem.dram_bytes_per_cycle}
+    _, _, ys, xs = pooled_map(layer, structure)
+    inter = structure.c * len(ys) * len(xs)
+    spill = inter > mem.ifmap_sram_bytes // (2 * bpe)
+    gemms = [small_conv_operands(layer, structure, g, on_chip=not spill) for g in range(G)]
+    bw = _links_bw(mem)
     out = run_memory(gemms, hw.mac_array.dataflow, hw.mac_array.rows, hw.mac_array.cols,
                      (mem.ifmap_sram_bytes, mem.filter_sram_bytes, mem.ofmap_sram_bytes), bpe, mem.links, bw)
-    spu_in = G * layer.group_in_channels * layer.input_size[0] * layer.input_size[1] * bpe
+    spu_in = G * (layer.group_in_channels * layer.input_size[0] * layer.input_size[1] + spill * inter) * bpe
     spu_stall = max(0, _cycles(spu_in, bw.get("ifmap", bw.get("shared"))) - spu_cycles)
     out["cycles_compute"] += spu_cycles
     out["cycles_stall"] += spu_stall
     out["cycles_total"] = out["cycles_compute"] + out["cycles_stall"]
     out["dram_ifmap_bytes"] += spu_in
     out["dram_bytes"] += spu_in
+    out["spilled"] = spill
     return out
+
+
+# -- 5. the fused pipeline: the sum-pool unit feeds the MAC array -------------------------------
+def simulate_structured_fused(layer, structure, hw, rows_cum, depth):
+    """A structured layer whose sum-pool unit feeds the MAC array through the line buffer
+    (``overlap: fused``; whether the line buffer is big enough is the simulator's rule, not
+    restated here), stepped cycle by cycle.
+
+    ``rows_cum``: cumulative adds of one group's sum-pool after each needed row, in row
+    order (tests/sim_reference.py counts them on real numbers); ``depth``: the adder
+    pipeline's latency.
+    - The sum-pool unit's input: the input map (cg*H*W per group, groups in turn, rows in
+      order, all channels and columns of a row) streams over the ifmap link (the one link
+      when shared). A needed row k of group g may be summed once the input rows its
+      windows read (up to padded row y_k + dh*(a-1)) have arrived, also in the cycle the
+      last byte arrives. The unit does ``lanes`` adds per cycle, rows in order, groups in
+      turn; a row's sums are available ``depth`` cycles after the cycle its last add ends.
+    - The MAC array: its folds (the small conv's GEMM per group, groups in turn, fold order:
+      row folds outer for os, otherwise section 3's) read the pooled map from the line buffer
+      (no ifmap DRAM traffic). A fold starts once the previous fold has ended, its own tiles
+      have arrived (section 3: fill, then fold f+1's loads and fold f-1's write-backs move
+      from the start of fold f, then the drain) and every map row its demand reads is
+      available.
+    - Link arbitration (shared link): the MAC array's traffic first; the input stream gets
+      what is left of each cycle's bytes. A link of b bytes/cycle moves b bytes a cycle.
+    - The layer ends when the drain is out and the whole input map has arrived.
+    cycles_total is that end; cycles_compute is the same run on links with no limit.
+    """
+    mem, bpe, G, mac = hw.memory, hw.bytes_per_element, layer.groups, hw.mac_array
+    df, R, C = mac.dataflow, mac.rows, mac.cols
+    H1, W1, ys, xs = pooled_map(layer, structure)
+    kc, a, b = structure.window(layer)
+    rowpos = {y: k for k, y in enumerate(ys)}
+    folds, lens, need, loads, writes = [], [], [], [], []
+    half = [x // (2 * bpe) for x in (mem.ifmap_sram_bytes, mem.filter_sram_bytes, mem.ofmap_sram_bytes)]
+    for g in range(G):
+        I, F, O = small_conv_operands(layer, structure, g, on_chip=True)
+        Imap = small_conv_operands(layer, structure, g, on_chip=False)[0]     # which map rows a fold reads
+        fl, ld, wr, _ = gemm_folds(df, I, F, O, R, C, *half, order=1 if df == "os" else None)
+        for f, (fc, fr, d) in enumerate(fl):
+            lens.append(len(d["ifmap"]) - (1 if f == len(fl) - 1 else 0))
+            reads = _need(_fold_demand_rows(df, Imap, fc, fr, R, C))
+            rows = {((a_ - g * 250_000) // structure.c) // W1 for a_ in reads}
+            need.append(g * len(ys) + max(rowpos[y] for y in rows) if rows else -1)
+        loads += ld
+        writes += wr
+    cum = [g * rows_cum[-1] + x for g in range(G) for x in rows_cum]
+    (H, W), ph, cg = layer.input_size, layer.padding[0], layer.group_in_channels
+    in_need = [bpe * cg * W * (g * H + max(0, min(H, ys[k] + layer.dilation[0] * (a - 1) - ph + 1)))
+               for g in range(G) for k in range(len(ys))]
+    spu_in = G * cg * H * W * bpe
+    total = _fused_run(lens, need, loads, writes, cum, in_need, spu_in, depth, hw, unlimited=False)
+    compute = _fused_run(lens, need, loads, writes, cum, in_need, spu_in, depth, hw, unlimited=True)
+    out = {"cycles_total": total, "cycles_compute": compute, "cycles_stall": total - compute,
+           "dram_ifmap_bytes": spu_in,
+           "dram_filter_bytes": bpe * sum(l["filter"] for l in loads),
+           "dram_ofmap_bytes": bpe * (sum(l["ofmap"] for l in loads) + sum(writes))}
+    out["dram_bytes"] = sum(out[f"dram_{op}_bytes"] for op in OPS)
+    return out
+
+
+def _fold_demand_rows(df, I, fc, fr, R, C):
+    """The rows of I (pixels x window elements) fold (fc, fr) reads, cut to its rectangle."""
+    P, Wn = len(I), len(I[0])
+    if df == "os":
+        pr, jr = range(fr * R, min(P, (fr + 1) * R)), range(Wn)
+    elif df == "ws":
+        pr, jr = range(P), range(fr * R, min(Wn, (fr + 1) * R))
+    else:
+        pr, jr = range(fc * C, min(P, (fc + 1) * C)), range(fr * R, min(Wn, (fr + 1) * R))
+    return [[I[p][j] for j in jr] for p in pr]
+
+
+def _fused_run(lens, need, loads, writes, cum, in_need, spu_in, depth, hw, unlimited):
+    """The cycle-by-cycle run of simulate_structured_fused: the end cycle."""
+    mem, bpe, lanes = hw.memory, hw.bytes_per_element, hw.sum_pool.adder_lanes
+    bw = _links_bw(mem)
+    scale = math.lcm(*(Fraction(v).denominator for v in bw.values()))
+    cap = {k: int(Fraction(v) * scale) for k, v in bw.items()}        # link units a cycle
+    n = len(lens)
+
+    def transfer(f):            # fold f's loads and fold f-2's write-backs (f = n: the last write-backs)
+        by = {op: (loads[f][op] if f < n else 0) * bpe for op in OPS}
+        if f >= 2:
+            by["ofmap"] += writes[f - 2] * bpe
+        return {op: v * scale for op, v in by.items()}
+
+    pending = []                               # the MAC array's transfers in flight (at most one)
+
+    def send(by):                              # an empty transfer, or any on unlimited links, is done at once
+        if any(by.values()) and not unlimited:
+            pending.append(by)
+
+    send(transfer(0))                          # the fill
+    ready = [None] * len(cum)                  # cycle from which each pooled row is available
+    streamed, row, adds_done = 0, 0, 0
+    f, left, drained, t = 0, 0, False, 0       # next fold, cycles left of the running fold
+    while True:
+        while left == 0 and f < n and not pending and (need[f] < 0 or (ready[need[f]] is not None
+                                                                       and ready[need[f]] <= t)):
+            send(transfer(f + 1))              # start fold f: fold f+1's tiles move from now on
+            left, f = lens[f], f + 1
+        if f == n and left == 0 and not pending and not drained:
+            send({op: (writes[-1] * bpe * scale if op == "ofmap" else 0) for op in OPS})
+            drained = True
+        if drained and not pending and row == len(cum) and (unlimited or streamed >= spu_in * scale):
+            return t
+        # the link(s), one cycle: the MAC array's transfer first, the input stream after it
+        spare = dict(cap)
+        if pending:
+            head = pending[0]
+            for op in OPS:
+                link = "shared" if "shared" in cap else op
+                take = min(head[op], spare[link])
+                head[op] -= take
+                spare[link] -= take
+            if not any(head.values()):
+                pending.pop(0)
+        in_link = "shared" if "shared" in cap else "ifmap"
+        streamed = spu_in * scale if unlimited else min(spu_in * scale, streamed + spare[in_link])
+        # the sum-pool unit, one cycle: rows in order, each once its input has arrived
+        budget = lanes
+        while row < len(cum) and streamed >= in_need[row] * scale:
+            step = min(budget, cum[row] - adds_done)
+            adds_done += step
+            budget -= step
+            if adds_done < cum[row]:
+                break
+            ready[row] = t + (1 if budget < lanes else 0) + depth
+            row += 1
+        if left:
+            left -= 1
+        t += 1

@@ -12,13 +12,18 @@ table and is computed outside, in Python.
 
 Two modes fill the same fields:
   analytical_jobs  closed forms (SCALE-Sim's fold algebra, pass-level add counts); a dense
-                   job's ifmap DRAM traffic is its folds' need sets (the input elements
-                   their windows read), counted once per row fold (dense_ifmap)
+                   job's ifmap DRAM traffic (and a spilled sum-pool map's read-back) is its
+                   folds' need sets (the input elements their windows read), counted once
+                   per row fold (dense_ifmap), without marks where that is cheaper
+                   (union_pair); the stall is a whole-layer closed form (a lower bound)
   cycle_jobs       steps each distinct fold of the array schedule cycle by
                    cycle, walks the sum-pool output row by row, and runs the
-                   DRAM link and the fused pipeline fold by fold (a dense job's ifmap
-                   loads per fold: dense_fold_loads). Both follow the buffer policy of
-                   tests/trace_reference.py, which tests/test_sim_trace.py checks them against.
+                   DRAM link fold by fold (a dense job's ifmap loads per fold:
+                   dense_fold_loads). Both follow the buffer policy of
+                   tests/trace_reference.py, which tests/test_sim_trace*.py check them against.
+Both modes run the fused pipeline fold by fold: a fold starts when the fold before has ended
+and the last sum-pool row its demand reads is available; a row waits for its adds and for
+its input rows to stream in (stream_ready).
 
 DRAM links (HW ``links``): ``shared`` (the default) is one link per layer: the MAC
 array's tiles and write-backs, the sum-pool's input stream and any spilled intermediate
@@ -441,22 +446,6 @@ def link_closed(hw, l0_i, l0_f, tot_i, tot_f, tot_o, last_w):
             + xfer(hw, 0, 0, last_w))
 
 
-@njit(**NUMBA_FLAGS)
-def spu_rate(lanes, ops_total, spu_dram_bytes, bw):
-    """Adds per cycle the sum-pool unit sustains: its lanes, or fewer when its input
-    stream from DRAM (spu_dram_bytes over a bw bytes/cycle link) cannot keep up."""
-    rate = float(lanes)
-    if spu_dram_bytes > 0 and ops_total > 0:
-        rate = min(rate, ops_total * bw / spu_dram_bytes)
-    return rate
-
-
-@njit(**NUMBA_FLAGS)
-def ready_at(depth, ops, rate):
-    """Cycle at which ``ops`` adds have passed the adder pipeline."""
-    return depth + np.int64(np.ceil(ops / rate - 1e-9))
-
-
 # -- the ifmap's need sets (dense jobs) -------------------------------------------------------
 # A dense GEMM's ifmap operand is SCALE-Sim's matrix I (pixels p x window elements j, j =
 # (kernel row * kw + kernel col) * cg + channel). A fold reads a rectangle of it: os pixels
@@ -513,16 +502,152 @@ def rect_pair(job, a, b, stamp, sid):
             continue
         cnt = hi - lo
         oa0, oa1 = _offsets(a[2], a[3], lo, cg)
+        ob0, ob1 = _offsets(b[2], b[3], lo, cg)
+        marks = (a[1] - a[0]) * (oa1 - oa0) + ((b[1] - b[0]) * (ob1 - ob0) if has_b else 0)
+        if stamp.shape[0] == 0 or marks > blocks_cost(job):      # count by products: cheaper
+            ua, ub, both = union_pair(job, a, oa0, oa1, b, ob0, ob1)
+            na += cnt * ua
+            nb += cnt * ub
+            ni += cnt * both
+            continue
         sid[0] += 1
         ua = _mark(job, a[0], a[1], oa0, oa1, stamp, sid[0])
         na += cnt * ua
         if has_b:
-            ob0, ob1 = _offsets(b[2], b[3], lo, cg)
             sid[0] += 1
             ub, both = _mark2(job, b[0], b[1], ob0, ob1, stamp, sid[0])
             nb += cnt * ub
             ni += cnt * both
     return na, nb, ni
+
+
+# Counting without marks. The pixels [p0, p1) of a rectangle are at most three blocks of whole
+# ranges (oh in an interval) x (ow in an interval) -- a partial first output row, full rows, a
+# partial last row -- and its kernel offsets [oa, ob) at most three blocks (kr) x (kc) likewise.
+# A (pixel block, offset block) pair touches exactly the product set Y x X of input rows
+# Y = {oh*sh + kr*dh - ph} and columns X = {ow*sw + kc*dw - pw}, so a need set is a union of at
+# most nine products, and its size is the sum over input rows y of |union of the X whose Y
+# holds y|. Rows with the same set of covering products share that count: the cost is
+# O(products x (H + W) + distinct row signatures x products x W), not pixels x offsets.
+@njit(**NUMBA_FLAGS)
+def _ranges(lo, hi, width, out, n):
+    """Split [lo, hi) of a raster index (row-major, ``width`` per row) into at most three
+    (row lo, row hi, col lo, col hi) blocks appended to ``out`` from slot n; return the new n."""
+    if hi <= lo:
+        return n
+    r0, c0 = lo // width, lo % width
+    r1, c1 = (hi - 1) // width, (hi - 1) % width
+    if r0 == r1:
+        out[n, 0], out[n, 1], out[n, 2], out[n, 3] = r0, r0 + 1, c0, c1 + 1
+        return n + 1
+    out[n, 0], out[n, 1], out[n, 2], out[n, 3] = r0, r0 + 1, c0, width
+    n += 1
+    if r1 > r0 + 1:
+        out[n, 0], out[n, 1], out[n, 2], out[n, 3] = r0 + 1, r1, 0, width
+        n += 1
+    out[n, 0], out[n, 1], out[n, 2], out[n, 3] = r1, r1 + 1, 0, c1 + 1
+    return n + 1
+
+
+@njit(**NUMBA_FLAGS)
+def _axis(mask, o0, o1, k0, k1, s, d, pad):
+    """mask[o*s + k*d - pad] = True for o in [o0, o1), k in [k0, k1), inside the mask."""
+    L = mask.shape[0]
+    for k in range(k0, k1):
+        base = k * d - pad
+        lo = max(o0, cdiv(-base, s)) if base < 0 else o0
+        hi = min(o1, cdiv(L - base, s))
+        for o in range(lo, hi):
+            mask[o * s + base] = True
+
+
+@njit(**NUMBA_FLAGS)
+def _products(job, rect, oa, ob, ys, xs, n):
+    """Append the products of rectangle ``rect``'s pixels and kernel offsets [oa, ob) to the
+    row masks ``ys`` and column masks ``xs`` from slot n; return the new n."""
+    pix = np.zeros((3, 4), np.int64)
+    off = np.zeros((3, 4), np.int64)
+    npix = _ranges(rect[0], rect[1], job[J_WO], pix, 0)
+    noff = _ranges(oa, ob, job[J_NW], off, 0)
+    for i in range(npix):
+        for j in range(noff):
+            ys[n, :] = False
+            xs[n, :] = False
+            _axis(ys[n], pix[i, 0], pix[i, 1], off[j, 0], off[j, 1], job[J_SH], job[J_DH], job[J_PH])
+            _axis(xs[n], pix[i, 2], pix[i, 3], off[j, 2], off[j, 3], job[J_SW], job[J_DW], job[J_PW])
+            n += 1
+    return n
+
+
+@njit(**NUMBA_FLAGS)
+def blocks_cost(job):
+    """Work of one union_pair (an estimate in the units of marks): 18 products over H and W,
+    the row signatures sorted, a few distinct signatures' column unions."""
+    H, W = job[J_H], job[J_W]
+    return 20 * (H + W) + H * ceil_log2(H + 1) + 40 * W
+
+
+STAMP_MAX = 1 << 24          # stamp arrays (one int32 per input position) up to 64 MiB; above: products only
+
+
+@njit(**NUMBA_FLAGS)
+def new_stamp(job):
+    """The H x W stamp array of the marking counters, or an empty one (count by products)."""
+    HW = job[J_H] * job[J_W]
+    if HW > STAMP_MAX:
+        return np.zeros(0, np.int32)
+    return np.full(HW, -1, np.int32)
+
+
+@njit(**NUMBA_FLAGS)
+def union_pair(job, a, oa0, oa1, b, ob0, ob1):
+    """(|A|, |B|, |A & B|) of the spatial need sets A (rectangle a at kernel offsets
+    [oa0, oa1)) and B (b at [ob0, ob1); b may be empty), counted by products (no marks)."""
+    H, W = job[J_H], job[J_W]
+    ys = np.zeros((18, H), np.bool_)
+    xs = np.zeros((18, W), np.bool_)
+    na = _products(job, a, oa0, oa1, ys, xs, 0)
+    nt = na
+    if b[1] > b[0] and ob1 > ob0:
+        nt = _products(job, b, ob0, ob1, ys, xs, na)
+    sig = np.zeros(H, np.int64)
+    for i in range(nt):
+        for y in range(H):
+            if ys[i, y]:
+                sig[y] |= np.int64(1) << i
+    sig.sort()
+    ca = 0
+    cb = 0
+    ci = 0
+    ua = np.zeros(W, np.bool_)
+    ub = np.zeros(W, np.bool_)
+    y = 0
+    while y < H:
+        run = 1
+        while y + run < H and sig[y + run] == sig[y]:
+            run += 1
+        m = sig[y]
+        if m != 0:
+            ua[:] = False
+            ub[:] = False
+            for i in range(nt):
+                if (m >> i) & 1:
+                    if i < na:
+                        ua |= xs[i]
+                    else:
+                        ub |= xs[i]
+            sa = 0
+            sb = 0
+            si = 0
+            for x in range(W):
+                sa += ua[x]
+                sb += ub[x]
+                si += ua[x] and ub[x]
+            ca += run * sa
+            cb += run * sb
+            ci += run * si
+        y += run
+    return ca, cb, ci
 
 
 @njit(**NUMBA_FLAGS)
@@ -573,12 +698,54 @@ def ifmap_footprint(job):
 
 
 @njit(**NUMBA_FLAGS)
+def _interior(job, r):
+    """Whether every window row of rectangle r's pixels lies inside the input (no clipping)."""
+    Wo = job[J_WO]
+    lo = (r[0] // Wo) * job[J_SH] - job[J_PH]
+    hi = ((r[1] - 1) // Wo) * job[J_SH] + (job[J_NH] - 1) * job[J_DH] - job[J_PH]
+    return lo >= 0 and hi < job[J_H]
+
+
+@njit(**NUMBA_FLAGS)
+def pair_memo(job, a, b, C, fr, stamp, sid, tab):
+    """rect_pair of is folds, remembered in ``tab`` [column start of b, fr]: moving both
+    rectangles by whole output rows moves their need sets by whole input rows, so the inner
+    steps of a fold order (same pixel block, next row fold; or next pixel block, same row fold)
+    between full blocks of C pixels whose windows stay inside the input give the same counts
+    wherever their blocks start in the same column. ``tab`` empty: no memo."""
+    ok = tab.shape[0] > 0 and b[1] - b[0] == C and (a[1] <= a[0] or a[1] - a[0] == C) \
+        and _interior(job, b) and (a[1] <= a[0] or _interior(job, a))
+    if not ok:
+        if a[1] <= a[0]:
+            return rect_pair(job, b, a, stamp, sid)[0], 0
+        r = rect_pair(job, a, b, stamp, sid)
+        return r[1], r[2]
+    col = b[0] % job[J_WO]
+    if tab[col, fr, 0] < 0:
+        if a[1] <= a[0]:
+            tab[col, fr, 0] = rect_pair(job, b, a, stamp, sid)[0]
+            tab[col, fr, 1] = 0
+        else:
+            r = rect_pair(job, a, b, stamp, sid)
+            tab[col, fr, 0] = r[1]
+            tab[col, fr, 1] = r[2]
+    return tab[col, fr, 0], tab[col, fr, 1]
+
+
+MEMO_MAX = 1 << 20           # entries of an is memo table (output width x row folds)
+
+
+@njit(**NUMBA_FLAGS)
 def ifmap_schedule(job, df, R, C, rf, cf, order, half_i, foot, loads):
     """(total, first fold's) ifmap elements one group loads in fold order ``order``; fills
     ``loads`` (one per fold, schedule order) when it has rf*cf entries."""
     M, Kk = job[J_M], job[J_K]
-    stamp = np.full(job[J_H] * job[J_W], -1, np.int32)
+    stamp = new_stamp(job)
     sid = np.zeros(1, np.int64)
+    Wo = job[J_WO]
+    memo_on = df == DF_IS and Wo * rf <= MEMO_MAX
+    pairs = np.full((Wo if memo_on else 0, rf, 2), -1, np.int64)     # (|cur|, |prev & cur|) of inner steps
+    singles = np.full((Wo if memo_on else 0, rf, 2), -1, np.int64)   # |cur| alone
     empty = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
     per_fold = loads.shape[0] == rf * cf
     if foot <= half_i:
@@ -589,6 +756,10 @@ def ifmap_schedule(job, df, R, C, rf, cf, order, half_i, foot, loads):
         return foot, first
     n_outer = rf if order == 1 else cf
     n_inner = cf if order == 1 else rf
+    if df == DF_IS and job[J_NH] == 1 and job[J_NW] == 1 and job[J_PH] == 0 and job[J_PW] == 0:
+        return pointwise_loads(job, R, C, rf, cf, order, loads)
+    if df == DF_IS and not per_fold and memo_on:
+        return is_totals(job, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles)
     periodic = df != DF_IS and order == 0          # os/ws: a fold's rectangle depends on fr only
     total = 0
     first = 0
@@ -607,16 +778,7 @@ def ifmap_schedule(job, df, R, C, rf, cf, order, half_i, foot, loads):
             fr = o if order == 1 else q
             fc = q if order == 1 else o
             cur = fold_rect(df, fc, fr, R, C, M, Kk)
-            keep = seq > 0 and prev_n <= half_i    # the previous fold's set stays
-            if cur == prev:
-                n = prev_n
-                ld = 0 if keep else n
-            elif keep:
-                _na, n, inter = rect_pair(job, prev, cur, stamp, sid)
-                ld = n - inter
-            else:
-                n = rect_pair(job, cur, empty, stamp, sid)[0]
-                ld = n
+            ld, n = fold_step(job, prev, prev_n, cur, q, fr, seq, C, half_i, stamp, sid, pairs, singles)
             if seq == 0:
                 first = ld
             if periodic and o == 1:
@@ -627,6 +789,130 @@ def ifmap_schedule(job, df, R, C, rf, cf, order, half_i, foot, loads):
             prev = cur
             prev_n = n
     return total, first
+
+
+@njit(**NUMBA_FLAGS)
+def fold_step(job, prev, prev_n, cur, q, fr, seq, C, half_i, stamp, sid, pairs, singles):
+    """(loads, need-set size) of fold ``cur`` after fold ``prev`` (need-set size prev_n), the
+    seq-th of its GEMM, q-th of its inner loop: its need set minus the previous fold's when that
+    fits ``half_i`` (the previous fold's set stays), else all of it."""
+    keep = seq > 0 and prev_n <= half_i
+    if cur == prev:
+        return (0 if keep else prev_n), prev_n
+    if keep:
+        if q > 0:
+            n, inter = pair_memo(job, prev, cur, C, fr, stamp, sid, pairs)
+        else:
+            _na, n, inter = rect_pair(job, prev, cur, stamp, sid)
+        return n - inter, n
+    empty = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
+    n = pair_memo(job, empty, cur, C, fr, stamp, sid, singles)[0]
+    return n, n
+
+
+@njit(**NUMBA_FLAGS)
+def _regular(job, C, fc):
+    """Whether pixel block fc of an is GEMM is a full block of C pixels whose windows stay
+    inside the input (pair_memo's translation rule applies)."""
+    p0 = fc * C
+    r = (p0, p0 + C, np.int64(0), np.int64(0))
+    return fc >= 0 and p0 + C <= job[J_M] and _interior(job, r)
+
+
+@njit(**NUMBA_FLAGS)
+def is_totals(job, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles):
+    """(total, first) ifmap loads of an is GEMM (ifmap_schedule's loop, totals only), skipping
+    what translation repeats: order 0 (pixel blocks outer), a pixel block after a block, both
+    regular (_regular), loads what any such block at the same column start does; order 1 (row
+    folds outer), the steps between regular blocks repeat with the period of the column start
+    (Wo / gcd(Wo, C) blocks), so whole periods of a run of regular blocks are added at once."""
+    M, Kk, Wo = job[J_M], job[J_K], job[J_WO]
+    total = 0
+    first = 0
+    prev = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
+    prev_n = 0
+    if order == 0:
+        colsum = np.full(Wo, -1, np.int64)
+        coln = np.zeros(Wo, np.int64)
+        for o in range(cf):
+            col = (o * C) % Wo
+            ok = o >= 1 and _regular(job, C, o) and _regular(job, C, o - 1)
+            if ok and colsum[col] >= 0:
+                total += colsum[col]
+                prev = fold_rect(DF_IS, o, rf - 1, R, C, M, Kk)
+                prev_n = coln[col]
+                continue
+            acc = 0
+            for q in range(rf):
+                cur = fold_rect(DF_IS, o, q, R, C, M, Kk)
+                ld, n = fold_step(job, prev, prev_n, cur, q, q, o * rf + q, C, half_i, stamp, sid, pairs, singles)
+                if o == 0 and q == 0:
+                    first = ld
+                acc += ld
+                prev = cur
+                prev_n = n
+            total += acc
+            if ok:
+                colsum[col] = acc
+                coln[col] = prev_n
+        return total, first
+    a, b = Wo, C
+    while b:
+        a, b = b, a % b
+    P = Wo // a                                    # blocks until the column start repeats
+    hist = np.zeros(P, np.int64)
+    hist_n = np.zeros(P, np.int64)
+    for fr in range(rf):
+        streak = 0
+        q = 0
+        while q < cf:
+            if streak >= P and _regular(job, C, q):
+                # the next blocks repeat the last P steps while they stay regular: find the
+                # last regular block (regular blocks are consecutive) and add whole periods
+                lo, hi = q, cf - 1
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    if _regular(job, C, mid):
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                k = (lo - q + 1) // P
+                if k > 0:
+                    total += k * hist.sum()
+                    q += k * P
+                    prev = fold_rect(DF_IS, q - 1, fr, R, C, M, Kk)
+                    prev_n = hist_n[(q - 1) % P]
+                    continue
+            cur = fold_rect(DF_IS, q, fr, R, C, M, Kk)
+            ld, n = fold_step(job, prev, prev_n, cur, q, fr, fr * cf + q, C, half_i, stamp, sid, pairs, singles)
+            if fr == 0 and q == 0:
+                first = ld
+            total += ld
+            regular_step = q >= 1 and _regular(job, C, q) and _regular(job, C, q - 1)
+            streak = streak + 1 if regular_step else 0
+            hist[q % P] = ld
+            hist_n[q % P] = n
+            prev = cur
+            prev_n = n
+            q += 1
+    return total, first
+
+
+@njit(**NUMBA_FLAGS)
+def pointwise_loads(job, R, C, rf, cf, order, loads):
+    """is folds of a 1x1 layer without padding: every (pixel, window element) of the ifmap
+    operand is its own input element and the folds' rectangles are disjoint, so each fold
+    loads its whole rectangle: (total, first) = (M * K, the first rectangle)."""
+    M, Kk = job[J_M], job[J_K]
+    if loads.shape[0] == rf * cf:
+        n_inner = cf if order == 1 else rf
+        for s in range(rf * cf):
+            o, q = s // n_inner, s % n_inner
+            fr = o if order == 1 else q
+            fc = q if order == 1 else o
+            p0, p1, j0, j1 = fold_rect(DF_IS, fc, fr, R, C, M, Kk)
+            loads[s] = (p1 - p0) * (j1 - j0)
+    return M * Kk, min(C, M) * min(R, Kk)
 
 
 @njit(**NUMBA_FLAGS)
@@ -675,8 +961,9 @@ def row_fold_sets(job, df, R, rf, half_i):
     M, Kk, cg = job[J_M], job[J_K], job[J_CG]
     n = np.zeros(rf, np.int64)
     it = np.zeros(rf, np.int64)
-    stamp = np.full(job[J_H] * job[J_W], -1, np.int32)
-    if df == DF_OS:
+    stamp = new_stamp(job)
+    os_marks = min(R, M) * job[J_NH] * job[J_NW]
+    if df == DF_OS and stamp.shape[0] > 0 and os_marks <= 2 * blocks_cost(job):
         # every row fold reads all channels: one spatial set per fold, stamped with its index
         for fr in range(rf + 1):
             p0, p1, _j0, _j1 = fold_rect(df, 0, fr % rf, R, 1, M, Kk)
@@ -788,34 +1075,64 @@ def dense_fold_loads(job, df, R, C, rf, cf, order, half_i):
     return loads
 
 
-IFMAP_COUNT_MAX = 1 << 24    # need-set counting work (marks, stamp entries) beyond which a job keeps equal shares
-IS_COUNT_MAX = 1 << 20       # is: every fold is a new rectangle (no per-row-fold closed form yet)
+IFMAP_COUNT_MAX = 1 << 28    # need-set counting work (marks or product units) beyond which a job keeps equal shares
+FITS_COUNT_MAX = 1 << 26     # footprint in SRAM: the cycle mode's per-fold first-load marks (fits_loads)
+
+
+@njit(**NUMBA_FLAGS)
+def pair_work(job, pixels, offsets):
+    """Work of counting one pair of rectangles of ``pixels`` x ``offsets`` each: marks on a stamp
+    array, or products when that is cheaper or there is no stamp array (rect_pair)."""
+    blocks = float(blocks_cost(job))
+    marks = 2.0 * pixels * offsets
+    if float(job[J_H]) * job[J_W] > STAMP_MAX:
+        return blocks
+    return min(marks, blocks)
 
 
 @njit(**NUMBA_FLAGS)
 def ifmap_counted(job, df, R, C, rf, cf, half_i):
-    """Whether a dense job's ifmap is counted by need sets: when the counting's work (stamp
-    arrays and marks, either mode, either order) stays under IFMAP_COUNT_MAX. Larger jobs keep
-    the closed form of whole-map equal shares (cg*H*W per group; dram_parts, fold_traffic), as
-    does a job whose ``ifmap`` field is not its whole input map (equal shares of that field)."""
+    """Whether a dense job's ifmap is counted by need sets: when the counting's work (either
+    mode, either order; pair_work per pair of fold rectangles, up to five channel classes
+    each) stays under IFMAP_COUNT_MAX -- every layer of the zoo networks on any array. Larger
+    jobs keep the closed form of whole-map equal shares (cg*H*W per group; dram_parts,
+    fold_traffic), as does a job whose ``ifmap`` field is not its whole input map."""
     M, Kk, cg = job[J_M], job[J_K], job[J_CG]
-    HW = job[J_H] * job[J_W]
-    if job[J_SPU] != 0 or job[J_IFMAP] != cg * HW or HW > IFMAP_COUNT_MAX or cg > IFMAP_COUNT_MAX // max(HW, 1):
-        return False
-    if M > IFMAP_COUNT_MAX or Kk > IFMAP_COUNT_MAX:
+    HW = float(job[J_H]) * job[J_W]
+    if job[J_SPU] != 0 or float(job[J_IFMAP]) != cg * HW or float(M) * Kk > 2.0 ** 62:
         return False
     offs = float(min(R, Kk) // cg + 2)                  # floats: an estimate that cannot wrap
     if df == DF_OS:
-        marks = float(rf + 1) * min(R, M) * float(job[J_NH]) * float(job[J_NW])
+        work = (rf + 1.0) * 2.0 * pair_work(job, min(R, M), job[J_NH] * job[J_NW])
     elif df == DF_WS:
-        marks = 20.0 * (rf + 1) * M * offs
+        work = (rf + 1.0) * 5.0 * pair_work(job, M, offs)
     else:
-        marks = 40.0 * rf * cf * min(C, M) * offs
-    if marks > (IFMAP_COUNT_MAX if df != DF_IS else IS_COUNT_MAX):
-        return False
+        work = 2.0 * rf * cf * 5.0 * pair_work(job, min(C, M), offs)
     # the footprint fits the ifmap SRAM's half: the cycle mode marks every element each fold reads
-    fits_work = cg * HW + M * Kk if ifmap_footprint(job) <= half_i else 0
-    return HW + marks + fits_work <= IFMAP_COUNT_MAX
+    fits = ifmap_footprint(job) <= half_i
+    fits_work = cg * HW + float(M) * Kk if fits else 0.0
+    return work <= IFMAP_COUNT_MAX and fits_work <= FITS_COUNT_MAX
+
+
+@njit(**NUMBA_FLAGS)
+def spill_view(job):
+    """The small conv of a structured job as a dense job on its spilled sum-pool map: cg = c
+    channels of the stride-1 sum-pool output (H1 x W1 over the padded input), no padding, the
+    small kernel, the layer's stride and dilation. Its ifmap footprint is the map the sum-pool
+    unit wrote (c x needed rows x needed columns), so the read-back is counted by need sets
+    like a dense layer's ifmap."""
+    v = job.copy()
+    v[J_CG] = job[J_C]
+    v[J_H] = job[J_H] + 2 * job[J_PH] - job[J_DH] * (job[J_A] - 1)
+    v[J_W] = job[J_W] + 2 * job[J_PW] - job[J_DW] * (job[J_B] - 1)
+    v[J_PH] = 0
+    v[J_PW] = 0
+    v[J_IFMAP] = v[J_CG] * v[J_H] * v[J_W]
+    v[J_SPU] = 0
+    v[J_KC] = 1
+    v[J_A] = 1
+    v[J_B] = 1
+    return v
 
 
 @njit(**NUMBA_FLAGS)
@@ -910,19 +1227,19 @@ def analytical_spu_job(job, hw, out, flen, folds, rf, cf, if_r, mac_cycles, half
         out[O_LB] = lb_spu + G * (inter + if_r)          # the MAC array reads the line buffer
         order = pick_order(df, M, N, K, R, C, 0, half_i, half_f, half_o, df == DF_OS)
         b = dram_bytes(out, G, bpe, dram_parts(df, M, N, K, R, C, 0, half_i, half_f, half_o, order), spu_dram)
-        run_rows = scheme == SC_SLIDE and run_h < Hn * (job[J_A] - 1)
-        end_c = fused_closed(job, float(lanes), depth, ch, row, col, run_rows, run_h, need_h, in_h,
-                             df, R, rf, cf, folds, flen)
-        # the same pipeline with the sum-pool unit slowed to its DRAM-limited rate
-        end_d = fused_closed(job, spu_rate(lanes, G * ops_g, spu_dram, ifmap_bw(hw)), depth, ch, row, col,
-                             run_rows, run_h, need_h, in_h, df, R, rf, cf, folds, flen)
-        out[O_COMPUTE] = end_c - G
-        # the DRAM link(s) carry the sum-pool input and the MAC tiles: the layer lasts the
-        # longer of the pipeline (between the fill and the drain, the sum-pool slowed to its
-        # input stream) and the links' busy time for all of the layer's bytes
+        # the pipeline fold by fold, as cycle_job's: compute with the input at hand; then after
+        # the fill, the sum-pool's rows waiting for their input stream, and the drain -- or
+        # the links' busy time for all the layer's bytes, whichever is longer
         fill = xfer(hw, b[0], b[1], 0)
         drain = xfer(hw, 0, 0, b[5])
-        total = max(fill + end_d - G + drain, link_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5]))
+        cum = spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w)
+        rows = fused_fold_rows(job, df, R, C, rf, cf, order, need_h)
+        cyc = np.full(rows.shape[0], flen, np.int64)
+        rdy_c = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, np.inf)
+        out[O_COMPUTE] = fold_pipeline(cyc, rows, rdy_c, 0) - G
+        rdy = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, ifmap_bw(hw))
+        end_d = fold_pipeline(cyc, rows, rdy, fill)
+        total = max(end_d - G + drain, link_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5]))
         out[O_STALL] = total - out[O_COMPUTE]
         return
     out[O_LB] = lb_spu
@@ -930,10 +1247,15 @@ def analytical_spu_job(job, hw, out, flen, folds, rf, cf, if_r, mac_cycles, half
     out[O_IF_W] = G * inter
     spill = inter > half_i
     Fi = inter if spill else 0
-    order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, False)
     if spill:
         spu_dram += G * inter * bpe
-    b = dram_bytes(out, G, bpe, dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order), 0)
+    view = spill_view(job)
+    if spill and ifmap_counted(view, df, R, C, rf, cf, half_i):
+        parts = dense_order(view, df, R, C, rf, cf, half_i, half_f, half_o)[1]   # read back by need sets
+    else:
+        order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, False)
+        parts = dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order)
+    b = dram_bytes(out, G, bpe, parts, 0)
     out[O_DRAM_I] += spu_dram
     out[O_DRAM] += spu_dram
     out[O_COMPUTE] = spu_cycles + mac_cycles
@@ -943,50 +1265,23 @@ def analytical_spu_job(job, hw, out, flen, folds, rf, cf, if_r, mac_cycles, half
 
 
 @njit(**NUMBA_FLAGS)
-def fused_closed(job, rate, depth, ch_ops, row_ops, col_ops, run_rows, run_h, need_h, in_h, df, R, rf, cf,
-                 folds, flen):
-    """End cycle of the fused pipeline, each pass's adds spread over the rows it serves.
-
-    A MAC band (OS: one row fold across all column folds; WS/IS: the whole GEMM)
-    starts once the sum-pool row it reads last is ready. Up to needed row y_k the
-    column pass has done (k+1)/Hn of its adds, the channel pass the input rows up to
-    y_k + dh*(a-1) (exact for dilation 1), and a running row pass a-1 per line for
-    each dilation chain started plus an even share of the rest.
-    """
-    G, Wo, M = job[J_G], job[J_WO], job[J_M]
-    sh, dh, nh, a = job[J_SH], job[J_DH], job[J_NH], job[J_A]
-    up = np.cumsum(need_h.astype(np.int64))
-    in_up = np.cumsum(in_h.astype(np.int64))
-    ys = np.nonzero(need_h)[0]
-    Hn, Rin = ys.shape[0], in_up[-1]
-    ops_g = ch_ops + row_ops + col_ops
-    chains = 0
-    if run_rows:
-        seen = np.zeros(dh, np.bool_)
-        for y in ys:
-            seen[y % dh] = True
-        chains = count_true(seen)                      # dilation chains holding needed rows
-    heads = row_ops * (a - 1) * chains / run_h if run_rows else 0.0    # row_ops = lines * run_h
-    bands = rf if df == DF_OS else 1
-    band_cycles = (cf if df == DF_OS else folds) * flen
-    end = 0
+def fused_fold_rows(job, df, R, C, rf, cf, order, need_h):
+    """The global sum-pool row each fold of the fused GEMMs waits for, groups in turn, folds
+    in ``order`` (fold_wait_row)."""
+    G, Hn = job[J_G], count_true(need_h)
+    upto = np.cumsum(need_h.astype(np.int64))
+    rows = np.zeros(G * rf * cf, np.int64)
+    n_outer = rf if order == 1 else cf
+    n_inner = cf if order == 1 else rf
+    i = 0
     for g in range(G):
-        for b in range(bands):
-            k = Hn - 1
-            if df == DF_OS:
-                v = sh * ((min((b + 1) * R, M) - 1) // Wo) + dh * (nh - 1)
-                k = up[min(v, need_h.shape[0] - 1)] - 1
-            kk = k + 1
-            touched = min(in_up[min(ys[k] + dh * (a - 1), in_h.shape[0] - 1)], kk * a)
-            pre = col_ops * kk / Hn + ch_ops * touched / Rin
-            if run_rows:
-                pre += heads * min(kk, chains) / chains
-                if Hn > chains:
-                    pre += (row_ops - heads) * max(0, kk - chains) / (Hn - chains)
-            else:
-                pre += row_ops * kk / Hn
-            end = max(end, ready_at(depth, g * ops_g + pre, rate)) + band_cycles
-    return end
+        for o in range(n_outer):
+            for q in range(n_inner):
+                fr = o if order == 1 else q
+                fc = q if order == 1 else o
+                rows[i] = g * Hn + fold_wait_row(job, df, R, C, fc, fr, upto)
+                i += 1
+    return rows
 
 
 @njit(**NUMBA_FLAGS)
@@ -1216,21 +1511,22 @@ def cycle_job(job, hw, out):
         out[O_DRAM_I] += spu_dram
         if not fused:
             out[O_STALL] += max(np.int64(0), xfer(hw, spu_dram, 0, 0) - spu_cycles)
-    counted = ifmap_counted(job, df, R, C, rf, cf, half_i)
+    vjob = spill_view(job) if (spu and Fi > 0) else job   # a spilled map is read back by need sets
+    counted = ifmap_counted(vjob, df, R, C, rf, cf, half_i)
     iload = np.zeros(0, np.int64)                       # counted: the ifmap loads of each fold
     if counted:
-        foot = ifmap_footprint(job)
+        foot = ifmap_footprint(vjob)
         if foot > half_i and df != DF_IS:               # os/ws: one pass over the row folds
-            n_, it_, w_ = row_fold_sets(job, df, R, rf, half_i)
+            n_, it_, w_ = row_fold_sets(vjob, df, R, rf, half_i)
             none = np.zeros(0, np.int64)
-            order = order_of(job, df, R, C, half_i, half_f, half_o, foot,
+            order = order_of(vjob, df, R, C, half_i, half_f, half_o, foot,
                              periodic_loads(n_, it_, w_, rf, cf, 0, half_i, none),
                              periodic_loads(n_, it_, w_, rf, cf, 1, half_i, none))[0]
             iload = np.zeros(rf * cf, np.int64)
             periodic_loads(n_, it_, w_, rf, cf, order, half_i, iload)
         else:
-            order = dense_order(job, df, R, C, rf, cf, half_i, half_f, half_o)[0]
-            iload = dense_fold_loads(job, df, R, C, rf, cf, order, half_i)
+            order = dense_order(vjob, df, R, C, rf, cf, half_i, half_f, half_o)[0]
+            iload = dense_fold_loads(vjob, df, R, C, rf, cf, order, half_i)
     else:
         order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, fused and df == DF_OS)
     n_outer = rf if order == 1 else cf
@@ -1241,9 +1537,10 @@ def cycle_job(job, hw, out):
     # A window lasts the longer of its fold and its link work; the last fold of every
     # GEMM counts one cycle less (SCALE-Sim's busy - 1), so the windows add up to the
     # reported compute time and never to less than the link's busy time.
-    band_cyc_arr = np.zeros(G * n_outer, np.int64)
-    band_win = np.zeros(G * n_outer, np.int64)         # the same bands timed by their link windows
-    band_need = np.zeros(G * n_outer, np.int64)        # global sum-pool row each band waits for
+    nfused = G * rf * cf if (spu and fused) else 0
+    fold_cyc = np.zeros(nfused, np.int64)              # fused: each fold's cycles,
+    fold_win = np.zeros(nfused, np.int64)              # its window (cycles and link work),
+    fold_row = np.zeros(nfused, np.int64)              # the global sum-pool row it waits for
     nb = 0
     busy = 0
     fill = 0
@@ -1255,14 +1552,13 @@ def cycle_job(job, hw, out):
     link_o = 0
     w_prev2 = 0
     prev_cyc = 0
-    prev_band = 0
+    prev_fold = 0
     first = True
     dram_i = 0
     dram_f = 0
     dram_o = 0
     for g in range(G):
         for o in range(n_outer):
-            band_cyc = 0
             for q in range(n_inner):
                 fr = o if order == 1 else q
                 fc = q if order == 1 else o
@@ -1297,7 +1593,8 @@ def cycle_job(job, hw, out):
                     # write-back of the fold before that (double buffering)
                     x = xfer(hw, Li * bpe, Lf * bpe, (Lo + w_prev2) * bpe)
                     windows += max(prev_cyc, x)
-                    band_win[prev_band] += max(prev_cyc, x)
+                    if nfused:
+                        fold_win[prev_fold] = max(prev_cyc, x)
                     link += x
                     link_i += xfer(hw, Li * bpe, 0, 0)
                     link_f += xfer(hw, 0, Lf * bpe, 0)
@@ -1305,21 +1602,16 @@ def cycle_job(job, hw, out):
                 w_prev2 = w_prev
                 w_prev = W
                 prev_cyc = cyc - 1 if (o == n_outer - 1 and q == n_inner - 1) else cyc
-                prev_band = nb
-                band_cyc += cyc
+                prev_fold = nb
+                if nfused:
+                    fold_cyc[nb] = cyc
+                    fold_row[nb] = g * Hn + fold_wait_row(job, df, R, C, fc, fr, upto)
+                nb += 1
                 busy += cyc
-            band_cyc_arr[nb] = band_cyc
-            if spu and fused:
-                if df == DF_OS:
-                    last_row = (min((o + 1) * R, M) - 1) // job[J_WO]
-                    v = min(job[J_SH] * last_row + job[J_DH] * (job[J_NH] - 1), need_h.shape[0] - 1)
-                    band_need[nb] = g * ops_g + cum[upto[v] - 1]
-                else:
-                    band_need[nb] = g * ops_g + cum[Hn - 1]
-            nb += 1
     x = xfer(hw, 0, 0, w_prev2 * bpe)
     windows += max(prev_cyc, x)
-    band_win[prev_band] += max(prev_cyc, x)
+    if nfused:
+        fold_win[prev_fold] = max(prev_cyc, x)
     link += x
     link_o += x
     drain = xfer(hw, 0, 0, w_prev * bpe)                         # drain the last outputs
@@ -1331,18 +1623,22 @@ def cycle_job(job, hw, out):
     out[O_DRAM] = out[O_DRAM_I] + out[O_DRAM_F] + out[O_DRAM_O]
     out[O_MAC] = busy - G
     if spu and fused:
-        end_c = pipeline_end(band_cyc_arr, band_need, depth, float(lanes))
-        out[O_COMPUTE] = end_c - G
-        # one link for the sum-pool input and the MAC tiles: the layer lasts the longer of
-        # the pipeline (after the fill: bands timed by their link windows, the sum-pool
-        # slowed to its input stream; then the drain) and the link's busy time for all of
-        # the layer's bytes
-        end_w = pipeline_end(band_win, band_need, depth, spu_rate(lanes, G * ops_g, spu_dram, ifmap_bw(hw)))
+        # each fold starts when the one before has ended and the last sum-pool row its demand
+        # reads is available: compute with the input at hand, then with the links
+        rdy_c = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, np.inf)
+        out[O_COMPUTE] = fold_pipeline(fold_cyc, fold_row, rdy_c, 0) - G
+        # the layer lasts the longer of the pipeline (after the fill, folds timed by their
+        # link windows, the sum-pool's rows waiting for their input stream; then the drain)
+        # and the links' busy time for all of the layer's bytes. The stream runs from cycle 0
+        # at the ifmap link's rate (on a shared link as if it had the link to itself: the
+        # link's total work is bounded by busy_links), so more or wider links are never slower
+        rdy = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, ifmap_bw(hw))
+        end_w = fold_pipeline(fold_win, fold_row, rdy, fill)
         if np.int64(hw[H_LINKS]) == LK_PER_OP:     # each link's busy time; the ifmap link also streams the input
             busy_links = max(link_i + xfer(hw, spu_dram, 0, 0), link_f, link_o)
         else:
             busy_links = fill + link + drain + xfer(hw, spu_dram, 0, 0)
-        total = max(fill + end_w + drain, busy_links)
+        total = max(end_w + drain, busy_links)
         out[O_STALL] = total - out[O_COMPUTE]
     elif spu:
         out[O_COMPUTE] = out[O_SPU] + busy - G
@@ -1355,13 +1651,60 @@ def cycle_job(job, hw, out):
 
 
 @njit(**NUMBA_FLAGS)
-def pipeline_end(band_cycles, band_need, depth, rate):
-    """Fused pipeline: each MAC band starts when the previous one ends and the sum-pool
-    unit has done the adds (band_need) producing the last row the band reads."""
-    end = 0
-    for b in range(band_cycles.shape[0]):
-        end = max(end, ready_at(depth, band_need[b], rate)) + band_cycles[b]
+def row_inputs(job, hw, cum, need_h):
+    """Per needed sum-pool row, groups in turn: (input bytes that must have streamed in before
+    it can be summed -- the input map streams groups in turn, rows in order, every channel and
+    column of a row -- and its adds)."""
+    G, Hn = job[J_G], cum.shape[0]
+    H, W, cg, ph = job[J_H], job[J_W], job[J_CG], job[J_PH]
+    span = job[J_DH] * (job[J_A] - 1)
+    need = np.zeros(G * Hn, np.int64)
+    adds = np.zeros(G * Hn, np.int64)
+    for g in range(G):
+        k = 0
+        for y in range(need_h.shape[0]):
+            if need_h[y]:
+                need[g * Hn + k] = np.int64(hw[H_BPE]) * cg * W * (g * H + max(0, min(H, y + span - ph + 1)))
+                adds[g * Hn + k] = cum[k] - (cum[k - 1] if k else 0)
+                k += 1
+    return need, adds
+
+
+@njit(**NUMBA_FLAGS)
+def stream_ready(job, hw, cum, need_h, depth, lanes, start, bw):
+    """Cycle from which each needed sum-pool row (groups in turn) is available when the unit
+    waits for its input, streamed (row_inputs) at ``bw`` bytes a cycle (np.inf: at hand) from
+    cycle ``start``: a row is summed, rows in order at ``lanes`` adds a cycle, once its input
+    has arrived (in the cycle the last byte does), and is available ``depth`` cycles after
+    its last add."""
+    need, adds = row_inputs(job, hw, cum, need_h)
+    rdy = np.zeros(need.shape[0], np.int64)
+    done = 0.0
+    for r in range(need.shape[0]):
+        arrive = start + max(np.int64(0), np.int64(np.ceil(need[r] / bw - 1e-9)) - 1)
+        done = max(done, float(arrive)) + adds[r] / lanes
+        rdy[r] = depth + np.int64(np.ceil(done - 1e-9))
+    return rdy
+
+
+@njit(**NUMBA_FLAGS)
+def fold_pipeline(cycles, rows, rdy, start):
+    """End of a run of folds from cycle ``start``: each starts when the one before has ended
+    and sum-pool row rows[i] is available (rdy)."""
+    end = start
+    for i in range(cycles.shape[0]):
+        end = max(end, rdy[rows[i]]) + cycles[i]
     return end
+
+
+@njit(**NUMBA_FLAGS)
+def fold_wait_row(job, df, R, C, fc, fr, upto):
+    """Index among the needed sum-pool rows of the last one fold (fc, fr) of the small conv
+    reads: its last pixel's output row, its last window element's kernel row."""
+    p0, p1, j0, j1 = fold_rect(df, fc, fr, R, C, job[J_M], job[J_K])
+    kr = ((j1 - 1) // job[J_C]) // job[J_NW]
+    v = job[J_SH] * ((p1 - 1) // job[J_WO]) + job[J_DH] * kr
+    return upto[min(v, upto.shape[0] - 1)] - 1
 
 
 @njit(**NUMBA_FLAGS)

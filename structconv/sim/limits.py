@@ -130,9 +130,12 @@ def job_work(j: dict, hw: Accelerator, mode: str) -> tuple[int, int]:
     if j["spu"]:
         s = _spu(j)
         elems = 4 * (s["Hp"] + s["Wp"])
-        # needed/touched masks and running sums, then fused_closed's (cycle: spu_rows') row loops
+        # needed/touched masks and running sums, spu_rows' row loop, stream_ready's rows of
+        # every group (two arrays: one entry per group and row), and the fused pipeline fold
+        # by fold (both modes: per-fold arrays of the cycles, windows and rows waited for)
+        elems += 2 * G * s["Hp"] + 3 * G * g["folds"]
         work = 4 * (j["ho"] * j["nh"] + j["wo"] * j["nw"] + (s["Hp"] + s["Wp"]) * (j["a"] + j["b"] + 4))
-        work += _LOOP_COST * (G * g["rf"] + s["Hp"])
+        work += _LOOP_COST * (s["Hp"] + 2 * G * s["Hp"] + 2 * G * g["folds"])
     if mode == "cycle":
         work += 4 * g["flen"] * (g["R"] + g["C"]) + _LOOP_COST * G * g["folds"]   # step_fold x 4, every fold
         elems += 3 * G * max(g["rf"], g["cf"])                                    # per-band arrays
