@@ -55,6 +55,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scalesim_goldens import LAYOUT_CSV, TOPO_HEADER  # noqa: E402  (the same input files as the goldens)
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT_CSV = ROOT / "tests" / "data" / "scalesim_user_mode.csv"
 
@@ -81,18 +84,6 @@ DATAFLOWS = ("os", "ws", "is")
 BANDWIDTHS = (1, 4, 10)
 SRAM_KB = (2, 8)
 
-TOPO_HEADER = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-               "Channels, Num Filter, Strides,\n")
-LAYOUT_CSV = (
-    "Layer name, IFMAP Height Intraline Factor, IFMAP Width Intraline Factor, "
-    "Filter Height Intraline Factor, Filter Width Intraline Factor, Channel Intraline Factor, "
-    "Num Filter Intraline Factor, IFMAP Height Intraline Order, IFMAP Width Intraline Order, "
-    "Channel Intraline Order, IFMAP Height Interline Order, IFMAP Width Interline Order, "
-    "Channel Interline Order, Num Filter Intraline Order, Channel Intraline Order, "
-    "Filter Height Intraline Order, Filter Width Intraline Order, Num Filter Interline Order, "
-    "Channel Interline Order, Filter Height Interline Order, Filter Width Interline Order,\n"
-    "layer0, 1, 1, 1, 1, 1, 1, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 6, 7,\n"
-)
 CFG = """\
 [general]
 run_name = user
