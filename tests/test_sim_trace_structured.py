@@ -116,22 +116,34 @@ def test_fused_layers_against_the_reference(case):
         assert res["cycle"].cycles_total == ref["cycles_total"]
 
 
-FUSED_CYCLE_LOW = 0.75            # measured (seeds 1-3, 625 fused layers: 0.753); not a proof
-FUSED_ANALYTICAL_LOW = 0.60       # measured: 0.633
+def _work_floor(layer, hw, ref) -> int:
+    """Cycles no schedule of the reference's work can beat: its compute (less SCALE-Sim's cycle
+    per extra GEMM, which the model takes elsewhere) and, on every DRAM link, the bytes that link
+    carries at its rate."""
+    mem = hw.memory
+    by_op = [ref[f"dram_{op}_bytes"] for op in T.OPS]
+    if mem.links == "per_operand":
+        link = max(b / bw for b, bw in zip(by_op, mem.link_bytes_per_cycle()))
+    else:
+        link = sum(by_op) / mem.dram_bytes_per_cycle
+    return max(ref["cycles_compute"] - (layer.groups - 1), int(link))
 
 
 @settings(max_examples=40, deadline=None)
 @given(structured("fused"))
-def test_fused_totals_stay_within_the_measured_band(case):
-    """Fused cycles_total over the reference's stays above the lowest ratio measured on 1,500
-    random structured layers (625 fused; ``python tests/test_sim_trace_structured.py 500 SEED``,
-    seeds 1-3): the shared link's stream is the model's one optimism."""
+def test_fused_totals_are_at_least_the_work_floor(case):
+    """The fused model's optimism (below the reference on a shared link, and the analytical
+    stall's closed form) never goes below what the reference's own work needs: its compute and
+    each link's bytes at its rate. (The ratios to the reference measured over 1,500 layers --
+    cycle mode >= 0.753, analytical >= 0.633 -- are not bounds: hypothesis found an analytical
+    0.585 on per-operand links, so they are reported by ``measure``, not asserted.)"""
     layer, s, hw = case
     res = {m: simulate_layer(layer, s, hw, m) for m in MODES}
     assume(res["cycle"].fused)
     ref = reference(layer, s, hw, res["cycle"])
-    assert res["cycle"].cycles_total >= FUSED_CYCLE_LOW * ref["cycles_total"]
-    assert res["analytical"].cycles_total >= FUSED_ANALYTICAL_LOW * ref["cycles_total"]
+    floor = _work_floor(layer, hw, ref)
+    for mode, r in res.items():
+        assert r.cycles_total >= floor, (mode, r.cycles_total, floor, ref["cycles_total"])
 
 
 def measure(n, seed):
