@@ -475,8 +475,10 @@ def link_replay(layer, choice, hw, fused):
       rows have streamed in (from cycle 0 at the link's rate), at its lanes. A spilled map
       (sequential) is read back by need sets: trace_reference.simulate_structured_sequential.
       The layer cannot end before
-      that pipeline has drained, nor before the link has carried every byte of the layer:
-      the fill, all windows' work, the sum-pool input and the drain, one after the other.
+      that pipeline has drained, nor before the link has carried the MAC array's transfers
+      (the fill, all windows' work and the drain, one after the other, whole cycles each), nor
+      before it has carried every byte of the layer at its rate: the sum-pool input rides in
+      what the transfers' last cycles leave, so its cycles do not add to theirs.
     """
     R, C, df = hw.mac_array.rows, hw.mac_array.cols, hw.mac_array.dataflow
     lanes, bpe = hw.sum_pool.adder_lanes, hw.bytes_per_element
@@ -517,7 +519,8 @@ def link_replay(layer, choice, hw, fused):
     for g in range(G):
         for i, k in enumerate(rows):
             t = max(t, ready[g * len(ys) + k] - fill) + wins[g * len(rows) + i]
-    return max(fill + t + drain, fill + sum(work) + math.ceil(spu_bytes / bw) + drain)
+    all_bytes = G * ref["total"] * bpe + spu_bytes
+    return max(fill + t + drain, fill + sum(work) + drain, math.ceil(all_bytes / bw))
 
 
 def _stream_ready(layer, s, cum, ys, depth, lanes, bpe, bw, start):

@@ -435,15 +435,17 @@ def stall_closed(hw, l0_i, l0_f, tot_i, tot_f, tot_o, last_w, busy_cycles):
 
 
 @njit(**NUMBA_FLAGS)
-def link_closed(hw, l0_i, l0_f, tot_i, tot_f, tot_o, last_w):
+def link_closed(hw, l0_i, l0_f, tot_i, tot_f, tot_o, last_w, stream):
     """Busy time of the layer's DRAM link(s), bytes: fill, everything in between, drain
-    (per operand: the busiest link)."""
+    (per operand: the busiest link). ``stream`` of the ifmap bytes is the sum-pool's input,
+    which fills what the fill's and drain's last cycles leave of a shared link: there the
+    bound is the tiles' three phases or all the bytes at the link's rate, the longer."""
     if np.int64(hw[H_LINKS]) == LK_PER_OP:
         return max(xfer(hw, l0_i, 0, 0) + xfer(hw, tot_i - l0_i, 0, 0),
                    xfer(hw, 0, l0_f, 0) + xfer(hw, 0, tot_f - l0_f, 0),
                    xfer(hw, 0, 0, tot_o - last_w) + xfer(hw, 0, 0, last_w))
-    return (xfer(hw, l0_i, l0_f, 0) + xfer(hw, tot_i - l0_i, tot_f - l0_f, tot_o - last_w)
-            + xfer(hw, 0, 0, last_w))
+    return max(xfer(hw, l0_i, l0_f, 0) + xfer(hw, tot_i - l0_i - stream, tot_f - l0_f, tot_o - last_w)
+               + xfer(hw, 0, 0, last_w), xfer(hw, tot_i, tot_f, tot_o))
 
 
 # -- the ifmap's need sets (dense jobs) -------------------------------------------------------
@@ -1239,7 +1241,7 @@ def analytical_spu_job(job, hw, out, flen, folds, rf, cf, if_r, mac_cycles, half
         out[O_COMPUTE] = fold_pipeline(cyc, rows, rdy_c, 0) - G
         rdy = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, ifmap_bw(hw))
         end_d = fold_pipeline(cyc, rows, rdy, fill)
-        total = max(end_d - G + drain, link_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5]))
+        total = max(end_d - G + drain, link_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], spu_dram))
         out[O_STALL] = total - out[O_COMPUTE]
         return
     out[O_LB] = lb_spu
@@ -1637,7 +1639,9 @@ def cycle_job(job, hw, out):
         if np.int64(hw[H_LINKS]) == LK_PER_OP:     # each link's busy time; the ifmap link also streams the input
             busy_links = max(link_i + xfer(hw, spu_dram, 0, 0), link_f, link_o)
         else:
-            busy_links = fill + link + drain + xfer(hw, spu_dram, 0, 0)
+            # the tiles' transfers take whole cycles one after another, but the stream gets
+            # what each one's last cycle leaves: their roundings and the stream's don't add
+            busy_links = max(fill + link + drain, xfer(hw, out[O_DRAM_I], out[O_DRAM_F], out[O_DRAM_O]))
         total = max(end_w + drain, busy_links)
         out[O_STALL] = total - out[O_COMPUTE]
     elif spu:
