@@ -13,7 +13,7 @@ the utilisation must be SCALE-Sim's.
 from __future__ import annotations
 
 import csv
-import importlib.util
+from benchmark_scripts import load
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -31,16 +31,7 @@ INTS = ("ifmap_h", "ifmap_w", "filter_h", "filter_w", "channels", "num_filters",
 MODES = ("analytical", "cycle")
 
 
-def _load_maker():
-    """benchmarks/scalesim_goldens.py (standard library only at import)."""
-    path = Path(__file__).parent.parent / "benchmarks" / "scalesim_goldens.py"
-    spec = importlib.util.spec_from_file_location("scalesim_goldens_maker", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-G = _load_maker()
+G = load("scalesim_goldens")
 with open(WIDE) as _f:
     ROWS = list(csv.DictReader(_f))
 

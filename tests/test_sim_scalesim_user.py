@@ -13,21 +13,15 @@ import numpy as np
 import pytest
 
 import trace_reference as ref
+from benchmark_scripts import load
 from structconv.core import Layer, Network, read_topology
 from structconv.sim import Accelerator, MacArray, Memory, read_scalesim_config
 from structconv.sim import _scalesim_user as port
 from structconv.sim.scalesim_user import simulate_scalesim_user
 
 DATA = Path(__file__).parent / "data"
-PINNED = [("cycles_total", "total_cycles"), ("cycles_stall", "stall_cycles"),
-          ("cycles_compute", "compute_cycles"), ("cycles_total_incl_prefetch", "total_cycles_incl_prefetch"),
-          ("sram_ifmap_reads", "sram_ifmap_reads"), ("sram_filter_reads", "sram_filter_reads"),
-          ("sram_ofmap_writes", "sram_ofmap_writes"), ("dram_ifmap_reads", "dram_ifmap_reads"),
-          ("dram_filter_reads", "dram_filter_reads"), ("dram_ofmap_writes", "dram_ofmap_writes"),
-          ("ifmap_new_prefetches", "ifmap_new_prefetches"), ("filter_new_prefetches", "filter_new_prefetches")]
-FIXED = [("cycles_total", "fixed_total_cycles"), ("cycles_stall", "fixed_stall_cycles"),
-         ("dram_ifmap_reads", "fixed_dram_ifmap_reads"), ("dram_filter_reads", "fixed_dram_filter_reads"),
-         ("dram_ofmap_writes", "fixed_dram_ofmap_writes")]
+# the column maps the pinning script compares with (one list, used by both)
+PINNED, FIXED = load("scalesim_user_mode").PINNED, load("scalesim_user_mode").PINNED_FIXED
 
 
 def _rows(name):

@@ -1,6 +1,6 @@
 """`structconv simulate --scalesim-compat`: SCALE-Sim's USER-mode report from its own files, through the CLI."""
 import csv
-import importlib.util
+from benchmark_scripts import load
 import json
 import re
 from pathlib import Path
@@ -13,19 +13,10 @@ DATA = Path(__file__).parent / "data" / "scalesim_user_mode.csv"
 ROWS = {r["case_id"]: r for r in csv.DictReader(DATA.open())}
 
 
-def _cfg_template() -> str:
-    """The cfg benchmarks/scalesim_user_mode.py ran SCALE-Sim with (standard library only at import)."""
-    path = Path(__file__).parent.parent / "benchmarks" / "scalesim_user_mode.py"
-    spec = importlib.util.spec_from_file_location("scalesim_user_mode", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.CFG
-
-
 def _files(tmp_path, row):
     cfg = tmp_path / "user.cfg"
     kb, bw = int(row["sram_kb"]), int(row["bandwidth"])
-    cfg.write_text(_cfg_template().format(rows=row["array_rows"], cols=row["array_cols"], kb_i=kb, kb_f=kb, kb_o=kb,
+    cfg.write_text(load("scalesim_user_mode").CFG.format(rows=row["array_rows"], cols=row["array_cols"], kb_i=kb, kb_f=kb, kb_o=kb,
                                           bw_i=bw, bw_f=bw, bw_o=bw, df=row["dataflow"]))
     topo = tmp_path / "t.csv"
     topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "

@@ -7,7 +7,7 @@ comment below and in the issue-14 README material).
 """
 from __future__ import annotations
 
-import importlib.util
+from benchmark_scripts import load
 import json
 import math
 import random
@@ -28,16 +28,7 @@ CASES = json.loads(DIGESTS.read_text())["cases"]
 MODES = ("analytical", "cycle")
 
 
-def _load_maker():
-    """benchmarks/scalesim_traces.py (standard library only at import): its ``digest``."""
-    path = Path(__file__).parent.parent / "benchmarks" / "scalesim_traces.py"
-    spec = importlib.util.spec_from_file_location("scalesim_traces", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_digest = _load_maker().digest
+_digest = load("scalesim_traces").digest
 
 
 def _operands(c):

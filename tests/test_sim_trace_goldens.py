@@ -18,7 +18,7 @@ in ``LARGE`` (the longest trace, a 256x256 and a 128x128 array): 114 of the 144 
 from __future__ import annotations
 
 import csv
-import importlib.util
+from benchmark_scripts import load
 import json
 import sys
 import time
@@ -39,16 +39,7 @@ LARGE = ("resnet_conv3x_30x30c128k128__a32x32__sram64-64-64__is",      # the lon
          "fc_1x1c512k1000__a128x128__sram64-64-64__is")
 
 
-def _load_maker():
-    """benchmarks/scalesim_traces.py (standard library only at import): its ``Int64Digest``."""
-    path = Path(__file__).parent.parent / "benchmarks" / "scalesim_traces.py"
-    spec = importlib.util.spec_from_file_location("scalesim_traces", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-Int64Digest = _load_maker().Int64Digest
+Int64Digest = load("scalesim_traces").Int64Digest
 
 
 def _cells(v) -> int:
