@@ -1,11 +1,11 @@
-"""ONNX files as model references: ``load_onnx(path)`` -> core Network (registered for ``*.onnx``).
+"""ONNX files as model references: ``load_onnx(path)`` -> core Network (the ``onnx`` importer, ``*.onnx``).
 
 Only the graph and the initializers' SHAPES are read (no weight data is needed: an initializer
 may also be declared as a graph input with a static shape, as weight-stripped files do; every
 graph input after the first is taken as a weight). Shapes come from ``onnx.shape_inference``.
 
-Counted nodes, with the same conventions as ``network_from_module`` (nn/trace.py), so a torch
-model exported to ONNX imports to the same counts:
+Counted nodes, with the same conventions as nn's ``network_from_module`` (both build their layers with
+core/layer_shapes.py), so a torch model exported to ONNX imports to the same counts:
 * Conv (2-D): group, dilations, strides, pads, auto_pad SAME_UPPER / SAME_LOWER / VALID;
   asymmetric pads enlarge the layer's input_size (padding 0), so counts and output size are exact;
 * ConvTranspose (2-D): a stride-1 conv over the input map, mults = Cin*Cout/g*kh*kw*H_in*W_in (fvcore);
@@ -27,11 +27,10 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from ..core import Layer, Network, shown
-from .model_refs import ImportInfo, check_input_shape
-from .onnx_fold import FLOAT_TYPES, attrs as _attrs, dims as _dims, folded_and_inferred as _folded_and_inferred, onnx_module as _onnx
-from .padding import tf_same_pads
-from .trace import conv_layer, linear_layer, transposed_layer
+from ..core import (ImportInfo, Layer, Network, check_input_shape, conv_layer, linear_layer, shown, tf_same_pads,
+                    transposed_layer)
+from ._onnx_fold import FLOAT_TYPES, attrs as _attrs, dims as _dims, folded_and_inferred as _folded_and_inferred
+from ._onnx_fold import onnx_module as _onnx
 
 PASS_THROUGH = ("Transpose", "Identity", "Cast", "CastLike")     # a weight seen through these is still the weight
 
@@ -284,7 +283,9 @@ class _Importer:
         if before is not None and self.g.shape(before[0]) is not None:
             x = self.g.shape(before[0])
             pads = tuple((p[0] + q[0], p[1] + q[1]) for p, q in zip(pads, before[1]))
-        self._add(conv_layer("conv", x[1], w[1][0], k, x[2:], s, pads, d, grp, bias is not None), node, w[0], bias)
+        layer = conv_layer("conv", x[1], w[1][0], k, x[2:], pads, stride=s, dilation=d, groups=grp,
+                           bias=bias is not None)
+        self._add(layer, node, w[0], bias)
         return None
 
     def conv_transpose(self, node) -> str | None:
