@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[1] / "structconv"
 PACKAGES = ("core", "sim", "rtl", "search", "nn", "importers", "analysis", "cli")
 # who may import whom (imports point down; cli is the thin shell over all). importers reads torch
 # references through nn, on first use only; the others reach importers through core's resolver.
-ALLOWED = {"core": set(), "sim": {"core"}, "rtl": {"core", "sim"}, "nn": {"core"}, "search": {"core", "sim", "nn"},
-           "importers": {"core", "nn"}, "analysis": {"core", "sim", "search", "nn"},
+ALLOWED = {"core": set(), "sim": {"core"}, "rtl": {"core", "sim"}, "nn": {"core"},
+           "search": {"core", "sim", "nn"}, "importers": {"core", "nn"},
+           "analysis": {"core", "sim", "search", "nn"},
            "cli": {"core", "sim", "rtl", "search", "nn", "importers", "analysis"}}
 HEAVY = ("torch", "optuna", "plotly")
 LIGHT = ("core", "importers")          # packages that import none of HEAVY (importers reaches torch via nn)

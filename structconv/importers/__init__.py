@@ -13,6 +13,6 @@ Importing this package imports neither torch nor onnx: matching a reference is s
 importer's reader imports what it needs (onnx, or nn and torch) only when it reads a reference.
 """
 from .builtin import ONNX, PYTHON_REFERENCE, SCALESIM_TOPOLOGY, SMALL_CNN
-from .onnx import NO_MACS, is_onnx_ref, load_onnx
+from .onnx import is_onnx_ref, load_onnx
 
-__all__ = ["ONNX", "PYTHON_REFERENCE", "SCALESIM_TOPOLOGY", "SMALL_CNN", "load_onnx", "is_onnx_ref", "NO_MACS"]
+__all__ = ["ONNX", "PYTHON_REFERENCE", "SCALESIM_TOPOLOGY", "SMALL_CNN", "load_onnx", "is_onnx_ref"]

@@ -10,12 +10,12 @@ def _is_topology(ref: str) -> bool:
 
 
 def _python_reader():
-    from ..nn import network_from_ref               # torch, only once a Python reference is read
+    from ..nn import network_from_ref  # torch, only once a Python reference is read
     return network_from_ref
 
 
 def _small_cnn_reader():
-    from ..nn.zoo import small_cnn_network          # torch, only once small_cnn is read
+    from ..nn.zoo import small_cnn_network  # torch, only once small_cnn is read
     return small_cnn_network
 
 
