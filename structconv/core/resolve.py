@@ -95,12 +95,13 @@ def _loaded(ep) -> Importer | None:
     try:
         obj = ep.load()
     except Exception as e:
-        obj = e
-    if isinstance(obj, Importer):
-        return obj
-    why = f"{type(obj).__name__}: {obj}" if isinstance(obj, Exception) else f"a {type(obj).__name__}"
-    warnings.warn(f"model importer entry point {ep.name} = {ep.value} is skipped: it gives {why}, "
-                  "not an Importer", UserWarning, stacklevel=2)
+        why = f"failed to load ({type(e).__name__}: {e})"
+    else:
+        if isinstance(obj, Importer):
+            return obj
+        why = f"gives a {type(obj).__name__}, not a structconv.core.Importer"
+    warnings.warn(f"model importer entry point {ep.name} = {ep.value} is skipped: it {why}", UserWarning,
+                  stacklevel=3)
     return None
 
 
