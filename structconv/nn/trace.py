@@ -222,8 +222,8 @@ class _Tracer:
             fwd = _forward_pads(call.pads, hw, seen[-2:])
             pads = tuple((o[0] + f[0], o[1] + f[1]) for o, f in zip(own, fwd)) if fwd else own
             size = hw if fwd else tuple(seen[-2:])
-        return conv_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, size, pads, stride=mod.stride,
-                          dilation=mod.dilation, groups=mod.groups, bias=mod.bias is not None)
+        return conv_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, size, pads,
+                          stride=mod.stride, dilation=mod.dilation, groups=mod.groups, bias=mod.bias is not None)
 
     def saw_op(self, func, args, kwargs) -> None:
         name = _op_name(func)
@@ -259,8 +259,8 @@ class _Tracer:
             g = int(_arg(args, kwargs, 6, "groups", 1))
             stride, dil = _pair(_arg(args, kwargs, 3, "stride", 1)), _pair(_arg(args, kwargs, 5, "dilation", 1))
             pads = padding_pairs(_arg(args, kwargs, 4, "padding", 0), w[2:], dil)
-            layer = conv_layer(lname, w[1] * g, w[0], w[2:], tuple(x.shape[-2:]), pads, stride=stride, dilation=dil,
-                               groups=g, bias=has_bias)
+            layer = conv_layer(lname, w[1] * g, w[0], w[2:], tuple(x.shape[-2:]), pads, stride=stride,
+                               dilation=dil, groups=g, bias=has_bias)
         else:
             g, dil = int(_arg(args, kwargs, 6, "groups", 1)), _pair(_arg(args, kwargs, 7, "dilation", 1))
             layer = transposed_layer(lname, w[0], w[1] * g, w[2:], tuple(x.shape[-2:]), dil, g, has_bias)
