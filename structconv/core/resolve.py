@@ -86,8 +86,8 @@ def installed_importers() -> tuple[Importer, ...]:
     found = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):     # one package seen twice on the path counts once
         found.setdefault((getattr(ep.dist, "name", None), ep.name), ep)
-    loaded = (_loaded(ep) for _, ep in sorted(found.items(), key=lambda kv: (kv[0][1], str(kv[0][0]))))
-    return tuple(i for i in loaded if i is not None)
+    by_name = sorted(found, key=lambda key: (key[1], str(key[0])))
+    return tuple(i for i in (_loaded(found[key]) for key in by_name) if i is not None)
 
 
 def _loaded(ep) -> Importer | None:
