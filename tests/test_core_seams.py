@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from structconv.core import (Network, Plan, Structure, count_network, get_network, get_preset, pareto_mask,
-                             read_jsonl, register_importer, resolve_network, resolve_plan, to_jsonable)
+from structconv.core import (Importer, Network, Plan, Structure, count_network, get_network, get_preset,
+                             pareto_mask, read_jsonl, register_importer, resolve_network, resolve_plan, to_jsonable)
 
 
 # -- resolver ----------------------------------------------------------------------
@@ -31,13 +31,14 @@ def test_registered_importer_is_tried_first(monkeypatch, tmp_path):
     import structconv.core.resolve as resolve
 
     monkeypatch.setattr(resolve, "_IMPORTERS", [])
-    register_importer("tiny", lambda ref: ref.endswith(".tiny"), "structconv.core.zoo:get_network")
+    register_importer(Importer("tiny", lambda ref: ref.endswith(".tiny"), lambda: get_network))
     # the importer's function gets the reference itself: get_network('x.tiny') is not a zoo name
     with pytest.raises(ValueError, match=r"model = 'x.tiny' is not a zoo network"):
         resolve_network("x.tiny")
-    register_importer("tiny", lambda ref: ref.endswith(".tiny"), f"{__name__}:_tiny_importer")
+    register_importer(Importer("tiny", lambda ref: ref.endswith(".tiny"), lambda: _tiny_importer))
     assert resolve_network("a.tiny", width=3).input_shape == (3, 8, 8)
-    assert [i.name for i in resolve.importers()] == ["tiny"]
+    names = [i.name for i in resolve.importers()]       # replaced by name, tried before the installed ones
+    assert names[0] == "tiny" and names.count("tiny") == 1
     # an option the importer does not take is named, with the ones it does (not a TypeError from inside it)
     with pytest.raises(ValueError, match=r"model importer 'tiny' does not take input_shape \(it takes \['width'\]\)"):
         resolve_network("a.tiny", input_shape=(1, 3, 8, 8))

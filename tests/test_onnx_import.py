@@ -1,4 +1,4 @@
-"""ONNX import (structconv.nn.load_onnx): hand-built graphs with counts written out by hand formula,
+"""ONNX import (structconv.importers.load_onnx): hand-built graphs with counts written out by hand formula,
 and a torch -> ONNX -> Network round trip that equals tracing the torch model."""
 import math
 import warnings
@@ -12,7 +12,8 @@ from torch import nn
 
 from structconv.cli import main
 from structconv.core import count_network, count_ops, resolve_network
-from structconv.nn import load_onnx, network_from_module
+from structconv.importers import load_onnx
+from structconv.nn import network_from_module
 
 
 def _model(tmp_path, nodes, x_shape, weights: dict, ints: dict = (), as_inputs=False, name="m.onnx"):

@@ -10,11 +10,13 @@ from .designs import DESIGNS, DWPW, GCPWG, PWDWPW, PWGDWPWG, admissible_designs
 from .files import (atomic_path, atomic_write_bytes, atomic_write_text, dumps_json, load_data_file, read_jsonl,
                     parse_yaml, read_text, remove_orphans, to_jsonable, umask, write_data_file)
 from .layer import Layer, Network
+from .layer_shapes import conv_layer, linear_layer, tf_same_pads, transposed_layer
 from .ops import OpCount, dense_ops, structured_ops, sumpool_output_size
 from .paper import compare_paper_tables
 from .pareto import pareto_mask
 from .plan import Plan
 from .presets import get_preset, layer_dim, list_presets, preset_kind, preset_table, presets_for
+from .refs import ImportInfo, check_input_shape, is_module_ref
 from .resolve import Importer, importers, register_importer, resolve_network, resolve_plan
 from .scalesim_csv import read_topology, write_topology
 from .structure import alphas, basis_matrix, compose, project, structural_residual
@@ -26,6 +28,8 @@ __all__ = [
     "Layer", "Network", "Plan", "OpCount", "LayerCost", "NetworkCost", "count_ops", "count_network",
     "dense_ops", "structured_ops", "sumpool_output_size",
     "resolve_network", "resolve_plan", "register_importer", "importers", "Importer",
+    "ImportInfo", "check_input_shape", "is_module_ref",
+    "conv_layer", "transposed_layer", "linear_layer", "tf_same_pads",
     "get_network", "list_networks", "get_preset", "list_presets", "preset_kind", "presets_for",
     "preset_table", "layer_dim", "compare_paper_tables", "read_topology", "write_topology", "pareto_mask",
     "basis_matrix", "project", "alphas", "compose", "structural_residual",

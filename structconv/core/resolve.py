@@ -3,16 +3,21 @@
 Every public entry point (count, simulate, search, report, train, decompose and
 each CLI command) goes through ``resolve_network`` and ``resolve_plan``.
 
-Model references: a Network, a zoo name, or anything a registered importer
-claims (``register_importer``). Importers are named by "module:function"
-strings and imported on first use, so core stays free of torch and onnx.
+Model references: a Network, a zoo name, or anything an ``Importer`` claims. Importers are named
+explicitly, in two places: the ``structconv.importers`` entry points of the installed packages
+(structconv's own are listed in pyproject.toml), read once on the first reference that needs them,
+and ``register_importer`` (scripts, tests), whose importers are tried first. An importer's
+``matches`` runs on every reference, so it is cheap; its ``reader`` is called only for a reference
+it claims, so torch, onnx or a plugin's own modules load only when such a reference is read.
 """
 from __future__ import annotations
 
-import importlib
+import functools
 import inspect
 import os
+import warnings
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable
 
@@ -22,18 +27,24 @@ from .plan import Plan
 from .presets import get_preset, list_presets
 from .zoo import get_network, list_networks
 
+#: the entry point group whose objects are Importers (``name = "package.module:IMPORTER"``)
+ENTRY_POINT_GROUP = "structconv.importers"
+
 
 @dataclass(frozen=True)
 class Importer:
-    """Reads model references that ``matches`` accepts with the function at ``target``."""
+    """Reads the model references ``matches`` accepts with the function ``reader()`` returns.
+
+    ``reader`` takes no arguments and returns ``read(ref, **options) -> Network``, importing what
+    reading needs when it is called, so that matching a reference imports nothing heavy.
+    """
 
     name: str
     matches: Callable[[str], bool]
-    target: str                     # "package.module:function"(ref: str, **options) -> Network
+    reader: Callable[[], Callable[..., Network]]
 
     def load(self, ref: str, **options) -> Network:
-        module, _, fn = self.target.partition(":")
-        func = getattr(importlib.import_module(module), fn)
+        func = self.reader()
         _check_options(self.name, func, options)
         net = func(ref, **options)
         if not isinstance(net, Network):
@@ -52,21 +63,50 @@ def _check_options(name: str, func, options: dict) -> None:
         raise ValueError(f"model importer {shown(name)} does not take {', '.join(extra)} (it takes {taken})")
 
 
-_IMPORTERS: list[Importer] = []
+_IMPORTERS: list[Importer] = []                 # registered in this process, the latest first
 
 
-def register_importer(name: str, matches: Callable[[str], bool], target: str) -> None:
-    """Add (or replace, by name) a model importer; later registrations are tried first."""
-    _IMPORTERS[:] = [i for i in _IMPORTERS if i.name != name]
-    _IMPORTERS.insert(0, Importer(name, matches, target))
+def register_importer(importer: Importer) -> None:
+    """Add (or replace, by name) an importer, tried before the installed ones; later registrations first."""
+    if not isinstance(importer, Importer):
+        raise TypeError(f"register_importer takes an Importer, got {type(importer).__name__}")
+    _IMPORTERS[:] = [i for i in _IMPORTERS if i.name != importer.name]
+    _IMPORTERS.insert(0, importer)
 
 
 def importers() -> tuple[Importer, ...]:
-    return tuple(_IMPORTERS)
+    """Every importer in the order tried: the registered ones, then the installed ones by name."""
+    mine = {i.name for i in _IMPORTERS}
+    return tuple(_IMPORTERS) + tuple(i for i in installed_importers() if i.name not in mine)
+
+
+@functools.cache
+def installed_importers() -> tuple[Importer, ...]:
+    """The Importers the installed packages name in the ``structconv.importers`` entry point group."""
+    found = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):     # one package seen twice on the path counts once
+        found.setdefault((getattr(ep.dist, "name", None), ep.name), ep)
+    by_name = sorted(found, key=lambda key: (key[1], str(key[0])))
+    return tuple(i for i in (_loaded(found[key]) for key in by_name) if i is not None)
+
+
+def _loaded(ep) -> Importer | None:
+    """The entry point's Importer; a broken plugin is a warning, so the other references still resolve."""
+    try:
+        obj = ep.load()
+    except Exception as e:
+        why = f"failed to load ({type(e).__name__}: {e})"
+    else:
+        if isinstance(obj, Importer):
+            return obj
+        why = f"gives a {type(obj).__name__}, not a structconv.core.Importer"
+    warnings.warn(f"model importer entry point {ep.name} = {ep.value} is skipped: it {why}", UserWarning,
+                  stacklevel=3)
+    return None
 
 
 def resolve_network(ref, **options) -> Network:
-    """A Network from a Network, a zoo name or a reference a registered importer reads.
+    """A Network from a Network, a zoo name or a reference an importer reads.
 
     ``options`` go to the zoo builder or the importer (e.g. input_size, num_classes).
     """
@@ -75,15 +115,19 @@ def resolve_network(ref, **options) -> Network:
     if isinstance(ref, os.PathLike):
         ref = os.fspath(ref)
     if not isinstance(ref, str):
-        raise TypeError(f"model must be a Network, a zoo name or a model file reference, got {type(ref).__name__}")
-    for importer in _IMPORTERS:
+        raise TypeError("model must be a Network, a zoo name or a model file reference, "
+                        f"got {type(ref).__name__}")
+    found = importers()
+    for importer in found:
         if importer.matches(ref):
             return importer.load(ref, **options)
     if ref in list_networks():
         return get_network(ref, **options)
-    kinds = ", ".join(i.name for i in _IMPORTERS)
+    kinds = ", ".join(i.name for i in found)
     raise ValueError(f"model = {shown(ref)} is not a zoo network {sorted(list_networks())}"
-                     + (f" nor a reference that an importer reads ({kinds})" if kinds else ""))
+                     + (f" nor a reference that an importer reads ({kinds})" if kinds else
+                        f"; no model importers are installed (entry point group {ENTRY_POINT_GROUP}: "
+                        "reinstall structconv, pip install -e .)"))
 
 
 def _is_saved_plan(d: dict) -> bool:
@@ -95,7 +139,8 @@ def _is_saved_plan(d: dict) -> bool:
 
 
 def resolve_plan(ref, network: Network) -> Plan:
-    """A Plan validated against ``network`` from None (dense), a Plan, a mapping, a preset name or a plan file."""
+    """A Plan validated against ``network`` from None (dense), a Plan, a mapping, a preset name or a plan
+    file."""
     plan = _plan(ref, network)
     plan.validate(network)
     return _shared_calls(plan, network)
@@ -109,9 +154,10 @@ def _shared_calls(plan: Plan, network: Network) -> Plan:
             continue
         own, first = plan.choices.get(layer.name), plan.choices.get(layer.shares)
         if own is not None and own != plan.choice_for(layer.shares):
-            raise ValueError(f"plan {shown(plan.name)} gives layer {shown(layer.name)} {own.label} but the layer "
-                             f"it repeats, {shown(layer.shares)}, {plan.choice_for(layer.shares).label}: one set "
-                             "of weights has one choice")
+            first_label = plan.choice_for(layer.shares).label
+            raise ValueError(f"plan {shown(plan.name)} gives layer {shown(layer.name)} {own.label} but the "
+                             f"layer it repeats, {shown(layer.shares)}, {first_label}: one set of weights "
+                             "has one choice")
         if own is None and first is not None:
             extra[layer.name] = first
     return Plan({**plan.choices, **extra}, name=plan.name, model=plan.model) if extra else plan
@@ -132,16 +178,5 @@ def _plan(ref, network: Network) -> Plan:
             return Plan.load(text)
         raise ValueError(f"plan = {shown(text)} is not a preset {sorted(list_presets())} nor a plan file "
                          "(.yaml, .yml or .json)")
-    raise TypeError(f"plan must be None, a Plan, a mapping, a preset name or a plan file, got {type(ref).__name__}")
-
-
-# The built-in importers. Another package's importer is one line here (a "module:function"
-# string, so nothing heavy is imported until a reference needs it).
-register_importer("scalesim-topology", lambda ref: ref.lower().endswith(".csv"),
-                  "structconv.core.scalesim_csv:read_topology")
-# Your own model (nn, torch/onnx loaded only when a reference needs them): an ONNX file, or a Python
-# function that builds a torch module, "path/to/file.py:build" or "package.module:build".
-register_importer("onnx", lambda ref: ref.lower().endswith(".onnx"), "structconv.nn.onnx_import:load_onnx")
-register_importer("python", lambda ref: ref.rpartition(":")[2].isidentifier() and (
-    ref.rpartition(":")[0].lower().endswith(".py")
-    or all(p.isidentifier() for p in ref.rpartition(":")[0].split("."))), "structconv.nn.model_refs:network_from_ref")
+    raise TypeError("plan must be None, a Plan, a mapping, a preset name or a plan file, "
+                    f"got {type(ref).__name__}")

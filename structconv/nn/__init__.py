@@ -24,11 +24,11 @@ This module is nn's public surface: other packages import nn's names from here o
   ``design_scope``; ``train(..., design_init=)``, ``structure_(..., init=, calibration=)``,
   ``decompose(..., calibration=)`` build them.
 * ``build_module(zoo name | "small_cnn" | Network | spec)``, ``SmallCNN``; ``resolve_network("small_cnn")``
-  works once nn is imported (a registered importer).
+  traces it (structconv.importers' ``small_cnn`` importer).
 * ``network_from_module(module, example_input) -> core Network``, ``layer_from_module``.
 * ``export_onnx(model, example_input, path)``, ``check_onnx``.
-* Your own model: ``load_onnx(path)`` (``*.onnx`` references), ``network_from_ref("file.py:build")`` /
-  ``load_module_ref`` (Python references), both registered with ``core.resolve_network``;
+* Your own model: ``network_from_ref("file.py:build")`` / ``load_module_ref`` (Python references, read
+  for ``core.resolve_network`` by structconv.importers; ONNX files: ``structconv.importers.load_onnx``);
   ``fold_repeated_calls(plan)`` (``body#1`` -> ``body``), ``with_forward_padding(original, new)``
   (keeps padding a conv applied in its forward when it is replaced).
 * ``project``, ``alphas``, ``compose``, ``structural_residual``: torch ports of core.structure.
@@ -65,7 +65,6 @@ from .structured import StructuredConv2d, StructuredLinear, StructuredWeight, st
 from .sumpool import METHODS as SUMPOOL_METHODS
 from .sumpool import SumPool1d, SumPool3d, choose_method, sum_pool1d, sum_pool3d
 from .model_refs import ImportInfo, is_module_ref, load_module_ref, network_from_ref
-from .onnx_import import load_onnx
 from .padding import ForwardPadded, forward_padding, with_forward_padding
 from .trace import fold_repeated_calls, layer_from_module, module_network, network_from_module
 from .training import train
@@ -94,6 +93,6 @@ __all__ = [
     "CLASSIFICATION", "SMALL", "build_module", "network_to_module", "module_from_spec", "conv_linear_modules", "SmallCNN",
     "network_from_module", "layer_from_module", "module_network", "export_onnx", "check_onnx",
     "project", "alphas", "compose", "structural_residual",
-    "load_onnx", "network_from_ref", "load_module_ref", "is_module_ref", "ImportInfo",
+    "network_from_ref", "load_module_ref", "is_module_ref", "ImportInfo",
     "fold_repeated_calls", "ForwardPadded", "forward_padding", "with_forward_padding",
 ]

@@ -1,8 +1,8 @@
 """Model references for the CLI and ``core.resolve_network``: a Python function that builds a torch
 module (``path/to/file.py:build`` or ``package.module:build``), traced at an input shape.
 
-``network_from_ref(ref, input_shape=(1, 3, 224, 224))`` is the importer registered in
-core/resolve.py; ``load_module_ref(ref)`` gives the module itself (train, decompose). Every bad
+``network_from_ref(ref, input_shape=(1, 3, 224, 224))`` reads them for the ``python`` importer
+(structconv.importers); ``load_module_ref(ref)`` gives the module itself (train, decompose). Every bad
 reference is a one-line ValueError: a missing file or module, a missing function, a function that
 fails or does not return an ``nn.Module``, an input shape the model rejects.
 """
@@ -10,45 +10,18 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import re
 import sys
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core import Network, shown
+from ..core import ImportInfo, Network, check_input_shape, is_module_ref, shown
 
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-
-
-@dataclass(frozen=True)
-class ImportInfo:
-    """Where an imported Network came from (``Network.spec``): what was not counted and why."""
-
-    source: str
-    format: str                                  # 'onnx' | 'python'
-    uncounted_ops: dict = field(default_factory=dict)   # op type -> node/module names (no MACs counted)
-    notes: tuple = ()                            # the warnings the import gave
-
-    def to_dict(self) -> dict:
-        return {"source": self.source, "format": self.format,
-                "uncounted_ops": {k: list(v) for k, v in self.uncounted_ops.items()}, "notes": list(self.notes)}
 
 
 def _split(ref: str) -> tuple[str, str]:
     target, sep, fn = ref.rpartition(":")
     return target, fn
-
-
-def is_module_ref(ref) -> bool:
-    """``X.py:function`` or ``dotted.module:function`` (what the importer claims)."""
-    if not isinstance(ref, str) or ":" not in ref:
-        return False
-    target, fn = _split(ref)
-    if not fn.isidentifier():
-        return False
-    return target.lower().endswith(".py") or bool(_DOTTED.match(target))
 
 
 def _load_file(path: str, ref: str):
@@ -105,23 +78,6 @@ def load_module_ref(ref: str):
     if not isinstance(model, nn.Module):
         raise ValueError(f"model {shown(ref)}: {fn}() returned a {type(model).__name__}, not a torch.nn.Module")
     return model
-
-
-def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]:
-    """A shape of 2 to 5 positive ints, such as (1, 3, 224, 224)."""
-    if isinstance(input_shape, str):
-        try:
-            input_shape = tuple(int(v) for v in input_shape.replace("x", ",").split(",") if v.strip())
-        except ValueError:
-            raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
-    try:
-        shape = tuple(int(v) for v in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
-    if not 2 <= len(shape) <= 5 or min(shape) < 1 or max(shape) > 1 << 16 or \
-            any(isinstance(v, bool) or v != int(v) for v in input_shape):
-        raise ValueError(f"{what} = {shown(input_shape)} must be 2 to 5 integers in [1, 65536], such as 1,3,224,224")
-    return shape
 
 
 def network_from_ref(ref: str, input_shape=None, name: str | None = None, input_size=None,

@@ -8,18 +8,12 @@ zero inputs of three sizes: the pads it applies are either the TF-"same" pads of
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-
-def tf_same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """TF/timm "same" padding of one axis: out = ceil(size / stride), the odd pixel at the end."""
-    total = max((math.ceil(size / stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
-    return total // 2, total - total // 2
+from ..core import tf_same_pads
 
 
 class ForwardPadded(nn.Module):

@@ -30,9 +30,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..core import Layer, Network, Plan
-from .layer_shapes import (_min_input, conv_layer, conv_padding, linear_layer, padding_pairs,  # noqa: F401 (re-exported)
-                           transposed_layer)
+from ..core import Layer, Network, Plan, conv_layer, linear_layer, transposed_layer
+from .layer_shapes import _min_input, conv_padding, padding_pairs
 
 CONV_FUNCS = ("conv2d", "conv_transpose2d", "linear")
 
@@ -61,8 +60,8 @@ def layer_from_module(name: str, module: nn.Module, input_size=None) -> Layer:
             t = b = pad[0]
             l = r = pad[1]
         return conv_layer(name or "conv", module.in_channels, module.out_channels, module.kernel_size,
-                          input_size, module.stride, ((t, b), (l, r)), module.dilation, module.groups,
-                          module.bias is not None)
+                          input_size, ((t, b), (l, r)), stride=module.stride, dilation=module.dilation,
+                          groups=module.groups, bias=module.bias is not None)
     raise ValueError(f"layer {name!r} is a {type(module).__name__}, not an nn.Conv2d or nn.Linear")
 
 
@@ -223,8 +222,8 @@ class _Tracer:
             fwd = _forward_pads(call.pads, hw, seen[-2:])
             pads = tuple((o[0] + f[0], o[1] + f[1]) for o, f in zip(own, fwd)) if fwd else own
             size = hw if fwd else tuple(seen[-2:])
-        return conv_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, size, mod.stride, pads,
-                          mod.dilation, mod.groups, mod.bias is not None)
+        return conv_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, size, pads,
+                          stride=mod.stride, dilation=mod.dilation, groups=mod.groups, bias=mod.bias is not None)
 
     def saw_op(self, func, args, kwargs) -> None:
         name = _op_name(func)
@@ -260,7 +259,8 @@ class _Tracer:
             g = int(_arg(args, kwargs, 6, "groups", 1))
             stride, dil = _pair(_arg(args, kwargs, 3, "stride", 1)), _pair(_arg(args, kwargs, 5, "dilation", 1))
             pads = padding_pairs(_arg(args, kwargs, 4, "padding", 0), w[2:], dil)
-            layer = conv_layer(lname, w[1] * g, w[0], w[2:], tuple(x.shape[-2:]), stride, pads, dil, g, has_bias)
+            layer = conv_layer(lname, w[1] * g, w[0], w[2:], tuple(x.shape[-2:]), pads, stride=stride,
+                               dilation=dil, groups=g, bias=has_bias)
         else:
             g, dil = int(_arg(args, kwargs, 6, "groups", 1)), _pair(_arg(args, kwargs, 7, "dilation", 1))
             layer = transposed_layer(lname, w[0], w[1] * g, w[2:], tuple(x.shape[-2:]), dil, g, has_bias)

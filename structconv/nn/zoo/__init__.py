@@ -22,9 +22,8 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from ...core import Network, int_field, list_networks, register_importer, resolve_network
+from ...core import Network, check_input_shape, int_field, list_networks, resolve_network
 from ...core.zoo import CifarResNetSpec, EfficientNetSpec, MobileNetV2Spec, ResNetSpec, VGGSpec
-from ..model_refs import check_input_shape
 from ..trace import network_from_module
 from .blocks import ConvBNAct, ShortcutA, SqueezeExcitation, StochasticDepth
 from .mobile import EfficientNet, MobileNetV2
@@ -111,9 +110,6 @@ def small_cnn_network(ref: str = "small_cnn", input_size=16, num_classes: int | 
     module = small_cnn(num_classes, in_channels)
     x = torch.zeros((1, module.conv1.in_channels, int_field("input_size", h, 1), int_field("input_size", w, 1)))
     return network_from_module(module, x, name=ref)
-
-
-register_importer("small_cnn", lambda ref: ref in SMALL, f"{__name__}:small_cnn_network")
 
 
 def network_to_module(network: Network) -> nn.Module:

@@ -14,7 +14,7 @@ FLOAT_TYPES = (1, 10, 11, 16)           # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 
 
 def onnx_module():
-    import onnx                                  # a runtime dependency, loaded only for .onnx references
+    import onnx  # a runtime dependency, loaded only for .onnx references
     return onnx
 
 
@@ -85,7 +85,8 @@ def _fold_pass(g, inferred_g, floats: set, opsets) -> bool:
             feeds = {i: known[i] for i in node.input if i}
             ins = [helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
                    for i, v in feeds.items()]
-            sub = helper.make_graph([node], "fold", ins, [helper.make_tensor_value_info(o, 0, None) for o in node.output])
+            outs_info = [helper.make_tensor_value_info(o, 0, None) for o in node.output]
+            sub = helper.make_graph([node], "fold", ins, outs_info)
             try:
                 outs = ReferenceEvaluator(helper.make_model(sub, opset_imports=opsets)).run(None, feeds)
             except Exception:                       # an op the reference cannot run: left as it is

@@ -1,0 +1,53 @@
+"""What model importers share: the Python-reference grammar, the ``input_shape`` option, and the record
+of where an imported Network came from (``Network.spec``)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .checks import shown
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass(frozen=True)
+class ImportInfo:
+    """Where an imported Network came from (``Network.spec``): what was not counted and why."""
+
+    source: str
+    format: str                                  # 'onnx' | 'python'
+    uncounted_ops: dict = field(default_factory=dict)   # op type -> node/module names (no MACs counted)
+    notes: tuple = ()                            # the warnings the import gave
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "format": self.format,
+                "uncounted_ops": {k: list(v) for k, v in self.uncounted_ops.items()},
+                "notes": list(self.notes)}
+
+
+def is_module_ref(ref) -> bool:
+    """``X.py:function`` or ``dotted.module:function`` (a Python function that builds a torch module)."""
+    if not isinstance(ref, str) or ":" not in ref:
+        return False
+    target, _, fn = ref.rpartition(":")
+    if not fn.isidentifier():
+        return False
+    return target.lower().endswith(".py") or bool(_DOTTED.match(target))
+
+
+def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]:
+    """A shape of 2 to 5 positive ints, such as (1, 3, 224, 224)."""
+    if isinstance(input_shape, str):
+        try:
+            input_shape = tuple(int(v) for v in input_shape.replace("x", ",").split(",") if v.strip())
+        except ValueError:
+            raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
+    try:
+        shape = tuple(int(v) for v in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
+    if not 2 <= len(shape) <= 5 or min(shape) < 1 or max(shape) > 1 << 16 or \
+            any(isinstance(v, bool) or v != int(v) for v in input_shape):
+        raise ValueError(f"{what} = {shown(input_shape)} must be 2 to 5 integers in [1, 65536], "
+                         "such as 1,3,224,224")
+    return shape

@@ -1,0 +1,208 @@
+"""The ONNX nodes that carry multiply-accumulates, as core Layers: Conv, ConvTranspose, Gemm and MatMul
+with a constant weight (importers/onnx.py's module doc says how each is counted and named)."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ..core import (
+    Layer,
+    conv_layer,
+    linear_layer,
+    shown,
+    tf_same_pads,
+    transposed_layer,
+)
+from . import _onnx_fold as fold
+from ._onnx_graph import Graph
+
+#: ops with no multiply-accumulates in the counting convention (listed, not counted, not warned about)
+NO_MACS = frozenset("""
+Abs Acos Acosh Add And ArgMax ArgMin Asin Asinh Atan Atanh AveragePool BatchNormalization BitShift Cast
+CastLike Ceil Celu Clip Compress Concat ConcatFromSequence Constant ConstantOfShape Cos Cosh CumSum
+DepthToSpace DequantizeLinear Div Dropout DynamicQuantizeLinear Elu Equal Erf Exp Expand EyeLike Flatten
+Floor Gather GatherElements GatherND Gelu GlobalAveragePool GlobalLpPool GlobalMaxPool Greater
+GreaterOrEqual GridSample GroupNormalization HardSigmoid HardSwish Hardmax Identity InstanceNormalization
+IsInf IsNaN LRN LayerNormalization LeakyRelu Less LessOrEqual Log LogSoftmax LpNormalization LpPool MaxPool
+MaxRoiPool MaxUnpool Max Mean Min Mish Mod Mul Neg NonMaxSuppression NonZero Not OneHot Or PRelu Pad Pow
+QuantizeLinear Range Reciprocal ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean
+ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu Reshape Resize ReverseSequence RoiAlign Round
+ScatterElements ScatterND Selu Shape Shrink Sigmoid Sign Sin Sinh Size Slice Softmax Softplus Softsign
+SpaceToDepth Split SplitToSequence Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile TopK Transpose Trilu
+Unique Unsqueeze Upsample Where Xor RMSNormalization SkipLayerNormalization Swish
+""".split())
+
+
+def _conv_pads(a: dict, x_hw, k, s, d) -> tuple:
+    auto = a.get("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pairs = [tf_same_pads(x_hw[i], k[i], s[i], d[i]) for i in range(2)]
+        return tuple(p if auto == "SAME_UPPER" else p[::-1] for p in pairs)
+    if auto == "VALID":
+        return ((0, 0), (0, 0))
+    p = list(a.get("pads", [0, 0, 0, 0]))
+    return ((p[0], p[2]), (p[1], p[3]))
+
+
+class NodeCounter:
+    def __init__(self, graph: Graph):
+        self.g = graph
+        self.layers: list[Layer] = []
+        self.names: set[str] = set()
+        self.calls: dict[str, int] = {}
+        self.first_use: dict[str, Layer] = {}     # weight -> the layer of its first use
+        self.in_layers: set[str] = set()          # weights held by counted layers
+        self.absorbed: set[int] = set()           # ids of Add nodes folded into a MatMul as its bias
+        self.uncounted: dict[str, list[str]] = {}
+        self.notes: list[str] = []
+        self.warned: set[str] = set()
+
+    def base_name(self, node, weight: str | None, bias: str | None) -> str:
+        if weight and weight.endswith(".weight"):
+            return weight[: -len(".weight")]
+        if bias and bias.endswith(".bias"):
+            return bias[: -len(".bias")]
+        if weight in self.g.params and not re.fullmatch(r"val_[0-9]+", weight):
+            return weight                              # a parameter used functionally (F.conv2d(x, self.w))
+        return node.name or f"{node.op_type}_{len(self.layers)}"
+
+    def named(self, layer: Layer, node, weight: str | None, bias: str | None) -> Layer:
+        """``layer`` renamed: a weight's first use by its name, each later use ``name#k`` sharing it."""
+        first = self.first_use.get(weight)
+        if first is not None:
+            k = self.calls[first.name]
+            self.calls[first.name] = k + 1
+            shared = replace(layer, name=f"{first.name}#{k}", shares=first.name)
+            if _weight_shape(shared) == _weight_shape(first) and shared.name not in self.names:
+                self.names.add(shared.name)
+                return shared
+        base = name = self.base_name(node, weight, bias)
+        i = 1
+        while name in self.names:
+            i += 1
+            name = f"{base}_{i}"
+        self.names.add(name)
+        self.calls[name] = 1
+        out = replace(layer, name=name)
+        self.first_use.setdefault(weight, out)
+        return out
+
+    def warn(self, node, why: str) -> None:
+        self.uncounted.setdefault(node.op_type, []).append(node.name)
+        if node.op_type not in self.warned:
+            self.warned.add(node.op_type)
+            self.notes.append(f"{node.op_type} node {shown(node.name)} {why}: its compute is not counted")
+
+    def run(self) -> None:
+        handlers = {"Conv": self.conv, "ConvTranspose": self.conv_transpose, "Gemm": self.gemm,
+                    "MatMul": self.matmul}
+        for node in self.g.nodes:
+            if node.op_type in handlers and node.domain in ("", "ai.onnx"):
+                why = handlers[node.op_type](node)
+                if why:
+                    self.warn(node, why)
+            elif id(node) in self.absorbed:
+                continue
+            elif node.op_type == "Constant":
+                continue
+            elif node.op_type in NO_MACS and node.domain in ("", "ai.onnx"):
+                self.uncounted.setdefault(node.op_type, []).append(node.name)
+            else:
+                self.warn(node, "is not an operator structconv knows")
+
+    def _inputs(self, node, n: int) -> list[str | None]:
+        ins = list(node.input) + [""] * n
+        return [v or None for v in ins[:n]]
+
+    def _bias(self, b_name) -> str | None:
+        """The bias parameter behind ``b_name`` (a computed zero bias, as F.conv2d without one exports, is
+        none)."""
+        c = self.g.const(b_name) if b_name else None
+        return c[0] if c is not None and c[0] in self.g.params else None
+
+    def _add(self, layer: Layer, node, weight: str, bias: str | None) -> None:
+        self.layers.append(self.named(layer, node, weight, bias))
+        self.in_layers.update(w for w in (weight, bias) if w)
+
+    def conv(self, node) -> str | None:
+        x_name, w_name, b_name = self._inputs(node, 3)
+        x, w = self.g.shape(x_name), self.g.const(w_name)
+        if w is None:
+            return "has a weight that is not a constant"
+        if x is None or len(x) != 4 or len(w[1]) != 4:
+            return "is not a 2-D convolution with known shapes"
+        a = fold.attrs(node)
+        k = tuple(a.get("kernel_shape", w[1][2:]))
+        s, d, grp = tuple(a.get("strides", (1, 1))), tuple(a.get("dilations", (1, 1))), int(a.get("group", 1))
+        if x[1] != w[1][1] * grp:
+            raise ValueError(f"Conv node {shown(node.name)}: input has {x[1]} channels, its weight {w[1]} "
+                             f"with group {grp} needs {w[1][1] * grp} (is the input shape right?)")
+        bias = self._bias(b_name)
+        pads = _conv_pads(a, x[2:], k, s, d)
+        before = self.g.zero_pad_before(x_name)     # torch's F.pad + conv: one padded conv, as tracing has it
+        if before is not None and self.g.shape(before[0]) is not None:
+            x = self.g.shape(before[0])
+            pads = tuple((p[0] + q[0], p[1] + q[1]) for p, q in zip(pads, before[1]))
+        layer = conv_layer("conv", x[1], w[1][0], k, x[2:], pads, stride=s, dilation=d, groups=grp,
+                           bias=bias is not None)
+        self._add(layer, node, w[0], bias)
+        return None
+
+    def conv_transpose(self, node) -> str | None:
+        x_name, w_name, b_name = self._inputs(node, 3)
+        x, w = self.g.shape(x_name), self.g.const(w_name)
+        if w is None:
+            return "has a weight that is not a constant"
+        if x is None or len(x) != 4 or len(w[1]) != 4:
+            return "is not a 2-D transposed convolution with known shapes"
+        a = fold.attrs(node)
+        grp, d = int(a.get("group", 1)), tuple(a.get("dilations", (1, 1)))
+        k = tuple(a.get("kernel_shape", w[1][2:]))
+        bias = self._bias(b_name)
+        layer = transposed_layer("convt", x[1], w[1][1] * grp, k, x[2:], d, grp, bias is not None)
+        self._add(layer, node, w[0], bias)
+        return None
+
+    def gemm(self, node) -> str | None:
+        a_name, b_name, c_name = self._inputs(node, 3)
+        a, b = self.g.shape(a_name), self.g.const(b_name)
+        if b is None or len(b[1]) != 2:
+            return "multiplies two activations (B is not a constant matrix)"
+        attrs = fold.attrs(node)
+        m, k = b[1] if attrs.get("transB", 0) else b[1][::-1]
+        if a is not None and (a[0] if attrs.get("transA", 0) else a[-1]) != k:
+            raise ValueError(f"Gemm node {shown(node.name)}: input {a} does not fit weight {b[1]}")
+        bias = self._bias(c_name)
+        self._add(Layer.linear("linear", k, m, bias=bias is not None), node, b[0], bias)
+        return None
+
+    def matmul(self, node) -> str | None:
+        a_name, b_name = self._inputs(node, 2)
+        a, b = self.g.shape(a_name), self.g.const(b_name)
+        if b is None or self.g.const(a_name) is not None:
+            return "multiplies two activations (no constant weight on the right)"
+        if len(b[1]) != 2 or a is None or len(a) < 2:
+            return "has a batched weight or unknown shapes"
+        k, m = b[1]
+        if a[-1] != k:
+            raise ValueError(f"MatMul node {shown(node.name)}: input {a} does not fit weight {b[1]}")
+        bias = self._bias_add(node, m)
+        self._add(linear_layer("linear", k, m, a, bias is not None), node, b[0], bias)
+        return None
+
+    def _bias_add(self, node, m: int) -> str | None:
+        """The constant (M,) vector an Add right after the MatMul adds (its bias), if any."""
+        users = self.g.consumers.get(node.output[0], [])
+        if len(users) != 1 or users[0].op_type != "Add":
+            return None
+        other = [v for v in users[0].input if v != node.output[0]]
+        c = self.g.const(other[0]) if len(other) == 1 else None
+        if c is None or tuple(c[1]) != (m,) or c[0] not in self.g.params:
+            return None
+        self.absorbed.add(id(users[0]))
+        return c[0]
+
+
+def _weight_shape(layer: Layer) -> tuple:
+    """What two uses of one weight must agree on to be one layer's calls (core checks the same)."""
+    return (layer.op, layer.in_channels, layer.out_channels, layer.kernel, layer.groups, layer.bias)
