@@ -15,7 +15,7 @@ import importlib
 import os
 import sys
 
-from ._common import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
+from ._errors import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
 
 COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "train", "decompose", "report", "demo", "rtl")
 
