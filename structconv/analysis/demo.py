@@ -68,7 +68,8 @@ class DemoResult:
         return {"out": str(self.out), "model": self.model, "hw": self.hw,
                 "plan": getattr(self.plan, "name", None),
                 "plan_file": None if self.plan_file is None else str(self.plan_file),
-                "report": None if self.report is None else str(self.report), "seconds": round(self.seconds, 2),
+                "report": None if self.report is None else str(self.report),
+                "seconds": round(self.seconds, 2),
                 "stages": [{"name": s.name, "status": s.status, "seconds": round(s.seconds, 2), **s.detail}
                            for s in self.stages],
                 "summary": self.summary}
@@ -278,14 +279,16 @@ def verification_problems(detail: dict) -> list[str]:
     if detail["max_rel_logit_diff"] > 1e-3:
         problems.append(f"logits differ by {detail['max_rel_logit_diff']:.2e} (> 1e-3)")
     if detail["params_decomposed"] != detail["params_counted"]:
-        problems.append(f"decomposed params {detail['params_decomposed']} != core count {detail['params_counted']}")
+        problems.append(f"decomposed params {detail['params_decomposed']} != "
+                        f"core count {detail['params_counted']}")
     return problems
 
 
 def report_step(st: Stage, s: DemoState) -> None:
     search_dir = s.out / "search" if (s.out / "search" / "front.yaml").is_file() else None
     runs = [s.out / "run"] if (s.out / "run").is_dir() else None
-    settings = ReportSettings(hw=s.res.hw, plan=s.plan, search_dir=search_dir, runs=runs, baselines=s.baselines)
+    settings = ReportSettings(hw=s.res.hw, plan=s.plan, search_dir=search_dir, runs=runs,
+                              baselines=s.baselines)
     rep = build_report(s.net, settings=settings, log=s.say)
     for n in rep.notices:
         s.say(n)
@@ -300,9 +303,11 @@ def summary_step(st: Stage, s: DemoState) -> None:
     if not m:
         raise Skip("no report summary")
     parts = [f"speedup {m['speedup']:.3f}x" if m.get("speedup") else None,
-             f"energy saving {100 * m['energy_saving']:+.1f} %" if m.get("energy_saving") is not None else None,
+             (f"energy saving {100 * m['energy_saving']:+.1f} %"
+              if m.get("energy_saving") is not None else None),
              f"params saving {100 * m['params_saving']:+.1f} %",
-             f"accuracy change {m['accuracy_change']:+.2f} pp" if m.get("accuracy_change") is not None else None]
+             (f"accuracy change {m['accuracy_change']:+.2f} pp"
+              if m.get("accuracy_change") is not None else None)]
     s.say(", ".join(p for p in parts if p))
 
 

@@ -83,7 +83,8 @@ def build_report(model, *, settings: ReportSettings | None = None, log=None, **o
 def measure(ctx: ReportContext) -> None:
     """Count and simulate the network dense and under the plan; the summary numbers."""
     net, plan, accel = ctx.net, ctx.plan, ctx.accel
-    ctx.notes(f"counting and simulating {net.name} ({len(net.layers)} layers) under {shown(plan.name)} on {accel.name}")
+    ctx.notes(f"counting and simulating {net.name} ({len(net.layers)} layers) under {shown(plan.name)} "
+              f"on {accel.name}")
     m = ctx.measured
     m["cost"] = count_network(net, plan)
     m["sim_o"] = simulate(net, None, accel, ctx.mode)
@@ -107,7 +108,8 @@ def _assemble(ctx: ReportContext, sections: list, title: str | None) -> Report:
 
 def _inputs(ctx: ReportContext) -> dict:
     spec = ctx.storage_spec
-    return {"model": ctx.net.name, "hw": ctx.accel.name, "plan": ctx.plan.name, "plan_source": ctx.plan_source,
+    return {"model": ctx.net.name, "hw": ctx.accel.name, "plan": ctx.plan.name,
+            "plan_source": ctx.plan_source,
             "study": None if spec is None else "/".join(str(x) for x in spec if x),
             "search_dir": None if ctx.search_dir is None else str(ctx.search_dir),
             "runs": [str(d) for d in ctx.run_dirs], "mode": ctx.mode,

@@ -1,4 +1,4 @@
-"""The model, plan and accelerator a command's arguments name, resolved by the library; their errors one line."""
+"""The model, plan and accelerator a command's arguments name, resolved by the library, errors as one line."""
 from __future__ import annotations
 
 import sys
@@ -57,8 +57,9 @@ def load_hw_arg(hw):
 
 
 def import_info(net) -> dict:
-    """What an imported model's counts leave out (``uncounted_ops``, notes), for --json; {} for zoo networks."""
+    """What an imported model's counts leave out (``uncounted_ops``, notes), for --json; {} for the zoo's."""
     spec = getattr(net, "spec", None)
     if spec is None or not hasattr(spec, "uncounted_ops"):
         return {}
-    return {"uncounted_ops": {k: list(v) for k, v in spec.uncounted_ops.items()}, "import_notes": list(spec.notes)}
+    return {"uncounted_ops": {k: list(v) for k, v in spec.uncounted_ops.items()},
+            "import_notes": list(spec.notes)}

@@ -17,7 +17,8 @@ from ._paths import check_out_dir
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the main job end to end on built-in defaults (writes OUT/report.html)")
+    p = sub.add_parser("demo", help="run the main job end to end on built-in defaults "
+                                    "(writes OUT/report.html)")
     p.add_argument("--out", default="out", help="output directory (default out)")
     p.add_argument("--model", default="resnet20", help="zoo network (default resnet20; its torch module is "
                    "trained on digits)")
@@ -47,7 +48,7 @@ def run(args) -> int:
         settings = DemoSettings(**{f: getattr(args, f) for f in FIELDS})
     check_out_dir("--out", args.out)
     if args.hw:
-        load_hw_arg(args.hw)                             # a bad --hw is the user's error (2), not a failed stage
+        load_hw_arg(args.hw)                             # the user's error (exit 2), not a failed stage
     t0 = time.perf_counter()
     res = run_demo(args.out, settings=settings,
                    log=lambda msg: print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", flush=True))

@@ -30,8 +30,8 @@ def register(sub) -> None:
     p.add_argument("--run", action="append", metavar="DIR", default=None,
                    help="a training run directory or a directory of runs (repeatable)")
     p.add_argument("--ground-truth", metavar="FILE",
-                   help="the accuracy benchmark's results (benchmarks/results/accuracy_cpu.json): a section with "
-                        "each proxy on held-out plans and accuracy against cycles")
+                   help="the accuracy benchmark's results (benchmarks/results/accuracy_cpu.json): a section "
+                        "with each proxy on held-out plans and accuracy against cycles")
     p.add_argument("--mode", default="analytical", choices=("analytical", "cycle"), help="simulation mode")
     p.add_argument("-o", "--output", default="report.html", help="output file (default report.html)")
     p.add_argument("--format", choices=("html", "md"), default=None,
@@ -46,7 +46,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from structconv.analysis import ReportSettings, build_report, export_tables, write_report   # pandas, plotly
+    from structconv.analysis import ReportSettings, build_report, export_tables, write_report   # plotly
 
     log = None if args.quiet else (lambda m: print(f"structconv report: {m}", file=sys.stderr))
     check_out_file("-o/--output", args.output)             # before the minutes of building the report

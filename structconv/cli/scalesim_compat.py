@@ -27,11 +27,12 @@ def add_input_args(p) -> None:
 
 def add_args(p) -> None:
     p.add_argument("--scalesim-compat", action="store_true",
-                   help="with --scalesim-config USER.cfg: SCALE-Sim 3.0.0's own USER-mode numbers (its read/write "
-                        "buffer policy replayed, quirks included) instead of this project's memory model")
+                   help="with --scalesim-config USER.cfg: SCALE-Sim 3.0.0's own USER-mode numbers (its "
+                        "read/write buffer policy replayed, quirks included) instead of this project's "
+                        "memory model")
     p.add_argument("--no-double-count", action="store_true",
-                   help="with --scalesim-compat: add a positive prefetch stall once (SCALE-Sim 3.0.0 adds it twice, "
-                        "read_buffer.py:361-364)")
+                   help="with --scalesim-compat: add a positive prefetch stall once (SCALE-Sim 3.0.0 adds it "
+                        "twice, read_buffer.py:361-364)")
 
 
 def check(args) -> None:
@@ -72,6 +73,6 @@ def run(args, net, hw) -> int:
     print(f"{plain(net.name)} as SCALE-Sim 3.0.0's USER mode reports it (compatibility port"
           f"{'' if not args.no_double_count else ', double count removed'}); words = bytes\n")
     rows = [[plain(r.name), *(f"{getattr(r, c):,}" for c in COLUMNS)] for r in results]
-    print(render(["layer", "cycles", "stall", "compute", "dram ifmap", "dram filter", "dram ofmap", "ifmap moves",
-                  "filter moves"], rows, "l" + "r" * len(COLUMNS)))
+    print(render(["layer", "cycles", "stall", "compute", "dram ifmap", "dram filter", "dram ofmap",
+                  "ifmap moves", "filter moves"], rows, "l" + "r" * len(COLUMNS)))
     return 0

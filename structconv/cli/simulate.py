@@ -2,7 +2,7 @@
 
     structconv simulate MODEL [--hw PRESET|FILE] [--preset P | --plan FILE] [--mode analytical|cycle] [--json]
     structconv simulate --scalesim-topology CSV --scalesim-config CFG [--mode ...] [--json]
-    structconv simulate --scalesim-topology CSV --scalesim-config USER.cfg --scalesim-compat [--no-double-count]
+    structconv simulate --scalesim-topology CSV --scalesim-config USER.cfg --scalesim-compat [...]
 
 With SCALE-Sim input, layers keep SCALE-Sim's ceil() output size, so each layer's
 cycles_compute is the number to compare with SCALE-Sim's "Total Cycles". --scalesim-compat

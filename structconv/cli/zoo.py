@@ -1,4 +1,5 @@
-"""`structconv zoo`: list networks, plan presets (a rule from the layer list, or a table for one network), accelerators."""
+"""`structconv zoo`: list networks, plan presets (a rule from the layer list, or a table for one network),
+accelerators, and with --hw each accelerator's SRAMs under every SRAM model."""
 from __future__ import annotations
 
 from structconv.core import list_networks, list_presets, preset_kind
@@ -21,11 +22,11 @@ def run(args) -> int:
         return _srams(args.hw, args.json)
     nets, presets, hws = list_networks(), list_presets(), _accelerators()
     if args.json:
-        print_json({"networks": nets, "presets": presets, "preset_kinds": {k: preset_kind(k) for k in presets},
-                    "accelerators": hws})
+        print_json({"networks": nets, "presets": presets,
+                    "preset_kinds": {k: preset_kind(k) for k in presets}, "accelerators": hws})
         return 0
-    rows = [[name, "rule (from the layer list)" if preset_kind(name) == "rule" else "table (one network)", text]
-            for name, text in presets.items()]
+    rows = [[name, "rule (from the layer list)" if preset_kind(name) == "rule" else "table (one network)",
+             text] for name, text in presets.items()]
     print(render(["networks", "description"], [[k, v] for k, v in nets.items()], "ll") + "\n")
     print(render(["presets", "kind", "description"], rows, "lll") + "\n")
     if hws:
@@ -54,7 +55,8 @@ def _srams(refs, as_json: bool) -> int:
     print(render(heads, [row for name, r in report.items() for row in _sram_rows(name, r)], "llrl" + "r" * 7))
     print("\npJ/B, pJ/64b, mm^2: as simulated (sram_model, or numbers the YAML sets); the last four: each "
           "model at that size (45 nm; cacti-45nm: CACTI 7 via zigzag-dse, ofmap = write energy, line "
-          "buffer = mean of read and write). Set `sram_model: cacti-45nm` in the YAML to simulate with CACTI.")
+          "buffer = mean of read and write). Set `sram_model: cacti-45nm` in the YAML to simulate with "
+          "CACTI.")
     return 0
 
 
@@ -63,6 +65,7 @@ def _sram_rows(name: str, r: dict) -> list[list[str]]:
     for d in r["srams"]:
         h, c = d["horowitz"], d["cacti-45nm"]
         rows.append([name, d["sram"], f"{d['bytes'] / 1024:g}", r["sram_model"], f"{d['pj_per_byte']:.3f}",
-                     f"{d['pj_per_64bit_access']:.2f}", f"{d['area_um2'] / 1e6:.4f}", f"{h['pj_per_byte']:.3f}",
-                     f"{c['pj_per_byte']:.3f}", f"{h['area_um2'] / 1e6:.4f}", f"{c['area_um2'] / 1e6:.4f}"])
+                     f"{d['pj_per_64bit_access']:.2f}", f"{d['area_um2'] / 1e6:.4f}",
+                     f"{h['pj_per_byte']:.3f}", f"{c['pj_per_byte']:.3f}", f"{h['area_um2'] / 1e6:.4f}",
+                     f"{c['area_um2'] / 1e6:.4f}"])
     return rows
