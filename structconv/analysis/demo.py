@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from structconv.core import count_network, Network, Plan, resolve_network, resolve_plan, shown, write_data_file
+from structconv.core import (count_network, FieldError, Network, Plan, resolve_network, resolve_plan, shown,
+                             write_data_file)
 from structconv.sim import DEFAULT_HW, load_accelerator, simulate
 
-from .report import build_report
+from .report import ReportSettings, build_report
 from .render import write_report
 from .study import baselines_frame
 from .tables import cost_totals
@@ -67,15 +68,23 @@ class DemoResult:
         return {"out": str(self.out), "model": self.model, "hw": self.hw,
                 "plan": getattr(self.plan, "name", None),
                 "plan_file": None if self.plan_file is None else str(self.plan_file),
-                "report": None if self.report is None else str(self.report), "seconds": round(self.seconds, 2),
+                "report": None if self.report is None else str(self.report),
+                "seconds": round(self.seconds, 2),
                 "stages": [{"name": s.name, "status": s.status, "seconds": round(s.seconds, 2), **s.detail}
                            for s in self.stages],
                 "summary": self.summary}
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoSettings:
-    """The knobs of ``run_demo`` (see there)."""
+    """The knobs of ``run_demo``, checked here so a bad one fails before any stage runs or OUT is made.
+
+    ``trials``: search trials; ``max_cycles_ratio``: the search's budget (cycles_total <= R x dense);
+    ``lam``, ``epochs``, ``pretrain_epochs``, ``batch_size``, ``lr``, ``pretrain_lr``: the SR
+    training; ``train_size``: the side of the digits images it uses (8 = native); ``train_samples``:
+    use only that many training images (tests); ``fallback_plan``: the plan when the search finds
+    none; ``report_name``: the report's file in OUT.
+    """
 
     model: str = "resnet20"
     hw: str | None = None
@@ -94,6 +103,22 @@ class DemoSettings:
     fallback_plan: str = "uniform-n2"
     report_name: str = "report.html"
     quiet_train: bool = False
+
+    def __post_init__(self):
+        if self.trials < 1:
+            raise FieldError(("trials", f" = {self.trials} is out of range [1, inf)"))
+        e, p = self.epochs, self.pretrain_epochs
+        if e < 0 or p < 0 or e + p < 1:
+            raise FieldError(("epochs", f" = {e} and "),
+                             ("pretrain_epochs", f" = {p} must be >= 0 with at least one epoch in total"))
+        if not 0 < self.max_cycles_ratio < float("inf"):       # `not`: NaN fails too
+            raise FieldError(("max_cycles_ratio", f" = {self.max_cycles_ratio} is out of range (0, inf)"))
+        if not 0 <= self.lam < float("inf"):
+            raise FieldError(("lam", f" = {self.lam} is out of range [0, inf)"))
+        if not 4 <= self.train_size <= 128:              # 1797 digits x 3 x 128^2 floats: 350 MB already
+            raise FieldError(("train_size", f" = {self.train_size} is out of range [4, 128]"))
+        if self.train_samples is not None and self.train_samples < 1:
+            raise FieldError(("train_samples", f" = {self.train_samples} is out of range [1, inf)"))
 
 
 @dataclass
@@ -254,15 +279,17 @@ def verification_problems(detail: dict) -> list[str]:
     if detail["max_rel_logit_diff"] > 1e-3:
         problems.append(f"logits differ by {detail['max_rel_logit_diff']:.2e} (> 1e-3)")
     if detail["params_decomposed"] != detail["params_counted"]:
-        problems.append(f"decomposed params {detail['params_decomposed']} != core count {detail['params_counted']}")
+        problems.append(f"decomposed params {detail['params_decomposed']} != "
+                        f"core count {detail['params_counted']}")
     return problems
 
 
 def report_step(st: Stage, s: DemoState) -> None:
     search_dir = s.out / "search" if (s.out / "search" / "front.yaml").is_file() else None
     runs = [s.out / "run"] if (s.out / "run").is_dir() else None
-    rep = build_report(s.net, hw=s.res.hw, plan=s.plan, search_dir=search_dir, runs=runs,
-                       baselines=s.baselines, log=s.say)
+    settings = ReportSettings(hw=s.res.hw, plan=s.plan, search_dir=search_dir, runs=runs,
+                              baselines=s.baselines)
+    rep = build_report(s.net, settings=settings, log=s.say)
     for n in rep.notices:
         s.say(n)
     path = write_report(rep, s.out / s.cfg.report_name)
@@ -276,9 +303,11 @@ def summary_step(st: Stage, s: DemoState) -> None:
     if not m:
         raise Skip("no report summary")
     parts = [f"speedup {m['speedup']:.3f}x" if m.get("speedup") else None,
-             f"energy saving {100 * m['energy_saving']:+.1f} %" if m.get("energy_saving") is not None else None,
+             (f"energy saving {100 * m['energy_saving']:+.1f} %"
+              if m.get("energy_saving") is not None else None),
              f"params saving {100 * m['params_saving']:+.1f} %",
-             f"accuracy change {m['accuracy_change']:+.2f} pp" if m.get("accuracy_change") is not None else None]
+             (f"accuracy change {m['accuracy_change']:+.2f} pp"
+              if m.get("accuracy_change") is not None else None)]
     s.say(", ".join(p for p in parts if p))
 
 
@@ -308,23 +337,21 @@ def run_step(i: int, name: str, fn, s: DemoState) -> Stage:
     return st
 
 
-def run_demo(out="out", model: str = "resnet20", hw: str | None = None, *, log=print, **settings) -> DemoResult:
+def run_demo(out="out", *, settings: DemoSettings | None = None, log=print, **options) -> DemoResult:
     """Run every step of ``STEPS`` in order; return what each did and where the report is.
 
-    ``settings``: the fields of ``DemoSettings`` -- ``trials`` (search trials),
-    ``max_cycles_ratio`` (the search's budget), ``train_size`` (side of the digits images
-    the SR training uses; 8 = native), ``train_samples`` (use only that many training
-    images: tests), the training knobs, ``fallback_plan`` and ``report_name``.
+    ``settings``, or its fields as keywords (``DemoSettings``: ``model``, ``hw``, ``trials``, ...);
+    ``log``: the progress lines (default print).
     """
     t_start = time.perf_counter()
     out = Path(out)
-    cfg = DemoSettings(model=model, hw=hw, **settings)
-    net = resolve_network(model)                        # a bad name fails before OUT is created
+    cfg = DemoSettings(**options) if settings is None else replace(settings, **options)
+    net = resolve_network(cfg.model)                    # a bad name fails before OUT is created
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("search", "run"):                       # the demo's own outputs: start fresh
         if (out / sub).exists():
             shutil.rmtree(out / sub)
-    s = DemoState(out, cfg, net, log, DemoResult(out, model, hw or DEFAULT_HW))
+    s = DemoState(out, cfg, net, log, DemoResult(out, cfg.model, cfg.hw or DEFAULT_HW))
     s.res.stages = [run_step(i, name, fn, s) for i, (name, fn) in enumerate(STEPS, start=1)]
     s.res.seconds = time.perf_counter() - t_start
     write_data_file(out / "demo.json", s.res.to_dict())

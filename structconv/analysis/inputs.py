@@ -73,21 +73,20 @@ class ReportContext:
     frames: dict = field(default_factory=dict)      # the DataFrames behind the sections
 
 
-def open_inputs(model, hw, plan, *, mode: str, log, baselines, max_table_rows: int) -> ReportContext:
+def open_inputs(model, settings, log) -> ReportContext:
     """The context with the network, accelerator and given plan resolved (errors raise)."""
-    net = resolve_network(model)
-    ctx = ReportContext(net, load_accelerator(hw or DEFAULT_HW), mode, Notes(log), baselines, max_table_rows)
-    if plan is not None:
-        ctx.plan, ctx.plan_source = resolve_plan(plan, net), "given"
+    s, net = settings, resolve_network(model)
+    ctx = ReportContext(net, load_accelerator(s.hw or DEFAULT_HW), s.mode, Notes(log), s.baselines,
+                        s.max_table_rows)
+    if s.plan is not None:
+        ctx.plan, ctx.plan_source = resolve_plan(s.plan, net), "given"
     return ctx
 
 
 # -- training runs --------------------------------------------------------------------------
-def read_runs(ctx: ReportContext, runs) -> None:
-    """The run directories under ``runs``; without a given plan, the first run's plan that fits."""
-    if not runs:
-        return
-    for r in ([runs] if isinstance(runs, (str, Path)) else runs):
+def read_runs(ctx: ReportContext, runs: tuple) -> None:
+    """The run directories under each of ``runs``; without a given plan, the first run's plan that fits."""
+    for r in runs:
         ctx.run_dirs += _runs_at(ctx, r)
     if ctx.run_dirs:
         ctx.run_summary = _single_summary(ctx.run_dirs)

@@ -15,7 +15,7 @@ import importlib
 import os
 import sys
 
-from ._common import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
+from ._errors import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
 
 COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "train", "decompose", "report", "demo", "rtl")
 
@@ -45,7 +45,7 @@ def _dispatch(parser, argv) -> int:
         parser.print_help()
         return 2
     rc = int(args.func(args) or 0)
-    sys.stdout.flush()                         # `> /dev/full` fails here, not at exit where no one can report it
+    sys.stdout.flush()                         # `> /dev/full` fails here, not at exit where no one can say it
     return rc
 
 
@@ -58,7 +58,7 @@ def _error(message: str) -> int:
 
 
 def _silence_stdout() -> None:
-    """Point fd 1 at /dev/null so the interpreter's final flush of what is still buffered cannot fail again."""
+    """Point fd 1 at /dev/null so the interpreter's final flush of what is buffered cannot fail again."""
     try:
         fd = sys.__stdout__.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -1,7 +1,7 @@
 """Plain-text tables for the terminal (no pandas needed on the quick paths)."""
 from __future__ import annotations
 
-from ._common import plain
+from ._output import plain
 
 CELL_LIMIT = 60          # a cell wider than this (a 100 kB layer name) is cut, with an ellipsis
 

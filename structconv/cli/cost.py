@@ -1,9 +1,11 @@
 """`structconv cost MODEL`: exact adds, mults and params, dense vs a plan."""
 from __future__ import annotations
 
-from structconv.core import count_network, resolve_plan
+from structconv.core import count_network, shown
 
-from ._common import add_model_args, add_plan_args, import_info, plan_ref, plain, print_json, resolve_model, shown, user_input
+from ._args import add_model_args, add_plan_args
+from ._inputs import import_info, resolve_model, resolve_plan_arg
+from ._output import plain, print_json
 from ._table import human, render
 
 
@@ -14,6 +16,21 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--totals-only", action="store_true", help="skip the per-layer table")
     p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    net = resolve_model(args.model, args.input_shape)
+    plan = resolve_plan_arg(args, net)
+    cost = count_network(net, plan)
+    if args.json:
+        print_json({**cost.to_dict(), **import_info(net)})
+        return 0
+    print(f"{plain(net.name)} under plan {shown(plan.name)} ({len(plan)} layers changed)\n")
+    print(cost_table(cost, args.totals_only))
+    uncounted = import_info(net).get("uncounted_ops")
+    if uncounted:
+        print(f"\nnot counted (no MACs): {', '.join(f'{k} x{len(v)}' for k, v in uncounted.items())}")
+    return 0
 
 
 def layer_table(cost) -> str:
@@ -38,19 +55,3 @@ def cost_table(cost, totals_only: bool = False) -> str:
          ["  of which sum-pool", "0", f"{s.sumpool_adds:,}", ""],
          ["params", f"{o.params:,}", f"{s.params:,}", f"{s.params / o.params:.4f}"]]))
     return "\n".join(lines)
-
-
-def run(args) -> int:
-    net = resolve_model(args.model, args.input_shape)
-    with user_input(f"plan {shown(plan_ref(args))}"):
-        plan = resolve_plan(plan_ref(args), net)
-    cost = count_network(net, plan)
-    if args.json:
-        print_json({**cost.to_dict(), **import_info(net)})
-    else:
-        print(f"{plain(net.name)} under plan {shown(plan.name)} ({len(plan)} layers changed)\n")
-        print(cost_table(cost, args.totals_only))
-        uncounted = import_info(net).get("uncounted_ops")
-        if uncounted:
-            print(f"\nnot counted (no MACs): {', '.join(f'{k} x{len(v)}' for k, v in uncounted.items())}")
-    return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from structconv.core import compare_paper_tables
 
-from ._common import print_json
+from ._output import print_json
 from ._table import render
 
 

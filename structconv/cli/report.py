@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import sys
 
-from ._common import (add_model_args, add_plan_args, check_out_dir, check_out_file, is_zoo_name, plan_ref,
-                      print_json, resolve_model)
+from ._args import add_hw_arg, add_model_args, add_plan_args, plan_ref
+from ._inputs import resolve_model
+from ._output import print_json
+from ._paths import check_out_dir, check_out_file
 
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="one self-contained HTML/Markdown report: costs, sim, search, training")
     add_model_args(p)
-    p.add_argument("--hw", default=None, help="accelerator preset name or YAML file (default edge-int8)")
+    add_hw_arg(p)
     add_plan_args(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--study", metavar="STORAGE/NAME",
@@ -28,8 +30,8 @@ def register(sub) -> None:
     p.add_argument("--run", action="append", metavar="DIR", default=None,
                    help="a training run directory or a directory of runs (repeatable)")
     p.add_argument("--ground-truth", metavar="FILE",
-                   help="the accuracy benchmark's results (benchmarks/results/accuracy_cpu.json): a section with "
-                        "each proxy on held-out plans and accuracy against cycles")
+                   help="the accuracy benchmark's results (benchmarks/results/accuracy_cpu.json): a section "
+                        "with each proxy on held-out plans and accuracy against cycles")
     p.add_argument("--mode", default="analytical", choices=("analytical", "cycle"), help="simulation mode")
     p.add_argument("-o", "--output", default="report.html", help="output file (default report.html)")
     p.add_argument("--format", choices=("html", "md"), default=None,
@@ -44,19 +46,18 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from structconv.analysis import build_report, export_tables, write_report    # pandas, plotly
+    from structconv.analysis import ReportSettings, build_report, export_tables, write_report   # plotly
 
     log = None if args.quiet else (lambda m: print(f"structconv report: {m}", file=sys.stderr))
     check_out_file("-o/--output", args.output)             # before the minutes of building the report
     if args.export_dir:
         check_out_dir("--export-dir", args.export_dir)
-    fmt = args.format or ("md" if args.output.lower().endswith((".md", ".markdown")) else "html")
-    model = args.model if is_zoo_name(args.model) and args.input_shape is None else \
-        resolve_model(args.model, args.input_shape)       # a file or Python reference: its Network
-    rep = build_report(model, hw=args.hw, plan=plan_ref(args), study=args.study, search_dir=args.search_dir,
-                       runs=args.run, ground_truth=args.ground_truth, mode=args.mode, paper=not args.no_paper,
-                       title=args.title, log=log)
-    path = write_report(rep, args.output, fmt)
+    net = resolve_model(args.model, args.input_shape)
+    settings = ReportSettings(hw=args.hw, plan=plan_ref(args), study=args.study, search_dir=args.search_dir,
+                              runs=args.run, ground_truth=args.ground_truth, mode=args.mode,
+                              paper=not args.no_paper, title=args.title)
+    rep = build_report(net, settings=settings, log=log)
+    path = write_report(rep, args.output, args.format)     # no --format: from the file name
     for n in rep.notices:
         print(f"structconv report: {n}", file=sys.stderr)
     if args.export_dir:

@@ -10,25 +10,25 @@ from __future__ import annotations
 
 from structconv.core import atomic_write_text
 
-from ._common import check_out_file, shown, user_input
+from ._args import add_hw_arg
+from ._inputs import load_hw_arg
+from ._paths import check_out_file
 
 
 def register(sub) -> None:
     p = sub.add_parser("rtl", help="write an accelerator unit as Verilog")
     units = p.add_subparsers(dest="unit", metavar="UNIT", required=True)
     s = units.add_parser("sumpool", help="the sum-pool unit (adder lanes, line buffer, sequencer, hand-off)")
-    s.add_argument("--hw", default=None, help="accelerator preset name or YAML file (default edge-int8)")
+    add_hw_arg(s)
     s.add_argument("-o", "--output", required=True, metavar="FILE", help="Verilog file to write (e.g. spu.v)")
     s.set_defaults(func=run)
 
 
 def run(args) -> int:
     from structconv.rtl import sumpool_verilog          # sim's numba: only when used
-    from structconv.sim import DEFAULT_HW, load_accelerator
 
     check_out_file("-o", args.output)
-    with user_input(f"--hw {shown(args.hw or DEFAULT_HW)}"):
-        hw = load_accelerator(args.hw or DEFAULT_HW)
+    hw = load_hw_arg(args.hw)
     atomic_write_text(args.output, sumpool_verilog(hw))
     spu = hw.sum_pool
     print(f"wrote {args.output}: sum-pool unit of {hw.name} ({spu.adder_lanes} lanes, {spu.scheme}, "

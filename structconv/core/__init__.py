@@ -3,12 +3,12 @@
 numpy, pyyaml and the standard library only: no torch, optuna or plotly here.
 Other packages import core only through this module (and the ``core.zoo`` package).
 """
-from .checks import choice_field, int_field, pair_field, printable, shown, where_suffix
+from .checks import FieldError, choice_field, int_field, pair_field, printable, shown, where_suffix
 from .choice import Choice, Dense, Part, Structure, choice_from_dict, choice_kinds, register_choice
 from .counting import LayerCost, NetworkCost, count_network, count_ops
 from .designs import DESIGNS, DWPW, GCPWG, PWDWPW, PWGDWPWG, admissible_designs
-from .files import (atomic_path, atomic_write_bytes, atomic_write_text, dumps_json, load_data_file, read_jsonl,
-                    parse_yaml, read_text, remove_orphans, to_jsonable, umask, write_data_file)
+from .files import (atomic_path, atomic_write_bytes, atomic_write_text, dumps_json, load_data_file,
+                    parse_yaml, read_jsonl, read_text, remove_orphans, to_jsonable, umask, write_data_file)
 from .layer import Layer, Network
 from .layer_shapes import conv_layer, linear_layer, tf_same_pads, transposed_layer
 from .ops import OpCount, dense_ops, structured_ops, sumpool_output_size
@@ -35,5 +35,5 @@ __all__ = [
     "basis_matrix", "project", "alphas", "compose", "structural_residual",
     "atomic_write_text", "atomic_write_bytes", "atomic_path", "load_data_file", "read_text", "read_jsonl",
     "to_jsonable", "dumps_json", "write_data_file", "umask", "parse_yaml", "remove_orphans",
-    "int_field", "pair_field", "choice_field", "where_suffix", "shown", "printable",
+    "FieldError", "int_field", "pair_field", "choice_field", "where_suffix", "shown", "printable",
 ]

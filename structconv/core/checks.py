@@ -29,6 +29,19 @@ def shown(value, limit: int = 80) -> str:
     return "'" + printable(value, limit).replace("'", "\\'") + "'"
 
 
+class FieldError(ValueError):
+    """A bad value, its message built around the names of the fields it is about: ``str()`` spells them as
+    the API does, ``spelled(spell)`` as a command line does (``--train-size``), so each user reads the
+    name they typed."""
+
+    def __init__(self, *parts: tuple[str, str]):
+        self.parts = parts                    # (field, the text that follows its name), in order
+        super().__init__(self.spelled(str))
+
+    def spelled(self, spell) -> str:
+        return "".join(spell(name) + text for name, text in self.parts)
+
+
 def where_suffix(where: str | None) -> str:
     return f" (in {where})" if where else ""
 

@@ -44,9 +44,10 @@ from .memory_cost import SRAM_MODELS, SRAM_ROLES, SramCost
 from .results import ENERGY_KEYS, Energy, LayerResult, NetworkResult
 from .scalesim_cfg import read_scalesim_config
 from .scalesim_user import ScaleSimUserResult, simulate_scalesim_user
+from .sram_compare import compare_sram_models
 
 __all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "AreaTable", "DEFAULT_HW",
            "load_accelerator", "list_accelerators", "read_scalesim_config", "simulate", "simulate_layer",
            "BatchSimulator", "MODES", "DATAFLOWS", "LINKS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
            "Energy", "LayerResult", "NetworkResult", "SRAM_MODELS", "SRAM_ROLES", "SramCost",
-           "ScaleSimUserResult", "simulate_scalesim_user"]
+           "ScaleSimUserResult", "simulate_scalesim_user", "compare_sram_models"]

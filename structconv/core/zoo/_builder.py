@@ -21,15 +21,15 @@ class NetBuilder:
         self.layers: list[Layer] = []
         self.extra_params = 0
 
-    def conv(self, name, cin, cout, kernel, size, stride=1, padding=None, dilation=1, groups=1,
-             bias=False, bn=True) -> Layer:
-        """Append a conv; ``padding`` defaults to 'same'-style dilation*(k-1)//2; ``bn`` adds 2*cout."""
-        k = kernel if isinstance(kernel, tuple) else (kernel, kernel)
-        d = dilation if isinstance(dilation, tuple) else (dilation, dilation)
-        if padding is None:
-            padding = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
-        layer = Layer.conv2d(name, cin, cout, k, size, stride=stride, padding=padding,
-                             dilation=d, groups=groups, bias=bias)
+    def conv(self, name, cin, cout, kernel, size, *, bn=True, **geometry) -> Layer:
+        """Append a conv; ``geometry``: ``Layer.conv2d``'s stride, padding, dilation, groups and bias, where
+        ``padding`` defaults to 'same'-style dilation*(k-1)//2 instead; ``bn`` adds 2*cout params."""
+        if geometry.get("padding") is None:
+            k = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+            d = geometry.get("dilation", 1)
+            d = d if isinstance(d, tuple) else (d, d)
+            geometry["padding"] = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
+        layer = Layer.conv2d(name, cin, cout, kernel, size, **geometry)
         self.layers.append(layer)
         if bn:
             self.extra_params += 2 * cout

@@ -1,0 +1,48 @@
+"""Arguments several commands share: the model, its input shape, the plan and the accelerator."""
+from __future__ import annotations
+
+from structconv.core import shown
+
+from ._errors import CLIError
+
+MODEL_HELP = ("model: a zoo network (see `structconv zoo`), an ONNX file (model.onnx) or a Python reference "
+              "(path/to/file.py:function or package.module:function returning a torch nn.Module)")
+HW_HELP = "accelerator preset name or YAML file (default edge-int8)"
+
+
+def add_plan_args(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--preset", help="a named plan (see `structconv zoo`); rule presets such as uniform-n2 "
+                                    "fit any network")
+    g.add_argument("--plan", help="a plan file (YAML or JSON)")
+
+
+def add_model_args(p, help: str = MODEL_HELP, nargs=None) -> None:
+    p.add_argument("model", help=help, **({"nargs": nargs} if nargs else {}))
+    add_input_shape_arg(p)
+
+
+def add_input_shape_arg(p) -> None:
+    p.add_argument("--input-shape", metavar="N,C,H,W",
+                   help="input shape a Python model reference is traced at (default 1,3,224,224), or the "
+                        "dimensions of an ONNX file whose input has symbolic ones")
+
+
+def add_hw_arg(p, help: str = HW_HELP) -> None:
+    p.add_argument("--hw", default=None, help=help)
+
+
+def parse_input_shape(text) -> tuple[int, ...] | None:
+    """--input-shape N,C,H,W: 2 to 5 positive integers."""
+    if text is None:
+        return None
+    parts = [t.strip() for t in str(text).split(",")]
+    if not 2 <= len(parts) <= 5 or not all(t.isdigit() and 1 <= int(t) <= 65536 for t in parts):
+        raise CLIError(f"--input-shape = {shown(str(text))} must be 2 to 5 integers in [1, 65536], "
+                       "such as 1,3,224,224")
+    return tuple(int(t) for t in parts)
+
+
+def plan_ref(args):
+    """The plan reference --preset/--plan give (None: dense), for ``core.resolve_plan``."""
+    return getattr(args, "preset", None) or getattr(args, "plan", None)
