@@ -17,7 +17,7 @@ import inspect
 import os
 import warnings
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import distributions
 from pathlib import Path
 from typing import Callable
 
@@ -84,8 +84,11 @@ def importers() -> tuple[Importer, ...]:
 def installed_importers() -> tuple[Importer, ...]:
     """The Importers the installed packages name in the ``structconv.importers`` entry point group."""
     found = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):     # one package seen twice on the path counts once
-        found.setdefault((getattr(ep.dist, "name", None), ep.name), ep)
+    # Every copy of a package's metadata, not only the first: a stale egg-info of a source checkout on
+    # sys.path shadows the installed dist-info in entry_points(); one package seen twice counts once.
+    for dist in distributions():
+        for ep in dist.entry_points.select(group=ENTRY_POINT_GROUP):
+            found.setdefault((dist.metadata["Name"], ep.name), ep)
     by_name = sorted(found, key=lambda key: (key[1], str(key[0])))
     return tuple(i for i in (_loaded(found[key]) for key in by_name) if i is not None)
 
