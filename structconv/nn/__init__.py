@@ -36,39 +36,28 @@ This module is nn's public surface: other packages import nn's names from here o
 Plans are taken as core's ``resolve_plan`` takes them (Plan, mapping, preset name such as
 "uniform-n2", plan file), resolved against the model's Conv2d/Linear layers.
 """
-from . import forms as _forms  # noqa: F401  (registers the built-in kinds' torch forms)
-from ._kron import alphas, compose, project, structural_residual
-from .checkpoint import (CHECKPOINT_KEYS, get_rng_state, load_checkpoint, make_checkpoint, read_weights,
-                         save_atomic, save_checkpoint, set_rng_state, torch_load)
-from .cifar import load_cifar10
-from .data import DATASETS, as_bundle, load_dataset, load_digits_data
-from .design_modules import ChannelShuffle, DesignConv
-from .calibration import Calibration, Moments, calibration_inputs, design_scope
-from .distill import distill_design, effective_kernel, output_error
-from .fashion import FASHION_CLASSES, FASHION_MNIST_DIR, load_fashion_mnist, load_idx_folder
-from .idx import read_idx, write_idx
-from .datasets import ArrayDataset, DataBundle
-from .decomposition import (DecomposedConv2d, DecomposedLinear, decompose_conv, decompose_linear, decompose_module,
-                            projection_residual)
+from .data import (DATASETS, FASHION_CLASSES, FASHION_MNIST_DIR, ArrayDataset, DataBundle, as_bundle, load_cifar10,
+                   load_dataset, load_digits_data, load_fashion_mnist, load_idx_folder, load_image_folder, read_idx,
+                   write_idx)
+from .deploy import (DecompositionReport, LayerDecomposition, check_onnx, decompose, export_onnx, load_decomposed,
+                     save_decomposed)
 from .devices import available_devices, available_memory, check_device, check_training_memory
-from .deploy import DecompositionReport, LayerDecomposition, decompose, load_decomposed, save_decomposed
-from .evaluation import NonFiniteError, check_finite, deterministic_mode, evaluate, seed_everything
-from .export import check_onnx, export_onnx
-from .folder import load_image_folder
-from .plans import PlanEntry, apply_trainable_forms, plan_entries, resolve_module_plan, structure_, unstructure_
-from .recipes import RECIPES, SCHEDULES, TrainConfig, recipe_for
-from .registry import (TorchForm, register_torch_choice, torch_form, torch_forms, unregister_torch_choice,
-                       weight_structure)
-from .regularization import StructuralRegularizer, structural_regularization, structural_residuals
-from .results import TrainResult
-from .structured import StructuredConv2d, StructuredLinear, StructuredWeight, structure_module, structured_alpha
-from .sumpool import METHODS as SUMPOOL_METHODS
-from .sumpool import SumPool1d, SumPool3d, choose_method, sum_pool1d, sum_pool3d
+from .layers import (SUMPOOL_METHODS, Calibration, ChannelShuffle, DecomposedConv2d, DecomposedLinear, DesignConv,
+                     Moments, PlanEntry, StructuralRegularizer, StructuredConv2d, StructuredLinear, StructuredWeight,
+                     SumPool1d, SumPool3d, TorchForm, alphas, apply_trainable_forms, calibration_inputs,
+                     choose_method, compose, decompose_conv, decompose_linear, decompose_module, design_scope,
+                     distill_design, effective_kernel, output_error, plan_entries, project, projection_residual,
+                     register_torch_choice, resolve_module_plan, structural_regularization, structural_residual,
+                     structural_residuals, structure_, structure_module, structured_alpha, sum_pool1d, sum_pool3d,
+                     torch_form, torch_forms, unregister_torch_choice, unstructure_, weight_structure)
 from .model_refs import ImportInfo, is_module_ref, load_module_ref, network_from_ref
 from .onnx_import import load_onnx
 from .padding import ForwardPadded, forward_padding, with_forward_padding
 from .trace import fold_repeated_calls, layer_from_module, module_network, network_from_module
-from .training import train
+from .training import (CHECKPOINT_KEYS, RECIPES, SCHEDULES, NonFiniteError, TrainConfig, TrainResult, check_finite,
+                       deterministic_mode, evaluate, get_rng_state, load_checkpoint, make_checkpoint, recipe_for,
+                       save_checkpoint, seed_everything, set_rng_state, train)
+from .weights import read_weights, save_atomic, torch_load
 from .zoo import CLASSIFICATION, SMALL, SmallCNN, build_module, conv_linear_modules, module_from_spec, network_to_module
 
 __all__ = [

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core import atomic_path
-from .deploy import decompose
+from ...core import atomic_path
+from .convert import decompose
 
 
 def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int | None = None,

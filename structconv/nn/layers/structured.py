@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..core import int_field, pair_field
+from ...core import int_field, pair_field
 from . import _kron
 
 

@@ -12,13 +12,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..core import Plan, resolve_network, resolve_plan
-from .checkpoint import save_atomic, torch_load
-from .decomposition import checked_weight
-from .calibration import Calibration, calibration_inputs, design_scope
-from .padding import with_forward_padding
-from .plans import PlanEntry, plan_entries, resolve_module_plan, set_submodule
-from .zoo import build_module
+from ...core import Plan, resolve_network, resolve_plan
+from ..layers import (Calibration, PlanEntry, calibration_inputs, checked_weight, design_scope, plan_entries,
+                      resolve_module_plan, set_submodule)
+from ..padding import with_forward_padding
+from ..weights import save_atomic, torch_load
+from ..zoo import build_module
 
 
 @dataclass(frozen=True)

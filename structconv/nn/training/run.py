@@ -34,16 +34,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..core import int_field, write_data_file
+from ...core import int_field, write_data_file
+from ..data import as_bundle
+from ..devices import check_device, check_training_memory
+from ..layers import StructuralRegularizer, apply_trainable_forms, resolve_module_plan
+from ..weights import save_atomic
 from . import distributed as D
-from .checkpoint import get_rng_state, make_checkpoint, save_atomic
-from .data import as_bundle
-from .devices import check_device, check_training_memory
+from .checkpoint import get_rng_state, make_checkpoint
 from .evaluation import check_finite, deterministic_mode
 from .loop import Job, cpu_state, fit
-from .plans import apply_trainable_forms, resolve_module_plan
 from .recipes import TrainConfig
-from .regularization import StructuralRegularizer
 from .results import TrainResult, measure_decomposition
 
 

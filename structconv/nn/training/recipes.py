@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..core import int_field
+from ...core import int_field
 
 SCHEDULES = ("cosine", "step")
 

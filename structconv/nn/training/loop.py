@@ -22,14 +22,14 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from . import distributed as D
-from .checkpoint import get_rng_state, load_checkpoint, make_checkpoint, save_atomic, set_rng_state
-from .datasets import DataBundle
+from ..data import DataBundle
+from ..layers import StructuralRegularizer, unwrap
+from ..weights import save_atomic
+from .checkpoint import get_rng_state, load_checkpoint, make_checkpoint, set_rng_state
 from .epoch import epoch_record, train_batches
 from .evaluation import NonFiniteError, check_finite, seed_everything
 from .history import epoch_line, log, read_history, write_history
-from .plans import unwrap
 from .recipes import TrainConfig
-from .regularization import StructuralRegularizer
 
 
 @dataclass

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import int_field
+from ...core import int_field
+from ..devices import check_image_side
 from .datasets import ArrayDataset, DataBundle
-from .devices import check_image_side
 from .idx import find_idx, read_idx
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

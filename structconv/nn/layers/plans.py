@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..core import Choice, Layer, Plan, resolve_plan
+from ...core import Choice, Layer, Plan, resolve_plan
+from ..padding import with_forward_padding
+from ..trace import PLANNED_LAYER, fold_repeated_calls, layer_from_module, module_network
 from .calibration import Calibration, calibration_inputs, design_scope
 from .registry import TorchForm, torch_form, weight_structure
 from .structured import is_structured
-from .padding import with_forward_padding
-from .trace import PLANNED_LAYER, fold_repeated_calls, layer_from_module, module_network
 
 
 def unwrap(model: nn.Module) -> nn.Module:
