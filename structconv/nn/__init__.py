@@ -36,27 +36,32 @@ This module is nn's public surface: other packages import nn's names from here o
 Plans are taken as core's ``resolve_plan`` takes them (Plan, mapping, preset name such as
 "uniform-n2", plan file), resolved against the model's Conv2d/Linear layers.
 """
-from .data import (DATASETS, FASHION_CLASSES, FASHION_MNIST_DIR, ArrayDataset, DataBundle, as_bundle, load_cifar10,
-                   load_dataset, load_digits_data, load_fashion_mnist, load_idx_folder, load_image_folder, read_idx,
-                   write_idx)
-from .deploy import (DecompositionReport, LayerDecomposition, check_onnx, decompose, export_onnx, load_decomposed,
-                     save_decomposed)
+from .data import (DATASETS, FASHION_CLASSES, FASHION_MNIST_DIR, ArrayDataset, DataBundle, DataSettings,
+                   as_bundle, load_cifar10, load_dataset, load_digits_data, load_fashion_mnist,
+                   load_idx_folder, load_image_folder, read_idx, write_idx)
+from .deploy import (DecomposeRun, DecompositionReport, LayerDecomposition, OnnxOptions, check_onnx,
+                     decompose, decompose_checkpoint, export_onnx, load_decomposed, save_decomposed)
 from .devices import available_devices, available_memory, check_device, check_training_memory
-from .layers import (SUMPOOL_METHODS, Calibration, ChannelShuffle, DecomposedConv2d, DecomposedLinear, DesignConv,
-                     Moments, PlanEntry, StructuralRegularizer, StructuredConv2d, StructuredLinear, StructuredWeight,
-                     SumPool1d, SumPool3d, TorchForm, alphas, apply_trainable_forms, calibration_inputs,
-                     choose_method, compose, decompose_conv, decompose_linear, decompose_module, design_scope,
-                     distill_design, effective_kernel, output_error, plan_entries, project, projection_residual,
-                     register_torch_choice, resolve_module_plan, structural_regularization, structural_residual,
-                     structural_residuals, structure_, structure_module, structured_alpha, sum_pool1d, sum_pool3d,
-                     torch_form, torch_forms, unregister_torch_choice, unstructure_, weight_structure)
+from .layers import (SUMPOOL_METHODS, Calibration, ChannelShuffle, DecomposedConv2d, DecomposedLinear,
+                     DesignConv, Moments, PlanEntry, StructuralRegularizer, StructuredConv2d,
+                     StructuredLinear, StructuredWeight, SumPool1d, SumPool3d, TorchForm, alphas,
+                     apply_trainable_forms, calibration_inputs, choose_method, compose, decompose_conv,
+                     decompose_linear, decompose_module, design_scope, distill_design, effective_kernel,
+                     output_error, plan_entries, project, projection_residual, register_torch_choice,
+                     resolve_module_plan, structural_regularization, structural_residual,
+                     structural_residuals, structure_, structure_module, structured_alpha, sum_pool1d,
+                     sum_pool3d, torch_form, torch_forms, unregister_torch_choice, unstructure_,
+                     weight_structure)
 from .model_refs import ImportInfo, is_module_ref, load_module_ref, network_from_ref
 from .onnx_import import load_onnx
 from .padding import ForwardPadded, forward_padding, with_forward_padding
+from .resolve import ResolvedModel, resolve_model, resolve_trained
+from .settings import Bound, SettingError
 from .trace import fold_repeated_calls, layer_from_module, module_network, network_from_module
-from .training import (CHECKPOINT_KEYS, RECIPES, SCHEDULES, NonFiniteError, TrainConfig, TrainResult, check_finite,
-                       deterministic_mode, evaluate, get_rng_state, load_checkpoint, make_checkpoint, recipe_for,
-                       save_checkpoint, seed_everything, set_rng_state, train)
+from .training import (CHECKPOINT_KEYS, RECIPES, SCHEDULES, NonFiniteError, TrainConfig, TrainResult,
+                       TrainRun, TrainSettings, check_finite, deterministic_mode, evaluate, get_rng_state,
+                       load_checkpoint, make_checkpoint, recipe_for, save_checkpoint, seed_everything,
+                       set_rng_state, train, train_model)
 from .weights import read_weights, save_atomic, torch_load
 from .zoo import CLASSIFICATION, SMALL, SmallCNN, build_module, conv_linear_modules, module_from_spec, network_to_module
 
@@ -69,7 +74,9 @@ __all__ = [
     "structural_regularization", "StructuralRegularizer", "structural_residuals",
     "decompose", "decompose_conv", "decompose_linear", "decompose_module", "projection_residual",
     "DecomposedConv2d", "DecomposedLinear", "DecompositionReport", "LayerDecomposition",
-    "save_decomposed", "load_decomposed",
+    "save_decomposed", "load_decomposed", "decompose_checkpoint", "DecomposeRun", "OnnxOptions",
+    "ResolvedModel", "resolve_model", "resolve_trained", "Bound", "SettingError",
+    "train_model", "TrainRun", "TrainSettings", "DataSettings",
     "train", "TrainResult", "TrainConfig", "RECIPES", "SCHEDULES", "recipe_for", "NonFiniteError",
     "evaluate", "check_finite", "deterministic_mode", "seed_everything",
     "available_devices", "available_memory", "check_device", "check_training_memory",

@@ -107,6 +107,15 @@ def load_module_ref(ref: str):
     return model
 
 
+def confirmed_reference(name: str, given: str | None, source: str) -> str:
+    """``name``, unless it is a Python reference that only ``source`` (a checkpoint, a saved model)
+    records: a file does not get to run code; the caller confirms by naming it again (``given``)."""
+    if is_module_ref(name) and given != name:
+        raise ValueError(f"{source} records model reference {shown(name)}; it is not run from a file: "
+                         f"pass --model {shown(name)} (in Python: model={shown(name)}) to confirm")
+    return name
+
+
 def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]:
     """A shape of 2 to 5 positive ints, such as (1, 3, 224, 224)."""
     if isinstance(input_shape, str):
