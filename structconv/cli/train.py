@@ -6,7 +6,7 @@ from ._common import add_plan_args, check_out_dir, plain, plan_ref, print_json, 
 #: TrainSettings fields with a flag of their own name; the others: --out, --nproc, --quiet/--json
 SAME_NAMES = ("lam", "epochs", "lr", "pretrain_epochs", "pretrain_lr", "batch_size", "weight_decay",
               "nesterov", "schedule", "seed", "resume", "device", "workers", "threads", "design_init")
-FLAGS = {"world_size": "--nproc", "out_dir": "--out"}
+FLAGS = {"world_size": "--nproc"}
 
 
 def register(sub) -> None:

@@ -1,7 +1,15 @@
 """structconv.nn: structured layers, Structural Regularization, decomposition, training, export (PyTorch).
 
-This module is nn's public surface: other packages import nn's names from here only.
+This module is nn's public surface: other packages import nn's names from here only. Behind it:
+``layers`` (structured layers, the kinds' torch forms, plans on modules, the SR term), ``deploy``
+(decompose, save, export), ``training``, ``data``, ``zoo``; at the top, tracing (``trace``), model
+references (``model_refs``), weights files (``weights``), devices and one resolver (``resolve``).
 
+* One call per user job: ``train_model(ref, DataSettings(...), TrainSettings(...), plan=)`` (what
+  `structconv train` runs) and ``decompose_checkpoint(checkpoint, out, ...)`` (`structconv
+  decompose`), over ``resolve_model`` / ``resolve_trained`` -> ``ResolvedModel(name, module,
+  network, plan, meta)``: the network traced once, the plan resolved once, both handed down. A
+  checkpoint's Python model reference runs only when the caller names it again (``model=``).
 * Torch forms of choice kinds (``registry``): ``register_torch_choice(kind, trainable=...,
   deployable=...)``, ``torch_form``, ``torch_forms``; ``structure_``, the SR term,
   ``decompose`` and ``export_onnx(plan=...)`` dispatch through it.
@@ -14,7 +22,9 @@ This module is nn's public surface: other packages import nn's names from here o
   each step): sum of ||(I - A A^+) W||_F / ||W||_F, Kronecker-factored, differentiable.
 * ``decompose(model, plan) -> (model, DecompositionReport)``, ``decompose_conv``,
   ``decompose_linear``, ``save_decomposed`` / ``load_decomposed``.
-* ``train(model, data, plan, ...) -> TrainResult``, ``evaluate``, checkpoints, data sets
+* ``train(model, data, plan, TrainSettings(...)) -> TrainResult`` (or the settings' fields as
+  keywords; ``TrainSettings`` checks them once, against bounds the CLI shares), ``evaluate``,
+  checkpoints, data sets
   (device names checked by ``check_device``, the memory of a run by ``check_training_memory``
   before anything large is allocated)
   (``load_dataset``, ``load_digits_data``, ``load_fashion_mnist``, ``load_cifar10``, ``load_image_folder``;
@@ -34,7 +44,8 @@ This module is nn's public surface: other packages import nn's names from here o
 * ``project``, ``alphas``, ``compose``, ``structural_residual``: torch ports of core.structure.
 
 Plans are taken as core's ``resolve_plan`` takes them (Plan, mapping, preset name such as
-"uniform-n2", plan file), resolved against the model's Conv2d/Linear layers.
+"uniform-n2", plan file), resolved against the model's Conv2d/Linear layers; a Plan is taken as
+resolved already (``resolve_model`` resolves against the traced network), so a run resolves once.
 """
 from .data import (DATASETS, FASHION_CLASSES, FASHION_MNIST_DIR, ArrayDataset, DataBundle, DataSettings,
                    as_bundle, load_cifar10, load_dataset, load_digits_data, load_fashion_mnist,

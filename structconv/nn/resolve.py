@@ -39,7 +39,7 @@ class ResolvedModel:
 
 
 @contextmanager
-def user_plan(what: str):
+def _user_plan(what: str):
     """Reading a user's plan: a TypeError there is an input error (a list where a mapping belongs),
     a one-line ValueError naming ``what``."""
     try:
@@ -50,7 +50,7 @@ def user_plan(what: str):
 
 
 def _resolved_plan(ref, network: Network, what: str) -> Plan:
-    with user_plan(what):
+    with _user_plan(what):
         return fold_repeated_calls(resolve_plan(ref, network))   # "body#1" is a call of module "body"
 
 
@@ -135,7 +135,7 @@ def _model_name(model, ck_model, checkpoint) -> str:
 def _trained_plan(ref, ck_plan, network: Network) -> Plan:
     """``ref`` (--preset/--plan), else the checkpoint's own plan, resolved against ``network``."""
     if ref is None and ck_plan:
-        with user_plan("checkpoint plan"):
+        with _user_plan("checkpoint plan"):
             ref = Plan.from_dict(ck_plan, source="checkpoint plan")
     if ref is None:
         raise ValueError("no plan: the checkpoint holds none; give --plan FILE or --preset NAME")

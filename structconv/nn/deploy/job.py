@@ -20,7 +20,7 @@ class DecomposeRun:
     where it went."""
 
     trained: ResolvedModel
-    model: nn.Module = field(repr=False)     # the decomposed module
+    decomposed: nn.Module = field(repr=False)
     report: DecompositionReport
     out: Path
     onnx: Path | None = None

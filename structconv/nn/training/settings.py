@@ -1,10 +1,13 @@
 """``TrainSettings``: every option of a training run, checked once against ``BOUNDS``.
 
 Unset lengths, rates and the batch (None) come from the model's recipe when the run starts
-(``TrainConfig.from_settings``); the command line's flags are these fields' names.
+(``TrainConfig.from_settings``, which checks what the recipe fills in against the same bounds).
+`structconv train`'s flags are these fields' names (``--batch-size``; ``--nproc`` for
+``world_size``), so an error names the flag there and the field here.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -68,10 +71,10 @@ class TrainSettings:
     nesterov: bool = False
     schedule: str = "cosine"
     seed: int = 0
-    out_dir: object = None
+    out_dir: str | os.PathLike | None = None
     resume: bool = False
     quiet: bool = False
-    device: object = None
+    device: str | None = None
     world_size: int | None = 1
     workers: int = 0
     threads: int | None = None
