@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from structconv.nn import ArrayDataset, load_cifar10, load_dataset, load_digits_data, load_image_folder
-from structconv.nn.folder import have_pil
+from structconv.nn.data.folder import have_pil
 from torch_helpers import one_torch_thread  # noqa: F401 - autouse fixture
 
 
@@ -237,7 +237,7 @@ def test_folder_corrupt_png_and_missing_pillow(tmp_path, monkeypatch):
     (tmp_path / "a" / "x.png").write_bytes(b"\x89PNG\r\n")
     with pytest.raises(ValueError, match=r"x.png.*cannot be read"):
         load_image_folder(tmp_path)
-    import structconv.nn.folder as folder
+    import structconv.nn.data.folder as folder
 
     monkeypatch.setattr(folder, "have_pil", lambda: False)
     with pytest.raises(ValueError, match="Pillow"):

@@ -9,7 +9,7 @@ from torch import nn
 from structconv.core import Plan, project, structural_residual
 from structconv.nn import (DecomposedConv2d, DecomposedLinear, SumPool3d, compose, decompose, decompose_conv,
                            decompose_linear, load_decomposed, save_decomposed)
-from structconv.nn.sumpool import METHODS
+from structconv.nn.layers.sumpool import METHODS
 
 
 @st.composite

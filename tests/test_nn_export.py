@@ -45,7 +45,7 @@ def test_decomposed_model_runs_in_onnxruntime_like_torch(tmp_path, methods):
 
 
 def test_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
-    import structconv.nn.export as ex
+    import structconv.nn.deploy.export as ex
 
     class Broken(nn.Module):
         def forward(self, x):

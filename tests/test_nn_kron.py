@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from core_reference import dense_pinv_project, kernel_case
 from structconv.core import structure as S
-from structconv.nn import _kron
+from structconv.nn.layers import _kron
 
 
 

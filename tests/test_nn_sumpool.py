@@ -6,7 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from structconv.nn.sumpool import METHODS, SumPool1d, SumPool3d, choose_method, sum_pool1d, sum_pool3d
+from structconv.nn.layers.sumpool import METHODS, SumPool1d, SumPool3d, choose_method, sum_pool1d, sum_pool3d
 
 ALL = [m for m in METHODS]
 

@@ -128,3 +128,21 @@ def test_train_on_mnist_format_files_with_a_design_plan(tmp_path, capsys):
     dec = load_decomposed(tmp_path / "dec.pt")
     dec = dec[0] if isinstance(dec, tuple) else dec
     assert sum(p.numel() for p in dec.parameters()) == want         # the deployable form is what core counts
+
+
+@pytest.mark.parametrize("field, flag, value, bound", [
+    ("epochs", "--epochs", -1, "[0, inf)"),
+    ("lr", "--lr", 0.0, "(0, inf)"),               # the CLI once allowed 0 here, the API did not
+    ("world_size", "--nproc", 0, "[1, inf)"),
+    ("batch_size", "--batch-size", 0, "[1, inf)"),
+    ("lam", "--lam", -1.0, "[0, inf)"),
+])
+def test_one_set_of_bounds_for_the_api_and_the_command_line(field, flag, value, bound, tmp_path, capsys):
+    from structconv.nn import SettingError, TrainSettings
+
+    with pytest.raises(SettingError) as e:
+        TrainSettings(**{field: value})
+    assert str(e.value) == f"{field} = {value!r} is out of range {bound}"
+    rc = main(["train", "small_cnn", flag, str(value), "--out", str(tmp_path / "o")])
+    assert rc == 2 and capsys.readouterr().err == f"structconv: error: {flag} = {value!r} is out of range {bound}\n"
+    assert not (tmp_path / "o").exists()                                   # checked before anything is written

@@ -1,11 +1,12 @@
 """`structconv train MODEL`: train with Structural Regularization, then decompose and evaluate."""
 from __future__ import annotations
 
-from structconv.core import resolve_network, resolve_plan
+from ._common import add_plan_args, check_out_dir, plain, plan_ref, print_json, shown
 
-from ._common import CLIError, add_plan_args, check_out_dir, plain, plan_ref, print_json, shown, user_input
-
-SMALL_MODELS = ("small_cnn",)
+#: TrainSettings fields with a flag of their own name; the others: --out, --nproc, --quiet/--json
+SAME_NAMES = ("lam", "epochs", "lr", "pretrain_epochs", "pretrain_lr", "batch_size", "weight_decay",
+              "nesterov", "schedule", "seed", "resume", "device", "workers", "threads", "design_init")
+FLAGS = {"world_size": "--nproc"}
 
 
 def register(sub) -> None:
@@ -56,121 +57,37 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _positive(name, value, lo=1):
-    if value is not None and not value >= lo:          # `not >=`: NaN fails too
-        raise ValueError(f"--{name} = {value} is out of range [{lo}, inf)")
+def _settings(args):
+    """(TrainSettings, DataSettings), checked before the dataset or the output directory are touched;
+    a value out of range names its flag."""
+    from structconv.nn import DataSettings, SettingError, TrainSettings      # torch
 
-
-def _finite(name, value, lo=0.0):
-    if value is not None and not lo <= value < float("inf"):
-        raise ValueError(f"--{name} = {value} is out of range [{lo:g}, inf)")
-
-
-def _check(args) -> None:
-    """Arguments checked before torch, the dataset or the output directory are touched."""
-    for name in ("epochs", "pretrain_epochs"):
-        _positive(name.replace("_", "-"), getattr(args, name), 0)
-    for name in ("batch_size", "nproc", "input_size", "threads", "train_size"):
-        _positive(name.replace("_", "-"), getattr(args, name))
-    _positive("workers", args.workers, 0)
-    for name in ("lam", "lr", "pretrain_lr", "weight_decay"):
-        _finite(name.replace("_", "-"), getattr(args, name))
-    check_out_dir("--out", args.out)
-
-
-def _dataset(args, small: bool):
-    from structconv.nn import load_dataset                 # torch
-
-    if args.dataset == "digits":
-        size = args.input_size or (16 if small else 32)
-        return load_dataset("digits", size=size, channels=1 if small else 3)
-    if args.dataset == "cifar10":
-        return load_dataset("cifar10", args.data_dir, augment=not args.no_augment, seed=args.seed)
-    if args.dataset in ("fashion-mnist", "idx"):
-        return load_dataset(args.dataset, args.data_dir, size=args.input_size, channels=1 if small else 3,
-                            train_size=args.train_size, augment=not args.no_augment, seed=args.seed)
-    return load_dataset("folder", args.data_dir, size=args.input_size, channels=None if small else 3)
-
-
-def _model(args, data, small: bool):
-    from structconv.nn import SmallCNN, build_module, is_module_ref, load_module_ref      # torch
-
-    if small:
-        model = SmallCNN(data.input_shape[0], data.num_classes)
-    elif is_module_ref(args.model):
-        model = load_module_ref(args.model)
-    elif args.model.lower().endswith(".onnx"):
-        raise CLIError(f"train needs a torch module: {shown(args.model)} is an ONNX file; give a zoo name, small_cnn "
-                       f"or a Python reference (path/to/file.py:function)")
-    else:
-        model = build_module(args.model, num_classes=data.num_classes)
-    if args.weights:
-        _load_weights(model, args.weights)
-    return model
-
-
-def _load_weights(model, path) -> None:
-    from structconv.nn import read_weights
-
-    sd = read_weights(path, "--weights")[1]
+    same = {k: getattr(args, k) for k in SAME_NAMES}
     try:
-        res = model.load_state_dict(sd, strict=False)
-    except RuntimeError as e:                               # shape mismatches
-        lines = [l.strip() for l in str(e).strip().splitlines() if l.strip()]
-        raise ValueError(f"--weights {shown(str(path))} does not fit the model: {lines[-1] if lines else e}") from None
-    if res.missing_keys or res.unexpected_keys:
-        raise ValueError(f"--weights {shown(str(path))} does not fit the model: missing {list(res.missing_keys)[:3]}, "
-                         f"unexpected {list(res.unexpected_keys)[:3]}")
-
-
-def _network(name, model, data, small: bool):
-    """The core Network a --plan/--preset is checked against, at the dataset's input size."""
-    import torch
-
-    from structconv.nn import network_from_module
-
-    if not small:
-        try:
-            return resolve_network(name, input_size=tuple(data.input_shape[1:]), num_classes=data.num_classes)
-        except (TypeError, ValueError):
-            pass                                   # not a zoo name, or no input_size option: trace the module
-    return network_from_module(model, torch.zeros((1,) + tuple(data.input_shape)), name=name)
+        return (TrainSettings(out_dir=args.out, quiet=args.quiet or args.json, world_size=args.nproc, **same),
+                DataSettings(args.dataset, args.data_dir, args.input_size, args.train_size,
+                             augment=not args.no_augment))
+    except SettingError as e:
+        raise e.renamed(FLAGS.get(e.field, "--" + e.field.replace("_", "-"))) from None
 
 
 def run(args) -> int:
-    import torch
+    from structconv.nn import train_model
 
-    from structconv.nn import fold_repeated_calls, train
-
-    _check(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    small = args.model in SMALL_MODELS
-    data = _dataset(args, small)
-    torch.manual_seed(args.seed)                      # the initial weights depend on the seed too
-    model = _model(args, data, small)
-    ref = plan_ref(args)
-    plan = None
-    if ref:
-        network = _network(args.model, model, data, small)
-        with user_input(f"plan {shown(ref)}"):
-            plan = fold_repeated_calls(resolve_plan(ref, network))   # "body#1" is a call of module "body"
-    result = train(model, data, plan, lam=args.lam, epochs=args.epochs, lr=args.lr,
-                   pretrain_epochs=args.pretrain_epochs, pretrain_lr=args.pretrain_lr,
-                   batch_size=args.batch_size, weight_decay=args.weight_decay, nesterov=args.nesterov,
-                   schedule=args.schedule, seed=args.seed, out_dir=args.out, resume=args.resume,
-                   quiet=args.quiet or args.json, device=args.device, world_size=args.nproc,
-                   workers=args.workers, model_name=args.model, meta={"plan_source": ref},
-                   design_init=args.design_init)
+    settings, data = _settings(args)
+    check_out_dir("--out", args.out)
+    done = train_model(args.model, data, settings, plan=plan_ref(args), weights=args.weights)
     if args.json:
-        print_json(result.to_dict())
+        print_json(done.result.to_dict())
     else:
-        _print_result(args, data, plan, result)
+        _print_result(args, done)
     return 0
 
 
-def _print_result(args, data, plan, result) -> None:
-    print(f"{plain(args.model)} on {data.name} under plan {shown(plan.name if plan is not None else 'dense')}, "
+def _print_result(args, done) -> None:
+    result, plan = done.result, done.model.plan
+    plan_name = plan.name if plan is not None else "dense"
+    print(f"{plain(args.model)} on {done.data.name} under plan {shown(plan_name)}, "
           f"lambda {args.lam:g}: {len(result.history)} epochs")
     if result.acc_before is not None:
         print(f"accuracy ({result.eval_split}) before decomposition {result.acc_before:.2f}%, "

@@ -1,7 +1,15 @@
 """structconv.nn: structured layers, Structural Regularization, decomposition, training, export (PyTorch).
 
-This module is nn's public surface: other packages import nn's names from here only.
+This module is nn's public surface: other packages import nn's names from here only. Behind it:
+``layers`` (structured layers, the kinds' torch forms, plans on modules, the SR term), ``deploy``
+(decompose, save, export), ``training``, ``data``, ``zoo``; at the top, tracing (``trace``), model
+references (``model_refs``), weights files (``weights``), devices and one resolver (``resolve``).
 
+* One call per user job: ``train_model(ref, DataSettings(...), TrainSettings(...), plan=)`` (what
+  `structconv train` runs) and ``decompose_checkpoint(checkpoint, out, ...)`` (`structconv
+  decompose`), over ``resolve_model`` / ``resolve_trained`` -> ``ResolvedModel(name, module,
+  network, plan, meta)``: the network traced once, the plan resolved once, both handed down. A
+  checkpoint's Python model reference runs only when the caller names it again (``model=``).
 * Torch forms of choice kinds (``registry``): ``register_torch_choice(kind, trainable=...,
   deployable=...)``, ``torch_form``, ``torch_forms``; ``structure_``, the SR term,
   ``decompose`` and ``export_onnx(plan=...)`` dispatch through it.
@@ -14,7 +22,9 @@ This module is nn's public surface: other packages import nn's names from here o
   each step): sum of ||(I - A A^+) W||_F / ||W||_F, Kronecker-factored, differentiable.
 * ``decompose(model, plan) -> (model, DecompositionReport)``, ``decompose_conv``,
   ``decompose_linear``, ``save_decomposed`` / ``load_decomposed``.
-* ``train(model, data, plan, ...) -> TrainResult``, ``evaluate``, checkpoints, data sets
+* ``train(model, data, plan, TrainSettings(...)) -> TrainResult`` (or the settings' fields as
+  keywords; ``TrainSettings`` checks them once, against bounds the CLI shares), ``evaluate``,
+  checkpoints, data sets
   (device names checked by ``check_device``, the memory of a run by ``check_training_memory``
   before anything large is allocated)
   (``load_dataset``, ``load_digits_data``, ``load_fashion_mnist``, ``load_cifar10``, ``load_image_folder``;
@@ -34,40 +44,35 @@ This module is nn's public surface: other packages import nn's names from here o
 * ``project``, ``alphas``, ``compose``, ``structural_residual``: torch ports of core.structure.
 
 Plans are taken as core's ``resolve_plan`` takes them (Plan, mapping, preset name such as
-"uniform-n2", plan file), resolved against the model's Conv2d/Linear layers.
+"uniform-n2", plan file), resolved against the model's Conv2d/Linear layers; a Plan is taken as
+resolved already (``resolve_model`` resolves against the traced network), so a run resolves once.
 """
-from . import forms as _forms  # noqa: F401  (registers the built-in kinds' torch forms)
-from ._kron import alphas, compose, project, structural_residual
-from .checkpoint import (CHECKPOINT_KEYS, get_rng_state, load_checkpoint, make_checkpoint, read_weights,
-                         save_atomic, save_checkpoint, set_rng_state, torch_load)
-from .cifar import load_cifar10
-from .data import DATASETS, as_bundle, load_dataset, load_digits_data
-from .design_modules import ChannelShuffle, DesignConv
-from .calibration import Calibration, Moments, calibration_inputs, design_scope
-from .distill import distill_design, effective_kernel, output_error
-from .fashion import FASHION_CLASSES, FASHION_MNIST_DIR, load_fashion_mnist, load_idx_folder
-from .idx import read_idx, write_idx
-from .datasets import ArrayDataset, DataBundle
-from .decomposition import (DecomposedConv2d, DecomposedLinear, decompose_conv, decompose_linear, decompose_module,
-                            projection_residual)
+from .data import (DATASETS, FASHION_CLASSES, FASHION_MNIST_DIR, ArrayDataset, DataBundle, DataSettings,
+                   as_bundle, load_cifar10, load_dataset, load_digits_data, load_fashion_mnist,
+                   load_idx_folder, load_image_folder, read_idx, write_idx)
+from .deploy import (DecomposeRun, DecompositionReport, LayerDecomposition, OnnxOptions, check_onnx,
+                     decompose, decompose_checkpoint, export_onnx, load_decomposed, save_decomposed)
 from .devices import available_devices, available_memory, check_device, check_training_memory
-from .deploy import DecompositionReport, LayerDecomposition, decompose, load_decomposed, save_decomposed
-from .evaluation import NonFiniteError, check_finite, deterministic_mode, evaluate, seed_everything
-from .export import check_onnx, export_onnx
-from .folder import load_image_folder
-from .plans import PlanEntry, apply_trainable_forms, plan_entries, resolve_module_plan, structure_, unstructure_
-from .recipes import RECIPES, SCHEDULES, TrainConfig, recipe_for
-from .registry import (TorchForm, register_torch_choice, torch_form, torch_forms, unregister_torch_choice,
-                       weight_structure)
-from .regularization import StructuralRegularizer, structural_regularization, structural_residuals
-from .results import TrainResult
-from .structured import StructuredConv2d, StructuredLinear, StructuredWeight, structure_module, structured_alpha
-from .sumpool import METHODS as SUMPOOL_METHODS
-from .sumpool import SumPool1d, SumPool3d, choose_method, sum_pool1d, sum_pool3d
+from .layers import (SUMPOOL_METHODS, Calibration, ChannelShuffle, DecomposedConv2d, DecomposedLinear,
+                     DesignConv, Moments, PlanEntry, StructuralRegularizer, StructuredConv2d,
+                     StructuredLinear, StructuredWeight, SumPool1d, SumPool3d, TorchForm, alphas,
+                     apply_trainable_forms, calibration_inputs, choose_method, compose, decompose_conv,
+                     decompose_linear, decompose_module, design_scope, distill_design, effective_kernel,
+                     output_error, plan_entries, project, projection_residual, register_torch_choice,
+                     resolve_module_plan, structural_regularization, structural_residual,
+                     structural_residuals, structure_, structure_module, structured_alpha, sum_pool1d,
+                     sum_pool3d, torch_form, torch_forms, unregister_torch_choice, unstructure_,
+                     weight_structure)
 from .model_refs import ImportInfo, is_module_ref, load_module_ref, network_from_ref
 from .padding import ForwardPadded, forward_padding, with_forward_padding
+from .resolve import ResolvedModel, resolve_model, resolve_trained
+from .settings import Bound, SettingError
 from .trace import fold_repeated_calls, layer_from_module, module_network, network_from_module
-from .training import train
+from .training import (CHECKPOINT_KEYS, RECIPES, SCHEDULES, NonFiniteError, TrainConfig, TrainResult,
+                       TrainRun, TrainSettings, check_finite, deterministic_mode, evaluate, get_rng_state,
+                       load_checkpoint, make_checkpoint, recipe_for, save_checkpoint, seed_everything,
+                       set_rng_state, train, train_model)
+from .weights import read_weights, save_atomic, torch_load
 from .zoo import CLASSIFICATION, SMALL, SmallCNN, build_module, conv_linear_modules, module_from_spec, network_to_module
 
 __all__ = [
@@ -79,7 +84,9 @@ __all__ = [
     "structural_regularization", "StructuralRegularizer", "structural_residuals",
     "decompose", "decompose_conv", "decompose_linear", "decompose_module", "projection_residual",
     "DecomposedConv2d", "DecomposedLinear", "DecompositionReport", "LayerDecomposition",
-    "save_decomposed", "load_decomposed",
+    "save_decomposed", "load_decomposed", "decompose_checkpoint", "DecomposeRun", "OnnxOptions",
+    "ResolvedModel", "resolve_model", "resolve_trained", "Bound", "SettingError",
+    "train_model", "TrainRun", "TrainSettings", "DataSettings",
     "train", "TrainResult", "TrainConfig", "RECIPES", "SCHEDULES", "recipe_for", "NonFiniteError",
     "evaluate", "check_finite", "deterministic_mode", "seed_everything",
     "available_devices", "available_memory", "check_device", "check_training_memory",

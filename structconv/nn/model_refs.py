@@ -80,6 +80,15 @@ def load_module_ref(ref: str):
     return model
 
 
+def confirmed_reference(name: str, given: str | None, source: str) -> str:
+    """``name``, unless it is a Python reference that only ``source`` (a checkpoint, a saved model)
+    records: a file does not get to run code; the caller confirms by naming it again (``given``)."""
+    if is_module_ref(name) and given != name:
+        raise ValueError(f"{source} records model reference {shown(name)}; it is not run from a file: "
+                         f"pass --model {shown(name)} (in Python: model={shown(name)}) to confirm")
+    return name
+
+
 def network_from_ref(ref: str, input_shape=None, name: str | None = None, input_size=None,
                      in_channels: int | None = None, module=None) -> Network:
     """The Network of the module ``ref`` builds, traced on zeros of ``input_shape`` (default 1,3,224,224).

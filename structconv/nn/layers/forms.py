@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..core import DESIGNS, Choice, Layer
+from ...core import DESIGNS, Choice, Layer
 from .decomposition import decompose_module, projection_residual
 from .design_modules import DesignConv
 from .calibration import current_scope

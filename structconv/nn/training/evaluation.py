@@ -12,7 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from . import distributed as D
-from .devices import check_device
+from ..devices import check_device
 
 
 class NonFiniteError(ValueError):

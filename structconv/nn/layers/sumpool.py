@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core import choice_field, int_field, pair_field
+from ...core import choice_field, int_field, pair_field
 
 METHODS = ("auto", "avgpool", "separable", "cumsum", "conv")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")

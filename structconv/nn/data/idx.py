@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import atomic_write_bytes
+from ...core import atomic_write_bytes
 
 #: IDX type code -> big-endian numpy dtype
 IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),

@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..core import Plan, resolve_network, resolve_plan
-from .checkpoint import save_atomic, torch_load
-from .decomposition import checked_weight
-from .calibration import Calibration, calibration_inputs, design_scope
-from .padding import with_forward_padding
-from .plans import PlanEntry, plan_entries, resolve_module_plan, set_submodule
-from .zoo import build_module
+from ..layers import (Calibration, PlanEntry, calibration_inputs, checked_weight, design_scope, plan_entries,
+                      resolve_module_plan, set_submodule)
+from ..padding import with_forward_padding
 
 
 @dataclass(frozen=True)
@@ -157,41 +152,3 @@ def decompose(model: nn.Module, plan, method: str = "auto", inplace: bool = Fals
             model, row = _deploy_entry(model, e, method)
             rows.append(row)
     return model, DecompositionReport(plan.name, tuple(rows))
-
-
-# -- saving and loading decomposed models ----------------------------------------------
-def _saved_plan(model_name: str, plan) -> Plan:
-    if isinstance(plan, Plan):
-        return plan
-    try:
-        network = resolve_network(model_name)
-    except (TypeError, ValueError):
-        raise ValueError(f"model {model_name!r} is not a zoo network nor small_cnn, so a plan reference cannot be "
-                         f"resolved for it: pass the plan as a Plan") from None
-    return resolve_plan(plan, network)
-
-
-def save_decomposed(model: nn.Module, path, model_name: str, plan, method: str = "auto",
-                    meta: dict | None = None) -> Path:
-    """Save a decomposed zoo model atomically as a ``weights_only``-loadable dict.
-
-    ``plan`` is a Plan, or any plan reference resolved against the zoo network ``model_name``.
-    """
-    blob = {"format": "structconv.decomposed/1", "model": model_name, "plan": _saved_plan(model_name, plan).to_dict(),
-            "method": method, "state_dict": model.state_dict(), "meta": dict(meta or {})}
-    return save_atomic(blob, path)
-
-
-def load_decomposed(path, build=None) -> nn.Module:
-    """Rebuild a model saved by ``save_decomposed``: build the zoo model or small_cnn (with the
-    ``num_classes`` and ``in_channels`` of its meta) or ``build(name)``, decompose it with the
-    saved plan (architecture only), then load the weights."""
-    blob = torch_load(path, "decomposed model")
-    if not isinstance(blob, dict) or blob.get("format") != "structconv.decomposed/1":
-        raise ValueError(f"{str(path)!r} is not a decomposed model saved by structconv")
-    meta = blob.get("meta") if isinstance(blob.get("meta"), dict) else {}
-    model = build(blob["model"]) if build is not None else build_module(
-        blob["model"], num_classes=meta.get("num_classes"), in_channels=meta.get("in_channels"))
-    model, _ = decompose(model, blob["plan"], method=blob.get("method", "auto"), inplace=True, distill=False)
-    model.load_state_dict(blob["state_dict"])
-    return model

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .trace import conv_padding
+from ..trace import conv_padding
 
 
 # -- calibration moments -------------------------------------------------------------------------

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..devices import check_image_side
 from .cifar import load_cifar10
 from .datasets import ArrayDataset, DataBundle
-from .devices import check_image_side
 from .fashion import load_fashion_mnist, load_idx_folder
 from .folder import load_image_folder
 

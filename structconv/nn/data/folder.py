@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..devices import check_image_side
 from .datasets import DataBundle, channel_tensor
-from .devices import check_image_side
 
 PIL_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..core import Choice, Layer, Plan, resolve_plan
+from ...core import Choice, Layer, Plan, resolve_plan
+from ..padding import with_forward_padding
+from ..trace import PLANNED_LAYER, fold_repeated_calls, layer_from_module, module_network
 from .calibration import Calibration, calibration_inputs, design_scope
 from .registry import TorchForm, torch_form, weight_structure
 from .structured import is_structured
-from .padding import with_forward_padding
-from .trace import PLANNED_LAYER, fold_repeated_calls, layer_from_module, module_network
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -29,10 +29,19 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def resolve_module_plan(model: nn.Module, plan) -> Plan:
-    """``resolve_plan(plan, network)`` with the network of ``model``'s Conv2d/Linear layers."""
+    """``plan`` as a Plan for ``model``.
+
+    A reference (None, a mapping, a preset name, a plan file) is resolved by ``core.resolve_plan``
+    against the network of ``model``'s Conv2d/Linear layers. A Plan is taken as resolved already
+    (``resolve_model``, ``resolve_trained`` or the caller did it, against the traced network), so a
+    run resolves its plan once; either way ``plan_entries`` checks each planned layer against its
+    module where it is used.
+    """
+    if isinstance(plan, Plan):
+        return fold_repeated_calls(plan)        # a plan on the traced network may name "body#1"
     model = unwrap(model)
-    plan = fold_repeated_calls(plan)            # a plan on the traced network may name "body#1"
-    return resolve_plan(plan, module_network(model, f"{type(model).__name__} (its Conv2d/Linear modules)"))
+    return resolve_plan(fold_repeated_calls(plan),
+                        module_network(model, f"{type(model).__name__} (its Conv2d/Linear modules)"))
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from ..core import to_jsonable
-from .deploy import decompose
+from ...core import to_jsonable
+from ..deploy import decompose
+from ..layers import plan_entries
 from .evaluation import evaluate
-from .plans import plan_entries
 
 
 @dataclass

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..core import Choice, Layer
-from .trace import PLANNED_LAYER
+from ...core import Choice, Layer
+from ..trace import PLANNED_LAYER
 
 
 class ChannelShuffle(nn.Module):

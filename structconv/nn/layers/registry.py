@@ -24,7 +24,7 @@ from typing import Callable
 
 from torch import nn
 
-from ..core import Choice, Layer, Structure
+from ...core import Choice, Layer, Structure
 
 
 @dataclass(frozen=True)

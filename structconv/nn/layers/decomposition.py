@@ -16,10 +16,10 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..core import Structure, pair_field
+from ...core import Structure, pair_field
+from ..trace import conv_padding, layer_from_module
 from . import _kron
 from .sumpool import SumPool1d, SumPool3d
-from .trace import conv_padding, layer_from_module
 
 
 class DecomposedConv2d(nn.Sequential):

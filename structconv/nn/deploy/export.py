@@ -7,28 +7,39 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..core import atomic_path
-from .deploy import decompose
+from ...core import atomic_path
+from .convert import decompose
 
 
-def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int | None = None,
-                dynamic_batch: bool = True, verify: bool = True, atol: float = 1e-5, *, plan=None,
-                method: str = "auto") -> Path:
+@dataclass(frozen=True)
+class OnnxOptions:
+    """How ``export_onnx`` writes and checks a file: the opset (None: torch's default), a dynamic
+    batch dimension, and whether onnxruntime must reproduce torch to ``atol``."""
+
+    opset: int | None = None
+    dynamic_batch: bool = True
+    verify: bool = True
+    atol: float = 1e-5
+
+
+def export_onnx(model: nn.Module, example_input: torch.Tensor, path, options: OnnxOptions = OnnxOptions(), *,
+                plan=None, method: str = "auto") -> Path:
     """Export ``model`` (eval mode) to ONNX at ``path``, atomically (a temp file renamed into place).
 
     ``plan`` (any plan reference): export ``decompose(model, plan, method)`` instead, the
     deployable form (``model`` itself is left as it is).
 
-    With ``verify`` (default) and onnxruntime importable, the file is run on
-    ``example_input`` and must match torch to ``atol`` (ValueError otherwise)
-    before it replaces ``path``. The batch dimension is dynamic unless
-    ``dynamic_batch`` is False. Weights are embedded (one self-contained file).
+    With ``options.verify`` (default) and onnxruntime importable, the file is run on
+    ``example_input`` and must match torch to ``options.atol`` (ValueError otherwise) before it
+    replaces ``path``. The batch dimension is dynamic unless ``options.dynamic_batch`` is False.
+    Weights are embedded (one self-contained file).
     """
     if not isinstance(example_input, torch.Tensor):
         raise ValueError("example_input must be a tensor")
@@ -39,12 +50,13 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path, opset: int 
     model.eval()
     try:
         with atomic_path(path, suffix=".onnx") as tmp:
-            _onnx_program(model, example_input, opset, dynamic_batch).save(str(tmp), external_data=False)
-            if verify:
+            _onnx_program(model, example_input, options.opset, options.dynamic_batch).save(str(tmp),
+                                                                                          external_data=False)
+            if options.verify:
                 err = check_onnx(tmp, model, example_input)
-                if err is not None and not err <= atol:
+                if err is not None and not err <= options.atol:
                     raise ValueError(f"ONNX export of {type(model).__name__} differs from torch by {err:.3g} "
-                                     f"(> {atol:g})")
+                                     f"(> {options.atol:g})")
     finally:
         model.train(was_training)
     return path

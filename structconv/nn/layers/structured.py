@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..core import int_field, pair_field
+from ...core import int_field, pair_field
 from . import _kron
 
 
@@ -103,15 +103,13 @@ def structured_alpha(module: nn.Module) -> torch.Tensor:
 class StructuredConv2d(nn.Conv2d):
     """An nn.Conv2d whose weight is A alpha for structure (c, n); alpha is ``self.alpha``.
 
-    Same constructor as nn.Conv2d plus ``c`` and ``n``. Everything that reads
+    nn.Conv2d's constructor plus ``c`` and ``n`` (its other arguments by keyword: stride, padding,
+    dilation, groups, bias, padding_mode, device, dtype). Everything that reads
     ``.weight`` (SR loss, decompose, counting) sees the full structured kernel.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, c: int, n=1, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
-                         dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode,
-                         device=device, dtype=dtype)
+    def __init__(self, in_channels, out_channels, kernel_size, c: int, n=1, **conv):
+        super().__init__(in_channels, out_channels, kernel_size, **conv)
         parametrize.register_parametrization(self, "weight", StructuredWeight(c, n))
 
     @property

@@ -20,7 +20,7 @@ same global batch and the same global sample order as one process, so both
 reach the same weights up to float rounding (BatchNorm statistics are per
 process unless ``sync_bn`` on CUDA).
 
-The steps: settings (``recipes``), the loop of one process (``loop``, ``epoch``), the
+The steps: settings (``settings``, ``recipes``), the loop of one process (``loop``, ``epoch``), the
 processes (here: one, K spawned, or torchrun's), then the end of the run (measure, save).
 """
 from __future__ import annotations
@@ -34,96 +34,88 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..core import int_field, write_data_file
+from ...core import write_data_file
+from ..data import as_bundle
+from ..devices import check_device, check_training_memory
+from ..layers import StructuralRegularizer, apply_trainable_forms, resolve_module_plan
+from ..weights import save_atomic
 from . import distributed as D
-from .checkpoint import get_rng_state, make_checkpoint, save_atomic
-from .data import as_bundle
-from .devices import check_device, check_training_memory
+from .checkpoint import get_rng_state, make_checkpoint
 from .evaluation import check_finite, deterministic_mode
 from .loop import Job, cpu_state, fit
-from .plans import apply_trainable_forms, resolve_module_plan
 from .recipes import TrainConfig
-from .regularization import StructuralRegularizer
 from .results import TrainResult, measure_decomposition
+from .settings import TrainSettings
 
 
-def train(model: nn.Module, data, plan=None, lam: float = 0.1, epochs: int | None = None,
-          lr: float | None = None, *, pretrain_epochs: int | None = None, pretrain_lr: float | None = None,
-          batch_size: int | None = None, weight_decay: float | None = None, momentum: float = 0.9,
-          nesterov: bool = False, schedule: str = "cosine", seed: int = 0, out_dir=None,
-          resume: bool = False, quiet: bool = False, device=None, world_size: int | None = 1,
-          workers: int = 0, model_name: str | None = None, evaluate_decomposition: bool = True,
-          deterministic: bool = True, sync_bn: bool = False, callback=None, meta: dict | None = None,
-          design_init: str = "distill", calibration_size: int = 256) -> TrainResult:
+def train(model: nn.Module, data, plan=None, settings: TrainSettings | None = None, **options) -> TrainResult:
     """Train ``model`` (in place) on ``data`` with Structural Regularization under ``plan``.
 
-    Parameters
-    ----------
     model: any torch module whose Conv2d/Linear names match ``plan``'s layer names.
     data: a ``DataBundle`` (``structconv.nn.data``), a ``(train, val)`` pair of Datasets
         yielding (image, label), or one Dataset (accuracy is then measured on it).
-    plan: a Plan, a plan mapping, a preset name (e.g. "uniform-n2"), a plan file, or None
-        (plain training, no SR, no decomposition); resolved against the model's layers.
-    lam: weight of the SR term in phase 2 (A.2: 0.1 for "A" plans, 1.0 for "B").
-    epochs, lr: length and initial learning rate of the SR phase; ``pretrain_epochs`` and
-        ``pretrain_lr`` of the plain phase before it. Unset values come from
-        ``recipe_for(model_name)`` (A.2); ``pretrain_epochs`` defaults to 0 unless
-        ``epochs`` is unset too.
-    batch_size: the global batch (split evenly over ``world_size`` processes).
-    out_dir: where metrics.jsonl, checkpoint.pt (every epoch), final.pt and summary.json
-        go; None keeps everything in memory (no checkpoints, no resume).
-    resume: continue from out_dir/checkpoint.pt (starts fresh when there is none).
-    world_size: K > 1 spawns K data-parallel processes; None or 1 is one process, unless
-        the script runs under torchrun (WORLD_SIZE > 1), which is then joined.
-    device: 'cpu', 'cuda', 'cuda:1' ... (default: CUDA when available).
-    workers: DataLoader worker processes.
-    evaluate_decomposition: measure accuracy before and after ``decompose(model, plan)``
-        (on the validation split, else the training set) and the per-layer residuals.
-    deterministic: deterministic kernels while training (warn-only where torch has none).
-    sync_bn: SyncBatchNorm across processes (CUDA only; on CPU BatchNorm statistics are
-        per process, as torch has no CPU SyncBatchNorm).
-    callback: called with each epoch's metrics dict (main process), e.g. to stop early by raising.
-    meta: extra plain values stored in every checkpoint's ``meta``.
-    design_init: how the plan's sparse-kernel design layers start: each dense layer is replaced
-        in ``model`` by its design module (``DesignConv``), fitted to the dense layer's outputs
-        on ``calibration_size`` training samples ("distill", layer-wise least squares; the fit's
-        relative output errors are ``result.distillation``) or freshly initialised ("scratch").
-        Design layers then train plainly; SR acts on the structured layers only.
+    plan: a Plan (taken as resolved: ``resolve_model`` resolves once against the traced network),
+        a plan mapping, a preset name (e.g. "uniform-n2"), a plan file, or None (plain training,
+        no SR, no decomposition); a reference is resolved against the model's layers.
+    settings: a ``TrainSettings``; or its fields as keywords (``lam=0.1, epochs=10, ...``), which
+        build one.
+
+    The plan's sparse-kernel design layers are swapped into ``model`` as their design modules
+    (``DesignConv``) before training (``settings.design_init``; the fits' relative output errors
+    are ``result.distillation``); they then train plainly, SR acts on the structured layers only.
 
     Raises ValueError on bad settings, a plan that does not fit the model, NaN/inf weights,
     a diverging loss (``NonFiniteError``), a corrupt checkpoint or a resume with other settings.
     """
+    if settings is None:
+        settings = TrainSettings(**options)
+    elif options:
+        raise TypeError(f"train() takes settings or keyword options, not both (got {sorted(options)})")
+    return run_training(model, data, plan, settings)
+
+
+def run_training(model: nn.Module, data, plan, settings: TrainSettings) -> TrainResult:
+    """``train`` with its settings built: prepare, run the processes, measure and save."""
     t_start = time.perf_counter()
-    model_name = _model_name(model, model_name)
-    env = D.torchrun_env() if world_size in (None, 1) else None
-    world = env[1] if env else (1 if world_size is None else world_size)
-    cfg = TrainConfig.from_recipe(model_name, world, lam, epochs, lr, pretrain_epochs, pretrain_lr, batch_size,
-                                  weight_decay, momentum=momentum, nesterov=nesterov, schedule=schedule, seed=seed)
-    int_field("workers", workers, 0)
-    device = _device(device, sync_bn)
-    bundle = as_bundle(data)
-    plan = _checked_plan(model, plan)
-    int_field("calibration_size", calibration_size, 1)
-    distillation = _design_layers(model, plan, design_init, bundle, calibration_size, seed, out_dir, resume)
-    check_training_memory(model, bundle.input_shape, cfg.batch_size, device)     # before a batch is allocated
-    run_meta = dict(meta or {}, distillation=distillation, dataset=bundle.to_dict(), num_classes=bundle.num_classes,
-                    input_shape=list(bundle.input_shape), in_channels=int(bundle.input_shape[0]),
-                    torch=torch.__version__)
-    job = Job(model_name, cfg, plan.to_dict() if plan is not None else None,
-              str(out_dir) if out_dir is not None else None, bool(resume), bool(quiet), int(workers), device,
-              run_meta, callback, bool(sync_bn), bool(deterministic))
-    if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    use_threads(settings)
+    job, bundle, plan, env, distillation = prepare(model, data, plan, settings)
     history, start, main = run_processes(model, bundle, job, env)
-    result = TrainResult(model, model_name, cfg.to_dict(), job.plan, history, start, out_dir=job.out_dir,
-                         distillation=distillation)
-    if main and evaluate_decomposition:
+    result = TrainResult(model, job.model_name, job.cfg.to_dict(), job.plan, history, start,
+                         out_dir=job.out_dir, distillation=distillation)
+    if main and settings.evaluate_decomposition:
         measure_on_eval_split(result, model, plan, bundle, job)
     result.seconds = time.perf_counter() - t_start
-    if main and out_dir is not None:
+    if main and job.out_dir is not None:
         save_final(result, model, job)
-        write_data_file(Path(out_dir) / "summary.json", result.to_dict())
+        write_data_file(Path(job.out_dir) / "summary.json", result.to_dict())
     return result
+
+
+def use_threads(settings: TrainSettings) -> None:
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+
+
+def prepare(model: nn.Module, data, plan, s: TrainSettings) -> tuple[Job, object, object, object, dict]:
+    """(job, data bundle, resolved plan, torchrun environment, design fits): everything checked, the
+    plan's design layers swapped in, the output directory made; nothing trained yet."""
+    model_name = _model_name(model, s.model_name)
+    env = D.torchrun_env() if s.world_size in (None, 1) else None
+    cfg = TrainConfig.from_settings(s, model_name, env[1] if env else (s.world_size or 1))
+    device = _device(s.device, s.sync_bn)
+    bundle = as_bundle(data)
+    plan = _checked_plan(model, plan)
+    distillation = _design_layers(model, plan, bundle, s)
+    check_training_memory(model, bundle.input_shape, cfg.batch_size, device)     # before a batch is allocated
+    run_meta = dict(s.meta or {}, distillation=distillation, dataset=bundle.to_dict(),
+                    num_classes=bundle.num_classes, input_shape=list(bundle.input_shape),
+                    in_channels=int(bundle.input_shape[0]), torch=torch.__version__)
+    out_dir = str(s.out_dir) if s.out_dir is not None else None
+    job = Job(model_name, cfg, plan.to_dict() if plan is not None else None, out_dir, bool(s.resume),
+              bool(s.quiet), s.workers, device, run_meta, s.callback, bool(s.sync_bn), bool(s.deterministic))
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return job, bundle, plan, env, distillation
 
 
 def _model_name(model, model_name) -> str:
@@ -142,17 +134,17 @@ def _checked_plan(model: nn.Module, plan):
     return plan
 
 
-def _design_layers(model: nn.Module, plan, init: str, bundle, calibration_size: int, seed: int, out_dir,
-                   resume: bool) -> dict:
+def _design_layers(model: nn.Module, plan, bundle, s: TrainSettings) -> dict:
     """Swap the layers SR does not regularize into their trainable forms (the designs), in place;
     {layer: relative output error of the fit}. A resumed run takes the weights from its
     checkpoint, so its modules start fresh instead of being fitted again."""
     if plan is None:
         return {}
-    if resume and out_dir is not None and (Path(out_dir) / "checkpoint.pt").exists():
+    init = s.design_init
+    if s.resume and s.out_dir is not None and (Path(s.out_dir) / "checkpoint.pt").exists():
         init = "scratch"
     new, fits = apply_trainable_forms(model, plan, init=init, calibration=bundle.train,
-                                      calibration_size=calibration_size, skip_regularized=True, seed=seed)
+                                      calibration_size=s.calibration_size, skip_regularized=True, seed=s.seed)
     if new is not model:
         raise ValueError("plan: a design cannot replace the model itself (plan a layer inside it)")
     return fits

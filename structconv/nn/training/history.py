@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..core import atomic_write_text, dumps_json, read_jsonl
+from ...core import atomic_write_text, dumps_json, read_jsonl
 
 
 def read_history(path: Path, before_epoch: int) -> list[dict]:

@@ -22,14 +22,15 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from . import distributed as D
-from .checkpoint import get_rng_state, load_checkpoint, make_checkpoint, save_atomic, set_rng_state
-from .datasets import DataBundle
+from ...core import Plan
+from ..data import DataBundle
+from ..layers import StructuralRegularizer, unwrap
+from ..weights import save_atomic
+from .checkpoint import get_rng_state, load_checkpoint, make_checkpoint, set_rng_state
 from .epoch import epoch_record, train_batches
 from .evaluation import NonFiniteError, check_finite, seed_everything
 from .history import epoch_line, log, read_history, write_history
-from .plans import unwrap
 from .recipes import TrainConfig
-from .regularization import StructuralRegularizer
 
 
 @dataclass
@@ -112,7 +113,7 @@ def start_run(model: nn.Module, bundle: DataBundle, job: Job, rank: int, world: 
     restore_or_seed_rng(resume_ck, job.cfg.seed, rank, world)
     model.to(device)
     check_finite(model)
-    reg = StructuralRegularizer(model, job.plan) if job.plan is not None else None
+    reg = StructuralRegularizer(model, Plan.from_dict(job.plan)) if job.plan is not None else None
     model, net = wrap_model(model, job, device, world)
     sampler = DistributedSampler(bundle.train, num_replicas=world, rank=rank, shuffle=True, seed=job.cfg.seed)
     run = Run(job, model, net, reg, bundle, device, rank, world, start, sampler, resume_ck=resume_ck)

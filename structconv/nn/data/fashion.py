@@ -8,15 +8,16 @@ A class-balanced subset of either (``train_size`` / ``val_size``) is drawn by
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import int_field
+from ...core import int_field
+from ..devices import check_image_side
 from .datasets import ArrayDataset, DataBundle
-from .devices import check_image_side
 from .idx import find_idx, read_idx
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -86,28 +87,52 @@ def _mean_std(x: torch.Tensor) -> tuple[float, float]:
     return mean, max(var, 1e-12) ** 0.5
 
 
-def _check_args(size, channels, train_size, val_size, subset_seed) -> None:
-    if size is not None:
-        int_field("size", size, 8, 4096)
-    if channels not in (1, 3):
-        raise ValueError(f"channels = {channels!r} is not one of [1, 3]")
-    for name, v in (("train_size", train_size), ("val_size", val_size)):
-        if v is not None:
-            int_field(name, v, 1)
-    int_field("subset_seed", subset_seed, 0)
+@dataclass(frozen=True)
+class _Request:
+    """What a caller asks of an MNIST-format set (``load_fashion_mnist``'s arguments)."""
+
+    size: int | None = None
+    channels: int = 1
+    train_size: int | None = None
+    val_size: int | None = None
+    subset_seed: int = 0
+    augment: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.size is not None:
+            int_field("size", self.size, 8, 4096)
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels = {self.channels!r} is not one of [1, 3]")
+        for name in ("train_size", "val_size"):
+            if getattr(self, name) is not None:
+                int_field(name, getattr(self, name), 1)
+        int_field("subset_seed", self.subset_seed, 0)
 
 
-def load_fashion_mnist(data_dir=None, size: int | None = None, channels: int = 1, train_size: int | None = None,
-                       val_size: int | None = None, subset_seed: int = 0, augment: bool = False, seed: int = 0,
-                       *, name: str = "fashion-mnist", classes=FASHION_CLASSES) -> DataBundle:
-    """Fashion-MNIST from ``data_dir`` (default ``FASHION_MNIST_DIR``), or any MNIST-format folder.
+def load_fashion_mnist(data_dir=None, size: int | None = None, channels: int = 1,
+                       train_size: int | None = None, val_size: int | None = None, subset_seed: int = 0,
+                       augment: bool = False, seed: int = 0) -> DataBundle:
+    """Fashion-MNIST from ``data_dir`` (default ``FASHION_MNIST_DIR``).
 
     size: image side after bilinear resizing (default: the files' own, 28); channels: 1, or 3
     (the gray channel repeated, no copy); train_size / val_size: class-balanced subsets drawn by
     ``subset_seed``; augment: random 4-pixel crop + flip drawn from (seed, epoch, index).
     Normalised with the training subset's mean and standard deviation.
     """
-    _check_args(size, channels, train_size, val_size, subset_seed)
+    req = _Request(size, channels, train_size, val_size, subset_seed, augment, seed)
+    return _load(data_dir, "fashion-mnist", FASHION_CLASSES, req)
+
+
+def load_idx_folder(data_dir, **kwargs) -> DataBundle:
+    """Any MNIST-format folder (the four IDX files, gz or not): classes named by their label;
+    ``kwargs`` as for ``load_fashion_mnist``."""
+    if data_dir is None:
+        raise ValueError("data_dir is required for dataset 'idx' (a folder with the four MNIST-format files)")
+    return _load(data_dir, "idx", None, _Request(**kwargs))
+
+
+def _load(data_dir, name: str, classes, req: _Request) -> DataBundle:
     root = _root(data_dir)
     (xt, yt), (xv, yv) = read_split(root, "train"), read_split(root, "val")
     if xt.shape[1:] != xv.shape[1:]:
@@ -117,23 +142,18 @@ def load_fashion_mnist(data_dir=None, size: int | None = None, channels: int = 1
     if classes is not None and k > len(classes):
         raise ValueError(f"data_dir {str(root)!r}: label {k - 1} is out of range [0, {len(classes) - 1}]")
     k = len(classes) if classes is not None else k
-    it, iv = balanced_subset(yt, train_size, subset_seed), balanced_subset(yv, val_size, subset_seed + 1)
-    side = int(size or xt.shape[1])
+    it = balanced_subset(yt, req.train_size, req.subset_seed)
+    iv = balanced_subset(yv, req.val_size, req.subset_seed + 1)
+    side = int(req.size or xt.shape[1])
     check_image_side("size", side, 8, 1, len(it) + len(iv))
     xt, xv = _resize(xt[it], side), _resize(xv[iv], side)
     mean, std = _mean_std(xt)
-    if channels == 3:
+    if req.channels == 3:
         xt, xv = xt.expand(-1, 3, -1, -1), xv.expand(-1, 3, -1, -1)
-    train = ArrayDataset(xt, torch.from_numpy(yt[it]), mean, std, augment=augment, seed=seed)
+    train = ArrayDataset(xt, torch.from_numpy(yt[it]), mean, std, augment=req.augment, seed=req.seed)
     val = ArrayDataset(xv, torch.from_numpy(yv[iv]), mean, std)
     names = tuple(classes) if classes is not None else tuple(str(i) for i in range(k))
-    info = {"data_dir": str(root), "size": side, "channels": channels, "train_size": len(it), "val_size": len(iv),
-            "subset_seed": subset_seed, "augment": bool(augment), "mean": mean, "std": std}
-    return DataBundle(name, train, val, k, (channels, side, side), names, info)
-
-
-def load_idx_folder(data_dir, **kwargs) -> DataBundle:
-    """Any MNIST-format folder (the four IDX files, gz or not): classes named by their label."""
-    if data_dir is None:
-        raise ValueError("data_dir is required for dataset 'idx' (a folder with the four MNIST-format files)")
-    return load_fashion_mnist(data_dir, name="idx", classes=None, **kwargs)
+    info = {"data_dir": str(root), "size": side, "channels": req.channels, "train_size": len(it),
+            "val_size": len(iv), "subset_seed": req.subset_seed, "augment": bool(req.augment), "mean": mean,
+            "std": std}
+    return DataBundle(name, train, val, k, (req.channels, side, side), names, info)

@@ -1,0 +1,49 @@
+"""`structconv decompose`: a trained checkpoint to its deployable model, saved (and exported to ONNX)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..resolve import ResolvedModel, resolve_trained
+from .convert import DecompositionReport, decompose
+from .export import export_onnx
+from .saved import save_decomposed
+
+
+@dataclass(frozen=True)
+class DecomposeRun:
+    """What ``decompose_checkpoint`` did: the trained model as resolved, its deployable form, and
+    where it went."""
+
+    trained: ResolvedModel
+    decomposed: nn.Module = field(repr=False)
+    report: DecompositionReport
+    out: Path
+    onnx: Path | None = None
+
+
+def decompose_checkpoint(checkpoint, out, *, model: str | None = None, plan=None, input_shape=None,
+                         method: str = "auto", strict: bool = False, onnx=None) -> DecomposeRun:
+    """Decompose the model in ``checkpoint`` (``resolve_trained``: ``model``, ``plan`` and ``input_shape``
+    as there) under its plan and save it to ``out`` (``save_decomposed``; ``load_decomposed`` rebuilds
+    it); with ``onnx``, also export it there, checked with onnxruntime. A failed export leaves no new
+    ``out`` behind."""
+    trained = resolve_trained(checkpoint, model=model, plan=plan, input_shape=input_shape)
+    dec, report = decompose(trained.module, trained.plan, method=method, inplace=True, strict=strict)
+    existed = os.path.exists(out)
+    meta = {k: v for k, v in trained.meta.items() if isinstance(v, (str, int, float, bool))}
+    path = save_decomposed(dec, out, trained.name, trained.plan, method=method,
+                           meta={"source": str(checkpoint), **meta})
+    try:
+        onnx_path = None
+        if onnx:
+            onnx_path = export_onnx(dec, torch.randn((1,) + tuple(trained.network.input_shape)), onnx)
+    except BaseException:
+        if not existed:                                      # a failed run leaves no half of its outputs
+            os.unlink(path)
+        raise
+    return DecomposeRun(trained, dec, report, path, onnx_path)

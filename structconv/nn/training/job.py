@@ -1,0 +1,40 @@
+"""`structconv train`: the data set, the model with its initial weights and its plan resolved once,
+trained with Structural Regularization, measured before and after decomposition."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..data import DataBundle, DataSettings
+from ..resolve import ResolvedModel, resolve_model
+from ..zoo import SMALL
+from .results import TrainResult
+from .run import run_training, use_threads
+from .settings import TrainSettings
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """What ``train_model`` did: the model as resolved (trained in place), the data, the result."""
+
+    model: ResolvedModel
+    data: DataBundle
+    result: TrainResult
+
+
+def train_model(ref: str, data: DataSettings, settings: TrainSettings, *, plan=None,
+                weights=None) -> TrainRun:
+    """Train the model ``ref`` (a zoo name with a torch module, small_cnn, or a Python reference
+    ``file.py:fn``) on ``data`` under ``plan`` (a preset name, a plan file, a Plan or None):
+    ``resolve_model`` builds it for the data (seeded by ``settings.seed``), loads ``weights`` and
+    resolves the plan once; ``train`` takes it from there (checkpoints name the model ``ref``)."""
+    use_threads(settings)
+    bundle = data.load(ref in SMALL, settings.seed)
+    torch.manual_seed(settings.seed)                      # the initial weights depend on the seed too
+    resolved = resolve_model(ref, bundle, plan=plan, weights=weights)
+    source = os.fspath(plan) if isinstance(plan, (str, os.PathLike)) else None
+    settings = replace(settings, model_name=settings.model_name or ref,
+                       meta={"plan_source": source, **(settings.meta or {})})
+    return TrainRun(resolved, bundle, run_training(resolved.module, bundle, resolved.plan, settings))
