@@ -1,20 +1,18 @@
-"""Plans the study is seeded with before any sampled trial (``enqueue_trial``), and per-layer rules.
+"""Plans the study is seeded with before any sampled trial (``enqueue_trial``).
 
-The network's presets that fit the space (``core.presets_for``) and a uniform family
-(same c fraction and n offset on every layer); the study adds plans from the exact
-fronts (``solve.exact_seed_plans``) unless ``warm_start=False``. The Lagrangian rule
-(per layer argmin proxy_loss + lambda * cost, lambda bisected to a budget) stays as a
-baseline's per-layer rule: its plans are the supported points of the exact front.
+The network's presets that fit the space (``SearchSpace.presets``, resolved once when
+the space was built) and a uniform family (same c fraction and n offset on every
+layer); the study adds plans from the exact fronts (``exact.exact_seed_plans``) unless
+``warm_start=False``.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ..core import Plan, Structure, presets_for
-from .problem import BUDGETS, Problem
-from .space import LayerSpace, SearchSpace
+from ...core import Plan, Structure
+from ..exact import exact_seed_plans
+from ..problem import Problem
+from ..space import LayerSpace, SearchSpace
 
 UNIFORM_FRACTIONS = (0.75, 0.5, 0.25)
 UNIFORM_N_OFFSETS = (0, 1, 2)
@@ -24,11 +22,11 @@ UNIFORM_N_OFFSETS = (0, 1, 2)
 def preset_plans(space: SearchSpace) -> tuple[list[Plan], list[str]]:
     """The core presets that apply to the network and fit the space (+ notes on the rest)."""
     plans, notes = [], []
-    for name, plan in presets_for(space.network).items():
+    for plan in space.presets:
         if space.contains(plan):
             plans.append(plan)
         else:
-            notes.append(f"preset {name!r} is outside the search space: not enqueued")
+            notes.append(f"preset {plan.name!r} is outside the search space: not enqueued")
     return plans, notes
 
 
@@ -62,51 +60,27 @@ def uniform_plans(space: SearchSpace) -> list[Plan]:
     return out
 
 
-# -- Lagrangian plans ------------------------------------------------------------------
-def loss_table(problem: Problem) -> np.ndarray:
-    """Per-(layer, choice) loss form of the proxy (projected_loss: its additive surrogate projection_loss)."""
-    name = problem.proxy
-    if name == "projected_loss":
-        name = "projection_loss" if "projection_loss" in problem.proxies.tables else "kept_dof"
-    return problem.proxies.tables[name].loss_terms()
+# -- the seeds of a study ---------------------------------------------------------------
+def seed_params(problem: Problem, warm_start: bool, notes: list):
+    """(params over the searched layers, origin tag) of every seed, in order."""
+    space = problem.space
+    presets, pnotes = preset_plans(space)
+    notes.extend(pnotes)
+    for plan, tag in [(p, f"preset:{p.name}") for p in presets] + [(p, f"uniform:{p.name}")
+                                                                    for p in uniform_plans(space)]:
+        yield space.params_of(plan), tag
+    if warm_start:
+        for i, idx in enumerate(exact_seed_plans(problem)):
+            yield {n: int(v) for n, v in zip(problem.names, idx)}, f"exact:{i}"
 
 
-def budget_cost(problem: Problem) -> tuple[np.ndarray, float]:
-    """(cost per (layer, choice), base): the budgeted metrics, each over its budget, summed."""
-    ct, b = problem.costs, problem.budgets
-    cost = sum(ct.values[m] / (b[m] * ct.dense[m]) for m in BUDGETS if m in b)
-    base = sum(ct.base[m] / (b[m] * ct.dense[m]) for m in BUDGETS if m in b)
-    return cost, base
-
-
-def lagrangian_plan(loss: np.ndarray, cost: np.ndarray, lam: float) -> np.ndarray:
-    """Per layer argmin loss + lam * cost (NaN padding never chosen)."""
-    s = loss + lam * cost
-    return np.nanargmin(np.where(np.isnan(s), np.inf, s), axis=1)
-
-
-def lagrangian_for_budget(loss, cost, base: float, budget: float, iters: int = 60):
-    """The least-lambda Lagrangian plan whose total cost base + sum <= budget (None if none)."""
-    rows = np.arange(loss.shape[0])
-
-    def total(idx):
-        return base + cost[rows, idx].sum()
-
-    lo, hi = 0.0, 1.0
-    idx = lagrangian_plan(loss, cost, hi)
-    n = 0
-    while total(idx) > budget and n < 200:
-        hi *= 4.0
-        idx = lagrangian_plan(loss, cost, hi)
-        n += 1
-    if total(idx) > budget:
-        return None
-    best = idx
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        idx = lagrangian_plan(loss, cost, mid)
-        if total(idx) <= budget:
-            hi, best = mid, idx
-        else:
-            lo = mid
-    return best
+def enqueue_seeds(study, problem: Problem, warm_start: bool, notes: list) -> None:
+    """Each distinct seed once, as a waiting trial tagged with its origin (user attr ``seed``)."""
+    hw0 = problem.hw_space.default_params(problem.costs.hw) if problem.hw_space is not None else {}
+    seen = set()
+    for params, tag in seed_params(problem, warm_start, notes):
+        key = tuple(int(params.get(n, 0)) for n in problem.names)
+        if key in seen:
+            continue
+        seen.add(key)
+        study.enqueue_trial({**params, **hw0}, user_attrs={"seed": tag})

@@ -3,48 +3,52 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
-import warnings
+from dataclasses import dataclass, replace
 
+from .._optuna import optuna, trial_state
+from ..bounds import BOUNDS
+from ..problem import Problem
 from .journal import recover_dead_trials
-from .storage import open_storage
+from .objective import TrialObjective
+from .settings import RunSettings
+from .storage import Place, open_storage
 
-SAMPLERS = ("nsga2", "tpe", "random")
+
+@dataclass(frozen=True)
+class Job:
+    """One run over a study: the problem, how it runs, where the study lives and this run's sampler seed."""
+
+    problem: Problem
+    settings: RunSettings
+    place: Place
+    seed: int | None
+
+    def sampler(self):
+        s = self.settings
+        return make_sampler(s.sampler, self.seed, s.population_size, len(self.problem.objectives), s.workers)
 
 
 def make_sampler(name: str, seed: int | None, population_size: int | None = None, n_objectives: int = 1,
                  workers: int = 1):
-    import optuna
-
-    if name not in SAMPLERS:
-        raise ValueError(f"sampler = {name!r} is not one of {list(SAMPLERS)}")
-    if population_size is not None and (isinstance(population_size, bool) or not isinstance(population_size, int)
-                                        or population_size < 2):
-        raise ValueError(f"population = {population_size!r} must be an integer >= 2")
+    BOUNDS["sampler"].check("sampler", name)
+    if population_size is not None:
+        BOUNDS["population"].check("population", population_size)
+    samplers = optuna().samplers
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=population_size or 50)
+        return samplers.NSGAIISampler(seed=seed, population_size=population_size or 50)
     if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=workers > 1,
-                                          n_startup_trials=min(20, population_size or 20))
-    return optuna.samplers.RandomSampler(seed=seed)
-
-
-def quiet_optuna(optuna) -> None:
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+        return samplers.TPESampler(seed=seed, multivariate=True, constant_liar=workers > 1,
+                                   n_startup_trials=min(20, population_size or 20))
+    return samplers.RandomSampler(seed=seed)
 
 
 def count_complete(study) -> int:
-    from optuna.trial import TrialState
-
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return len(study.get_trials(deepcopy=False, states=(trial_state().COMPLETE,)))
 
 
 def _until(n_target: int) -> list:
     """Optuna callback list: stop once ``n_target`` trials are complete (over every process)."""
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
-
-    return [MaxTrialsCallback(n_target, states=(TrialState.COMPLETE,))]
+    return [optuna().study.MaxTrialsCallback(n_target, states=(trial_state().COMPLETE,))]
 
 
 def _bar(progress: bool, total: int, initial: int, desc: str):
@@ -63,7 +67,8 @@ class _Recovery:
     worker's trial without waiting for the next start.
     """
 
-    def __init__(self, every: float = 2.0):
+    def __init__(self, storage, every: float = 2.0):
+        self.storage = storage
         self.every = every
         self.last = time.monotonic()
         self.notes: list[str] = []
@@ -72,22 +77,21 @@ class _Recovery:
         if time.monotonic() - self.last < self.every:
             return
         self.last = time.monotonic()
-        failed, retried, _ = recover_dead_trials(study)
+        failed, retried, _ = recover_dead_trials(study, self.storage)
         if failed:
             self.notes.append(f"trial(s) {failed} of a worker that died during this run: marked FAIL"
                               + (f", re-enqueued as {[retried[n] for n in failed if n in retried]}" if retried else ""))
 
 
-def optimize(study, objective, n_target: int, timeout, callbacks=(), workers: int = 1) -> list[str]:
-    """``study.optimize`` until ``n_target`` trials are complete (over every process).
+def optimize(study, storage, objective, settings: RunSettings, callbacks=()) -> list[str]:
+    """``study.optimize`` until ``settings.trials`` trials are complete (over every process).
 
     A trial another process marked finished (a stale-heartbeat decision on a live but
     stalled worker) is reported and skipped, not fatal: this worker goes on.
     """
-    from optuna.exceptions import UpdateFinishedTrialError
-
-    t_end = None if timeout is None else time.monotonic() + timeout
-    rec = _Recovery()
+    n_target, workers = settings.trials, settings.workers
+    t_end = None if settings.timeout is None else time.monotonic() + settings.timeout
+    rec = _Recovery(storage)
     cbs = _until(n_target) + [rec] + list(callbacks)
     for _ in range(100):
         left = None if t_end is None else t_end - time.monotonic()
@@ -97,38 +101,35 @@ def optimize(study, objective, n_target: int, timeout, callbacks=(), workers: in
         try:
             study.optimize(objective, n_trials=todo, timeout=left, callbacks=cbs, catch=())
             break
-        except UpdateFinishedTrialError as e:
+        except optuna().exceptions.UpdateFinishedTrialError as e:
             rec.notes.append(f"{str(e).splitlines()[0]} (another process failed it); went on")
     rec.every = 0.0                                  # a last look: leave no dead worker's trial RUNNING
     rec(study, None)
     return rec.notes
 
 
-def run_local(study, problem, n_trials, timeout, progress, before) -> list[str]:
-    """Trials in this process until ``n_trials`` are complete; returns notes on recovered trials."""
-    from optuna.trial import TrialState
-
+def run_local(study, storage, job: Job, before: int) -> tuple[list[str], float]:
+    """Trials in this process until the target is complete: (notes on recovered trials, evaluation seconds)."""
+    n_trials = job.settings.trials
     if max(0, n_trials - before) == 0:
-        return []
-    bar = _bar(progress, n_trials, before, "search")
-    cbs = [lambda s, t: bar.update(1) if t.state == TrialState.COMPLETE else None] if bar is not None else []
+        return [], 0.0
+    objective = TrialObjective(job.problem)
+    bar = _bar(job.settings.progress, n_trials, before, "search")
+    complete = trial_state().COMPLETE
+    cbs = [lambda s, t: bar.update(1) if t.state == complete else None] if bar is not None else []
     try:
-        return optimize(study, problem.objective, n_trials, timeout, cbs)
+        return optimize(study, storage, objective, job.settings, cbs), objective.eval_seconds
     finally:
         if bar is not None:
             bar.close()
 
 
-def worker(problem, kind, spec, study_name, sampler_name, seed, pop, n_target, timeout, n_obj, workers,
-           heartbeat_interval=10):
-    """One worker process: join the study and run until ``n_target`` trials are complete."""
-    import optuna
-
-    quiet_optuna(optuna)
-    storage = open_storage(kind, spec, heartbeat_interval=heartbeat_interval, check=False)
-    sampler = make_sampler(sampler_name, seed, pop, n_obj, workers)
-    study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler)
-    optimize(study, problem.objective, n_target, timeout, workers=workers)
+def worker(job: Job) -> None:
+    """One worker process: join the study and run until the target number of trials is complete."""
+    s = job.settings
+    storage = open_storage(job.place.kind, job.place.spec, heartbeat_interval=s.heartbeat_interval, check=False)
+    study = optuna().load_study(study_name=job.place.name, storage=storage, sampler=job.sampler())
+    optimize(study, storage, TrialObjective(job.problem), s)
 
 
 def _watch(procs, study, bar, before: int) -> None:
@@ -143,20 +144,21 @@ def _watch(procs, study, bar, before: int) -> None:
         p.join()
 
 
-def run_workers(study, problem, kind, spec, study_name, sampler, seed, pop, n_trials, timeout, workers,
-                progress, before, heartbeat_interval=10) -> None:
+def _worker_seed(seed: int | None, i: int) -> int | None:
+    return None if seed is None else (seed + 1 + i) % 2**32
+
+
+def run_workers(study, job: Job, before: int) -> None:
     """``workers`` spawned processes share the study; a failed one is reported, its trials kept."""
-    if before >= n_trials:
+    s = job.settings
+    if before >= s.trials:
         return
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=worker, args=(problem, kind, spec, study_name, sampler,
-                                              None if seed is None else (seed + 1 + i) % 2**32, pop, n_trials, timeout,
-                                              len(problem.objectives), workers, heartbeat_interval),
-                         daemon=False)
-             for i in range(workers)]
+    procs = [ctx.Process(target=worker, args=(replace(job, seed=_worker_seed(job.seed, i)),), daemon=False)
+             for i in range(s.workers)]
     for p in procs:
         p.start()
-    bar = _bar(progress, n_trials, before, f"search ({workers} workers)")
+    bar = _bar(s.progress, s.trials, before, f"search ({s.workers} workers)")
     try:
         _watch(procs, study, bar, before)
     except BaseException:

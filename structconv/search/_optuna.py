@@ -1,0 +1,40 @@
+"""The one door to Optuna: imported on first use (``structconv.search`` imports without it), quietly.
+
+Every module of the search reaches Optuna through ``optuna()`` (or ``submodule``), so a
+missing install is one line naming the fix, and the logging and experimental-warning
+settings are made once.
+"""
+from __future__ import annotations
+
+import importlib
+import warnings
+
+_LOADED: list = []
+
+
+class OptunaMissing(ImportError, ValueError):
+    """Optuna is not installed (a ValueError too, so the CLI reports it as one line)."""
+
+
+def optuna():
+    """The optuna module; OptunaMissing (one line) when it is not installed."""
+    if not _LOADED:
+        try:
+            import optuna as module
+        except ImportError as e:
+            raise OptunaMissing(f"structconv.search needs optuna ({e}): pip install optuna") from None
+        warnings.filterwarnings("ignore", category=module.exceptions.ExperimentalWarning)
+        module.logging.set_verbosity(module.logging.WARNING)
+        _LOADED.append(module)
+    return _LOADED[0]
+
+
+def submodule(name: str):
+    """``optuna.<name>`` (e.g. ``storages.journal``), after ``optuna()``."""
+    optuna()
+    return importlib.import_module(f"optuna.{name}")
+
+
+def trial_state():
+    """optuna.trial.TrialState."""
+    return optuna().trial.TrialState
