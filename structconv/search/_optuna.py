@@ -1,8 +1,9 @@
 """The one door to Optuna: imported on first use (``structconv.search`` imports without it), quietly.
 
 Every module of the search reaches Optuna through ``optuna()`` (or ``submodule``), so a
-missing install is one line naming the fix, and the logging and experimental-warning
-settings are made once.
+missing install is one line naming the fix. ``quiet()`` silences Optuna's logging and
+experimental-feature warnings; each run calls it, since a caller's ``warnings.catch_warnings``
+(pytest's, for one) may have dropped the filter since the import.
 """
 from __future__ import annotations
 
@@ -23,10 +24,17 @@ def optuna():
             import optuna as module
         except ImportError as e:
             raise OptunaMissing(f"structconv.search needs optuna ({e}): pip install optuna") from None
-        warnings.filterwarnings("ignore", category=module.exceptions.ExperimentalWarning)
-        module.logging.set_verbosity(module.logging.WARNING)
         _LOADED.append(module)
+        quiet()
     return _LOADED[0]
+
+
+def quiet():
+    """The optuna module, its logging at WARNING and its ExperimentalWarnings ignored."""
+    module = optuna()
+    warnings.filterwarnings("ignore", category=module.exceptions.ExperimentalWarning)
+    module.logging.set_verbosity(module.logging.WARNING)
+    return module
 
 
 def submodule(name: str):

@@ -51,6 +51,12 @@ class SearchSpace:
     config: SpaceConfig = field(default_factory=SpaceConfig, compare=False)
     presets: tuple[Plan, ...] = field(default=(), compare=False)   # the network's presets, resolved once
 
+    def __getstate__(self):                 # Plans hold mapping proxies: the presets travel in their saved form
+        return {**self.__dict__, "presets": [p.to_dict() for p in self.presets]}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, presets=tuple(Plan.from_dict(p) for p in state["presets"]))
+
     def __post_init__(self):
         if not self.searched:
             raise ValueError(f"the search space of {self.network.name!r} is empty: every layer is excluded "

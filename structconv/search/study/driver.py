@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._optuna import optuna
+from .._optuna import optuna, quiet
 from ..exact import dimensions, exact_result
 from ..problem import Problem
 from ..results import SearchResult
@@ -82,6 +82,7 @@ def resume_seed(seed: int | None, n_existing: int) -> int | None:
 
 
 def _run_study(problem: Problem, s: RunSettings) -> SearchResult:
+    quiet()
     kind, spec = s.place
     place = Place(kind, spec, s.study or f"{problem.space.network.name}-{problem.signature()}")
     _check_parallel(problem, s.workers, kind)

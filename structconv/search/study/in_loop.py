@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from ...core import Plan
-from .._optuna import optuna, trial_state
+from .._optuna import optuna, quiet, trial_state
 from ..bounds import BOUNDS, Increasing
 from .storage import open_storage, resolve_storage_spec
 
@@ -76,7 +76,7 @@ class _Objective:
 
 
 def _study(storage, study_name, pruner, budgets, create: bool):
-    op = optuna()
+    op = quiet()
     kind, spec = resolve_storage_spec(storage, None)
     st = open_storage(kind, spec)
     sampler = op.samplers.RandomSampler(seed=0)

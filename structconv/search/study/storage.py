@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .._optuna import optuna
+from .._optuna import optuna, quiet
 from .journal import check_journal, check_journal_file, open_journal, repair_journal
 
 RDB_SCHEMES = ("postgresql", "postgres", "sqlite", "mysql")
@@ -94,6 +94,7 @@ def open_storage(kind: str, spec: str, heartbeat_interval: int = 10, grace_perio
         return storages.InMemoryStorage()
     if kind == "journal":
         return _open_journal_checked(Path(spec), fsync, check)
+    quiet()
     retry = _retry_callback(storages, max_retry)
     try:
         return storages.RDBStorage(spec, heartbeat_interval=heartbeat_interval,

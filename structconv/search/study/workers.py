@@ -5,7 +5,7 @@ import multiprocessing as mp
 import time
 from dataclasses import dataclass, replace
 
-from .._optuna import optuna, trial_state
+from .._optuna import optuna, quiet, trial_state
 from ..bounds import BOUNDS
 from ..problem import Problem
 from .journal import recover_dead_trials
@@ -126,6 +126,7 @@ def run_local(study, storage, job: Job, before: int) -> tuple[list[str], float]:
 
 def worker(job: Job) -> None:
     """One worker process: join the study and run until the target number of trials is complete."""
+    quiet()
     s = job.settings
     storage = open_storage(job.place.kind, job.place.spec, heartbeat_interval=s.heartbeat_interval, check=False)
     study = optuna().load_study(study_name=job.place.name, storage=storage, sampler=job.sampler())
