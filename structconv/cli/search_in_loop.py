@@ -19,15 +19,17 @@ FLAG_OF = {"candidates": "--in-loop", "epochs": "--in-loop-epochs", "pruner": "-
 def add_args(p) -> None:
     g = p.add_argument_group("accuracy in the loop (needs --weights and --data)")
     g.add_argument("--in-loop", type=int, metavar="N",
-                   help="after the search: SR fine-tune the N front plans with the least proxy loss from --weights, "
-                        "decompose and evaluate them on --data, pruning weak ones early; writes in_loop.json and "
-                        "in_loop_best.yaml")
+                   help="after the search: SR fine-tune the N front plans with the least proxy loss from "
+                        "--weights, decompose and evaluate them on --data, pruning weak ones early; writes "
+                        "in_loop.json and in_loop_best.yaml")
     g.add_argument("--in-loop-epochs", default="1,2,4", metavar="E,E,..",
                    help="increasing epoch budgets per plan (default 1,2,4)")
-    g.add_argument("--in-loop-pruner", default="sha", help="sha (successive halving, default) | hyperband | none")
+    g.add_argument("--in-loop-pruner", default="sha",
+                   help="sha (successive halving, default) | hyperband | none")
     g.add_argument("--train-size", type=int, metavar="N",
                    help="training images for --in-loop (fashion-mnist / idx: a class-balanced subset)")
-    g.add_argument("--device", help="device for --in-loop training: cpu, cuda, cuda:1 ... (default: CUDA if any)")
+    g.add_argument("--device",
+                   help="device for --in-loop training: cpu, cuda, cuda:1 ... (default: CUDA if any)")
 
 
 def flag(field: str) -> str:
@@ -43,7 +45,8 @@ def settings(args):
         return None
     from structconv.search import InLoopSettings
 
-    return InLoopSettings(args.in_loop, args.in_loop_epochs, args.in_loop_pruner, args.train_size, args.device)
+    return InLoopSettings(args.in_loop, args.in_loop_epochs, args.in_loop_pruner, args.train_size,
+                          args.device)
 
 
 def print_ranking(d: dict, out: str) -> None:
@@ -52,8 +55,8 @@ def print_ranking(d: dict, out: str) -> None:
         return
     rows = [[plain(r["plan"]), r["state"].lower(), str(r["budget_reached"]),
              "-" if r["accuracy"] is None else f"{r['accuracy']:.2f}"] for r in d["ranking"]]
-    print(f"\naccuracy in the loop ({d['seconds']:.1f} s; accuracy after decomposition at the last epoch budget "
-          f"reached):")
+    print(f"\naccuracy in the loop ({d['seconds']:.1f} s; accuracy after decomposition at the last epoch "
+          f"budget reached):")
     print(render(["plan", "state", "epochs", "top-1 %"], rows, "llrr"))
     if d["best"] is not None:
         print(f"best trained plan: {plain(d['best']['plan'])} -> {os.path.join(out, 'in_loop_best.yaml')}")

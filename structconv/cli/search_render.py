@@ -11,8 +11,8 @@ from ._table import human, render
 def show(args, job, out: str) -> None:
     res = job.result
     if args.json:
-        print_json({**res.to_dict(), "out": out, **({"baselines": job.baselines} if job.baselines is not None else {}),
-                    **({"in_loop": job.in_loop} if job.in_loop is not None else {})})
+        extras = {k: v for k, v in (("baselines", job.baselines), ("in_loop", job.in_loop)) if v is not None}
+        print_json({**res.to_dict(), "out": out, **extras})
         return
     _print_result(args, job, out)
     if job.in_loop is not None:
@@ -54,8 +54,9 @@ def _front_table(res, limit: int = 20) -> str:
 
 def _print_result(args, job, out: str) -> None:
     res = job.result
-    print(f"{plain(job.problem.space.network.name)} on {plain(res.hw)}: {res.n_complete} trials ({res.n_feasible} "
-          f"feasible, {res.n_failed} failed), study {shown(res.study_name)} in {shown(str(res.storage), 200)}")
+    print(f"{plain(job.problem.space.network.name)} on {plain(res.hw)}: {res.n_complete} trials "
+          f"({res.n_feasible} feasible, {res.n_failed} failed), study {shown(res.study_name)} in "
+          f"{shown(str(res.storage), 200)}")
     print(f"search {res.wall_seconds:.1f} s, objective evaluation {res.eval_seconds:.2f} s "
           f"({100 * res.eval_seconds / max(res.wall_seconds, 1e-9):.1f}%)")
     if job.problem.proxies.weights is None:
@@ -72,14 +73,15 @@ def _print_result(args, job, out: str) -> None:
         print(f"\nco-design: {res.codesign.get('answer', res.codesign.get('note'))}")
     if job.baselines:
         _print_baselines(res, job.baselines)
-    print(f"\nwrote {os.path.join(out, 'front.yaml')} and {len(res.front)} plan file(s) in {os.path.join(out, 'plans')}")
+    print(f"\nwrote {os.path.join(out, 'front.yaml')} and {len(res.front)} plan file(s) in "
+          f"{os.path.join(out, 'plans')}")
 
 
 def _print_best(args, res, out: str) -> None:
     b = res.best.to_dict()
     cyc, en, par = _ratios(b)
-    print(f"\nbest {res.proxy} under the budgets: trial {b['trial']} ({res.best.origin}), cycles_total {cyc}, "
-          f"energy_pj {en}, params {par} x dense -> {os.path.join(out, 'best.yaml')}")
+    print(f"\nbest {res.proxy} under the budgets: trial {b['trial']} ({res.best.origin}), "
+          f"cycles_total {cyc}, energy_pj {en}, params {par} x dense -> {os.path.join(out, 'best.yaml')}")
     print(f"train it: structconv train {args.model} --plan {os.path.join(out, 'best.yaml')}")
 
 

@@ -1,7 +1,7 @@
 """structconv.search: per-layer structure / sparse-kernel design search on the simulator (Optuna).
 
     space = build_space(network, load_space_config("space.yaml"))     # ordered choices per layer
-    costs = build_costs(space, "edge-int8")                            # (layer, choice) cycles_total/energy_pj/...
+    costs = build_costs(space, "edge-int8")                            # (layer, choice) cycles, energy, ...
     proxies = compute_proxies(space, weights="ck.pt", data=bundle)     # accuracy proxy tables
     problem = Problem(space, costs, proxies, proxy="projection_loss",
                       objectives=("proxy", "cycles_total", "energy_pj"), budgets={"cycles_total": 0.6})
@@ -40,16 +40,23 @@ from .space_config import Rule, SpaceConfig, load_space_config, space_config_fro
 from .study import (InLoopResult, RunSettings, SRFineTune, TrialObjective, front_candidates, make_sampler,
                     preset_plans, run_in_loop, run_search, uniform_plans)
 
-__all__ = ["search", "search_with", "SearchSettings", "RunSettings", "InLoopSettings", "SearchRun", "SettingError",
-           "build_space", "load_space_config", "space_config_from_dict", "SearchSpace", "LayerSpace",
-           "SpaceConfig", "Rule", "build_costs", "CostTables", "METRICS", "compute_proxies", "ProxySettings",
-           "load_weights", "ProxySuite", "ProxyTable", "Proxy", "proxy", "register_proxy", "get_proxy",
-           "list_proxies", "Problem", "Evaluation", "Evaluator", "TrialObjective", "OBJECTIVES", "BUDGETS",
-           "run_search", "check_budgets", "SearchResult", "FrontMember",
-           "make_sampler", "SAMPLERS", "uniform_plans", "preset_plans", "exact_seed_plans", "lagrangian_for_budget",
-           "MODES", "pareto_front", "ExactFront", "brute_force_front", "exact_front", "exact_result",
-           "greedy", "uniform", "best_random", "random_plans", "BaselinePlan", "baseline_summary",
-           "HwSpace", "load_hw_space", "hw_space_from_dict", "codesign_summary",
-           "read_ground_truth", "GroundTruth", "Calibrated", "fit_calibration", "validate_proxies",
-           "compare", "paired_test", "run_in_loop", "front_candidates", "SRFineTune", "PRUNERS", "InLoopResult",
-           "load_calibration"]
+__all__ = [
+    # one run from references, and its settings
+    "search", "search_with", "SearchRun", "SearchSettings", "RunSettings", "InLoopSettings", "SettingError",
+    "SAMPLERS", "MODES", "PRUNERS", "load_calibration",
+    # the space, its costs and proxies
+    "build_space", "SearchSpace", "LayerSpace", "load_space_config", "space_config_from_dict", "SpaceConfig",
+    "Rule", "build_costs", "CostTables", "METRICS", "compute_proxies", "ProxySettings", "ProxySuite",
+    "ProxyTable", "Proxy", "proxy", "register_proxy", "get_proxy", "list_proxies", "load_weights", "read_ground_truth",
+    "GroundTruth", "Calibrated", "fit_calibration", "validate_proxies",
+    # the problem, a plan's evaluation, the result
+    "Problem", "OBJECTIVES", "BUDGETS", "check_budgets", "Evaluation", "Evaluator", "SearchResult",
+    "FrontMember",
+    # running it: the study, the exact front, co-design
+    "run_search", "TrialObjective", "make_sampler", "uniform_plans", "preset_plans", "exact_seed_plans",
+    "pareto_front", "ExactFront", "brute_force_front", "exact_front", "exact_result", "HwSpace",
+    "load_hw_space", "hw_space_from_dict", "codesign_summary",
+    # baselines, the harness, accuracy in the loop
+    "greedy", "uniform", "best_random", "random_plans", "BaselinePlan", "baseline_summary",
+    "lagrangian_for_budget", "compare", "paired_test", "run_in_loop", "front_candidates", "SRFineTune", "InLoopResult",
+]

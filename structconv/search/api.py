@@ -61,7 +61,8 @@ def search_with(settings: SearchSettings, network: Network | None = None, log=No
     if out is not None:
         res.save(out)
     res = replace(res, total_seconds=time.perf_counter() - t0)
-    baselines = baseline_summary(problem, res, settings.run.trials, settings.run.seed) if settings.baselines else None
+    run = settings.run
+    baselines = baseline_summary(problem, res, run.trials, run.seed) if settings.baselines else None
     loop = _in_loop(settings, res, problem) if settings.in_loop is not None else None
     return SearchRun(res, problem, baselines, loop)
 
@@ -72,7 +73,7 @@ def build_problem(settings: SearchSettings, network: Network, say=lambda msg: No
     hs = load_hw_space(settings.hw_space) if isinstance(settings.hw_space, (str, Path)) else settings.hw_space
     area = hs.area_budget_mm2 if hs is not None else None
     acc = load_accelerator(settings.hw)
-    sp = build_space(network, cfg, with_presets=cfg is None)      # the default space holds every preset that fits
+    sp = build_space(network, cfg, with_presets=cfg is None)      # the default space: every preset that fits
     say(f"search space: {len(sp.searched)} layers, {sum(sp.sizes)} choices, 10^{sp.log10_size:.1f} plans")
     costs = build_costs(sp, acc)
     check_budgets(costs, settings.budgets, hs, area)                # before the proxies
@@ -137,10 +138,10 @@ def _space_config(space) -> SpaceConfig | None:
 
 # -- accuracy in the loop, after the search ---------------------------------------------------
 def _fine_tuner(settings: SearchSettings, network) -> SRFineTune:
-    """SR fine-tuning of the zoo model from the weights, on the data shaped for ``network`` (None: no data)."""
+    """SR fine-tuning of the zoo model from the weights, on the data shaped for ``network`` (None: none)."""
     il = settings.in_loop
     extra = {"train_size": il.train_size} if il.train_size is not None else {}
-    data = load_calibration(settings.data, network, settings.data_dir, **extra) if network is not None else None
+    data = None if network is None else load_calibration(settings.data, network, settings.data_dir, **extra)
     return SRFineTune(settings.model, data, weights=settings.weights, device=il.device)
 
 

@@ -100,7 +100,8 @@ class Increasing:
 
 BUDGET_RATIO = Positive()
 BOUNDS = {
-    "trials": Ints(1), "workers": Ints(1, MAX_WORKERS), "population": Ints(2, MAX_POPULATION),   # NSGA-II: 2 parents
+    "trials": Ints(1), "workers": Ints(1, MAX_WORKERS),
+    "population": Ints(2, MAX_POPULATION),                           # NSGA-II crosses two parents
     "seed": Ints(0, 2**32 - 1), "heartbeat_interval": Ints(1, 3600), "rerank": Ints(0), "anchors": Ints(1),
     "timeout": Positive(), "max_cycles_ratio": BUDGET_RATIO, "max_energy_ratio": BUDGET_RATIO,
     "max_params_ratio": BUDGET_RATIO, "sampler": OneOf(SAMPLERS), "mode": OneOf(MODES),

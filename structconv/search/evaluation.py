@@ -103,8 +103,8 @@ class Evaluator:
         cons = self._constraints(ratios, area)
         return Evaluation(
             cycles_total=tot["cycles_total"], latency_s=tot["cycles_total"] * ct.seconds_per_cycle,
-            energy_pj=tot["energy_pj"], mults=tot["mults"], params=tot["params"], area_mm2=area, ratios=ratios,
-            proxies=proxies, proxy_loss=self._proxy_value(p.proxy, idx, proxies),
+            energy_pj=tot["energy_pj"], mults=tot["mults"], params=tot["params"], area_mm2=area,
+            ratios=ratios, proxies=proxies, proxy_loss=self._proxy_value(p.proxy, idx, proxies),
             feasible=all(v <= 0 for v in cons.values()), hw=dict(hw_params) if hw_params else None,
             cycles_pipelined=tot.get("cycles_pipelined"), adds=tot["adds"],
             values=tuple(self._objective(o, idx, tot, proxies, area) for o in p.objectives), constraints=cons)
@@ -123,7 +123,9 @@ class Evaluator:
         return cons
 
     def _proxy_value(self, name: str, idx, proxies: dict) -> float:
-        return proxies["projected_loss"] if name == "projected_loss" else self.problem.proxies.tables[name].loss(idx)
+        if name == "projected_loss":
+            return proxies["projected_loss"]
+        return self.problem.proxies.tables[name].loss(idx)
 
     def _objective(self, name: str, idx, tot: dict, proxies: dict, area: float) -> float:
         if name == "proxy":

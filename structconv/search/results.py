@@ -1,4 +1,4 @@
-"""What a search yields: the feasible Pareto front, the best plan under the budgets, and how they are saved."""
+"""What a search yields: the feasible Pareto front, the best plan under the budgets, how they are saved."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -31,7 +31,8 @@ class FrontMember:
         return d
 
     def renamed(self, name: str, model: str, origin: str | None = None) -> "FrontMember":
-        return replace(self, plan=Plan(self.plan.choices, name=name, model=model), origin=origin or self.origin)
+        plan = Plan(self.plan.choices, name=name, model=model)
+        return replace(self, plan=plan, origin=origin or self.origin)
 
 
 @dataclass(kw_only=True)
@@ -61,7 +62,7 @@ class SearchResult:
 
     @property
     def sources(self) -> dict:
-        """How many front members came from the exact solver (origin exact / exact:i seeds) and the sampler."""
+        """How many front members came from the exact solver (origin exact / exact:i) and the sampler."""
         n_exact = sum(m.origin.split(":")[0] == "exact" for m in self.front)
         n_sampled = sum(m.origin == "search" for m in self.front)
         return {"exact": n_exact, "sampler": n_sampled, "other_seeds": len(self.front) - n_exact - n_sampled}

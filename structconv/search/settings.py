@@ -86,13 +86,13 @@ class SearchSettings:
 
     def _check_in_loop(self) -> None:
         if self.weights is None or self.data is None:
-            raise SettingError("{candidates} needs {weights} (the trained dense model to fine-tune) and {data} "
-                               "(the dataset to train and evaluate on)")
+            raise SettingError("{candidates} needs {weights} (the trained dense model to fine-tune) and "
+                               "{data} (the dataset to train and evaluate on)")
         if self.run.out is None:
             raise SettingError("{candidates} needs {out} (the directory in_loop.json is written to)")
         if not (isinstance(self.model, str) and self.model in list_networks()):
-            raise SettingError(f"{{candidates}} trains zoo models (`structconv zoo` lists them); {value(self.model)} "
-                               f"is not one")
+            raise SettingError(f"{{candidates}} trains zoo models (`structconv zoo` lists them); "
+                               f"{value(self.model)} is not one")
         ts = self.in_loop.train_size
         if ts is not None and (self.data not in SIZED_DATA or isinstance(ts, bool) or not isinstance(ts, int)
                                or ts < 1):

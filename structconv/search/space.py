@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..core import Choice, Dense, Layer, Network, Plan, choice_kinds, count_ops, presets_for, resolve_plan, shown
+from ..core import (Choice, Dense, Layer, Network, Plan, choice_kinds, count_ops, presets_for, resolve_plan,
+                    shown)
 from .space_config import Rule, SpaceConfig
 
 DENSE = Dense()
@@ -51,7 +52,7 @@ class SearchSpace:
     config: SpaceConfig = field(default_factory=SpaceConfig, compare=False)
     presets: tuple[Plan, ...] = field(default=(), compare=False)   # the network's presets, resolved once
 
-    def __getstate__(self):                 # Plans hold mapping proxies: the presets travel in their saved form
+    def __getstate__(self):                 # Plans hold mapping proxies: presets travel in their saved form
         return {**self.__dict__, "presets": [p.to_dict() for p in self.presets]}
 
     def __setstate__(self, state):

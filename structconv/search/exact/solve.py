@@ -68,8 +68,8 @@ def _members(problem: Problem, front: ExactFront, notes: list) -> list[FrontMemb
         if not ev.feasible:                          # a budget met in the tables' sum, missed by rounding
             dropped += 1
             continue
-        out.append(FrontMember(None, problem.space.plan(list(idx), name=f"front-{i:03d}"), tuple(int(j) for j in idx),
-                               ev.values, ev, "exact"))
+        plan = problem.space.plan(list(idx), name=f"front-{i:03d}")
+        out.append(FrontMember(None, plan, tuple(int(j) for j in idx), ev.values, ev, "exact"))
     if dropped:
         notes.append(f"{dropped} exact point(s) at a budget's edge were infeasible after rounding: dropped")
     # the DP adds tables rounded to 2^-40 of their largest total; totals that are equal in the

@@ -163,8 +163,8 @@ class _TorchInputs:
     dense_macs: float
 
 
-def compute_proxies(space: SearchSpace, model=None, weights=None, data=None, settings: ProxySettings | None = None,
-                    **options) -> ProxySuite:
+def compute_proxies(space: SearchSpace, model=None, weights=None, data=None,
+                    settings: ProxySettings | None = None, **options) -> ProxySuite:
     """Build the proxy tables for ``space`` (``options``: the fields of ``ProxySettings``).
 
     model: a torch nn.Module whose Conv2d/Linear names are the network's layer names;
@@ -242,8 +242,8 @@ def _evaluator(suite, model, inputs: _TorchInputs) -> TorchEval:
     calib_size = int(max(4, min(s.calib_size, 32e9 // max(1, inputs.dense_macs))))
     x, y = calibration_batch(net, inputs.data, calib_size, s.seed)
     if inputs.data is None:
-        suite.notes.append(f"no calibration data: {calib_size} seeded N(0,1) inputs"
-                           + (" with the dense model's predictions as targets" if inputs.weights is not None else ""))
+        targets = " with the dense model's predictions as targets" if inputs.weights is not None else ""
+        suite.notes.append(f"no calibration data: {calib_size} seeded N(0,1) inputs{targets}")
     return TorchEval(net, model, x, y, inputs.weights is not None, s.seed, s.bn_recalibrate)
 
 
@@ -252,7 +252,9 @@ def _torch_tables(suite, names, inputs: _TorchInputs) -> None:
 
     s = inputs.settings
     torch.manual_seed(s.seed)
-    model = inputs.model if inputs.model is not None else _default_model(suite, suite.space.network, inputs.weights)
+    model = inputs.model
+    if model is None:
+        model = _default_model(suite, suite.space.network, inputs.weights)
     if model is None:
         return
     ev = suite.evaluator = _evaluator(suite, model, inputs)

@@ -1,4 +1,4 @@
-"""A study's trials read back into a SearchResult: the feasible front (one trial per plan) and the best plan."""
+"""A study's trials read back into a SearchResult: the feasible front (one trial per plan), the best plan."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -50,7 +50,8 @@ def _front(feas: list, problem: Problem) -> list[FrontMember]:
     if not feas:
         return []
     mask = pareto_mask(np.array([t.values for t in feas], dtype=float))
-    members = sorted((_member(t, problem) for t, keep in zip(feas, mask) if keep), key=lambda m: tuple(m.values))
+    members = sorted((_member(t, problem) for t, keep in zip(feas, mask) if keep),
+                     key=lambda m: tuple(m.values))
     model = problem.space.network.name
     return [m.renamed(f"front-{i:03d}", model) for i, m in enumerate(members)]
 
@@ -63,13 +64,14 @@ def _best(feas: list, problem: Problem) -> FrontMember | None:
     def ploss(t):
         stored = t.user_attrs.get(TRIAL_ATTR)
         v = Evaluation.from_dict(stored).proxy_loss if stored else None
-        return v if v is not None else problem.proxy_loss(problem.proxy, [t.params.get(n, 0) for n in problem.names])
+        idx = [t.params.get(n, 0) for n in problem.names]
+        return v if v is not None else problem.proxy_loss(problem.proxy, idx)
 
     bt = min(feas, key=lambda t: (ploss(t), t.number))
     return _member(bt, problem).renamed("best", problem.space.network.name)
 
 
-def _rerank(members: list, best, problem: Problem, rerank: int, notes: list) -> tuple[list, FrontMember | None]:
+def _rerank(members: list, best, problem: Problem, rerank: int, notes: list) -> tuple:
     """With trained weights: the front re-scored with projected_loss (every chosen layer projected)."""
     ev = problem.proxies.evaluator
     if ev is None or not ev.weights_loaded or not rerank:
@@ -80,8 +82,9 @@ def _rerank(members: list, best, problem: Problem, rerank: int, notes: list) -> 
         pl = pl if pl is not None else problem.proxies.projected_loss(list(m.index))
         return replace(m, evaluation=replace(m.evaluation, projected_loss=pl))
 
-    notes.append("front re-scored with projected_loss (task loss with every chosen layer projected, no training)")
-    return [scored(m) for m in members[:rerank]] + members[rerank:], (scored(best) if best is not None else None)
+    notes.append("front re-scored with projected_loss (task loss with every chosen layer projected, "
+                 "no training)")
+    return [scored(m) for m in members[:rerank]] + members[rerank:], (None if best is None else scored(best))
 
 
 def _eval_seconds(done: list) -> float:

@@ -93,7 +93,8 @@ def _run_study(problem: Problem, s: RunSettings) -> SearchResult:
         with _removed_on_error(s.out if made_out else None, spec if kind == "journal" else None):
             study, storage, existing = _open_study(problem, s, place, notes)
         before = _resume(study, storage, place, existing, notes)
-        job = Job(problem, s, place, resume_seed(s.seed, len(study.get_trials(deepcopy=False)) if existing else 0))
+        n_existing = len(study.get_trials(deepcopy=False)) if existing else 0
+        job = Job(problem, s, place, resume_seed(s.seed, n_existing))
         study.sampler = job.sampler()
         eval_seconds = None
         if s.workers == 1:

@@ -29,7 +29,8 @@ def make_pruner(name: str, budgets):
     BOUNDS["pruner"].check("pruner", name)
     pruners = optuna().pruners
     if name == "sha":
-        return pruners.SuccessiveHalvingPruner(min_resource=budgets[0], reduction_factor=2, min_early_stopping_rate=0)
+        return pruners.SuccessiveHalvingPruner(min_resource=budgets[0], reduction_factor=2,
+                                               min_early_stopping_rate=0)
     if name == "hyperband":
         return pruners.HyperbandPruner(min_resource=budgets[0], max_resource=budgets[-1], reduction_factor=2)
     return pruners.NopPruner()
@@ -83,7 +84,8 @@ def _study(storage, study_name, pruner, budgets, create: bool):
     if create:
         return op.create_study(study_name=study_name, storage=st, direction="maximize", sampler=sampler,
                                pruner=make_pruner(pruner, budgets), load_if_exists=True)
-    return op.load_study(study_name=study_name, storage=st, sampler=sampler, pruner=make_pruner(pruner, budgets))
+    return op.load_study(study_name=study_name, storage=st, sampler=sampler,
+                         pruner=make_pruner(pruner, budgets))
 
 
 def _run_waiting(study, obj) -> None:
@@ -97,7 +99,8 @@ def join(storage, study_name: str, plans, evaluate, budgets=(1, 2, 4), pruner: s
     """One worker: run waiting candidates of the study until none is left."""
     budgets = check_budgets_list(budgets)
     plans = [Plan.from_dict(p) if isinstance(p, dict) else p for p in plans]
-    _run_waiting(_study(storage, study_name, pruner, budgets, create=False), _Objective(plans, evaluate, budgets))
+    study = _study(storage, study_name, pruner, budgets, create=False)
+    _run_waiting(study, _Objective(plans, evaluate, budgets))
 
 
 def run_in_loop(plans, evaluate, budgets=(1, 2, 4), pruner: str = "sha", storage=None,

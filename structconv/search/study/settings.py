@@ -40,8 +40,8 @@ class RunSettings:
     heartbeat_interval: int = 10
 
     def __post_init__(self):
-        check(self, ("sampler", "trials", "workers", "population", "seed", "heartbeat_interval", "timeout", "mode",
-                     "rerank"), optional=("population", "seed", "timeout"))
+        check(self, ("sampler", "trials", "workers", "population", "seed", "heartbeat_interval", "timeout",
+                     "mode", "rerank"), optional=("population", "seed", "timeout"))
         check_out_dir("out", self.out)
         kind, spec = self.place
         if kind == "journal":

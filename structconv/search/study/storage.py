@@ -28,7 +28,7 @@ JOURNAL_SUFFIXES = (".journal", ".jsonl", ".log")
 
 @dataclass(frozen=True)
 class Place:
-    """Where a study lives: the storage's kind ('journal' | 'rdb' | 'memory'), its spec and the study's name."""
+    """Where a study lives: its storage's kind ('journal' | 'rdb' | 'memory') and spec, the study's name."""
 
     kind: str
     spec: str
@@ -107,7 +107,8 @@ def open_storage(kind: str, spec: str, heartbeat_interval: int = 10, grace_perio
 
 def _retry_callback(storages, max_retry: int) -> dict:
     if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):
-        return {"heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)}
+        retry = storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+        return {"heartbeat_stale_trial_callback": retry}
     return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}   # optuna < 4.9
 
 

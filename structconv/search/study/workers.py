@@ -79,8 +79,8 @@ class _Recovery:
         self.last = time.monotonic()
         failed, retried, _ = recover_dead_trials(study, self.storage)
         if failed:
-            self.notes.append(f"trial(s) {failed} of a worker that died during this run: marked FAIL"
-                              + (f", re-enqueued as {[retried[n] for n in failed if n in retried]}" if retried else ""))
+            again = f", re-enqueued as {[retried[n] for n in failed if n in retried]}" if retried else ""
+            self.notes.append(f"trial(s) {failed} of a worker that died during this run: marked FAIL{again}")
 
 
 def optimize(study, storage, objective, settings: RunSettings, callbacks=()) -> list[str]:
@@ -109,7 +109,7 @@ def optimize(study, storage, objective, settings: RunSettings, callbacks=()) -> 
 
 
 def run_local(study, storage, job: Job, before: int) -> tuple[list[str], float]:
-    """Trials in this process until the target is complete: (notes on recovered trials, evaluation seconds)."""
+    """Trials in this process until the target is complete: (notes on recovered trials, evaluation s)."""
     n_trials = job.settings.trials
     if max(0, n_trials - before) == 0:
         return [], 0.0
@@ -128,7 +128,8 @@ def worker(job: Job) -> None:
     """One worker process: join the study and run until the target number of trials is complete."""
     quiet()
     s = job.settings
-    storage = open_storage(job.place.kind, job.place.spec, heartbeat_interval=s.heartbeat_interval, check=False)
+    storage = open_storage(job.place.kind, job.place.spec, heartbeat_interval=s.heartbeat_interval,
+                           check=False)
     study = optuna().load_study(study_name=job.place.name, storage=storage, sampler=job.sampler())
     optimize(study, storage, TrialObjective(job.problem), s)
 
@@ -172,5 +173,5 @@ def run_workers(study, job: Job, before: int) -> None:
             bar.close()
     bad = [p.exitcode for p in procs if p.exitcode]
     if bad:
-        raise ValueError(f"{len(bad)} search worker(s) failed (exit codes {bad}); finished trials are kept in "
-                         f"the study, run again to resume")
+        raise ValueError(f"{len(bad)} search worker(s) failed (exit codes {bad}); finished trials are kept "
+                         f"in the study, run again to resume")
