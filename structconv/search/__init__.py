@@ -47,8 +47,8 @@ __all__ = [
     # the space, its costs and proxies
     "build_space", "SearchSpace", "LayerSpace", "load_space_config", "space_config_from_dict", "SpaceConfig",
     "Rule", "build_costs", "CostTables", "METRICS", "compute_proxies", "ProxySettings", "ProxySuite",
-    "ProxyTable", "Proxy", "proxy", "register_proxy", "get_proxy", "list_proxies", "load_weights", "read_ground_truth",
-    "GroundTruth", "Calibrated", "fit_calibration", "validate_proxies",
+    "ProxyTable", "Proxy", "proxy", "register_proxy", "get_proxy", "list_proxies", "load_weights",
+    "read_ground_truth", "GroundTruth", "Calibrated", "fit_calibration", "validate_proxies",
     # the problem, a plan's evaluation, the result
     "Problem", "OBJECTIVES", "BUDGETS", "check_budgets", "Evaluation", "Evaluator", "SearchResult",
     "FrontMember",
@@ -58,5 +58,6 @@ __all__ = [
     "load_hw_space", "hw_space_from_dict", "codesign_summary",
     # baselines, the harness, accuracy in the loop
     "greedy", "uniform", "best_random", "random_plans", "BaselinePlan", "baseline_summary",
-    "lagrangian_for_budget", "compare", "paired_test", "run_in_loop", "front_candidates", "SRFineTune", "InLoopResult",
+    "lagrangian_for_budget", "compare", "paired_test", "run_in_loop", "front_candidates", "SRFineTune",
+    "InLoopResult",
 ]
