@@ -63,10 +63,13 @@ class Evaluation:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, values=(), constraints=None) -> "Evaluation":
-        """The record of a stored dict (unknown keys ignored); values and constraints from the trial."""
+    def from_dict(cls, d: dict, values=None, constraints=None) -> "Evaluation":
+        """The record of a dict ``to_dict`` wrote (unknown keys ignored); a trial passes its own values and
+        constraints."""
         known = {k: d[k] for k in STORED + STORED_IF_SET if k in d}
-        return cls(**known, values=tuple(values), constraints=dict(constraints or {}))
+        values = d.get("values", ()) if values is None else values
+        constraints = d.get("constraints", {}) if constraints is None else constraints
+        return cls(**known, values=tuple(values), constraints=dict(constraints))
 
 
 class Evaluator:
