@@ -23,8 +23,6 @@ def test_the_cli_and_the_api_check_a_setting_with_one_rule(field, flag, bad, tmp
 
 def test_an_evaluation_round_trips_through_its_stored_form():
     """Evaluation.to_dict writes the keys journals and front files hold; from_dict reads them back."""
-    from structconv.search import Evaluation
-
     ev = Evaluation(cycles_total=10.0, latency_s=1e-8, energy_pj=5.0, mults=3.0, params=2.0, area_mm2=0.5,
                     ratios={"cycles_total": 0.5}, proxies={"params": 2.0}, proxy_loss=-2.0, feasible=True,
                     eval_us=1.5, worker="h:1", adds=7.0, values=(-2.0, 10.0), constraints={"cycles_total": -0.1})

@@ -123,4 +123,3 @@ def test_resnet50_full_space_size():
     assert len(sp.searched) == 54
     assert all(len(ls) >= 2 for ls in sp.searched)
     assert SpaceConfig().to_dict()["c_fractions"] == [1.0, 0.75, 0.5, 0.375, 0.25, 0.125]
-
