@@ -76,8 +76,8 @@ def main(argv=None) -> int:
     for kind in kinds:
         problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles_total", "energy_pj"), {"cycles_total": 0.6})
         with tempfile.TemporaryDirectory() as tmp:
-            res = run_search(problem, n_trials=args.trials, sampler="nsga2", seed=0,
-                             out_dir=tmp if kind == "journal" else None)
+            res = run_search(problem, trials=args.trials, sampler="nsga2", seed=0,
+                             out=tmp if kind == "journal" else None)
             size = (Path(tmp) / "study.journal").stat().st_size if kind == "journal" else 0
         out["runs"][kind] = {"wall_s": round(res.wall_seconds, 2), "objective_eval_s": round(res.eval_seconds, 3),
                              "objective_fraction": round(res.eval_seconds / res.wall_seconds, 4),
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
                              "us_per_eval": round(1e6 * res.eval_seconds / res.n_complete, 1),
                              "complete": res.n_complete, "feasible": res.n_feasible, "front": len(res.front),
                              "journal_mb": round(size / 2**20, 1),
-                             "best_kept_dof": res.best.breakdown["proxies"]["kept_dof"] if res.best else None,
+                             "best_kept_dof": res.best.evaluation.proxies["kept_dof"] if res.best else None,
                              "best_origin": res.best.origin if res.best else None,
                              "pass": res.wall_seconds < 60 and res.eval_seconds / res.wall_seconds < 0.10}
     out["load_avg_end"] = os.getloadavg()[0]
@@ -136,12 +136,12 @@ def hv_ratio(space, costs, proxies, trials: int) -> dict:
     import numpy as np
 
     from structconv.search import Problem, run_search
-    from structconv.search.solve import dominates_or_equals, hypervolume_2d
+    from structconv.search.exact import dominates_or_equals, hypervolume_2d
 
     problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles_total"), {})
     ex = run_search(problem, mode="exact")
     t = time.perf_counter()
-    res = run_search(problem, n_trials=trials, sampler="nsga2", seed=0, warm_start=False)
+    res = run_search(problem, trials=trials, sampler="nsga2", seed=0, warm_start=False)
     wall = time.perf_counter() - t
     e = np.array([m.values for m in ex.front])
     p = np.array([m.values for m in res.front])
@@ -172,7 +172,7 @@ def codesign(args) -> int:
     problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles_total", "area"),
                       {"cycles_total": args.budget}, hs, hs.area_budget_mm2)
     t = time.perf_counter()
-    res = run_search(problem, n_trials=args.trials, seed=0)
+    res = run_search(problem, trials=args.trials, seed=0)
     cd = res.codesign
     out = {"model": args.model, "hw_space": HW_SPACE, "trials": res.n_complete, "feasible": res.n_feasible,
            "front": len(res.front), "wall_s": round(time.perf_counter() - t, 1), "codesign": cd}

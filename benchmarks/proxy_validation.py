@@ -201,8 +201,8 @@ def main(argv=None) -> int:
     best_proxy = next(c[0] for c in corr if c[0] in searchable and np.isfinite(c[1]))
     problem = Problem(space, costs, trained, best_proxy, ("proxy",), {"cycles_total": args.budget})
     log(f"equal-latency comparison: latency <= {args.budget} x dense on {args.hw}, proxy {best_proxy}")
-    res_ws = run_search(problem, n_trials=args.trials, seed=0, population_size=50)
-    res_nows = run_search(problem, n_trials=args.trials, seed=0, population_size=50, warm_start=False)
+    res_ws = run_search(problem, trials=args.trials, seed=0, population=50)
+    res_nows = run_search(problem, trials=args.trials, seed=0, population=50, warm_start=False)
     g = greedy(problem)
     u, _ = uniform(problem)
     rnd = best_random(problem, args.trials, seed=0)
@@ -220,13 +220,13 @@ def main(argv=None) -> int:
         ev = problem.evaluate(idx)
         runs = [finetune(net, bundle, state, member.plan, args.epochs, seed=s) for s in range(args.seeds)]
         accs = [a for a, _ in runs]
-        cmp_rows.append({"method": label, "feasible": ev["feasible"], "proxy": pscore(idx),
-                         "projected_loss": trained.projected_loss(idx), "latency": ev["ratios"]["cycles_total"],
-                         "params": ev["ratios"]["params"], "acc_mean": float(np.mean(accs)),
+        cmp_rows.append({"method": label, "feasible": ev.feasible, "proxy": pscore(idx),
+                         "projected_loss": trained.projected_loss(idx), "latency": ev.ratios["cycles_total"],
+                         "params": ev.ratios["params"], "acc_mean": float(np.mean(accs)),
                          "acc_std": float(np.std(accs)), "acc_median": median(accs), "accs": accs,
                          "residuals": [r for _, r in runs],
                          "plan": {k: v.to_dict() for k, v in member.plan.choices.items()}})
-        log(f"  {label:34s} proxy {pscore(idx):.4f}  latency {ev['ratios']['cycles_total']:.3f}  "
+        log(f"  {label:34s} proxy {pscore(idx):.4f}  latency {ev.ratios['cycles_total']:.3f}  "
             f"acc {np.mean(accs):.2f} +- {np.std(accs):.2f} (median {median(accs):.2f})")
     total = time.perf_counter() - t_start
     write_report(args, dense_acc, rows, corr, cmp_rows, best_proxy, total, trained, init)

@@ -4,7 +4,7 @@ import csv
 import numpy as np
 import pytest
 
-from structconv.search.calibrate import fit, read_ground_truth, validate
+from structconv.search.proxies.calibrate import fit, read_ground_truth, validate
 
 
 def _write(path, n=60, seed=0, flip_calibration=False):
@@ -49,7 +49,7 @@ def test_fit_sees_only_calibration_rows_and_validation_only_held_out(tmp_path):
 
 def test_calibrated_model_as_an_additive_table():
     from structconv.search import ProxyTable
-    from structconv.search.calibrate import Calibrated
+    from structconv.search.proxies.calibrate import Calibrated
 
     a = ProxyTable("a", np.array([[1.0, 2.0], [3.0, 5.0]]), base=1.0, reduce="mean")
     b = ProxyTable("b", np.array([[0.0, 4.0], [1.0, 1.0]]), base=0.0, reduce="sum")
@@ -80,7 +80,7 @@ def test_a_constant_proxy_gets_direction_plus_one_instead_of_failing():
     """A proxy that is the same on every calibration plan (field_ratio at a small input) has no tau."""
     import numpy as np
 
-    from structconv.search.calibrate import _direction
+    from structconv.search.proxies.calibrate import _direction
 
     y = np.array([1.0, 3.0, 2.0, 5.0])
     assert _direction(np.ones(4), y) == 1

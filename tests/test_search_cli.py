@@ -77,8 +77,8 @@ def test_search_codesign(capsys, tmp_path):
     (["--weights", "/nonexistent.pt"], r"does not exist"),
     (["--trials", "0"], r"--trials = 0 is out of range \[1, inf\)"),
     (["--proxy", "snip"], r"proxy = 'snip' is not available"),
-    (["--population", "1"], r"--population = 1 is out of range \[2, inf\)"),
-    (["--workers", "0"], r"--workers = 0 is out of range \[1, inf\)"),
+    (["--population", "1"], r"--population = 1 is out of range \[2, 100000\]"),
+    (["--workers", "0"], r"--workers = 0 is out of range \[1, 256\]"),
     (["--storage", "/dev/zero"], r"study file '/dev/zero' is not a regular file"),
 ])
 def test_search_errors_are_one_line(capsys, tmp_path, extra, pattern):

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from structconv.search import brute_force_front, exact_front, pareto_front, run_search
 from structconv.search.exact import fold_sum
-from structconv.search.solve import dominates_or_equals, front_of, hypervolume_2d
+from structconv.search.exact import dominates_or_equals, front_of, hypervolume_2d
 
 
 @st.composite
@@ -95,7 +95,7 @@ def test_exact_front_dominates_every_nsga2_point(problem):
     assert {m.origin for m in ex.front} == {"exact"} and ex.sources["exact"] == len(ex.front)
     ev = np.array([m.values for m in ex.front])
     assert len(front_of(ev)) == len(ev)                  # the exact front is non-dominated in itself
-    sampled = run_search(problem, n_trials=300, seed=2, population_size=30, warm_start=False)
+    sampled = run_search(problem, trials=300, seed=2, population=30, warm_start=False)
     assert sampled.mode == "sampler"
     pts = np.array([m.values for m in sampled.front])
     assert dominates_or_equals(ev, pts).all()
@@ -110,8 +110,8 @@ def test_exact_best_under_budget_is_optimal_against_every_baseline():
     pb = small_problem({"cycles_total": 0.6}, objectives=("proxy", "cycles_total"))
     ex = run_search(pb, mode="auto")
     assert ex.mode == "exact" and ex.best is not None
-    assert ex.best.breakdown["ratios"]["cycles_total"] <= 0.6
-    best = ex.best.breakdown["proxy_loss"]
+    assert ex.best.evaluation.ratios["cycles_total"] <= 0.6
+    best = ex.best.evaluation.proxy_loss
     loss = pb.proxies.tables["kept_dof"].loss
     rivals = [greedy(pb), best_random(pb, 300, seed=0), uniform(pb)[0]]
     rivals = [r for r in rivals if r is not None]
@@ -128,9 +128,9 @@ def test_exact_mode_refuses_cross_layer_objectives_and_auto_picks_the_sampler():
     pb = small_problem(objectives=("proxy", "cycles_pipelined"))
     with pytest.raises(ValueError, match="cycles_pipelined.*cross-layer"):
         run_search(pb, mode="exact")
-    res = run_search(pb, n_trials=20, population_size=10, mode="auto")
+    res = run_search(pb, trials=20, population=10, mode="auto")
     assert res.mode == "sampler"
     with pytest.raises(ValueError, match=r"mode = 'fast' is not one of"):
         run_search(pb, mode="fast")
     three = small_problem(objectives=("proxy", "cycles_total", "energy_pj"))
-    assert run_search(three, n_trials=12, population_size=6, mode="auto").mode == "sampler"
+    assert run_search(three, trials=12, population=6, mode="auto").mode == "sampler"

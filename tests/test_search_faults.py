@@ -55,7 +55,7 @@ def _trials(journal, owners=None):
     """The study's trials; ``owners`` (a dict) gets trial number -> lease token of its RUNNING owner."""
     import optuna
 
-    from structconv.search.storage import open_storage
+    from structconv.search.study import open_storage
 
     st = open_storage("journal", str(journal), check=False)
     studies = st.get_all_studies()
@@ -186,24 +186,25 @@ def test_a_dead_workers_trial_is_failed_and_a_live_ones_is_not(tmp_path):
     import optuna
     from optuna.trial import TrialState
 
-    from structconv.search.journal import recover_dead_trials
-    from structconv.search.storage import open_storage
+    from structconv.search.study import recover_dead_trials
+    from structconv.search.study import open_storage
 
     path = tmp_path / "s.journal"
     live = open_storage("journal", str(path))
     study = optuna.create_study(study_name="s", storage=live)
     t = study.ask()
     t.suggest_int("x", 0, 9)
-    other = optuna.load_study(study_name="s", storage=open_storage("journal", str(path)))
-    assert recover_dead_trials(other) == ([], {}, [])                  # owner alive: untouched
+    st = open_storage("journal", str(path))
+    other = optuna.load_study(study_name="s", storage=st)
+    assert recover_dead_trials(other, st) == ([], {}, [])                  # owner alive: untouched
     assert other.trials[t.number].state == TrialState.RUNNING
     live.lease.release()                                              # the owner is gone
-    failed, retried, unknown = recover_dead_trials(other)
+    failed, retried, unknown = recover_dead_trials(other, st)
     assert failed == [t.number] and unknown == [] and list(retried) == [t.number]
     trials = other.trials
     assert trials[t.number].state == TrialState.FAIL
     assert trials[retried[t.number]].state == TrialState.WAITING
     assert trials[retried[t.number]].user_attrs["retry_of"] == t.number
-    assert recover_dead_trials(other) == ([], {}, [])                 # failed once only
+    assert recover_dead_trials(other, st) == ([], {}, [])             # failed once only
     with pytest.raises(Exception):
         study.tell(t, 1.0)                                            # the dead owner could not finish it

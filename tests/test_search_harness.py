@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from structconv.search.harness import compare, paired_test
+from structconv.search import compare, paired_test
 
 
 def test_every_method_meets_the_same_budget_and_exact_is_optimal():
@@ -14,8 +14,8 @@ def test_every_method_meets_the_same_budget_and_exact_is_optimal():
     got = {k: v for k, v in res.items() if v is not None}
     assert {"exact", "greedy", "greedy_lagrangian", "sampler"} <= set(got)
     for v in got.values():
-        assert v.evaluation["ratios"]["cycles_total"] <= 0.6 + 1e-12
-    loss = {k: v.evaluation["proxy_loss"] for k, v in got.items()}
+        assert v.evaluation.ratios["cycles_total"] <= 0.6 + 1e-12
+    loss = {k: v.evaluation.proxy_loss for k, v in got.items()}
     assert all(loss["exact"] <= x + 1e-12 for x in loss.values())
     # the Lagrangian rule only reaches the front's supported points: never better than exact
     assert loss["greedy_lagrangian"] >= loss["exact"] - 1e-12

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from structconv.core import Plan, Structure
-from structconv.search.in_loop import run_in_loop
+from structconv.search import run_in_loop
 
 QUALITY = [60.0, 90.0, 70.0, 80.0, 50.0, 85.0, 65.0, 75.0]
 
@@ -63,12 +63,12 @@ def test_sr_fine_tuning_in_the_loop_on_digits():
     """Two real candidates, one SR epoch each: the dense plan decomposes to itself and must rank first."""
     import structconv.nn as nn
     from structconv.core import resolve_network, resolve_plan
-    from structconv.search.in_loop import SRFineTune
+    from structconv.search import SRFineTune
 
     net = resolve_network("small_cnn", input_size=(8, 8), in_channels=1, num_classes=10)
     harsh = Plan({n: Structure(1, (1, 1)) for n in ("conv2", "conv3")}, name="harsh", model="small_cnn")
     plans = [resolve_plan(None, net), harsh]
-    ev = SRFineTune("small_cnn", nn.load_dataset("digits"), num_classes=10, in_channels=1, device="cpu")
+    ev = SRFineTune("small_cnn", nn.load_dataset("digits"), device="cpu", model_kw={"num_classes": 10, "in_channels": 1})
     res = run_in_loop(plans, ev, budgets=(1,), pruner="none", study_name="sr")
     acc = {r["plan"]: r["accuracy"] for r in res.ranking}
     assert np.isfinite(list(acc.values())).all()

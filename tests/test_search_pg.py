@@ -8,7 +8,7 @@ import time
 import pytest
 
 from pg_server import pg_url  # noqa: F401  (fixture)
-from structconv.search.storage import resolve_storage_spec
+from structconv.search.study import resolve_storage_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,7 +46,7 @@ def test_stale_trial_of_a_killed_worker_is_retried(pg_url):  # noqa: F811
     from optuna.trial import TrialState
 
     from structconv.search import run_search
-    from structconv.search.storage import open_storage
+    from structconv.search.study import open_storage
     from test_search_study import small_problem
 
     pb = small_problem({"cycles_total": 0.7})
@@ -56,7 +56,7 @@ def test_stale_trial_of_a_killed_worker_is_retried(pg_url):  # noqa: F811
     params = {n: t.suggest_int(n, 0, k - 1) for n, k in zip(pb.names, pb.sizes)}
     st.record_heartbeat(t._trial_id)                   # the worker dies right after: no more heartbeats
     time.sleep(4.0)                                     # > grace period (3 x 1 s)
-    res = run_search(pb, n_trials=5, storage=pg_url, study_name="stale", heartbeat_interval=1, seed=0)
+    res = run_search(pb, trials=5, storage=pg_url, study="stale", heartbeat_interval=1, seed=0)
     assert res.n_complete == 5
     trials = optuna.load_study(study_name="stale", storage=st).trials
     assert trials[t.number].state == TrialState.FAIL
@@ -71,7 +71,7 @@ def test_a_live_workers_trial_is_not_failed_by_another_search(pg_url):  # noqa: 
     from optuna.trial import TrialState
 
     from structconv.search import run_search
-    from structconv.search.storage import open_storage
+    from structconv.search.study import open_storage
     from test_search_study import small_problem
 
     pb = small_problem({"cycles_total": 0.7})
@@ -81,7 +81,7 @@ def test_a_live_workers_trial_is_not_failed_by_another_search(pg_url):  # noqa: 
     for n, k in zip(pb.names, pb.sizes):
         t.suggest_int(n, 0, k - 1)
     st.record_heartbeat(t._trial_id)                   # alive: grace period is 30 s
-    res = run_search(pb, n_trials=5, storage=pg_url, study_name="live", heartbeat_interval=10, seed=0)
+    res = run_search(pb, trials=5, storage=pg_url, study="live", heartbeat_interval=10, seed=0)
     assert res.n_complete == 5
     assert optuna.load_study(study_name="live", storage=st).trials[t.number].state == TrialState.RUNNING
     study.tell(t, [1.0, 1.0, 1.0])                     # the live worker finishes its trial normally

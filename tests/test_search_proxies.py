@@ -8,7 +8,7 @@ import torch
 from structconv.core import Dense, Structure, admissible_designs, project
 from structconv.core.zoo import get_network
 from structconv.search import build_space, compute_proxies, list_proxies, load_weights, space_config_from_dict
-from structconv.search.approx import LayerApprox
+from structconv.search.proxies.approx import LayerApprox
 
 PROXIES = ["params", "mults", "kept_dof", "field_ratio", "synflow", "grad_norm", "snip", "naswot", "residual",
            "projection_loss"]
@@ -152,7 +152,7 @@ def test_every_proxy_carries_its_metadata():
 
 
 def test_a_registered_proxy_runs_with_no_edit_to_the_suite(monkeypatch):
-    import structconv.search.proxy_registry as registry
+    import structconv.search.proxies.registry as registry
     from structconv.search import Proxy
 
     monkeypatch.setattr(registry, "_PROXIES", dict(registry._PROXIES))

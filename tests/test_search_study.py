@@ -30,14 +30,14 @@ def small_problem(budgets=None, objectives=("proxy", "cycles_total", "energy_pj"
 def test_constraints_front_is_exactly_the_feasible_nondominated_set(tmp_path):
     import optuna
 
-    from structconv.search.storage import open_storage
+    from structconv.search.study import open_storage
 
     pb = small_problem({"cycles_total": 0.6})
-    res = run_search(pb, n_trials=120, seed=1, population_size=20, out_dir=tmp_path, study_name="s")
+    res = run_search(pb, trials=120, seed=1, population=20, out=tmp_path, study="s")
     assert res.n_complete == 120
     assert 0 < res.n_feasible < 120                       # the budget binds: some trials are infeasible
-    assert res.front and all(m.breakdown["ratios"]["cycles_total"] <= 0.6 + 1e-12 for m in res.front)
-    assert res.best is not None and res.best.breakdown["ratios"]["cycles_total"] <= 0.6 + 1e-12
+    assert res.front and all(m.evaluation.ratios["cycles_total"] <= 0.6 + 1e-12 for m in res.front)
+    assert res.best is not None and res.best.evaluation.ratios["cycles_total"] <= 0.6 + 1e-12
     assert len({m.index for m in res.front}) == len(res.front)
     # brute force over the stored trials: the front is every feasible point no feasible point dominates
     study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
@@ -55,10 +55,10 @@ def test_constraints_front_is_exactly_the_feasible_nondominated_set(tmp_path):
 def test_seeds_and_breakdown_in_study(tmp_path):
     import optuna
 
-    from structconv.search.storage import open_storage
+    from structconv.search.study import open_storage
 
     pb = small_problem({"cycles_total": 0.7})
-    res = run_search(pb, n_trials=40, seed=0, population_size=10, out_dir=tmp_path, study_name="s")
+    res = run_search(pb, trials=40, seed=0, population=10, out=tmp_path, study="s")
     study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
     trials = sorted(study.trials, key=lambda t: t.number)
     assert trials[0].user_attrs["seed"] == "preset:uniform-n2"
@@ -83,8 +83,8 @@ def test_seeds_and_breakdown_in_study(tmp_path):
 
 
 def test_seeded_runs_are_reproducible():
-    a = run_search(small_problem({"cycles_total": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
-    b = run_search(small_problem({"cycles_total": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
+    a = run_search(small_problem({"cycles_total": 0.6}), trials=60, seed=3, population=10, warm_start=False)
+    b = run_search(small_problem({"cycles_total": 0.6}), trials=60, seed=3, population=10, warm_start=False)
     assert [m.index for m in a.front] == [m.index for m in b.front]
     assert [m.values for m in a.front] == [m.values for m in b.front]
 
@@ -92,15 +92,15 @@ def test_seeded_runs_are_reproducible():
 @pytest.mark.parametrize("sampler", ["tpe", "random"])
 def test_other_samplers_single_objective(sampler):
     pb = small_problem({"cycles_total": 0.6}, objectives=("proxy",))
-    res = run_search(pb, n_trials=40, seed=0, sampler=sampler)
+    res = run_search(pb, trials=40, seed=0, sampler=sampler)
     assert res.n_complete == 40 and res.best is not None
-    assert len(res.front) == 1 and res.front[0].breakdown["feasible"]
+    assert len(res.front) == 1 and res.front[0].evaluation.feasible
 
 
 def test_baselines_meet_the_budget():
     pb = small_problem({"cycles_total": 0.6}, objectives=("proxy", "cycles_total"))
     g = greedy(pb)
-    assert g.feasible and g.evaluation["ratios"]["cycles_total"] <= 0.6
+    assert g.feasible and g.evaluation.ratios["cycles_total"] <= 0.6
     best_u, allu = uniform(pb)
     assert any(b.name == "uniform-n2" for b in allu)
     assert best_u is None or best_u.feasible
@@ -109,7 +109,7 @@ def test_baselines_meet_the_budget():
 
 
 def _hv(points, ref):
-    from structconv.search.solve import hypervolume_2d
+    from structconv.search.exact import hypervolume_2d
 
     return hypervolume_2d(np.array(points, float), ref)
 
@@ -123,11 +123,11 @@ def test_sampler_improves_a_cross_layer_objective_beyond_its_seeds():
     seeds 0-4 gave 1.022, 1.052, 1.022, 1.028, 1.011 x the seeds' hypervolume (3-7 sampled members);
     the test runs seeds 0-2 and asserts each finds sampled members no seed reaches, and 2 % on average."""
     pb = small_problem(objectives=("proxy", "cycles_pipelined"))
-    seed_pts = [pb.evaluate(list(idx))["values"] for idx in _seed_indices(pb)]
+    seed_pts = [pb.evaluate(list(idx)).values for idx in _seed_indices(pb)]
     ref = (max(p[0] for p in seed_pts) + 1.0, max(p[1] for p in seed_pts) + 1.0)
     gains = []
     for seed in range(3):
-        res = run_search(pb, n_trials=400, seed=seed, population_size=20, warm_start=False)
+        res = run_search(pb, trials=400, seed=seed, population=20, warm_start=False)
         sampled = [m for m in res.front if m.origin == "search"]
         assert res.mode == "sampler" and res.sources["sampler"] == len(sampled) > 0
         for m in sampled:                                 # beyond the seeds: no seed is as good
@@ -137,9 +137,9 @@ def test_sampler_improves_a_cross_layer_objective_beyond_its_seeds():
 
 
 def _seed_indices(pb):
-    from structconv.search.study import _seed_params
+    from structconv.search.study import seed_params
 
-    return [[p.get(n, 0) for n in pb.names] for p, _ in _seed_params(pb, False, [])]
+    return [[p.get(n, 0) for n in pb.names] for p, _ in seed_params(pb, False, [])]
 
 
 def test_lagrangian_meets_budget():
@@ -153,27 +153,28 @@ def test_lagrangian_meets_budget():
 def test_bad_inputs_are_clear_errors(tmp_path):
     pb = small_problem({"cycles_total": 0.01})
     with pytest.raises(ValueError, match=r"max_cycles_ratio = 0.01 cannot be met: the cheapest plan .* reaches"):
-        run_search(pb, n_trials=5)
+        run_search(pb, trials=5)
     pb = small_problem({"cycles_total": 0.7})
     with pytest.raises(ValueError, match=r"sampler = 'cmaes' is not one of"):
-        run_search(pb, n_trials=5, sampler="cmaes")
+        run_search(pb, trials=5, sampler="cmaes")
     with pytest.raises(ValueError, match=r"scheme 'redis' is not one of"):
-        run_search(pb, n_trials=5, storage="redis://localhost")
+        run_search(pb, trials=5, storage="redis://localhost")
     with pytest.raises(ValueError, match=r"neither a URL"):
-        run_search(pb, n_trials=5, storage="nonsense")
+        run_search(pb, trials=5, storage="nonsense")
     with pytest.raises(ValueError, match=r"cannot be opened"):
-        run_search(pb, n_trials=5, storage="postgresql://nobody@127.0.0.1:1/none")
+        run_search(pb, trials=5, storage="postgresql://nobody@127.0.0.1:1/none")
     bad = tmp_path / "study.journal"
     bad.write_text('{"op_code": 0, "worker_id": "x", "study_name": "a", "directions": [1]}\nnot json\n{}\n')
     with pytest.raises(ValueError, match=r"study file .* is corrupt: line 2"):
-        run_search(pb, n_trials=5, out_dir=tmp_path)
-    for kw, msg in [({"population_size": 1}, r"population = 1 must be an integer in \[2, 100000\]"),
-                    ({"n_trials": 0}, r"trials = 0 must be an integer >= 1"),
-                    ({"workers": 0}, r"workers = 0 must be an integer in \[1, 256\]"),
-                    ({"timeout": float("nan")}, r"timeout = nan must be a number of seconds > 0"),
-                    ({"seed": -1}, r"seed = -1 must be an integer in \[0, 4294967295\]")]:
+        run_search(pb, trials=5, out=tmp_path)
+    for kw, msg in [({"population": 1}, r"population = 1 is out of range \[2, 100000\]"),
+                    ({"trials": 0}, r"trials = 0 is out of range \[1, inf\)"),
+                    ({"workers": 0}, r"workers = 0 is out of range \[1, 256\]"),
+                    ({"timeout": float("nan")}, r"timeout = nan is out of range \(0, inf\)"),
+                    ({"seed": -1}, r"seed = -1 is out of range \[0, 4294967295\]"),
+                    ({"trials": 2.5}, r"trials = 2.5 must be an integer in \[1, inf\)")]:
         with pytest.raises(ValueError, match=msg):
-            run_search(pb, **{"n_trials": 5, **kw}, out_dir=tmp_path / "new")
+            run_search(pb, **{"trials": 5, **kw}, out=tmp_path / "new")
         assert not (tmp_path / "new").exists()                        # nothing made for a bad input
     with pytest.raises(ValueError, match=r"objectives \['speed'\] are unknown"):
         small_problem(objectives=("proxy", "speed"))
@@ -182,14 +183,14 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 
 
 def test_changed_settings_with_same_study_name(tmp_path):
-    run_search(small_problem({"cycles_total": 0.7}), n_trials=10, out_dir=tmp_path, study_name="x")
+    run_search(small_problem({"cycles_total": 0.7}), trials=10, out=tmp_path, study="x")
     with pytest.raises(ValueError, match="created with other settings"):
-        run_search(small_problem({"cycles_total": 0.8}), n_trials=10, out_dir=tmp_path, study_name="x")
+        run_search(small_problem({"cycles_total": 0.8}), trials=10, out=tmp_path, study="x")
 
 
 def test_resume_in_process_runs_only_the_rest(tmp_path):
-    a = run_search(small_problem({"cycles_total": 0.7}), n_trials=25, out_dir=tmp_path, population_size=10)
-    b = run_search(small_problem({"cycles_total": 0.7}), n_trials=40, out_dir=tmp_path, population_size=10)
+    a = run_search(small_problem({"cycles_total": 0.7}), trials=25, out=tmp_path, population=10)
+    b = run_search(small_problem({"cycles_total": 0.7}), trials=40, out=tmp_path, population=10)
     assert a.n_complete == 25 and b.n_complete == 40
     assert any("resumed study" in n for n in b.notes)
 
@@ -199,14 +200,14 @@ def test_codesign_small_space():
                              "mac_array": {"rows": [8, 16], "cols": [8, 16], "dataflow": ["os", "ws"]},
                              "sum_pool": {"lanes_per_mac": [0.0625, 0.25, 1.0]}})
     pb = small_problem({"cycles_total": 2.0}, objectives=("proxy", "cycles_total", "area"), hw_space=hs)
-    res = run_search(pb, n_trials=40, seed=0, population_size=10)
-    assert res.front and all(m.breakdown["area_mm2"] <= 1.0 for m in res.front)
+    res = run_search(pb, trials=40, seed=0, population=10)
+    assert res.front and all(m.evaluation.area_mm2 <= 1.0 for m in res.front)
     cd = res.codesign
     assert "answer" in cd and cd["best_dataflow_cycles"] in ("os", "ws", "is")
     assert {r["dataflow"] for r in cd["dataflow_sweep"]} == {"os", "ws", "is"}
     with pytest.raises(ValueError, match="area budget 0.0001 mm\\^2 cannot be met"):
         hs2 = hw_space_from_dict({"area_budget_mm2": 0.0001, "mac_array": {"rows": [8]}})
-        run_search(small_problem(hw_space=hs2), n_trials=5)
+        run_search(small_problem(hw_space=hs2), trials=5)
     with pytest.raises(ValueError, match=r"unknown knob\(s\) \['mac_array.depth'\]"):
         hw_space_from_dict({"mac_array": {"depth": [1]}})
 
@@ -214,7 +215,7 @@ def test_codesign_small_space():
 def _journal_trials(path):
     import optuna
 
-    from structconv.search.storage import open_storage
+    from structconv.search.study import open_storage
 
     st = open_storage("journal", str(path))
     names = st.get_all_studies()
@@ -274,8 +275,8 @@ def test_two_local_workers_share_the_journal(tmp_path):
     from optuna.trial import TrialState
 
     # enough trials that one worker cannot finish them all while the other is still starting
-    res = run_search(small_problem({"cycles_total": 0.7}), n_trials=200, out_dir=tmp_path, workers=2, seed=0,
-                     population_size=10, study_name="w2")
+    res = run_search(small_problem({"cycles_total": 0.7}), trials=200, out=tmp_path, workers=2, seed=0,
+                     population=10, study="w2")
     assert res.n_complete >= 200
     trials = _journal_trials(tmp_path / "study.journal")
     done = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -297,8 +298,8 @@ def test_search_accepts_a_network_and_a_zoo_name(tmp_path):
     res, problem = search(net, "edge-int8", **kw)
     assert problem.space.network is net
     assert res.n_complete == 12 and res.budgets == {"cycles_total": 0.8}
-    assert res.best is not None and res.best.breakdown["ratios"]["cycles_total"] <= 0.8
+    assert res.best is not None and res.best.evaluation.ratios["cycles_total"] <= 0.8
     res2, problem2 = search("resnet20", "edge-int8", **kw)
     assert problem2.space.network.name == "resnet20" and problem2.space.network.input_shape == (3, 32, 32)
-    with pytest.raises(ValueError, match=r"max_cycles_ratio = 0 must be a number > 0"):
+    with pytest.raises(ValueError, match=r"max_cycles_ratio = 0 is out of range \(0, inf\)"):
         search(net, max_cycles_ratio=0, trials=5)

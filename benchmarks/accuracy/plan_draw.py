@@ -93,12 +93,12 @@ def front_plans(space, costs, suite, scale: Scale, info: dict):
     from structconv.search import Problem, run_search
 
     problem = Problem(space, costs, suite, SELECTION_PROXY, ("proxy", "cycles_total"))
-    res = run_search(problem, n_trials=scale.search_trials, seed=0)
+    res = run_search(problem, trials=scale.search_trials, seed=0)
     info.update({"front_size": len(res.front), "trials": res.n_complete, "wall_seconds": res.wall_seconds,
                  "mode": getattr(res, "mode", None) or "nsga2 (run_search default)", "notes": list(res.notes)})
     used, out = set(), []
     for t in scale.front_targets:
-        cands = [(abs(m.breakdown["ratios"]["cycles_total"] - t), i) for i, m in enumerate(res.front) if i not in used]
+        cands = [(abs(m.evaluation.ratios["cycles_total"] - t), i) for i, m in enumerate(res.front) if i not in used]
         if not cands:
             break
         _, i = min(cands)

@@ -59,7 +59,7 @@ def best_uniform(problem):
         params = problem.space.params_of(p)
         idx = [params.get(n, 0) for n in problem.names]
         ev = problem.evaluate(idx)
-        if ev["feasible"] and (best is None or ev["proxy_loss"] < best[2]["proxy_loss"]):
+        if ev.feasible and (best is None or ev.proxy_loss < best[2].proxy_loss):
             best = (p.name, idx, ev)
     return best
 
@@ -77,11 +77,11 @@ def best_random(problem, settings):
         draws += len(M)
         cyc = ct.values["cycles_total"][rows, M].sum(axis=1)
         for idx in M[cyc <= limit * (1 + 1e-9)]:
-            if len(kept) < settings.random_feasible and problem.evaluate(idx)["feasible"]:
+            if len(kept) < settings.random_feasible and problem.evaluate(idx).feasible:
                 kept.append(idx)
     if not kept:
         return None, draws, 0
-    loss = [problem.evaluate(i)["proxy_loss"] for i in kept]
+    loss = [problem.evaluate(i).proxy_loss for i in kept]
     return [int(v) for v in kept[int(np.argmin(loss))]], draws, len(kept)
 
 
@@ -91,8 +91,8 @@ def candidates(problem, settings) -> list:
 
     ex = exact_result(problem)
     lo, hi = settings.cand_window
-    mem = sorted((m for m in ex.front if lo <= m.breakdown["ratios"]["cycles_total"] <= hi + 1e-12),
-                 key=lambda m: (m.breakdown["ratios"]["cycles_total"], m.values))
+    mem = sorted((m for m in ex.front if lo <= m.evaluation.ratios["cycles_total"] <= hi + 1e-12),
+                 key=lambda m: (m.evaluation.ratios["cycles_total"], m.values))
     if len(mem) > settings.k_candidates:
         pos = np.unique(np.round(np.linspace(0, len(mem) - 1, settings.k_candidates)).astype(int))
         mem = [mem[i] for i in pos]
@@ -120,7 +120,7 @@ def pick_all(problem, settings, with_secondary: bool = True) -> tuple[dict, dict
 def describe(problem, idx, kinds) -> dict:
     ev = problem.evaluate(idx)
     plan = problem.space.plan(list(idx))
-    return {"cycles_ratio": ev["ratios"]["cycles_total"], "params_ratio": ev["ratios"]["params"],
-            "energy_ratio": ev["ratios"]["energy_pj"], "proxy_loss": ev["proxy_loss"], "feasible": ev["feasible"],
+    return {"cycles_ratio": ev.ratios["cycles_total"], "params_ratio": ev.ratios["params"],
+            "energy_ratio": ev.ratios["energy_pj"], "proxy_loss": ev.proxy_loss, "feasible": ev.feasible,
             "changed_layers": len(plan.choices),
             "design_layers": sum(ch.kind in kinds for ch in plan.choices.values())}

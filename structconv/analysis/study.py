@@ -239,7 +239,7 @@ def baselines_frame(baselines, metrics=("proxy", "cycles_total", "energy_pj")) -
 
 def _baseline_row(b, metrics) -> dict:
     name = b["name"] if isinstance(b, dict) else b.name
-    ev = b["evaluation"] if isinstance(b, dict) else b.evaluation
+    ev = b["evaluation"] if isinstance(b, dict) else b.evaluation.to_dict(values=True)
     row = {"plan": name, "feasible": bool(ev.get("feasible", True)), **{k: ev.get(k) for k in BASELINE_TOTALS}}
     row.update((m, float(v)) for m, v in zip(metrics, ev.get("values", ())))
     return row

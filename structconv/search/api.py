@@ -1,23 +1,91 @@
-"""``search(...)``: the whole pipeline from references, as `structconv search` runs it."""
+"""One search run from its settings, as `structconv search` runs it: problem, study, extras.
+
+``search_with(SearchSettings)`` resolves the network once (and the presets once, in
+``build_space``), builds the Problem, runs (or resumes) the study, saves the front and,
+when asked, adds the baselines and accuracy in the loop. ``search(model, hw, **kw)``
+is its keyword form.
+"""
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..core import Network, presets_for, resolve_network
+from ..core import Network, resolve_network, write_data_file
 from ..sim import load_accelerator
 from .codesign import load_hw_space
+from .compare import baseline_summary
 from .costs import build_costs
-from .problem import Problem, check_budget_value, check_budgets
-from .proxies import compute_proxies
+from .problem import Problem, check_budgets
+from .proxies import ProxySettings, compute_proxies
+from .results import SearchResult
+from .settings import SearchSettings
 from .space import build_space
 from .space_config import SpaceConfig, load_space_config
-from .journal import check_journal_file
-from .storage import resolve_storage_spec
-from .study import MODES, check_run_args, run_search
+from .study import SRFineTune, front_candidates, run_in_loop, run_search
 
 
+@dataclass(frozen=True)
+class SearchRun:
+    """What one search run made: its result and problem, and the extras the settings asked for."""
+
+    result: SearchResult
+    problem: Problem
+    baselines: dict | None = None
+    in_loop: dict | None = None
+
+
+def search(model, hw="edge-int8", *, log=None, **options) -> tuple[SearchResult, Problem]:
+    """Build everything from references, run (or resume) the study, save the front under ``out``.
+
+    ``options``: the fields of ``SearchSettings`` and ``study.RunSettings`` (trials, seed,
+    out, storage, mode, ...). ``log(message)`` hears the progress notes. Returns (SearchResult, Problem).
+    """
+    run = search_with(SearchSettings.of(model, hw, **options), log=log)
+    return run.result, run.problem
+
+
+def search_with(settings: SearchSettings, network: Network | None = None, log=None) -> SearchRun:
+    """The whole run of ``settings``; ``network``: the model already resolved (else resolved here, once)."""
+    if settings.in_loop is not None:
+        _fine_tuner(settings, None).module()          # a checkpoint of another model fails before the search
+    t0 = time.perf_counter()
+    say = log or (lambda msg: None)
+    if network is None:
+        network, _ = network_for(settings.model, settings.weights)
+    problem = build_problem(settings, network, say)
+    res = run_search(problem, settings.run)
+    out = settings.run.out
+    if out is not None:
+        res.save(out)
+    res = replace(res, total_seconds=time.perf_counter() - t0)
+    run = settings.run
+    baselines = baseline_summary(problem, res, run.trials, run.seed) if settings.baselines else None
+    loop = _in_loop(settings, res, problem) if settings.in_loop is not None else None
+    return SearchRun(res, problem, baselines, loop)
+
+
+def build_problem(settings: SearchSettings, network: Network, say=lambda msg: None) -> Problem:
+    """The search space, its cost and proxy tables, and the Problem over them."""
+    cfg = _space_config(settings.space)
+    hs = load_hw_space(settings.hw_space) if isinstance(settings.hw_space, (str, Path)) else settings.hw_space
+    area = hs.area_budget_mm2 if hs is not None else None
+    acc = load_accelerator(settings.hw)
+    sp = build_space(network, cfg, with_presets=cfg is None)      # the default space: every preset that fits
+    say(f"search space: {len(sp.searched)} layers, {sum(sp.sizes)} choices, 10^{sp.log10_size:.1f} plans")
+    costs = build_costs(sp, acc)
+    check_budgets(costs, settings.budgets, hs, area)                # before the proxies
+    calib = load_calibration(settings.data, network, settings.data_dir)
+    suite = compute_proxies(sp, weights=settings.weights, data=calib, settings=ProxySettings(
+        proxies=settings.proxies, anchors=settings.anchors, seed=settings.run.seed))
+    say(f"proxies: {', '.join(suite.names)} ({suite.seconds:.1f} s)")
+    return Problem(sp, costs, suite, settings.proxy or suite.default_objective, settings.objectives,
+                   settings.budgets, hs, area)
+
+
+# -- the model, its checkpoint, the calibration data -------------------------------------------
 def checkpoint_meta(path) -> dict:
     """The 'meta' dict of a structconv checkpoint ({} for a plain state dict)."""
     from ..nn import read_weights
@@ -68,73 +136,35 @@ def _space_config(space) -> SpaceConfig | None:
     return cfg if isinstance(cfg, SpaceConfig) else None
 
 
-def _space(network: Network, cfg: SpaceConfig | None):
-    """The search space; the default one (cfg None) makes every preset that fits representable."""
-    if cfg is not None:
-        return build_space(network, cfg)
-    return build_space(network, None, extra_plans=list(presets_for(network).values()))
+# -- accuracy in the loop, after the search ---------------------------------------------------
+def _fine_tuner(settings: SearchSettings, network) -> SRFineTune:
+    """SR fine-tuning of the zoo model from the weights, on the data shaped for ``network`` (None: none)."""
+    il = settings.in_loop
+    extra = {"train_size": il.train_size} if il.train_size is not None else {}
+    data = None if network is None else load_calibration(settings.data, network, settings.data_dir, **extra)
+    return SRFineTune(settings.model, data, weights=settings.weights, device=il.device)
 
 
-def _budgets(max_cycles_ratio, max_energy_ratio, max_params_ratio) -> dict:
-    budgets = {k: v for k, v in (("cycles_total", max_cycles_ratio), ("energy_pj", max_energy_ratio),
-                                 ("params", max_params_ratio)) if v is not None}
-    for k, v in budgets.items():
-        check_budget_value(k, v)
-    return budgets
+def _in_loop_study(settings: SearchSettings, plans) -> str:
+    """One study per candidate set and settings: a rerun with other candidates never reads old trials."""
+    il = settings.in_loop
+    key = repr(([p.to_dict() for p in plans], ",".join(map(str, il.epochs)), il.pruner, str(settings.weights),
+                settings.data, settings.data_dir, il.train_size))
+    return "in-loop-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _check_out(out, what: str = "out") -> None:
-    """``out`` is a directory or can become one: its nearest existing ancestor is a directory."""
-    if out is None:
-        return
-    p = Path(out).absolute()
-    while not os.path.lexists(p) and p != p.parent:
-        p = p.parent
-    if not p.is_dir():
-        why = "is not a directory" if p == Path(out).absolute() else f"cannot be created ({str(p)!r} is not a directory)"
-        raise ValueError(f"{what} = {str(out)!r} {why}")
-
-
-def search(model, hw="edge-int8", *, max_cycles_ratio=None, max_energy_ratio=None, max_params_ratio=None,
-           objectives=("proxy", "cycles_total", "energy_pj"), proxy=None, trials: int = 500, timeout=None,
-           storage=None, study=None, workers: int = 1, seed: int = 0, sampler: str = "nsga2", weights=None,
-           data=None, data_dir=None, space=None, hw_space=None, out=None, warm_start: bool = True,
-           population=None, proxies=None, progress: bool = False, anchors: int = 3, log=None,
-           mode: str = "sampler"):
-    """Build everything from references, run (or resume) the study, save the front under ``out``.
-
-    ``model``: a Network or any model reference ``core.resolve_network`` reads (a zoo name,
-    a model file an importer reads). ``space``/``hw_space`` are YAML paths (or objects).
-    ``mode``: sampler | exact | auto (``run_search``). Returns (SearchResult, Problem).
-    """
-    t0 = time.perf_counter()
-    check_run_args(trials, timeout, sampler, workers, population, seed)    # before anything is built or made
-    if mode not in MODES:
-        raise ValueError(f"mode = {mode!r} is not one of {list(MODES)}")
-    _check_out(out)
-    kind, spec = resolve_storage_spec(storage, out)
-    if kind == "journal":
-        _check_out(Path(spec).parent, f"storage {spec!r}: directory")
-        check_journal_file(spec)
-    say = log or (lambda msg: None)
-    network, _ = network_for(model, weights)
-    cfg = _space_config(space)
-    hs = load_hw_space(hw_space) if isinstance(hw_space, (str, Path)) else hw_space
-    area = hs.area_budget_mm2 if hs is not None else None
-    acc = load_accelerator(hw)
-    sp = _space(network, cfg)
-    say(f"search space: {len(sp.searched)} layers, {sum(sp.sizes)} choices, 10^{sp.log10_size:.1f} plans")
-    costs = build_costs(sp, acc)
-    budgets = _budgets(max_cycles_ratio, max_energy_ratio, max_params_ratio)
-    check_budgets(costs, budgets, hs, area)                             # before the proxies
-    calib = load_calibration(data, network, data_dir)
-    suite = compute_proxies(sp, weights=weights, data=calib, proxies=proxies, anchors=anchors, seed=seed)
-    say(f"proxies: {', '.join(suite.names)} ({suite.seconds:.1f} s)")
-    problem = Problem(sp, costs, suite, proxy or suite.default_objective, tuple(objectives), budgets, hs, area)
-    res = run_search(problem, n_trials=trials, timeout=timeout, sampler=sampler, seed=seed, storage=storage,
-                     out_dir=out, study_name=study, workers=workers, warm_start=warm_start,
-                     population_size=population, progress=progress, mode=mode)
-    if out is not None:
-        res.save(out)
-    res.total_seconds = time.perf_counter() - t0
-    return res, problem
+def _in_loop(settings: SearchSettings, res: SearchResult, problem: Problem) -> dict:
+    """Train the candidates; write in_loop.json and the winner as in_loop_best.yaml."""
+    plans = front_candidates(res, problem, settings.in_loop.candidates)
+    if not plans:
+        return {"ranking": [], "best": None, "note": "the front is empty: nothing to train"}
+    out = settings.run.out
+    loop = run_in_loop(plans, _fine_tuner(settings, problem.space.network), budgets=settings.in_loop.epochs,
+                       pruner=settings.in_loop.pruner, storage=os.path.join(out, "in_loop.journal"),
+                       study_name=_in_loop_study(settings, plans))
+    d = loop.to_dict()
+    write_data_file(os.path.join(out, "in_loop.json"), d)
+    if loop.best is not None:
+        best = next(p for p in plans if p.name == loop.best["plan"])
+        best.save(os.path.join(out, "in_loop_best.yaml"))
+    return d

@@ -17,7 +17,7 @@ LANE_KNOBS = ("sum_pool.lanes_per_mac", "sum_pool.adder_lanes")
 
 
 def _knobs(m) -> dict:
-    return dict(m.breakdown.get("hw") or {})
+    return dict(m.evaluation.hw or {})
 
 
 def _structured(result, max_members: int):
@@ -38,9 +38,9 @@ def _lane_values(hs) -> list:
 def _lane_entry(hs, base, kv, ev, v) -> dict:
     hw = hs.accelerator(base, kv)
     return {"lanes_per_mac": v, "adder_lanes": hw.sum_pool.adder_lanes, "macs": hw.num_pes,
-            "cycles_total": int(ev["cycles_total"]), "energy_pj": ev["energy_pj"],
-            "area_mm2": round(ev["area_mm2"], 4),
-            "within_area": hs.area_budget_mm2 is None or ev["area_mm2"] <= hs.area_budget_mm2}
+            "cycles_total": int(ev.cycles_total), "energy_pj": ev.energy_pj,
+            "area_mm2": round(ev.area_mm2, 4),
+            "within_area": hs.area_budget_mm2 is None or ev.area_mm2 <= hs.area_budget_mm2}
 
 
 def _lane_sweep(problem, m, lpm_vals) -> tuple[np.ndarray, list]:
@@ -51,14 +51,14 @@ def _lane_sweep(problem, m, lpm_vals) -> tuple[np.ndarray, list]:
     for v in lpm_vals:
         kv = dict(kv0, **{LANE_KNOBS[0]: v})
         ev = problem.evaluate(list(m.index), kv)
-        cycles.append(ev["cycles_total"])
+        cycles.append(ev.cycles_total)
         entries.append(_lane_entry(hs, base, kv, ev, v))
     return np.asarray(cycles, float), entries
 
 
 def _flow_sweep(problem, m) -> tuple[list, list]:
     evs = [problem.evaluate(list(m.index), dict(_knobs(m), **{"mac_array.dataflow": df})) for df in DATAFLOWS]
-    return [ev["cycles_total"] for ev in evs], [ev["energy_pj"] for ev in evs]
+    return [ev.cycles_total for ev in evs], [ev.energy_pj for ev in evs]
 
 
 def _front_hardware(problem, front) -> tuple[dict, list]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..core import Choice, Dense, Layer, Network, Plan, choice_kinds, count_ops, resolve_plan
+from ..core import (Choice, Dense, Layer, Network, Plan, choice_kinds, count_ops, presets_for, resolve_plan,
+                    shown)
 from .space_config import Rule, SpaceConfig
 
 DENSE = Dense()
@@ -49,6 +50,13 @@ class SearchSpace:
     network: Network
     layers: tuple[LayerSpace, ...]          # every network layer, in network order
     config: SpaceConfig = field(default_factory=SpaceConfig, compare=False)
+    presets: tuple[Plan, ...] = field(default=(), compare=False)   # the network's presets, resolved once
+
+    def __getstate__(self):                 # Plans hold mapping proxies: presets travel in their saved form
+        return {**self.__dict__, "presets": [p.to_dict() for p in self.presets]}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, presets=tuple(Plan.from_dict(p) for p in state["presets"]))
 
     def __post_init__(self):
         if not self.searched:
@@ -93,9 +101,18 @@ class SearchSpace:
         choices = {ls.name: ls.choices[i] for ls, i in zip(self.layers, idx) if i != 0}     # 0 is dense
         return Plan(choices, name=name, model=self.network.name)
 
-    def params_of(self, plan: Plan) -> dict[str, int]:
-        """{layer: index} for the searched layers (ValueError if a choice is outside the space)."""
-        plan = resolve_plan(plan, self.network)
+    def params_of(self, plan) -> dict[str, int]:
+        """{layer: index} for the searched layers (ValueError if a choice is outside the space).
+
+        A Plan is read as a plan of this network, resolved already (``core.resolve_plan``); any
+        other reference is resolved here.
+        """
+        if not isinstance(plan, Plan):
+            plan = resolve_plan(plan, self.network)
+        unknown = sorted(set(plan.choices) - set(self.network.layer_names))
+        if unknown:
+            raise ValueError(f"plan {shown(plan.name)} names layer {shown(unknown[0])}, which network "
+                             f"{shown(self.network.name)} does not have")
         for ls in self.layers:
             if len(ls) == 1 and plan.choice_for(ls.name) != DENSE:
                 raise ValueError(f"plan {plan.name!r} changes layer {ls.name!r}, which the search space keeps dense")
@@ -144,15 +161,19 @@ def _check_names(network: Network, config: SpaceConfig) -> None:
         raise ValueError(f"search space names layer(s) {unknown} that network {network.name!r} does not have")
 
 
-def build_space(network: Network, config: SpaceConfig | None = None, extra_plans=()) -> SearchSpace:
+def build_space(network: Network, config: SpaceConfig | None = None, extra_plans=(),
+                with_presets: bool = False) -> SearchSpace:
     """The search space of ``network`` under ``config`` (default grid when None).
 
-    ``extra_plans``: plans (or plan references) whose choices must be representable
-    (the presets the study enqueues); their choices are added to non-excluded layers.
+    The network's presets (``core.presets_for``) are resolved once and kept as
+    ``space.presets`` (the study's seeds, the baselines). ``extra_plans``: plans (or plan
+    references) whose choices must be representable; ``with_presets`` adds the presets to
+    them. Their choices are added to non-excluded layers.
     """
     config = config or SpaceConfig()
     _check_names(network, config)
-    plans = [resolve_plan(p, network) for p in extra_plans]
+    presets = tuple(resolve_plan(p, network) for p in presets_for(network).values())
+    plans = [resolve_plan(p, network) for p in extra_plans] + (list(presets) if with_presets else [])
     layers = []
     for layer in network.layers:
         if config.excluded(layer.name):
@@ -160,4 +181,4 @@ def build_space(network: Network, config: SpaceConfig | None = None, extra_plans
             continue
         extra = [p.choice_for(layer.name) for p in plans]
         layers.append(LayerSpace(layer, layer_choices(layer, config.rule_for(layer), extra)))
-    return SearchSpace(network, tuple(layers), config)
+    return SearchSpace(network, tuple(layers), config, presets)

@@ -30,6 +30,9 @@ import time
 import weakref
 from pathlib import Path
 
+from .._optuna import optuna, submodule, trial_state
+from ..evaluation import TRIAL_ATTR
+
 MAX_JOURNAL_BYTES = 4 << 30                         # 4 GiB: ~200k trials; replay holds it all in memory
 MAX_LINE_BYTES = 16 << 20
 WORKER_PREFIX = "structconv"
@@ -56,8 +59,8 @@ class _FlockLock:
 
 
 def backend_class():
-    from optuna.storages.journal import JournalFileBackend
-    from optuna.storages.journal._file import BaseJournalFileLock
+    JournalFileBackend = submodule("storages.journal").JournalFileBackend
+    BaseJournalFileLock = submodule("storages.journal._file").BaseJournalFileLock
 
     class FastJournalFileBackend(JournalFileBackend):
         """Optuna's file backend with an flock and one O_APPEND write per batch of lines."""
@@ -66,23 +69,23 @@ def backend_class():
             lock = _FlockLock(file_path)
             BaseJournalFileLock.register(_FlockLock)
             super().__init__(file_path, lock_obj=lock)
-            self._fsync = fsync
+            self.path, self.flock, self.fsync = file_path, lock, fsync
 
         def append_logs(self, logs) -> None:
             data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
-            self._lock.acquire()
+            self.flock.acquire()
             try:
-                fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
                 try:
                     view = memoryview(data)
                     while view:
                         view = view[os.write(fd, view):]
-                    if self._fsync:
+                    if self.fsync:
                         os.fsync(fd)
                 finally:
                     os.close(fd)
             finally:
-                self._lock.release()
+                self.flock.release()
 
     return FastJournalFileBackend
 
@@ -248,9 +251,11 @@ def token_of(worker_id) -> str | None:
 
 # -- the storage: Optuna's JournalStorage, whose worker ids name a lease ----------------------
 def storage_class():
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal._storage import JournalStorageReplayResult
-    from optuna.trial import TrialState
+    """Optuna's JournalStorage extended by subclassing (its replay and worker id are internals of Optuna's:
+    the one place the search depends on them, pinned by tests/test_search_faults.py)."""
+    JournalStorage = optuna().storages.JournalStorage
+    JournalStorageReplayResult = submodule("storages.journal._storage").JournalStorageReplayResult
+    TrialState = trial_state()
 
     class OwnerReplay(JournalStorageReplayResult):
         """The replay, also remembering the worker id whose record made each trial RUNNING."""
@@ -281,7 +286,7 @@ def storage_class():
             self._start()
 
         def _start(self) -> None:
-            self.lease = Lease(self._backend._file_path)
+            self.lease = Lease(self._backend.path)
             self._worker_id_prefix = f"{WORKER_PREFIX}:{self.lease.token}:"
             self._thread_lock = threading.Lock()
             self._replay_result = OwnerReplay(self._worker_id_prefix)
@@ -307,51 +312,50 @@ def open_journal(path: Path, fsync: bool = False):
     return storage_class()(backend_class()(str(path), fsync=fsync))
 
 
-def recover_dead_trials(study) -> tuple[list[int], dict[int, int], list[int]]:
+def recover_dead_trials(study, storage) -> tuple[list[int], dict[int, int], list[int]]:
     """Fail the RUNNING trials whose worker is dead and enqueue their parameters again.
 
-    Returns (failed trial numbers, {failed: its retry's number}, RUNNING trials of
-    unknown owners left alone). Safe to call from any process at any time: a trial
-    is failed only when its owner's lease is free, and only one caller wins each FAIL.
+    ``storage``: the storage object ``study`` was opened on. Returns (failed trial numbers,
+    {failed: its retry's number}, RUNNING trials of unknown owners left alone). Safe to
+    call from any process at any time: a trial is failed only when its owner's lease is
+    free, and only one caller wins each FAIL.
     """
-    from optuna.exceptions import UpdateFinishedTrialError
-    from optuna.trial import TrialState
-
-    storage = study._storage
     owner_token = getattr(storage, "owner_token", None)
     if owner_token is None:
         return [], {}, []
-    directory = storage.lease.dir
+    TrialState = trial_state()
+    study_id = storage.get_study_id_from_name(study.study_name)
     failed, retried, unknown = [], {}, []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        token = owner_token(t._trial_id)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+        token = owner_token(trial_id)
         if token is None:
             unknown.append(t.number)
-            continue
-        if token == storage.lease.token or lease_alive(directory, token):
-            continue
-        try:
-            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
-                continue
-        except UpdateFinishedTrialError:             # another process failed it first
-            continue
-        failed.append(t.number)
-        retry = _enqueue_retry(study, t)
-        if retry is not None:
-            retried[t.number] = retry
-    sweep_leases(directory)
+        elif token != storage.lease.token and not lease_alive(storage.lease.dir, token) \
+                and _fail(storage, trial_id):
+            failed.append(t.number)
+            retry = _enqueue_retry(study, t)
+            if retry is not None:
+                retried[t.number] = retry
+    sweep_leases(storage.lease.dir)
     return failed, retried, unknown
+
+
+def _fail(storage, trial_id: int) -> bool:
+    """Mark a RUNNING trial FAIL; False when another process finished or failed it first."""
+    try:
+        return bool(storage.set_trial_state_values(trial_id, trial_state().FAIL))
+    except optuna().exceptions.UpdateFinishedTrialError:
+        return False
 
 
 def _enqueue_retry(study, t) -> int | None:
     params = {**(t.system_attrs.get("fixed_params") or {}), **t.params}
     if not params:                                   # died before its first suggestion: nothing to retry
         return None
-    attrs = {k: v for k, v in t.user_attrs.items() if k != "breakdown"}
+    attrs = {k: v for k, v in t.user_attrs.items() if k != TRIAL_ATTR}
     attrs["retry_of"] = t.number
     study.enqueue_trial(params, user_attrs=attrs)
-    from optuna.trial import TrialState
-
     mine = [w.number for w in study.get_trials(deepcopy=False)
-            if w.user_attrs.get("retry_of") == t.number and w.state != TrialState.FAIL]
+            if w.user_attrs.get("retry_of") == t.number and w.state != trial_state().FAIL]
     return mine[-1] if mine else None

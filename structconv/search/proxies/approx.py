@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Choice, Layer, Part
-from ..core import project as numpy_project
+from ...core import Choice, Layer, Part
+from ...core import project as numpy_project
 
 SAME, PROJECT, DW_PW, LOW_RANK = "same", "project", "dw_pw", "low_rank"
 FITTED = (DW_PW, LOW_RANK)
@@ -57,7 +57,7 @@ def kronecker_project(X: np.ndarray, structure) -> np.ndarray:
     try:
         import torch
 
-        from ..nn import project
+        from ...nn import project
     except ImportError:                             # pragma: no cover - torch is a dependency
         return numpy_project(X, structure.c, structure.n)
     with torch.no_grad():

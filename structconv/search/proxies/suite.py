@@ -1,7 +1,7 @@
 """Accuracy proxies of (model, Plan) before any training: the suite of tables one search uses.
 
-``compute_proxies`` runs the registered proxies (``proxy_terms.py``; metadata in
-``proxy_registry.py``) that apply: the cost proxies always, the torch ones when a
+``compute_proxies`` runs the registered proxies (``terms.py``; metadata in
+``registry.py``) that apply: the cost proxies always, the torch ones when a
 torch model of the network exists, the weight ones when a checkpoint is given.
 """
 from __future__ import annotations
@@ -10,12 +10,15 @@ import contextlib
 import time
 from dataclasses import dataclass, field, replace
 
-from ..core import count_ops
-from . import proxy_terms  # noqa: F401  (registers the built-in proxies)
+from typing import Callable
+
+from ...core import count_ops
+from ..bounds import check
+from ..space import SearchSpace
+from . import terms  # noqa: F401  (registers the built-in proxies)
 from .approx import FITTED, method
-from .proxy_registry import ProxyTable, list_proxies
-from .proxy_terms import LayerWork, ProxyRun
-from .space import SearchSpace
+from .registry import ProxyTable, list_proxies
+from .terms import LayerWork, ProxyRun
 from .torch_eval import TorchEval, calibration_batch, load_weights
 
 # The first one computed is the default. residual had the highest Kendall tau on the held-out plans
@@ -123,10 +126,46 @@ def _tables(run: ProxyRun, names: list[str], progress=None) -> dict[str, ProxyTa
 
 
 # -- the suite --------------------------------------------------------------------------------
-def compute_proxies(space: SearchSpace, model=None, weights=None, data=None, proxies=None,
-                    calib_size: int = 128, anchors: int = 3, seed: int = 0, progress=None,
-                    torch_threads: int = 1, bn_recalibrate: bool = True) -> ProxySuite:
-    """Build the proxy tables for ``space``.
+@dataclass(frozen=True)
+class ProxySettings:
+    """Which proxies run and how (``compute_proxies``'s options).
+
+    proxies: names to compute (default: every table proxy that applies; heavy ones such
+        as naswot only for networks under 1 GMAC).
+    calib_size / seed: the calibration batch (capped by the network's size) and the seed of
+        the random init, inputs and targets. anchors: choices measured per layer by the
+        interpolated proxies. progress: ``progress(layer_index, layers, name)`` per layer.
+    bn_recalibrate: the loss-based proxies re-estimate BatchNorm statistics on the
+        calibration batch after projecting (adaptive BN), as pruning-candidate
+        evaluation does (EagleEye); False evaluates with the dense running statistics.
+    """
+
+    proxies: tuple | list | None = None
+    calib_size: int = 128
+    anchors: int = 3
+    seed: int = 0
+    progress: Callable | None = None
+    torch_threads: int = 1
+    bn_recalibrate: bool = True
+
+    def __post_init__(self):
+        check(self, ("anchors", "seed"))
+
+
+@dataclass(frozen=True)
+class _TorchInputs:
+    """What the torch proxies read: the model, its weights, calibration data and the settings."""
+
+    model: object
+    weights: object
+    data: object
+    settings: ProxySettings
+    dense_macs: float
+
+
+def compute_proxies(space: SearchSpace, model=None, weights=None, data=None,
+                    settings: ProxySettings | None = None, **options) -> ProxySuite:
+    """Build the proxy tables for ``space`` (``options``: the fields of ``ProxySettings``).
 
     model: a torch nn.Module whose Conv2d/Linear names are the network's layer names;
         None builds ``structconv.nn.build_module(network)`` (seeded init) when torch
@@ -135,40 +174,35 @@ def compute_proxies(space: SearchSpace, model=None, weights=None, data=None, pro
         only weight-free proxies run (``residual``/``projection_loss`` are skipped).
     data: calibration data (DataBundle, Dataset or (x, y) tensors); None uses seeded
         random inputs and, with weights, the dense model's own predictions as targets.
-    proxies: names to compute (default: every table proxy that applies; heavy ones such
-        as naswot only for networks under 1 GMAC).
-    bn_recalibrate: the loss-based proxies re-estimate BatchNorm statistics on the
-        calibration batch after projecting (adaptive BN), as pruning-candidate
-        evaluation does (EagleEye); False evaluates with the dense running statistics.
     """
+    settings = settings if settings is not None else ProxySettings(**options)
     t0 = time.perf_counter()
     suite = ProxySuite(space, weights=str(weights) if weights is not None else None)
     dense_macs = sum(count_ops(layer).mults for layer in space.network.layers)
-    wanted = _wanted(proxies, dense_macs, suite.notes)
+    wanted = _wanted(settings.proxies, dense_macs, suite.notes)
     known = list_proxies()
     suite.tables.update(_tables(ProxyRun(space), [n for n in wanted if not known[n].needs_torch]))
     if weights is None:
         wanted = _drop_weight_proxies(wanted, suite.notes)
     torch_names = [n for n in wanted if known[n].needs_torch]
     if torch_names or weights is not None:
-        _torch_suite(suite, torch_names, model, weights, data, dict(
-            calib_size=calib_size, anchors=anchors, seed=seed, progress=progress, dense_macs=dense_macs,
-            bn_recalibrate=bn_recalibrate), torch_threads)
+        _torch_suite(suite, torch_names, _TorchInputs(model, weights, data, settings, dense_macs))
     suite.seconds = time.perf_counter() - t0
     return suite
 
 
-def _torch_suite(suite, names, model, weights, data, opts: dict, torch_threads: int) -> None:
+def _torch_suite(suite, names, inputs: _TorchInputs) -> None:
     try:
         import torch
     except ImportError:                                 # pragma: no cover - torch is a dependency
         suite.notes.append("torch is not installed: zero-cost proxies skipped")
         return
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(torch_threads)))     # shared CPUs: 1 thread is often 10x faster
+    n = max(1, int(inputs.settings.torch_threads))
+    torch.set_num_threads(n)                            # shared CPUs: 1 thread is often 10x faster
     try:
-        with _threadpool_limit(max(1, int(torch_threads))):
-            _torch_tables(suite, names, model, weights, data, **opts)
+        with _threadpool_limit(n):
+            _torch_tables(suite, names, inputs)
     finally:
         torch.set_num_threads(threads)
 
@@ -184,7 +218,7 @@ def _threadpool_limit(n: int):
 def _default_model(suite: ProxySuite, net, weights):
     """structconv.nn's zoo module of the network (seeded init), or None with a note why not."""
     try:
-        from ..nn import build_module
+        from ...nn import build_module
         return build_module(net)
     except (ValueError, ImportError) as e:
         if weights is not None:
@@ -202,34 +236,36 @@ def _load_into(suite: ProxySuite, model, weights) -> None:
         load_weights(model, weights)
 
 
-def _evaluator(suite, model, weights, data, calib_size, seed, dense_macs, bn_recalibrate) -> TorchEval:
-    net = suite.space.network
-    _load_into(suite, model, weights)
-    calib_size = int(max(4, min(calib_size, 32e9 // max(1, dense_macs))))
-    x, y = calibration_batch(net, data, calib_size, seed)
-    if data is None:
-        suite.notes.append(f"no calibration data: {calib_size} seeded N(0,1) inputs"
-                           + (" with the dense model's predictions as targets" if weights is not None else ""))
-    return TorchEval(net, model, x, y, weights is not None, seed, bn_recalibrate)
+def _evaluator(suite, model, inputs: _TorchInputs) -> TorchEval:
+    net, s = suite.space.network, inputs.settings
+    _load_into(suite, model, inputs.weights)
+    calib_size = int(max(4, min(s.calib_size, 32e9 // max(1, inputs.dense_macs))))
+    x, y = calibration_batch(net, inputs.data, calib_size, s.seed)
+    if inputs.data is None:
+        targets = " with the dense model's predictions as targets" if inputs.weights is not None else ""
+        suite.notes.append(f"no calibration data: {calib_size} seeded N(0,1) inputs{targets}")
+    return TorchEval(net, model, x, y, inputs.weights is not None, s.seed, s.bn_recalibrate)
 
 
-def _torch_tables(suite, names, model, weights, data, calib_size, anchors, seed, progress, dense_macs,
-                  bn_recalibrate) -> None:
+def _torch_tables(suite, names, inputs: _TorchInputs) -> None:
     import torch
 
-    torch.manual_seed(seed)
-    model = model if model is not None else _default_model(suite, suite.space.network, weights)
+    s = inputs.settings
+    torch.manual_seed(s.seed)
+    model = inputs.model
+    if model is None:
+        model = _default_model(suite, suite.space.network, inputs.weights)
     if model is None:
         return
-    ev = suite.evaluator = _evaluator(suite, model, weights, data, calib_size, seed, dense_macs, bn_recalibrate)
-    run = ProxyRun(suite.space, ev, anchors)
+    ev = suite.evaluator = _evaluator(suite, model, inputs)
+    run = ProxyRun(suite.space, ev, s.anchors)
     known = list_proxies()
     for n in list(names):
         reason = known[n].prepare(run) if known[n].prepare else None
         if reason:
             suite.notes.append(reason)
             names.remove(n)
-    tables = _tables(run, names, progress)
+    tables = _tables(run, names, s.progress)
     if any(method(ls.layer, ch) in FITTED for ls in suite.space.searched for ch in ls.choices):
         suite.notes.append(FIT_NOTE)
     suite.tables.update(tables)

@@ -29,9 +29,9 @@ import math
 
 import numpy as np
 
-from ..core import Dense, count_ops
+from ...core import Dense, count_ops
 from .approx import LayerApprox
-from .proxy_registry import Proxy, proxy, register_proxy
+from .registry import Proxy, proxy, register_proxy
 
 DENSE = Dense()
 

@@ -4,7 +4,7 @@ A ``Proxy`` says what it is (name, one-line description), which way is better,
 whether it needs trained weights or torch, and how to compute it: ``row(run, work)``
 gives its per-choice terms for one searched layer, ``base(run)`` the constant the
 terms are added to. Adding a proxy is one ``@proxy(...)``-decorated function
-(see ``proxy_terms.py``); the suite, the CLI and the docs read this registry.
+(see ``terms.py``); the suite, the CLI and the docs read this registry.
 
 A table proxy scores a plan in O(layers): ``score = base + reduce(table[l, index_l])``.
 """

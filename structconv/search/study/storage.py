@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import fcntl
 import os
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .._optuna import optuna, quiet
 from .journal import check_journal, check_journal_file, open_journal, repair_journal
 
 RDB_SCHEMES = ("postgresql", "postgres", "sqlite", "mysql")
 JOURNAL_SUFFIXES = (".journal", ".jsonl", ".log")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a study lives: its storage's kind ('journal' | 'rdb' | 'memory') and spec, the study's name."""
+
+    kind: str
+    spec: str
+    name: str
 
 
 def describe(spec) -> str:
@@ -79,28 +89,27 @@ def open_storage(kind: str, spec: str, heartbeat_interval: int = 10, grace_perio
     ``check`` repairs and validates a journal file first: only where no other
     process writes to it (the parent of the workers, holding the directory lock).
     """
-    import optuna
-
+    storages = optuna().storages
     if kind == "memory":
-        return optuna.storages.InMemoryStorage()
+        return storages.InMemoryStorage()
     if kind == "journal":
         return _open_journal_checked(Path(spec), fsync, check)
-    from optuna.storages import RDBStorage
-
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    quiet()
+    retry = _retry_callback(storages, max_retry)
     try:
-        from optuna.storages import RetryHeartbeatStaleTrialCallback as _Retry
-        retry = {"heartbeat_stale_trial_callback": _Retry(max_retry=max_retry)}
-    except ImportError:                              # optuna < 4.9
-        from optuna.storages import RetryFailedTrialCallback as _Retry
-        retry = {"failed_trial_callback": _Retry(max_retry=max_retry)}
-    try:
-        return RDBStorage(spec, heartbeat_interval=heartbeat_interval,
-                          grace_period=grace_period or 3 * heartbeat_interval, **retry,
-                          engine_kwargs={"pool_pre_ping": True})
+        return storages.RDBStorage(spec, heartbeat_interval=heartbeat_interval,
+                                   grace_period=grace_period or 3 * heartbeat_interval, **retry,
+                                   engine_kwargs={"pool_pre_ping": True})
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"storage {describe(spec)!r} cannot be opened: {first[:300]}") from None
+
+
+def _retry_callback(storages, max_retry: int) -> dict:
+    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):
+        retry = storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+        return {"heartbeat_stale_trial_callback": retry}
+    return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}   # optuna < 4.9
 
 
 def _open_journal_checked(path: Path, fsync: bool, check: bool):

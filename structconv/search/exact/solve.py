@@ -1,7 +1,7 @@
 """The exact solver on a search Problem: its objectives and budgets as per-layer tables, the front as a result.
 
 ``exact_front(problem)`` returns the exact feasible Pareto front of the problem's
-objectives (``exact.pareto_front``), when every objective and budget is a sum over
+objectives (``knapsack.pareto_front``), when every objective and budget is a sum over
 layers (``Problem.not_additive`` says why not). ``exact_result`` turns it into the
 same ``SearchResult`` a study yields, with ``mode = "exact"`` and every member's
 origin ``exact``. ``exact_seed_plans`` gives the sampler its seeds from the exact
@@ -14,10 +14,11 @@ import time
 
 import numpy as np
 
-from ..core import pareto_mask
-from .exact import ExactFront, pareto_front, prune
-from .problem import BUDGETS, COST_OBJECTIVES, Problem
-from .results import FrontMember, SearchResult
+from ...core import pareto_mask
+from ..evaluation import COST_OBJECTIVES
+from ..problem import BUDGETS, Problem
+from ..results import FrontMember, SearchResult, result_of
+from .knapsack import ExactFront, pareto_front, prune
 
 
 def objective_table(problem: Problem, name: str) -> tuple[np.ndarray, float]:
@@ -64,11 +65,11 @@ def _members(problem: Problem, front: ExactFront, notes: list) -> list[FrontMemb
     model, out, dropped = problem.space.network.name, [], 0
     for i, idx in enumerate(front.plans):
         ev = problem.evaluate(idx)
-        if not ev["feasible"]:                       # a budget met in the tables' sum, missed by rounding
+        if not ev.feasible:                          # a budget met in the tables' sum, missed by rounding
             dropped += 1
             continue
-        out.append(FrontMember(None, problem.space.plan(list(idx), name=f"front-{i:03d}"), tuple(int(j) for j in idx),
-                               tuple(ev["values"]), problem.breakdown(ev), "exact"))
+        plan = problem.space.plan(list(idx), name=f"front-{i:03d}")
+        out.append(FrontMember(None, plan, tuple(int(j) for j in idx), ev.values, ev, "exact"))
     if dropped:
         notes.append(f"{dropped} exact point(s) at a budget's edge were infeasible after rounding: dropped")
     # the DP adds tables rounded to 2^-40 of their largest total; totals that are equal in the
@@ -88,13 +89,11 @@ def exact_result(problem: Problem, max_points: int | None = None) -> SearchResul
     members = _members(problem, front, notes)
     best = None
     if members and (problem.constrained or len(problem.objectives) == 1):
-        b = min(members, key=lambda m: (m.breakdown["proxy_loss"], m.values))
-        best = FrontMember(None, b.plan, b.index, b.values, dict(b.breakdown), "exact").renamed(
-            "best", problem.space.network.name)
-    wall = time.perf_counter() - t0
-    return SearchResult("exact", "none", problem.objectives, problem.proxy, dict(problem.budgets), members, best,
-                        len(members), len(members), 0, wall, front.seconds, dict(problem.costs.dense),
-                        problem.costs.hw.name, notes, problem.proxies.to_dict(), mode="exact")
+        b = min(members, key=lambda m: (m.evaluation.proxy_loss, m.values))
+        best = b.renamed("best", problem.space.network.name)
+    return result_of(problem, members, best, study_name="exact", storage="none", n_complete=len(members),
+                     n_feasible=len(members), n_failed=0, wall_seconds=time.perf_counter() - t0,
+                     eval_seconds=front.seconds, notes=notes, mode="exact")
 
 
 # -- seeds for the sampler ---------------------------------------------------------------

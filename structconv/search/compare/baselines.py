@@ -15,27 +15,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import Plan
-from .problem import Problem
-from .seeds import budget_cost, loss_table, preset_plans, uniform_plans
+from ...core import Plan
+from ..evaluation import Evaluation
+from ..problem import Problem
+from ..study import preset_plans, uniform_plans
+from .lagrangian import budget_cost, loss_table
 
 
-@dataclass
+@dataclass(frozen=True)
 class BaselinePlan:
     name: str
     plan: Plan
     index: tuple
-    evaluation: dict
+    evaluation: Evaluation
 
     @property
     def feasible(self) -> bool:
-        return self.evaluation["feasible"]
+        return self.evaluation.feasible
 
     def to_dict(self) -> dict:
         ev = self.evaluation
-        return {"name": self.name, "plan": self.plan.name, "feasible": ev["feasible"],
-                "cycles_total": int(ev["cycles_total"]), "energy_pj": ev["energy_pj"], "params": int(ev["params"]),
-                "mults": int(ev["mults"]), "ratios": ev["ratios"], "proxies": ev["proxies"]}
+        return {"name": self.name, "plan": self.plan.name, "feasible": ev.feasible,
+                "cycles_total": int(ev.cycles_total), "energy_pj": ev.energy_pj, "params": int(ev.params),
+                "mults": int(ev.mults), "ratios": ev.ratios, "proxies": ev.proxies}
 
 
 def _cost_matrix(problem: Problem, metric: str | None = None):
@@ -47,7 +49,7 @@ def _cost_matrix(problem: Problem, metric: str | None = None):
     return ct.values[metric] / ct.dense[metric], ct.base[metric] / ct.dense[metric]
 
 
-def _wrap(problem: Problem, name: str, idx) -> BaselinePlan:
+def wrap(problem: Problem, name: str, idx) -> BaselinePlan:
     idx = tuple(int(i) for i in idx)
     return BaselinePlan(name, problem.space.plan(list(idx), name=name), idx, problem.evaluate(list(idx)))
 
@@ -66,7 +68,7 @@ def greedy(problem: Problem, iters: int = 80) -> BaselinePlan:
         return np.argmin(c, axis=1)                     # the cheapest allowed choice per layer
 
     def feasible(idx):
-        return problem.evaluate(idx)["feasible"]
+        return problem.evaluate(idx).feasible
 
     if not problem.budgets:
         raise ValueError("greedy needs a budget (max_cycles_ratio, max_energy_ratio or max_params_ratio)")
@@ -74,9 +76,9 @@ def greedy(problem: Problem, iters: int = 80) -> BaselinePlan:
     hi = float(np.nanmax(sens)) + 1e-12
     best = plan_at(hi)
     if not feasible(best):
-        return _wrap(problem, "greedy", best)           # nothing meets the budget: the cheapest plan
+        return wrap(problem, "greedy", best)           # nothing meets the budget: the cheapest plan
     if feasible(plan_at(lo)):
-        return _wrap(problem, "greedy", plan_at(lo))
+        return wrap(problem, "greedy", plan_at(lo))
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
         idx = plan_at(mid)
@@ -84,7 +86,7 @@ def greedy(problem: Problem, iters: int = 80) -> BaselinePlan:
             hi, best = mid, idx
         else:
             lo = mid
-    return _wrap(problem, "greedy", best)
+    return wrap(problem, "greedy", best)
 
 
 def uniform(problem: Problem) -> tuple[BaselinePlan | None, list[BaselinePlan]]:
@@ -95,9 +97,9 @@ def uniform(problem: Problem) -> tuple[BaselinePlan | None, list[BaselinePlan]]:
     for p in plans:
         params = problem.space.params_of(p)
         idx = [params.get(n, 0) for n in problem.names]
-        out.append(_wrap(problem, p.name, idx))
+        out.append(wrap(problem, p.name, idx))
     feas = [b for b in out if b.feasible]
-    best = min(feas, key=lambda b: b.evaluation["proxy_loss"]) if feas else None
+    best = min(feas, key=lambda b: b.evaluation.proxy_loss) if feas else None
     return best, out
 
 
@@ -111,6 +113,21 @@ def best_random(problem: Problem, n: int, seed: int = 0) -> BaselinePlan | None:
     best = None
     for idx in random_plans(problem, n, seed):
         ev = problem.evaluate(list(idx))
-        if ev["feasible"] and (best is None or ev["proxy_loss"] < best.evaluation["proxy_loss"]):
+        if ev.feasible and (best is None or ev.proxy_loss < best.evaluation.proxy_loss):
             best = BaselinePlan("random", problem.space.plan(list(idx), name="random"), idx, ev)
     return best
+
+
+def baseline_summary(problem: Problem, result, trials: int, seed: int) -> dict:
+    """The search's best plan beside the uniform, greedy and random baselines (each as its dict, None where
+    none is feasible or applies); co-design has none of the three."""
+    out = {}
+    if problem.hw_space is None:
+        best_u, _ = uniform(problem)
+        out["uniform"] = best_u.to_dict() if best_u else None
+        out["greedy"] = greedy(problem).to_dict() if problem.budgets else None
+        r = best_random(problem, trials, seed)
+        out["random"] = r.to_dict() if r else None
+    if result.best is not None:
+        out["search"] = result.best.to_dict()
+    return out

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from .proxy_registry import ProxyTable
+from .registry import ProxyTable
 
 FIXED = ("plan_id", "plan_file", "split", "cycles_ratio", "accuracy_mean")
 SPLITS = ("calibration", "held_out")

@@ -14,44 +14,43 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from ..core import preset_kind, presets_for
-from .baselines import BaselinePlan, _wrap, best_random, greedy, uniform
-from .problem import Problem
-from .seeds import budget_cost, lagrangian_for_budget, loss_table
-from .solve import exact_result
+from ...core import preset_kind
+from ..exact import exact_result
+from ..problem import Problem
+from ..study import run_search
+from .baselines import BaselinePlan, best_random, greedy, uniform, wrap
+from .lagrangian import budget_cost, lagrangian_for_budget, loss_table
 
 
 def _lagrangian(problem: Problem) -> BaselinePlan | None:
     cost, base = budget_cost(problem)
     idx = lagrangian_for_budget(loss_table(problem), cost, base, 1.0)   # every budget scaled to 1 each
-    return None if idx is None else _wrap(problem, "greedy_lagrangian", idx)
+    return None if idx is None else wrap(problem, "greedy_lagrangian", idx)
 
 
 def _rule_preset(problem: Problem) -> BaselinePlan | None:
     out = []
-    for name, plan in presets_for(problem.space.network).items():
-        if preset_kind(name) == "rule" and problem.space.contains(plan):
+    for plan in problem.space.presets:
+        if preset_kind(plan.name) == "rule" and problem.space.contains(plan):
             p = problem.space.params_of(plan)
-            out.append(_wrap(problem, f"preset:{name}", [p.get(n, 0) for n in problem.names]))
+            out.append(wrap(problem, f"preset:{plan.name}", [p.get(n, 0) for n in problem.names]))
     feas = [b for b in out if b.feasible]
-    return min(feas, key=lambda b: b.evaluation["proxy_loss"]) if feas else None
+    return min(feas, key=lambda b: b.evaluation.proxy_loss) if feas else None
 
 
 def compare(problem: Problem, trials: int = 500, seed: int = 0, in_loop_best=None) -> dict:
     """method -> BaselinePlan (None where a method found no feasible plan)."""
-    from .study import run_search
-
     if len(problem.budgets) != 1 or len(problem.objectives) != 2:
         raise ValueError("compare needs one budget and two objectives (proxy and one cost): the same question "
                          "for every method")
     ex = exact_result(problem)
-    s = run_search(problem, n_trials=trials, seed=seed, warm_start=False, mode="sampler")
-    out = {"exact": None if ex.best is None else _wrap(problem, "exact", ex.best.index),
-           "sampler": None if s.best is None else _wrap(problem, "sampler", s.best.index),
+    s = run_search(problem, trials=trials, seed=seed, warm_start=False, mode="sampler")
+    out = {"exact": None if ex.best is None else wrap(problem, "exact", ex.best.index),
+           "sampler": None if s.best is None else wrap(problem, "sampler", s.best.index),
            "greedy": greedy(problem), "greedy_lagrangian": _lagrangian(problem), "uniform": uniform(problem)[0],
            "rule_preset": _rule_preset(problem), "random": best_random(problem, trials, seed)}
     if in_loop_best is not None:
-        out["in_loop"] = _wrap(problem, "in_loop", problem.space.params_of(in_loop_best).values())
+        out["in_loop"] = wrap(problem, "in_loop", problem.space.params_of(in_loop_best).values())
     return {k: (v if v is None or v.feasible else None) for k, v in out.items()}
 
 

@@ -15,34 +15,29 @@ budget's epochs, decompose, evaluate; ``device`` picks the accelerator); any cal
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
 from dataclasses import dataclass, field
 
-from ..core import Plan
+from ...core import Plan
+from .._optuna import optuna, quiet, trial_state
+from ..bounds import BOUNDS, Increasing
 from .storage import open_storage, resolve_storage_spec
-from .workers import quiet_optuna
-
-PRUNERS = ("sha", "hyperband", "none")
 
 
 def make_pruner(name: str, budgets):
-    import optuna
-
-    if name not in PRUNERS:
-        raise ValueError(f"pruner = {name!r} is not one of {list(PRUNERS)}")
+    BOUNDS["pruner"].check("pruner", name)
+    pruners = optuna().pruners
     if name == "sha":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=budgets[0], reduction_factor=2,
-                                                       min_early_stopping_rate=0)
+        return pruners.SuccessiveHalvingPruner(min_resource=budgets[0], reduction_factor=2,
+                                               min_early_stopping_rate=0)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=budgets[0], max_resource=budgets[-1], reduction_factor=2)
-    return optuna.pruners.NopPruner()
+        return pruners.HyperbandPruner(min_resource=budgets[0], max_resource=budgets[-1], reduction_factor=2)
+    return pruners.NopPruner()
 
 
 def check_budgets_list(budgets) -> tuple:
-    b = tuple(budgets)
-    if not b or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in b) or list(b) != sorted(set(b)):
-        raise ValueError(f"budgets = {list(b)!r} must be increasing integers >= 1")
-    return b
+    return Increasing().parse("budgets", budgets)
 
 
 @dataclass
@@ -66,11 +61,10 @@ class _Objective:
         self.plans, self.evaluate, self.budgets = plans, evaluate, budgets
 
     def __call__(self, trial):
-        import optuna
-
+        pruned = optuna().TrialPruned
         if "plan" not in trial.user_attrs:          # the queue is empty: nothing made up is run
             trial.suggest_int("candidate", 0, len(self.plans) - 1)
-            raise optuna.TrialPruned("no queued candidate")
+            raise pruned("no queued candidate")
         i = trial.suggest_int("candidate", 0, len(self.plans) - 1)
         acc = None
         for b in self.budgets:
@@ -78,40 +72,40 @@ class _Objective:
             trial.report(acc, b)
             trial.set_user_attr("budget_reached", b)
             if b != self.budgets[-1] and trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at budget {b}")
+                raise pruned(f"pruned at budget {b}")
         return acc
 
 
 def _study(storage, study_name, pruner, budgets, create: bool):
-    import optuna
-
-    quiet_optuna(optuna)
+    op = quiet()
     kind, spec = resolve_storage_spec(storage, None)
     st = open_storage(kind, spec)
-    sampler = optuna.samplers.RandomSampler(seed=0)
+    sampler = op.samplers.RandomSampler(seed=0)
     if create:
-        return optuna.create_study(study_name=study_name, storage=st, direction="maximize", sampler=sampler,
-                                   pruner=make_pruner(pruner, budgets), load_if_exists=True)
-    return optuna.load_study(study_name=study_name, storage=st, sampler=sampler, pruner=make_pruner(pruner, budgets))
+        return op.create_study(study_name=study_name, storage=st, direction="maximize", sampler=sampler,
+                               pruner=make_pruner(pruner, budgets), load_if_exists=True)
+    return op.load_study(study_name=study_name, storage=st, sampler=sampler,
+                         pruner=make_pruner(pruner, budgets))
+
+
+def _run_waiting(study, obj) -> None:
+    """Run the study's waiting candidates, one trial at a time, until none is left."""
+    waiting = (trial_state().WAITING,)
+    while study.get_trials(deepcopy=False, states=waiting):
+        study.optimize(obj, n_trials=1)
 
 
 def join(storage, study_name: str, plans, evaluate, budgets=(1, 2, 4), pruner: str = "sha") -> None:
     """One worker: run waiting candidates of the study until none is left."""
-    from optuna.trial import TrialState
-
     budgets = check_budgets_list(budgets)
     plans = [Plan.from_dict(p) if isinstance(p, dict) else p for p in plans]
     study = _study(storage, study_name, pruner, budgets, create=False)
-    obj = _Objective(plans, evaluate, budgets)
-    while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        study.optimize(obj, n_trials=1)
+    _run_waiting(study, _Objective(plans, evaluate, budgets))
 
 
 def run_in_loop(plans, evaluate, budgets=(1, 2, 4), pruner: str = "sha", storage=None,
                 study_name: str = "in-loop", workers: int = 1) -> InLoopResult:
     """Enqueue every candidate plan, run them (here, or with ``workers`` spawned processes), rank them."""
-    import multiprocessing as mp
-
     t0 = time.perf_counter()
     budgets = check_budgets_list(budgets)
     plans = [p if isinstance(p, Plan) else Plan(dict(p)) for p in plans]
@@ -131,10 +125,7 @@ def run_in_loop(plans, evaluate, budgets=(1, 2, 4), pruner: str = "sha", storage
         for p in procs:
             p.join()
     else:
-        obj = _Objective(plans, evaluate, budgets)
-        from optuna.trial import TrialState
-        while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            study.optimize(obj, n_trials=1)
+        _run_waiting(study, _Objective(plans, evaluate, budgets))
     return InLoopResult(study_name, _ranking(study, plans), time.perf_counter() - t0)
 
 
@@ -152,17 +143,26 @@ def _ranking(study, plans) -> list:
                                        -(r["accuracy"] if r["accuracy"] is not None else -1e9)))
 
 
+@dataclass(frozen=True)
 class SRFineTune:
-    """evaluate(plan, epochs): SR fine-tuning from ``weights`` for ``epochs``, decomposed, test accuracy (%)."""
+    """evaluate(plan, epochs): SR fine-tuning from ``weights`` for ``epochs``, decomposed, test accuracy (%).
 
-    def __init__(self, model: str, data, weights=None, device=None, lam: float = 0.1, lr: float = 0.01,
-                 batch_size: int = 64, seed: int = 0, **model_kw):
-        self.model, self.data, self.weights, self.device = model, data, weights, device
-        self.lam, self.lr, self.batch_size, self.seed, self.model_kw = lam, lr, batch_size, seed, model_kw
+    ``model_kw`` go to ``nn.build_module`` (e.g. num_classes, in_channels).
+    """
+
+    model: str
+    data: object
+    weights: object = None
+    device: str | None = None
+    lam: float = 0.1
+    lr: float = 0.01
+    batch_size: int = 64
+    seed: int = 0
+    model_kw: dict = field(default_factory=dict)
 
     def module(self):
         """A fresh module holding ``weights``; a state dict of another model is a one-line ValueError."""
-        from ..nn import build_module, read_weights
+        from ...nn import build_module, read_weights
 
         module = build_module(self.model, **self.model_kw)
         if self.weights is not None:
@@ -175,7 +175,7 @@ class SRFineTune:
         return module
 
     def __call__(self, plan, epochs: int) -> float:
-        from ..nn import train
+        from ...nn import train
 
         res = train(self.module(), self.data, plan, lam=self.lam, epochs=int(epochs), lr=self.lr, pretrain_epochs=0,
                     batch_size=self.batch_size, seed=self.seed, quiet=True, device=self.device)

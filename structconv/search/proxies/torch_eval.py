@@ -19,7 +19,7 @@ def load_weights(model, path) -> dict:
 
     Accepts a structconv training checkpoint (dict with 'state_dict') or a plain state dict.
     """
-    from ..nn import read_weights
+    from ...nn import read_weights
 
     _, sd, _, meta = read_weights(path, "weights file")
     try:
