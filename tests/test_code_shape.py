@@ -15,8 +15,6 @@ SHAPED = ("analysis", "core")                    # the packages held to the func
 MAX_LINES, MAX_PARAMS, MAX_CLI_MODULE = 80, 8, 120
 # record factories: Layer.conv2d takes nn.Conv2d's arguments plus the layer's name and input size
 RECORD_CONSTRUCTORS = {"core/layer.py:Layer.conv2d"}
-# cli modules still being reshaped on their own branches of issue 17: remove once those have landed
-PENDING_CLI = {"train.py", "decompose.py", "search.py"}
 
 
 def _functions(source: str, filename: str = "<source>"):
@@ -64,8 +62,6 @@ def test_the_allowances_are_still_needed():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "cli").glob("*.py")), ids=lambda p: p.name)
 def test_cli_modules_are_short(path):
-    if path.name in PENDING_CLI:
-        pytest.skip("being reshaped on another branch of issue 17")
     assert len(path.read_text().splitlines()) <= MAX_CLI_MODULE
 
 
