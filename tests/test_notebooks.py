@@ -11,8 +11,9 @@ import pytest
 import ipykernel  # noqa: F401
 import nbclient
 import nbformat
+from tests.support import ROOT
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KERNEL = "structconv-test-python"
 
 

@@ -6,13 +6,8 @@ import sys
 import pytest
 
 from structconv.cli import main
+from tests.support.cli import run
 from structconv.core import count_network, get_network, get_preset, list_networks, preset_kind
-
-
-def run(capsys, *argv):
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_cost_json_contract(capsys):

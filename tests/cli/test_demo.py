@@ -10,6 +10,7 @@ import pytest
 
 from structconv.analysis import run_demo
 from structconv.cli import main
+from tests.support.cli import cli_json
 
 TINY = dict(trials=30, epochs=1, pretrain_epochs=0, train_samples=128, batch_size=32, quiet_train=True)
 
@@ -18,12 +19,6 @@ def summary_of(path) -> dict:
     html = path.read_text()
     m = re.search(r'<script type="application/json" id="structconv-summary">(.*?)</script>', html, re.S)
     return json.loads(m.group(1).replace("<\\/", "</"))["summary"]
-
-
-def cli_json(capsys, *argv) -> dict:
-    capsys.readouterr()
-    assert main(list(argv)) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,6 @@ from structconv.nn import build_module, evaluate, load_checkpoint, load_dataset,
 FAST = ["--epochs", "1", "--input-size", "8", "--batch-size", "128", "--threads", "1", "--lr", "0.05"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
-
 def test_train_small_cnn_json_and_files(tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["train", "small_cnn", "--preset", "uniform-n2", "--lam", "0.5", "--out", str(out), "--json",
@@ -84,7 +77,7 @@ def test_plan_file_that_does_not_fit(tmp_path, capsys):
 
 
 def test_train_on_a_local_cifar10_copy(tmp_path, capsys):
-    from test_nn_data import write_fake_cifar
+    from tests.support.fake_data import write_fake_cifar
 
     write_fake_cifar(tmp_path / "cifar-10-batches-py", n=8)
     rc = main(["train", "small_cnn", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--preset", "uniform-n2",

@@ -11,7 +11,9 @@ import sys
 import pytest
 
 from structconv.cli import main
+from tests.support.cli import cli_json
 from structconv.core import get_network, get_preset
+from tests.support import ROOT
 
 FIGURES = ("layer_cycles", "energy", "layer_energy", "roofline", "pareto", "history", "training_curves", "accuracy")
 
@@ -20,12 +22,6 @@ def summary_of(html: str) -> dict:
     m = re.search(r'<script type="application/json" id="structconv-summary">(.*?)</script>', html, re.S)
     assert m, "the report embeds its summary as JSON"
     return json.loads(m.group(1).replace("<\\/", "</"))
-
-
-def cli_json(capsys, *argv) -> dict:
-    capsys.readouterr()
-    assert main(list(argv)) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 def external_resources(html: str) -> list[str]:
@@ -265,7 +261,7 @@ def test_report_shows_the_accuracy_ground_truth(tmp_path):
 
     from structconv.analysis import build_report, write_report
 
-    gt = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "accuracy_cpu.json"
+    gt = ROOT / "benchmarks" / "results" / "accuracy_cpu.json"
     rep = build_report("resnet20", ground_truth=gt, paper=False)
     sec = next(s for s in rep.sections if s.id == "ground_truth")
     data = json.loads(gt.read_text())

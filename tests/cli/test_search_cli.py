@@ -5,14 +5,9 @@ import pytest
 import yaml
 
 from structconv.cli import main
+from tests.support.cli import run
 
 FAST = ["--proxies", "kept_dof,params", "--no-progress", "--population", "10"]
-
-
-def run(capsys, *argv):
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def test_search_json_and_files(capsys, tmp_path):

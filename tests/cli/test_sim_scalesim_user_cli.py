@@ -1,6 +1,5 @@
 """`structconv simulate --scalesim-compat`: SCALE-Sim's USER-mode report from its own files, through the CLI."""
 import csv
-from benchmark_scripts import load
 import json
 import re
 from pathlib import Path
@@ -8,15 +7,16 @@ from pathlib import Path
 import pytest
 
 from structconv.cli import main
+from tests.support import DATA
+from tests.support.scalesim_inputs import USER_CFG
 
-DATA = Path(__file__).parent / "data" / "scalesim_user_mode.csv"
-ROWS = {r["case_id"]: r for r in csv.DictReader(DATA.open())}
+ROWS = {r["case_id"]: r for r in csv.DictReader((DATA / "scalesim_user_mode.csv").open())}
 
 
 def _files(tmp_path, row):
     cfg = tmp_path / "user.cfg"
     kb, bw = int(row["sram_kb"]), int(row["bandwidth"])
-    cfg.write_text(load("scalesim_user_mode").CFG.format(rows=row["array_rows"], cols=row["array_cols"], kb_i=kb, kb_f=kb, kb_o=kb,
+    cfg.write_text(USER_CFG.format(rows=row["array_rows"], cols=row["array_cols"], kb_i=kb, kb_f=kb, kb_o=kb,
                                           bw_i=bw, bw_f=bw, bw_o=bw, df=row["dataflow"]))
     topo = tmp_path / "t.csv"
     topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from core_reference import dense_conv_counted
+from tests.support.core_reference import dense_conv_counted
 from structconv.core import Layer, Plan, choice_from_dict, count_network, count_ops
 from structconv.core.designs import (
     DESIGNS, DWPW, GCPWG, PWDWPW, PWGDWPWG, Kernel, admissible_designs, dw_pw_params, dw_pw_ratio,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from core_reference import dense_pinv_project, kernel_case
+from tests.support.core_reference import dense_pinv_project, kernel_case
 from structconv.core import alphas, basis_matrix, compose, project, structural_residual
 
 

@@ -21,8 +21,9 @@ from structconv.core.zoo.mobilenet import MobileNetV2Spec, make_divisible
 from structconv.core.zoo.resnet import ResNetSpec, resnet18, resnet50
 from structconv.core.zoo.resnet_cifar import CifarResNetSpec, resnet20
 from structconv.core.zoo.vgg import VGGSpec, vgg16
+from tests.support import DATA
 
-REF = json.loads((Path(__file__).parent / "data" / "reference_counts.json").read_text())["networks"]
+REF = json.loads((DATA / "reference_counts.json").read_text())["networks"]
 PEER_NETS = sorted(REF)
 CLASSIFICATION = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet20", "resnet56",
                   "mobilenet_v2", "efficientnet_b0", "efficientnet_b1", "vgg16")

@@ -9,7 +9,7 @@ import torch
 
 from structconv.nn import ArrayDataset, load_cifar10, load_dataset, load_digits_data, load_image_folder
 from structconv.nn.folder import have_pil
-from torch_helpers import one_torch_thread  # noqa: F401 - autouse fixture
+from tests.support.fake_data import write_batch, write_fake_cifar
 
 
 # -- digits -------------------------------------------------------------------------
@@ -48,32 +48,6 @@ def test_digits_bad_arguments():
 
 
 # -- CIFAR-10 in the real format ------------------------------------------------------
-def _write_batch(path, data, labels, label_key=b"labels"):
-    d = {b"batch_label": b"fake batch", label_key: list(labels), b"data": data,
-         b"filenames": [f"img_{i}.png".encode() for i in range(len(labels))]}
-    with open(path, "wb") as f:
-        pickle.dump(d, f, protocol=2)
-
-
-def write_fake_cifar(root, n=6, seed=0):
-    """CIFAR-10's python version: data_batch_1..5, test_batch (dicts with bytes keys,
-    'data' uint8 (N, 3072) row-major R,G,B planes, 'labels' list), batches.meta."""
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    batches = {}
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
-        labels = rng.integers(0, 10, size=n).tolist()
-        _write_batch(root / name, data, labels)
-        batches[name] = (data, labels)
-    meta = {b"num_cases_per_batch": n, b"label_names": [c.encode() for c in
-            ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")],
-            b"num_vis": 3072}
-    with open(root / "batches.meta", "wb") as f:
-        pickle.dump(meta, f, protocol=2)
-    return batches
-
-
 def test_fake_cifar_loads_in_the_standard_layout(tmp_path):
     root = tmp_path / "cifar-10-batches-py"
     batches = write_fake_cifar(root)
@@ -119,7 +93,7 @@ def test_cifar_missing_directory_and_files(tmp_path):
 
 def test_cifar_wrong_key_names_file_and_key(tmp_path):
     write_fake_cifar(tmp_path)
-    _write_batch(tmp_path / "data_batch_3", np.zeros((4, 3072), np.uint8), [0] * 4, label_key=b"fine_labels")
+    write_batch(tmp_path / "data_batch_3", np.zeros((4, 3072), np.uint8), [0] * 4, label_key=b"fine_labels")
     with pytest.raises(ValueError) as e:
         load_cifar10(tmp_path)
     msg = str(e.value)
@@ -134,7 +108,7 @@ def test_cifar_wrong_key_names_file_and_key(tmp_path):
 ])
 def test_cifar_wrong_shapes(tmp_path, data, labels, match):
     write_fake_cifar(tmp_path)
-    _write_batch(tmp_path / "test_batch", data, labels)
+    write_batch(tmp_path / "test_batch", data, labels)
     with pytest.raises(ValueError, match=match) as e:
         load_cifar10(tmp_path)
     assert "test_batch" in str(e.value)

@@ -15,7 +15,6 @@ from structconv.core import DWPW, GCPWG, PWDWPW, PWGDWPWG, Layer, admissible_des
 from structconv.nn import (ArrayDataset, DataBundle, DesignConv, Moments, decompose, distill_design, effective_kernel,
                            evaluate, export_onnx, network_from_module, output_error, structure_, train)
 from structconv.nn.trace import layer_from_module
-from torch_helpers import one_torch_thread  # noqa: F401 - autouse fixture
 
 KINDS = (DWPW, GCPWG, PWDWPW, PWGDWPWG)
 

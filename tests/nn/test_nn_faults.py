@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from structconv.nn import load_checkpoint, load_decomposed
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["train", "small_cnn", "--preset", "uniform-n2", "--epochs", "3", "--input-size", "8", "--batch-size", "64",
          "--threads", "1", "--quiet"]
 SEED = int(os.environ.get("STRUCTCONV_FAULT_SEED", "0"))

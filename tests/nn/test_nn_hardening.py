@@ -16,7 +16,7 @@ from structconv.core import resolve_network
 from structconv.nn import (NonFiniteError, SmallCNN, build_module, check_device, decompose,
                            load_checkpoint, load_decomposed, load_digits_data, network_from_module, read_weights,
                            save_checkpoint, save_decomposed, torch_load, train)
-from torch_helpers import one_torch_thread, tiny_digits  # noqa: F401 - autouse fixture
+from tests.support.torch_helpers import tiny_digits
 
 FAST = dict(lr=0.05, batch_size=32, quiet=True)
 TORCH_ADVICE = ("weights_only=False", "will likely succeed", "add_safe_globals", "trust")

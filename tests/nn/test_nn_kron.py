@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core_reference import dense_pinv_project, kernel_case
+from tests.support.core_reference import dense_pinv_project, kernel_case
 from structconv.core import structure as S
 from structconv.nn import _kron
 

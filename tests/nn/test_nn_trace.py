@@ -157,7 +157,7 @@ import torch.nn.functional as F  # noqa: E402
 from structconv.nn import decompose_conv, fold_repeated_calls, structure_, with_forward_padding  # noqa: E402
 
 
-from torch_helpers import Conv2dSame  # noqa: E402 - timm's, written out
+from tests.support.torch_helpers import Conv2dSame  # noqa: E402 - timm's, written out
 
 
 @pytest.mark.parametrize("shape,positions", [((1, 5, 6, 8), 30), ((2, 9, 8), 9), ((3, 8), 1)])

@@ -11,7 +11,7 @@ from torch.utils.data import TensorDataset
 from structconv.core import Plan
 from structconv.nn import (CHECKPOINT_KEYS, ArrayDataset, DataBundle, NonFiniteError, SmallCNN, load_checkpoint,
                            evaluate, load_digits_data, recipe_for, structural_residuals, structure_, train)
-from torch_helpers import one_torch_thread, tiny_digits  # noqa: F401 - autouse fixture
+from tests.support.torch_helpers import tiny_digits
 
 PLAN = {"conv2": {"c": 2, "n": 2}, "conv3": {"c": 4, "n": 2}, "fc": {"c": 12}}
 FAST = dict(lr=0.05, batch_size=32, quiet=True)

@@ -146,7 +146,7 @@ def test_bad_files_are_one_line_errors(tmp_path, capsys):
         assert err.count("\n") == 1 and msg in err
 
 
-from torch_helpers import Conv2dSame  # noqa: E402 - timm's, written out
+from tests.support.torch_helpers import Conv2dSame  # noqa: E402 - timm's, written out
 
 
 class Everything(nn.Module):

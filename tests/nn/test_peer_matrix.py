@@ -24,8 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from tests.support import DATA
 
-DATA = Path(__file__).parent / "data"
 MATRIX = json.loads((DATA / "peer_matrix.json").read_text())
 MODELS = MATRIX["models"]
 REQUIRED = {"convnext_tiny", "regnet", "densenet", "shufflenet", "mobilenet_v3", "resnext", "efficientnet_v2",

@@ -18,8 +18,9 @@ from structconv.core import count_network  # noqa: E402
 from structconv.core.zoo import get_network  # noqa: E402
 from structconv.nn.zoo import (CLASSIFICATION, ShortcutA, build_module, conv_linear_modules,  # noqa: E402
                                module_from_spec, network_to_module)
+from tests.support import DATA
 
-REF = json.loads((Path(__file__).parent / "data" / "reference_counts.json").read_text())["networks"]
+REF = json.loads((DATA / "reference_counts.json").read_text())["networks"]
 
 
 def trace(name, device="meta"):

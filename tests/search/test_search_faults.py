@@ -15,9 +15,9 @@ import time
 import pytest
 
 from structconv.search.study import resume_seed
+from tests.support import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, PYTHONPATH=ROOT)
+ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 DEADLINE = 180.0
 BASE = [sys.executable, "-m", "structconv", "search", "resnet20", "--max-cycles-ratio", "0.7",
         "--proxies", "kept_dof,params", "--population", "20", "--no-progress", "--json"]

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from pg_server import pg_url  # noqa: F401  (fixture)
 from structconv.search.storage import resolve_storage_spec
+from tests.support import ROOT
+from tests.support.search_problems import small_problem
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_two_workers_share_one_postgres_study(pg_url, tmp_path):  # noqa: F811
@@ -20,7 +20,7 @@ def test_two_workers_share_one_postgres_study(pg_url, tmp_path):  # noqa: F811
     cmd = [sys.executable, "-m", "structconv", "search", "resnet20", "--max-cycles-ratio", "0.7",
            "--trials", "200", "--workers", "2", "--storage", pg_url, "--study", "pg2", "--out", str(tmp_path),
            "--proxies", "kept_dof,params", "--population", "20", "--json", "--no-progress"]
-    r = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+    r = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
                        timeout=400)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(r.stdout)
@@ -34,20 +34,19 @@ def test_two_workers_share_one_postgres_study(pg_url, tmp_path):  # noqa: F811
     assert len(workers) == 2, workers
     assert all(all(v <= 0 for v in t.constraints.values()) == t.user_attrs["breakdown"]["feasible"] for t in done)
     # resuming with the same target runs nothing new
-    r2 = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+    r2 = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
                         timeout=400)
     assert r2.returncode == 0, r2.stderr[-3000:]
     assert len(optuna.load_study(study_name="pg2", storage=url).trials) == len(study.trials)
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
-def test_stale_trial_of_a_killed_worker_is_retried(pg_url):  # noqa: F811
+def test_stale_trial_of_a_killed_worker_is_retried(pg_url):
     import optuna
     from optuna.trial import TrialState
 
     from structconv.search import run_search
     from structconv.search.storage import open_storage
-    from test_search_study import small_problem
 
     pb = small_problem({"cycles_total": 0.7})
     st = open_storage(*resolve_storage_spec(pg_url, None), heartbeat_interval=1)
@@ -65,14 +64,13 @@ def test_stale_trial_of_a_killed_worker_is_retried(pg_url):  # noqa: F811
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
-def test_a_live_workers_trial_is_not_failed_by_another_search(pg_url):  # noqa: F811
+def test_a_live_workers_trial_is_not_failed_by_another_search(pg_url):
     """A trial whose worker still beats (heartbeat within the grace period) survives another search's run."""
     import optuna
     from optuna.trial import TrialState
 
     from structconv.search import run_search
     from structconv.search.storage import open_storage
-    from test_search_study import small_problem
 
     pb = small_problem({"cycles_total": 0.7})
     st = open_storage(*resolve_storage_spec(pg_url, None), heartbeat_interval=10)

@@ -12,19 +12,9 @@ import pytest
 from structconv.core.zoo import get_network
 from structconv.search import (Problem, best_random, build_costs, build_space, compute_proxies, greedy,
                                hw_space_from_dict, lagrangian_for_budget, run_search, search, uniform)
+from tests.support import ROOT
+from tests.support.search_problems import small_problem
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def small_problem(budgets=None, objectives=("proxy", "cycles_total", "energy_pj"), proxy="kept_dof", hw_space=None):
-    from structconv.core.presets import get_preset
-
-    net = get_network("resnet20", input_size=(8, 8))
-    sp = build_space(net, extra_plans=[get_preset("uniform-n2", net)])
-    costs = build_costs(sp, "edge-int8")
-    suite = compute_proxies(sp, proxies=["params", "mults", "kept_dof", "field_ratio"])
-    return Problem(sp, costs, suite, proxy, objectives, budgets or {}, hw_space,
-                   hw_space.area_budget_mm2 if hw_space else None)
 
 
 def test_constraints_front_is_exactly_the_feasible_nondominated_set(tmp_path):
@@ -232,7 +222,7 @@ def test_resume_after_sigkill(tmp_path):
     from optuna.trial import TrialState
 
     out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(_search_cmd(out, 100000), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     journal = out / "study.journal"

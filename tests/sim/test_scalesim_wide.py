@@ -13,7 +13,6 @@ the utilisation must be SCALE-Sim's.
 from __future__ import annotations
 
 import csv
-from benchmark_scripts import load
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -23,15 +22,16 @@ import pytest
 from structconv.cli import main
 from structconv.core import resolve_network
 from structconv.sim import read_scalesim_config, simulate
+from tests.support import DATA
+from tests.support import scalesim_inputs as G
+from tests.support.goldens import golden_rows
 
-DATA = Path(__file__).parent / "data"
 WIDE = DATA / "scalesim_goldens_wide.csv"
 INTS = ("ifmap_h", "ifmap_w", "filter_h", "filter_w", "channels", "num_filters", "stride", "array_rows",
         "array_cols", "ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb")
 MODES = ("analytical", "cycle")
 
 
-G = load("scalesim_goldens")
 with open(WIDE) as _f:
     ROWS = list(csv.DictReader(_f))
 
@@ -56,7 +56,7 @@ def run_row(r, tmp: Path, mode: str):
     """structconv's LayerResult for one row, from the files SCALE-Sim read."""
     d = tmp / r["case_id"]
     d.mkdir(exist_ok=True)
-    topo, _, cfg = G._write_inputs(_case(r), str(d))
+    topo, _, cfg = G.write_inputs(_case(r), str(d))
     net = resolve_network(topo)
     assert len(net.layers) == 1
     return simulate(net, hw=read_scalesim_config(cfg), mode=mode, scalesim_ofmap=True)[0]
@@ -68,8 +68,7 @@ def test_wide_set_is_the_script_case_list_and_widens_the_goldens():
     assert all(_case(r) == c for r, c in zip(ROWS, cases))
     assert 100 <= len(ROWS) <= 200 and list(ROWS[0]) == G.WIDE_COLUMNS
     shape = lambda r: tuple(int(r[k]) for k in INTS[:7])
-    with open(DATA / "scalesim_goldens.csv") as f:
-        old = {shape(r) for r in csv.DictReader(f)}
+    old = {shape(r) for r in golden_rows()}
     assert not {shape(r) for r in ROWS} & old                        # no layer of the first set
     kinds = defaultdict(int)
     for r in ROWS:
@@ -111,10 +110,10 @@ def test_cli_gives_scalesim_cycles_on_the_wide_set(tmp_path, capsys):
     for g, rows in enumerate(groups.values()):
         d = tmp_path / f"g{g}"
         d.mkdir()
-        topo, _, cfg = G._write_inputs(_case(rows[0]), str(d))
+        topo, _, cfg = G.write_inputs(_case(rows[0]), str(d))
         head, *body = Path(topo).read_text().splitlines(keepends=True)
         for k, r in enumerate(rows[1:], 1):
-            text = Path(G._write_inputs(_case(r), str(d))[0]).read_text().splitlines(keepends=True)[1]
+            text = Path(G.write_inputs(_case(r), str(d))[0]).read_text().splitlines(keepends=True)[1]
             body.append(text.replace("layer0", f"layer{k}", 1))
         Path(topo).write_text(head + "".join(body))
         assert main(["simulate", "--scalesim-topology", topo, "--scalesim-config", cfg, "--json"]) == 0

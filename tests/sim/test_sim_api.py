@@ -16,7 +16,7 @@ from structconv.core.choice import _KINDS
 from structconv.sim import DATAFLOWS, MODES, Accelerator, BatchSimulator, MacArray, simulate, simulate_layer
 from structconv.sim import _kernels as K
 from structconv.sim.mapping import hw_record, jobs_for
-from sim_reference import layers, structures
+from tests.support.sim_reference import layers, structures
 
 LAYER_KEYS = {"name", "cycles_compute", "cycles_stall", "cycles_total", "spu_cycles", "mac_cycles",
               "mac_utilization", "energy_pj", "sram_reads", "sram_writes", "dram_bytes", "dram_bandwidth_needed"}

@@ -12,7 +12,7 @@ from structconv.core import Layer, Structure, count_ops
 from structconv.core.designs import admissible_designs
 from structconv.sim import (DATAFLOWS, ENERGY_KEYS, SCHEMES, Accelerator, MacArray, Memory, SumPoolUnit,
                             simulate_layer)
-from sim_reference import accelerators, layers, structures
+from tests.support.sim_reference import accelerators, layers, structures
 
 
 @settings(max_examples=120)

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from structconv.cli import main
 from structconv.sim import Memory, load_accelerator, read_scalesim_config, simulate_layer
-from sim_reference import accelerators, layers, structures
+from tests.support.goldens import golden_groups, golden_rows
+from tests.support.sim_reference import accelerators, layers, structures
 
-GOLDENS = Path(__file__).parent / "data" / "scalesim_goldens.csv"
 OPS = ("ifmap", "filter", "ofmap")
 
 
@@ -29,16 +29,6 @@ def _with_links(hw, links, bw):
 
 
 # -- the golden acceptance: CALC cfgs through the CLI give SCALE-Sim's Total Cycles ----------
-def _golden_groups():
-    groups = defaultdict(list)
-    with open(GOLDENS) as f:
-        for r in csv.DictReader(f):
-            key = tuple(r[k] for k in ("array_rows", "array_cols", "dataflow", "ifmap_sram_kb",
-                                       "filter_sram_kb", "ofmap_sram_kb"))
-            groups[key].append(r)
-    return groups
-
-
 def _cfg_text(key, interface: str | None) -> str:
     rows, cols, df, i, f, o = key
     text = (f"[general]\nrun_name = golden\n\n[architecture_presets]\nArrayHeight: {rows}\nArrayWidth: {cols}\n"
@@ -51,7 +41,7 @@ def _cfg_text(key, interface: str | None) -> str:
 
 def test_calc_cfgs_give_scalesim_total_cycles_through_the_cli(tmp_path, capsys):
     """Every pinned golden row (SCALE-Sim 3.0.0, CALC): cycles_total == Total Cycles, no stalls."""
-    groups = _golden_groups()
+    groups = golden_groups(golden_rows())
     assert sum(map(len, groups.values())) == 144
     bad, n = [], 0
     for g, (key, rows) in enumerate(sorted(groups.items())):

@@ -18,9 +18,10 @@ from structconv.cli import main as cli_main
 from structconv.core import Layer, Structure
 from structconv.sim import SRAM_MODELS, list_accelerators, load_accelerator, simulate_layer
 from structconv.sim import memory_cost as mc
-from sim_reference import accelerators, layers, structures
+from tests.support.sim_reference import accelerators, layers, structures
+from tests.support import DATA
 
-GRID = json.loads((Path(__file__).parent / "data" / "cacti_sram_45nm.json").read_text())
+GRID = json.loads((DATA / "cacti_sram_45nm.json").read_text())
 ROWS = GRID["grid"]
 KNOTS = [r for r in ROWS if r["bytes"] & (r["bytes"] - 1) == 0]
 OFF_KNOTS = [r for r in ROWS if r["bytes"] & (r["bytes"] - 1)]

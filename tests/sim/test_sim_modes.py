@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structconv.sim import simulate_layer
-from sim_reference import accelerators, layers, structures
+from tests.support.sim_reference import accelerators, layers, structures
 
 
 @settings(max_examples=150)

@@ -11,8 +11,8 @@ from structconv.core import Layer, Network
 from structconv.sim import DATAFLOWS, SCHEMES, Accelerator, MacArray, Memory, SumPoolUnit, simulate_layer
 from structconv.sim import _kernels as K
 from structconv.sim.mapping import dense_job, hw_record
-from sim_reference import accelerators, dram_reference, fused_replay, layers, link_replay, scalesim_gemm, spu_adds
-from sim_reference import stall_reference, structures
+from tests.support.sim_reference import accelerators, dram_reference, fused_replay, layers, link_replay, scalesim_gemm, spu_adds
+from tests.support.sim_reference import stall_reference, structures
 
 gemms = st.tuples(st.sampled_from(DATAFLOWS), st.integers(1, 40), st.integers(1, 40),
                   st.integers(1, 40), st.integers(1, 9), st.integers(1, 9))

@@ -11,27 +11,10 @@ import pytest
 from structconv.cli import main
 from structconv.core import Layer, Network
 from structconv.sim import DATAFLOWS, Accelerator, MacArray, Memory, simulate
-from sim_reference import scalesim_gemm
+from tests.support.goldens import golden_network, golden_rows
+from tests.support.sim_reference import scalesim_gemm
 
-GOLDENS = Path(__file__).parent / "data" / "scalesim_goldens.csv"
-
-
-def _rows():
-    with open(GOLDENS) as f:
-        return list(csv.DictReader(f))
-
-
-ROWS = _rows()
-
-
-def _case(r):
-    i = lambda k: int(r[k])
-    layer = Layer.conv2d("layer0", i("channels"), i("num_filters"), (i("filter_h"), i("filter_w")),
-                         (i("ifmap_h"), i("ifmap_w")), stride=i("stride"))
-    hw = Accelerator("golden", MacArray(i("array_rows"), i("array_cols"), r["dataflow"]),
-                     memory=Memory(i("ifmap_sram_kb") * 1024, i("filter_sram_kb") * 1024,
-                                   i("ofmap_sram_kb") * 1024, 10.0))
-    return Network("golden", (i("channels"), i("ifmap_h"), i("ifmap_w")), (layer,)), hw
+ROWS = golden_rows()
 
 
 def test_golden_set_covers_the_acceptance_cases():
@@ -47,7 +30,7 @@ def test_golden_set_covers_the_acceptance_cases():
 def test_every_golden_row_matches_exactly(mode):
     mismatches = []
     for r in ROWS:
-        net, hw = _case(r)
+        net, hw = golden_network(r)
         res = simulate(net, hw=hw, mode=mode, scalesim_ofmap=True)[0]
         got = (res.cycles_compute, res.sram_ifmap_reads, res.sram_filter_reads, res.sram_ofmap_writes)
         want = (int(r["total_cycles"]), int(r["sram_ifmap_reads"]), int(r["sram_filter_reads"]),

@@ -12,16 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import trace_reference as ref
-from benchmark_scripts import load
+from tests.support import trace_reference as ref
 from structconv.core import Layer, Network, read_topology
 from structconv.sim import Accelerator, MacArray, Memory, read_scalesim_config
 from structconv.sim import _scalesim_user as port
 from structconv.sim.scalesim_user import simulate_scalesim_user
+from tests.support import DATA
+from tests.support.scalesim_inputs import PINNED  # the column maps the pinning script compares with
+from tests.support.scalesim_inputs import PINNED_FIXED as FIXED
 
-DATA = Path(__file__).parent / "data"
-# the column maps the pinning script compares with (one list, used by both)
-PINNED, FIXED = load("scalesim_user_mode").PINNED, load("scalesim_user_mode").PINNED_FIXED
 
 
 def _rows(name):

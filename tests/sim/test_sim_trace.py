@@ -7,7 +7,6 @@ comment below and in the issue-14 README material).
 """
 from __future__ import annotations
 
-from benchmark_scripts import load
 import json
 import math
 import random
@@ -19,16 +18,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import trace_reference as T
+from tests.support import trace_reference as T
+from tests.support.sim_reference import make_case
 from structconv.core import Layer, Network, Structure
 from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit, simulate, simulate_layer
+from tests.support import DATA
+from tests.support.trace_digests import digest as _digest
 
-DIGESTS = Path(__file__).parent / "data" / "scalesim_traces" / "digests.json"
+DIGESTS = DATA / "scalesim_traces" / "digests.json"
 CASES = json.loads(DIGESTS.read_text())["cases"]
 MODES = ("analytical", "cycle")
 
 
-_digest = load("scalesim_traces").digest
 
 
 def _operands(c):
@@ -108,34 +109,6 @@ def test_structconv_compute_cycles_equal_the_trace_length(mode):
 
 
 # -- structconv's memory model against the reference, on random dense layers --------------------
-SIZES = (16, 64, 512, 4096)
-BWS = (0.5, 2.0, 16.0)
-
-
-def make_case(pick, pint):
-    """A small dense layer and accelerator; ``pick(options)`` and ``pint(lo, hi)`` choose."""
-    g = pick((1, 1, 1, 2))
-    if g == 1 and pick((0, 0, 0, 0, 1)):
-        layer = Layer.linear("fc", pint(1, 24), pint(1, 12), bias=False)
-    else:
-        kh = pick((1, 2, 3, 5))
-        kw = pick((1, 3, kh))
-        s, d = pick((1, 1, 2, 3)), pick((1, 1, 2)) if max(kh, kw) > 1 else 1
-        p = pint(0, min(kh, kw) // 2)
-        h = pint(max(1, d * (kh - 1) + 1 - 2 * p), 9)
-        w = pint(max(1, d * (kw - 1) + 1 - 2 * p), 9)
-        layer = Layer.conv2d("l", g * pint(1, 5), g * pint(1, 7), (kh, kw), (h, w), stride=s, padding=p,
-                             dilation=d, groups=g)
-    links = pick(("shared", "per_operand"))
-    mem = dict(links=links, dram_bytes_per_cycle=pick(BWS))
-    if links == "per_operand":
-        mem.update({f"{op}_dram_bytes_per_cycle": pick(BWS) for op in T.OPS})
-    hw = Accelerator("r", MacArray(pint(1, 8), pint(1, 8), pick(("os", "ws", "is"))),
-                     memory=Memory(pick(SIZES), pick(SIZES), pick(SIZES), **mem),
-                     dtype=pick(("int8", "int16")), leakage_mw=1.0)
-    return layer, hw
-
-
 @st.composite
 def cases(draw):
     return make_case(lambda xs: draw(st.sampled_from(xs)), lambda lo, hi: draw(st.integers(lo, hi)))

@@ -18,7 +18,6 @@ in ``LARGE`` (the longest trace, a 256x256 and a 128x128 array): 114 of the 144 
 from __future__ import annotations
 
 import csv
-from benchmark_scripts import load
 import json
 import sys
 import time
@@ -26,9 +25,11 @@ from pathlib import Path
 
 import pytest
 
-import trace_reference as T
+from tests.support import trace_reference as T
+from tests.support import DATA
+from tests.support.goldens import golden_rows
+from tests.support.trace_digests import Int64Digest
 
-DATA = Path(__file__).parent / "data"
 DIGESTS = DATA / "scalesim_traces" / "goldens_int64.json"
 CASES = json.loads(DIGESTS.read_text())["cases"]
 LATENCY = {"ifmap": 1, "filter": 1, "ofmap": 0}     # SCALE-Sim serves reads a cycle after demand
@@ -39,7 +40,6 @@ LARGE = ("resnet_conv3x_30x30c128k128__a32x32__sram64-64-64__is",      # the lon
          "fc_1x1c512k1000__a128x128__sram64-64-64__is")
 
 
-Int64Digest = load("scalesim_traces").Int64Digest
 
 
 def _cells(v) -> int:
@@ -83,8 +83,7 @@ SUBSET = sorted(cid for cid, v in CASES.items() if _cells(v) <= SUBSET_CELLS) + 
 def test_pinned_traces_are_the_144_goldens():
     """Same case ids and parameters as tests/data/scalesim_goldens.csv, and each trace is as
     long as the golden's Total Cycles (demand rows - 1), so the traces belong to those numbers."""
-    with open(DATA / "scalesim_goldens.csv") as f:
-        rows = {r["case_id"]: r for r in csv.DictReader(f)}
+    rows = {r["case_id"]: r for r in golden_rows()}
     assert len(rows) == 144 and set(CASES) == set(rows)
     for cid, v in CASES.items():
         r = rows[cid]

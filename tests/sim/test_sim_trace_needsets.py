@@ -116,8 +116,7 @@ def test_is_totals_skip_only_what_repeats(k, s, p, h, w, R, C, order, half):
 def resnet50_report():
     """ResNet-50: dense layers counted by need sets on a 16x16 array, and the time of
     simulate() (cold cache) and of the search table build, per dataflow."""
-    sys.path.insert(0, "benchmarks")
-    from bench_sim import search_space
+    from tests.support.menus import search_space
     from structconv.core.zoo import get_network
     from structconv.sim import BatchSimulator, MacArray, engine, simulate
     from structconv.sim.accelerator import load_accelerator

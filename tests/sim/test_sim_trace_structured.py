@@ -13,11 +13,11 @@ import sys
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import trace_reference as T
-from sim_reference import _spu_replay
+from tests.support import trace_reference as T
+from tests.support.sim_reference import _spu_replay
 from structconv.core import Structure
 from structconv.sim import SumPoolUnit, simulate_layer
-from test_sim_trace import make_case
+from tests.support.sim_reference import make_case
 
 MODES = ("analytical", "cycle")
 SCHEMES = ("tree", "separable", "sliding")

@@ -1,6 +1,6 @@
 """A private PostgreSQL server on loopback for the multi-worker search test.
 
-``pg_url`` (a pytest fixture, session scope) runs ``initdb`` into a temporary
+``PgServer`` (behind the ``pg_url`` fixture of tests/search/conftest.py) runs ``initdb`` into a temporary
 directory and ``pg_ctl start`` on a free port bound to 127.0.0.1, with the unix
 socket in that directory too; it yields ``postgresql://postgres@127.0.0.1:PORT/postgres``
 and stops the server (``-m immediate``) and removes the directory afterwards.
@@ -19,8 +19,6 @@ import socket
 import subprocess
 import tempfile
 import time
-
-import pytest
 
 
 def find_bindir() -> str | None:
@@ -115,20 +113,3 @@ class PgServer:
             self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", timeout=60)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def pg_url():
-    reason = skip_reason()
-    if reason:
-        pytest.skip(reason)
-    server = PgServer()
-    try:
-        url = server.start()                 # binaries present but failing to start: an error, not a skip
-    except BaseException:
-        server.stop()
-        raise
-    try:
-        yield url
-    finally:
-        server.stop()

@@ -579,3 +579,32 @@ def accelerators(draw):
                       draw(st.sampled_from([64, 512, 4096, 65536])), draw(st.sampled_from([0.5, 2.0, 16.0]))),
         dtype=draw(st.sampled_from(["int8", "int16", "fp32"])),
         overlap=draw(st.sampled_from(OVERLAPS)), leakage_mw=1.0)
+
+
+# the same small dense cases drawn by a hypothesis strategy or a seeded random.Random
+SIZES = (16, 64, 512, 4096)
+BWS = (0.5, 2.0, 16.0)
+
+
+def make_case(pick, pint):
+    """A small dense layer and accelerator; ``pick(options)`` and ``pint(lo, hi)`` choose."""
+    g = pick((1, 1, 1, 2))
+    if g == 1 and pick((0, 0, 0, 0, 1)):
+        layer = Layer.linear("fc", pint(1, 24), pint(1, 12), bias=False)
+    else:
+        kh = pick((1, 2, 3, 5))
+        kw = pick((1, 3, kh))
+        s, d = pick((1, 1, 2, 3)), pick((1, 1, 2)) if max(kh, kw) > 1 else 1
+        p = pint(0, min(kh, kw) // 2)
+        h = pint(max(1, d * (kh - 1) + 1 - 2 * p), 9)
+        w = pint(max(1, d * (kw - 1) + 1 - 2 * p), 9)
+        layer = Layer.conv2d("l", g * pint(1, 5), g * pint(1, 7), (kh, kw), (h, w), stride=s, padding=p,
+                             dilation=d, groups=g)
+    links = pick(("shared", "per_operand"))
+    mem = dict(links=links, dram_bytes_per_cycle=pick(BWS))
+    if links == "per_operand":
+        mem.update({f"{op}_dram_bytes_per_cycle": pick(BWS) for op in ("ifmap", "filter", "ofmap")})
+    hw = Accelerator("r", MacArray(pint(1, 8), pint(1, 8), pick(("os", "ws", "is"))),
+                     memory=Memory(pick(SIZES), pick(SIZES), pick(SIZES), **mem),
+                     dtype=pick(("int8", "int16")), leakage_mw=1.0)
+    return layer, hw

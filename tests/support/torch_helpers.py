@@ -1,17 +1,8 @@
-"""Shared by the torch tests: one intra-op thread per test, and tiny digit bundles."""
+"""Shared by the torch tests: tiny digit bundles and timm's Conv2dSame (the one-thread fixture is in
+tests/conftest.py)."""
 from __future__ import annotations
 
-import pytest
 import torch
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared machine: extra intra-op threads only add contention (and are restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny_digits(n_train: int, n_val: int):
