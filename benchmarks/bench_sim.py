@@ -21,7 +21,6 @@ Everything runs on one core (NUMBA_NUM_THREADS=1) after a JIT warm-up.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -32,19 +31,19 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository root: structconv, tests.support
+
+import numpy as np
+
+from structconv.core import Network
+from structconv.core.zoo import get_network
+from structconv.sim import BatchSimulator, engine
+from structconv.sim import _kernels as K
+from structconv.sim.mapping import dense_job, hw_record, jobs_for
+from tests.support.goldens import golden_case, golden_groups, golden_rows
+from tests.support.menus import search_space
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from structconv.core import Dense, Layer, Network, Structure  # noqa: E402
-from structconv.core.zoo import get_network  # noqa: E402
-from structconv.sim import Accelerator, BatchSimulator, MacArray, Memory  # noqa: E402
-from structconv.sim import _kernels as K  # noqa: E402
-from structconv.sim import engine  # noqa: E402
-from structconv.sim.mapping import dense_job, hw_record, jobs_for  # noqa: E402
-from tests.support.goldens import golden_case, golden_groups, golden_rows  # noqa: E402  (the tests' parser)
-from tests.support.menus import search_space  # noqa: E402
 
 
 def best_of(fn, repeat=5):

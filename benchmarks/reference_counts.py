@@ -145,7 +145,7 @@ def _dump(doc: dict) -> str:
 def main() -> None:
     import fvcore  # noqa: F401
     import torch
-    import torchinfo
+    import torchinfo  # noqa: F401  (both peers present before any work)
 
     tv = _import_torchvision()
     from importlib.metadata import version

@@ -69,8 +69,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository root: tests.support
-from tests.support.scalesim_inputs import (  # noqa: E402
-    ACCESS_KEYS, CASE_KEYS, COLUMNS, EXTRA_KEYS, WIDE_COLUMNS, cases, cost_guess, wide_cases, write_inputs)
+from tests.support.scalesim_inputs import (
+    ACCESS_KEYS,
+    CASE_KEYS,
+    COLUMNS,
+    EXTRA_KEYS,
+    WIDE_COLUMNS,
+    cases,
+    cost_guess,
+    wide_cases,
+    write_inputs,
+)
 
 
 def _read_report(path: str, n_rows: int = 1) -> list[list[str]]:

@@ -60,9 +60,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository root: tests.support
-from tests.support.scalesim_inputs import CFG_TEMPLATE, LAYOUT_CSV, TOPO_HEADER  # noqa: E402
-from tests.support.scalesim_inputs import cases as golden_cases  # noqa: E402
-from tests.support.trace_digests import Int64Digest, digest  # noqa: E402  (the tests digest the same way)
+from tests.support.scalesim_inputs import CFG_TEMPLATE, LAYOUT_CSV, TOPO_HEADER
+from tests.support.scalesim_inputs import cases as golden_cases
+from tests.support.trace_digests import Int64Digest, digest
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "scalesim_traces"
 OUT = DATA / "digests.json"

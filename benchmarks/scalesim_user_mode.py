@@ -57,8 +57,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository root: tests.support
 # the same topology and layout files as the goldens; the USER cfg and the pinned column maps the tests use
-from tests.support.scalesim_inputs import LAYOUT_CSV, PINNED, PINNED_FIXED, TOPO_HEADER  # noqa: E402
-from tests.support.scalesim_inputs import USER_CFG as CFG  # noqa: E402
+from tests.support.scalesim_inputs import LAYOUT_CSV, PINNED, PINNED_FIXED, TOPO_HEADER
+from tests.support.scalesim_inputs import USER_CFG as CFG
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_CSV = ROOT / "tests" / "data" / "scalesim_user_mode.csv"
@@ -235,8 +235,8 @@ def _count_prefetches():
 
 def simulate_case(case: dict, fixed: bool = False):
     """Run one case in this process; return (SCALE-Sim's single-layer object, its memory system)."""
-    from scalesim.scale_sim import scalesim
     from scalesim.memory.read_buffer import read_buffer
+    from scalesim.scale_sim import scalesim
     if fixed:
         read_buffer.service_reads = _fixed_service_reads
     _count_prefetches()
@@ -536,6 +536,7 @@ def search(argv) -> None:
     """Random small layers through the compatibility port (no SCALE-Sim needed): how often is the
     8 kB SRAM slower than the 2 kB one with the double count removed? (How EXTRA was found.)"""
     import random
+
     from structconv.core import Layer
     from structconv.sim.scalesim_user import simulate_scalesim_user
     rng, n, found, tried = random.Random(1), int(argv[0]) if argv else 300, [], 0

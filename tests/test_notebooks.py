@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
-
-import pytest
 
 import ipykernel  # noqa: F401
 import nbclient
 import nbformat
+import pytest
+
 from tests.support import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -5,15 +5,14 @@ import json
 
 import numpy as np
 import pandas as pd
+import plotly  # noqa: F401  (a declared dependency: a broken install must fail, not skip)
 import pytest
 
-import plotly  # noqa: F401  (a declared dependency: a broken install must fail, not skip)
-
-from structconv.analysis import figures as F  # noqa: E402
-from structconv.analysis import study as S  # noqa: E402
-from structconv.analysis import tables as T  # noqa: E402
-from structconv.core import count_network, get_network, get_preset  # noqa: E402
-from structconv.sim import load_accelerator, simulate  # noqa: E402
+from structconv.analysis import figures as F
+from structconv.analysis import study as S
+from structconv.analysis import tables as T
+from structconv.core import count_network, get_network, get_preset
+from structconv.sim import load_accelerator, simulate
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +89,8 @@ def test_training_and_accuracy_figures():
                            "train_acc": np.linspace(50, 99, 8), "val_acc": np.linspace(40, 95, 8)})
     fig = F.fig_training_curves(curves)
     assert len(fig.data) == 8 and fig.layout.yaxis.type == "log"
-    acc = pd.DataFrame({"run": ["x", "y"], "lam": [0.1, 1.0], "acc_before": [90.0, 88.0], "acc_after": [85.0, 87.9]})
+    acc = pd.DataFrame({"run": ["x", "y"], "lam": [0.1, 1.0], "acc_before": [90.0, 88.0],
+                        "acc_after": [85.0, 87.9]})
     fa = F.fig_accuracy(acc)
     assert list(fa.data[0].x) == ["lambda=0.1", "lambda=1"]
     assert list(_y(fa.data[1])) == [85.0, 87.9]

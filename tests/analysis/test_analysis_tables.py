@@ -264,14 +264,17 @@ def test_pareto_mask_directions():
 # -- training runs -----------------------------------------------------------------------------
 def _write_run(d, lam=0.1, epochs=3, summary=True, garbage=False):
     d.mkdir(parents=True)
-    lines = [json.dumps({"epoch": e, "phase": 2, "lam": lam, "lr": 0.1, "loss": 2.0 / (e + 1), "task_loss": 1.0 / (e + 1),
-                         "sr_loss": 1.0 / (e + 1), "train_acc": 50 + 10 * e, "val_acc": 45 + 10 * e}) for e in range(epochs)]
+    lines = [json.dumps({"epoch": e, "phase": 2, "lam": lam, "lr": 0.1, "loss": 2.0 / (e + 1),
+                         "task_loss": 1.0 / (e + 1),
+                         "sr_loss": 1.0 / (e + 1), "train_acc": 50 + 10 * e, "val_acc": 45 + 10 * e})
+             for e in range(epochs)]
     if garbage:
         lines.append('{"epoch": 9, "los')                   # a run killed mid-write
     (d / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     if summary:
         (d / "summary.json").write_text(json.dumps({"model": "resnet20", "config": {"lam": lam},
-                                                    "plan": {"name": "p", "layers": {}}, "epochs_trained": epochs,
+                                                    "plan": {"name": "p", "layers": {}},
+                                                    "epochs_trained": epochs,
                                                     "acc_before": 80.0 + lam, "acc_after": 79.0 + lam}))
 
 

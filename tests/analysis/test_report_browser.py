@@ -130,7 +130,7 @@ class CDP:
     def close(self):
         try:
             self.send("Browser.close", timeout=5)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         try:
             self.proc.wait(timeout=10)
@@ -169,7 +169,8 @@ def open_report(path: Path, tmp: Path, screenshot: Path, timeout: float = 60) ->
         cdp.wait_event("Page.loadEventFired", timeout)
         state = {}
         while time.monotonic() - t0 < timeout:
-            state = json.loads(cdp.send("Runtime.evaluate", {"expression": RENDER_CHECK, "returnByValue": True},
+            state = json.loads(cdp.send("Runtime.evaluate",
+                                        {"expression": RENDER_CHECK, "returnByValue": True},
                                         session=sid)["result"]["value"])
             if state["figures"] and state["rendered"] == state["figures"]:
                 break
@@ -180,12 +181,15 @@ def open_report(path: Path, tmp: Path, screenshot: Path, timeout: float = 60) ->
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         ev = cdp.events
         errors = [e["params"]["exceptionDetails"].get("exception", {}).get("description")
-                  or e["params"]["exceptionDetails"].get("text") for e in ev if e.get("method") == "Runtime.exceptionThrown"]
+                  or e["params"]["exceptionDetails"].get("text")
+                  for e in ev if e.get("method") == "Runtime.exceptionThrown"]
         errors += [" ".join(str(a.get("value", a.get("description", ""))) for a in e["params"]["args"])
-                   for e in ev if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert")]
+                   for e in ev if e.get("method") == "Runtime.consoleAPICalled"
+                   and e["params"]["type"] in ("error", "assert")]
         errors += [e["params"]["entry"]["text"] for e in ev
                    if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"]
-        requests = [e["params"]["request"]["url"] for e in ev if e.get("method") == "Network.requestWillBeSent"]
+        requests = [e["params"]["request"]["url"]
+                    for e in ev if e.get("method") == "Network.requestWillBeSent"]
         failed = [e["params"].get("errorText") for e in ev if e.get("method") == "Network.loadingFailed"]
         return {"errors": errors, "requests": requests, "failed": failed, "load_s": load_s, **state}
     finally:
@@ -207,8 +211,10 @@ def small_report(tmp_path_factory):
     run = d / "run"
     run.mkdir()
     (run / "metrics.jsonl").write_text("".join(_json.dumps(
-        {"epoch": e, "phase": 1 if e == 0 else 2, "lam": 1.0, "loss": 1.0 / (e + 1), "task_loss": 0.5 / (e + 1),
-         "sr_loss": 3.0 / (e + 1), "train_acc": 70.0 + 5 * e, "val_acc": 65.0 + 5 * e}) + "\n" for e in range(4)))
+        {"epoch": e, "phase": 1 if e == 0 else 2, "lam": 1.0, "loss": 1.0 / (e + 1),
+         "task_loss": 0.5 / (e + 1),
+         "sr_loss": 3.0 / (e + 1), "train_acc": 70.0 + 5 * e, "val_acc": 65.0 + 5 * e}) + "\n"
+                                               for e in range(4)))
     (run / "summary.json").write_text(_json.dumps({"model": "resnet20", "config": {"lam": 1.0},
                                                    "acc_before": 85.0, "acc_after": 84.5}))
     from structconv.search import search
@@ -236,7 +242,7 @@ def test_large_network_report_is_small_and_fast(tmp_path):
     """A 204-layer network (ResNet-200): < 10 MB and open in the browser in < 5 s."""
     from structconv.analysis import build_report, write_report
     from structconv.core import get_preset
-    from structconv.core.zoo.resnet import ResNetSpec, build_resnet     # a network outside the zoo's list
+    from structconv.core.zoo.resnet import ResNetSpec, build_resnet  # a network outside the zoo's list
 
     net = build_resnet(ResNetSpec("resnet200", "bottleneck", (3, 24, 36, 3)))
     assert len(net.layers) >= 200
@@ -252,5 +258,6 @@ def test_large_network_report_is_small_and_fast(tmp_path):
         times.append(r["load_s"])
         if r["load_s"] < 5.0:
             break
-    print(f"\n{len(net.layers)} layers: {size / 1e6:.2f} MB, rendered in {', '.join(f'{t:.2f}' for t in times)} s")
+    shown = ", ".join(f"{t:.2f}" for t in times)
+    print(f"\n{len(net.layers)} layers: {size / 1e6:.2f} MB, rendered in {shown} s")
     assert min(times) < 5.0, f"took {times} s"

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from structconv.cli import main
-from tests.support.cli import run
 from structconv.core import count_network, get_network, get_preset, list_networks, preset_kind
+from tests.support.cli import run
+from tests.support.scalesim_inputs import TOPO_HEADER
 
 
 def test_cost_json_contract(capsys):
@@ -86,14 +86,15 @@ def test_a_rule_preset_fits_every_network(capsys, model):
     rc, out, err = run(capsys, "cost", model, "--preset", "uniform-n2", "--json", "--totals-only")
     assert rc == 0 and err == "", err
     net = get_network(model)
-    assert json.loads(out)["structured"] == count_network(net, get_preset("uniform-n2", net)).to_dict()["structured"]
+    want = count_network(net, get_preset("uniform-n2", net)).to_dict()["structured"]
+    assert json.loads(out)["structured"] == want
 
 
 def test_simulate_takes_a_rule_preset_for_a_scalesim_topology(capsys, tmp_path):
     topo = tmp_path / "t.csv"
-    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-                    "Strides,\nc1, 18, 18, 3, 3, 8, 16, 1,\nc2, 16, 16, 3, 3, 16, 16, 1,\n")
-    rc, out, err = run(capsys, "simulate", "--scalesim-topology", str(topo), "--preset", "uniform-n2", "--json")
+    topo.write_text(TOPO_HEADER + "c1, 18, 18, 3, 3, 8, 16, 1,\nc2, 16, 16, 3, 3, 16, 16, 1,\n")
+    rc, out, err = run(capsys, "simulate", "--scalesim-topology", str(topo), "--preset", "uniform-n2",
+                       "--json")
     assert rc == 0, err
     d = json.loads(out)
     assert d["plan"] == "uniform-n2" and [l["name"] for l in d["layers"]] == ["c1", "c2"]
@@ -145,7 +146,7 @@ def test_table_cells_are_escaped_and_cut():
 
 
 def test_stdout_full_is_one_line(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "structconv", "cost", "resnet18"], stdout=open("/dev/full", "w"),
-                       stderr=subprocess.PIPE, text=True)
+    p = subprocess.run([sys.executable, "-m", "structconv", "cost", "resnet18"],
+                       stdout=open("/dev/full", "w"), stderr=subprocess.PIPE, text=True)
     assert p.returncode == 2 and p.stderr == "structconv: error: cannot write to standard output: " \
                                              "No space left on device\n"

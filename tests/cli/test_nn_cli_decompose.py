@@ -2,12 +2,11 @@
 import pytest
 import torch
 
+import structconv.nn.zoo as zoo
 from structconv.cli import main
 from structconv.core.presets import get_preset
 from structconv.core.zoo import get_network
 from structconv.nn import load_decomposed, structure_, unstructure_
-
-import structconv.nn.zoo as zoo
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +44,10 @@ def test_decompose_checkpoint_end_to_end(tmp_path, capsys, structured_resnet20):
 
 
 def test_bare_state_dict_with_preset_json_and_onnx(tmp_path, capsys, structured_resnet20):
-    import onnxruntime, onnxscript  # noqa: F401,E401
     import json
+
+    import onnxruntime  # noqa: F401
+    import onnxscript  # noqa: F401
     model, _ = structured_resnet20
     ck = tmp_path / "sd.pt"
     torch.save(model.state_dict(), ck)
@@ -110,9 +111,12 @@ def test_missing_plan_and_model(tmp_path, capsys, structured_resnet20):
     model, _ = structured_resnet20
     ck = tmp_path / "sd.pt"
     torch.save(model.state_dict(), ck)
-    rc, _, err = run_cli(["decompose", str(ck), "--preset", "uniform-n2", "--out", str(tmp_path / "o.pt")], capsys)
+    rc, _, err = run_cli(["decompose", str(ck), "--preset", "uniform-n2", "--out", str(tmp_path / "o.pt")],
+                         capsys)
     one_line_error(rc, err, "--model")
-    rc, _, err = run_cli(["decompose", str(ck), "--model", "resnet20", "--out", str(tmp_path / "o.pt")], capsys)
+    rc, _, err = run_cli(["decompose", str(ck), "--model", "resnet20", "--out", str(tmp_path / "o.pt")],
+                         capsys)
     one_line_error(rc, err, "no plan")
-    rc, _, err = run_cli(["decompose", str(tmp_path / "nope.pt"), "--model", "resnet20", "--out", "x"], capsys)
+    rc, _, err = run_cli(["decompose", str(tmp_path / "nope.pt"), "--model", "resnet20", "--out", "x"],
+                         capsys)
     one_line_error(rc, err, "does not exist")

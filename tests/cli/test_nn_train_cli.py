@@ -80,8 +80,10 @@ def test_train_on_a_local_cifar10_copy(tmp_path, capsys):
     from tests.support.fake_data import write_fake_cifar
 
     write_fake_cifar(tmp_path / "cifar-10-batches-py", n=8)
-    rc = main(["train", "small_cnn", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--preset", "uniform-n2",
-               "--out", str(tmp_path / "o"), "--json", "--epochs", "1", "--batch-size", "16", "--threads", "1"])
+    rc = main(["train", "small_cnn", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--preset",
+               "uniform-n2",
+               "--out", str(tmp_path / "o"), "--json", "--epochs", "1", "--batch-size", "16", "--threads",
+               "1"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     d = json.loads(captured.out)
@@ -91,7 +93,8 @@ def test_train_on_a_local_cifar10_copy(tmp_path, capsys):
 
 
 def test_train_on_mnist_format_files_with_a_design_plan(tmp_path, capsys):
-    """`--dataset idx` reads MNIST-format files; a plan mixing a structure and a design trains and decomposes."""
+    """`--dataset idx` reads MNIST-format files; a plan mixing a structure and a design trains and
+    decomposes."""
     import numpy as np
 
     from structconv.core import count_network

@@ -11,11 +11,12 @@ import sys
 import pytest
 
 from structconv.cli import main
-from tests.support.cli import cli_json
 from structconv.core import get_network, get_preset
 from tests.support import ROOT
+from tests.support.cli import cli_json
 
-FIGURES = ("layer_cycles", "energy", "layer_energy", "roofline", "pareto", "history", "training_curves", "accuracy")
+FIGURES = ("layer_cycles", "energy", "layer_energy", "roofline", "pareto", "history", "training_curves",
+           "accuracy")
 
 
 def summary_of(html: str) -> dict:
@@ -54,7 +55,8 @@ def run_dir(tmp_path_factory):
     d.mkdir()
     plan = get_preset("uniform-n2", get_network("resnet20"))
     recs = [{"epoch": e, "phase": 2, "lam": 0.1, "lr": 0.1, "loss": 1.0 / (e + 1), "task_loss": 0.8 / (e + 1),
-             "sr_loss": 2.0 / (e + 1), "train_acc": 60.0 + 10 * e, "val_acc": 55.0 + 10 * e} for e in range(3)]
+             "sr_loss": 2.0 / (e + 1), "train_acc": 60.0 + 10 * e, "val_acc": 55.0 + 10 * e}
+            for e in range(3)]
     (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     (d / "summary.json").write_text(json.dumps({"model": "resnet20", "config": {"lam": 0.1},
                                                 "plan": plan.to_dict(), "epochs_trained": 3,
@@ -64,8 +66,8 @@ def run_dir(tmp_path_factory):
 
 def test_full_report(tmp_path, capsys, search_dir, run_dir):
     out = tmp_path / "r" / "report.html"
-    rc = main(["report", "resnet20", "--preset", "uniform-n2", "--search-dir", str(search_dir), "--run", str(run_dir),
-               "-o", str(out), "-q", "--export-dir", str(tmp_path / "tables")])
+    rc = main(["report", "resnet20", "--preset", "uniform-n2", "--search-dir", str(search_dir), "--run",
+               str(run_dir), "-o", str(out), "-q", "--export-dir", str(tmp_path / "tables")])
     assert rc == 0
     html = out.read_text()
     # plotly.js embedded exactly once, every figure present
@@ -94,7 +96,8 @@ def test_full_report(tmp_path, capsys, search_dir, run_dir):
     assert "http://" not in without_plotlyjs(html) and "https://" not in without_plotlyjs(html)
     # atomic write: no temp file beside it; tables exported
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]
-    assert {p.name for p in (tmp_path / "tables").iterdir()} >= {"layers.csv", "plans.csv", "roofline.csv", "trials.csv"}
+    assert {p.name for p in (tmp_path / "tables").iterdir()} >= {"layers.csv", "plans.csv", "roofline.csv",
+                                                                 "trials.csv"}
 
 
 def test_plan_comes_from_the_run_when_none_is_given(tmp_path, run_dir):
@@ -144,7 +147,8 @@ def test_missing_and_inconsistent_inputs(tmp_path, capsys, search_dir):
     for i, (extra, msg) in enumerate(cases):
         out = tmp_path / f"r{i}.html"
         capsys.readouterr()
-        rc = main(["report", "resnet18", "--preset", "uniform-n2", "--no-paper", "-q", "-o", str(out), *extra])
+        rc = main(["report", "resnet18", "--preset", "uniform-n2", "--no-paper", "-q", "-o", str(out),
+                   *extra])
         err = capsys.readouterr().err
         assert rc == 0, extra
         assert "Traceback" not in err
@@ -161,7 +165,8 @@ def test_run_dir_with_metrics_but_no_summary(tmp_path, capsys):
     (d / "metrics.jsonl").write_text(json.dumps({"epoch": 0, "loss": 1.0, "task_loss": 1.0, "sr_loss": 0.1,
                                                  "train_acc": 50.0, "val_acc": 40.0}) + "\n")
     capsys.readouterr()
-    assert main(["report", "resnet20", "--no-paper", "-q", "-o", str(tmp_path / "r.html"), "--run", str(d)]) == 0
+    assert main(["report", "resnet20", "--no-paper", "-q", "-o", str(tmp_path / "r.html"), "--run",
+                 str(d)]) == 0
     err = capsys.readouterr().err
     assert "no finished run" in err
     html = (tmp_path / "r.html").read_text()
@@ -178,7 +183,8 @@ def test_markdown_report(tmp_path, capsys, run_dir):
     assert "| speedup |" in md and "**Totals: original vs plan**" in md
     pngs = sorted((tmp_path / "report_files").glob("*.png")) if (tmp_path / "report_files").exists() else []
     if pngs:
-        assert {p.stem for p in pngs} == {"layer_cycles", "energy", "layer_energy", "roofline", "training_curves",
+        assert {p.stem for p in pngs} == {"layer_cycles", "energy", "layer_energy", "roofline",
+                                          "training_curves",
                                          "accuracy"}
         assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
         assert "![roofline](report_files/roofline.png)" in md
@@ -215,7 +221,8 @@ def test_killed_report_leaves_no_temp_file_after_the_next_run(tmp_path, capsys):
     report beside it removes it; a live writer's temp file is left alone."""
     out = tmp_path / "report.html"
     argv = ["report", "resnet20", "--no-paper", "-q", "-o", str(out)]
-    p = subprocess.run([sys.executable, "-c", KILL_MID_WRITE, *argv], capture_output=True, text=True, timeout=300)
+    p = subprocess.run([sys.executable, "-c", KILL_MID_WRITE, *argv], capture_output=True, text=True,
+                       timeout=300)
     assert p.returncode == -9, p.stderr
     stale = list(tmp_path.glob(".report.html.*.tmp"))
     assert stale and not out.exists()
@@ -249,7 +256,8 @@ def test_report_reads_an_exact_mode_search_as_the_whole_search(tmp_path, capsys)
                  "--out", str(tmp_path / "s"), "--json"]) == 0
     front = json.loads(capsys.readouterr().out)
     assert front["mode"] == "exact" and not list((tmp_path / "s").glob("*.journal"))
-    assert main(["report", "resnet20", "--search-dir", str(tmp_path / "s"), "-o", str(tmp_path / "r.html")]) == 0
+    assert main(["report", "resnet20", "--search-dir", str(tmp_path / "s"), "-o",
+                 str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert "Exact Pareto front (multiple-choice knapsack DP" in html
     assert "no study storage file" not in html
@@ -257,7 +265,6 @@ def test_report_reads_an_exact_mode_search_as_the_whole_search(tmp_path, capsys)
 
 def test_report_shows_the_accuracy_ground_truth(tmp_path):
     """The committed benchmark results become one table of proxies and one figure of accuracy vs cycles."""
-    from pathlib import Path
 
     from structconv.analysis import build_report, write_report
 
@@ -268,7 +275,8 @@ def test_report_shows_the_accuracy_ground_truth(tmp_path):
     proxies = sec.tables[0].frame
     assert len(proxies) == len(data["analysis"]["held-out"]["corr"])
     taus = proxies["kendall_tau"].dropna()
-    assert taus.is_monotonic_decreasing and proxies["kendall_tau"].isna().sum() <= 1    # field_ratio is constant
+    # field_ratio is constant
+    assert taus.is_monotonic_decreasing and proxies["kendall_tau"].isna().sum() <= 1
     fig = dict(sec.figures)["accuracy_vs_cycles"]
     assert sum(len(t.x) for t in fig.data) == len(data["rows"])          # every plan plotted once
     write_report(rep, tmp_path / "r.html")

@@ -4,7 +4,6 @@ import json
 import pytest
 import yaml
 
-from structconv.cli import main
 from tests.support.cli import run
 
 FAST = ["--proxies", "kept_dof,params", "--no-progress", "--population", "10"]

@@ -23,7 +23,8 @@ def files(tmp_path_factory):
     rng = np.random.default_rng(0)
     for split, n in (("train", 64), ("t10k", 32)):
         y = (np.arange(n) % 10).astype(np.uint8)
-        x = (rng.integers(0, 64, size=(n, 8, 8)) + 18 * y[:, None, None]).astype(np.uint8)   # labels are learnable
+        # labels are learnable
+        x = (rng.integers(0, 64, size=(n, 8, 8)) + 18 * y[:, None, None]).astype(np.uint8)
         write_idx(root / f"{split}-images-idx3-ubyte", x)
         write_idx(root / f"{split}-labels-idx1-ubyte", y)
     torch.manual_seed(0)
@@ -42,7 +43,8 @@ def _in_loop_args(files, out, *extra):
 
 def test_in_loop_trains_the_front_plans_the_proxy_likes_best(capsys, files, tmp_path):
     out = tmp_path / "s"
-    rc = main(_in_loop_args(files, out, "--in-loop", "3", "--in-loop-epochs", "1,2", "--device", "cpu", "--json"))
+    rc = main(_in_loop_args(files, out, "--in-loop", "3", "--in-loop-epochs", "1,2", "--device", "cpu",
+                            "--json"))
     stdout, err = capsys.readouterr()
     assert rc == 0, err
     d = json.loads(stdout)

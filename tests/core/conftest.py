@@ -1,1 +1,1 @@
-"""Fixtures of the structconv.core tests (the slow references they share are tests/support/core_reference.py)."""
+"""Fixtures of the structconv.core tests (the slow references they share: tests/support/core_reference.py)."""

@@ -10,8 +10,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from structconv.core import (Choice, Dense, Layer, Network, Part, Plan, choice_from_dict, choice_kinds,
-                             count_network, count_ops, register_choice)
+from structconv.core import (
+    Choice,
+    Dense,
+    Layer,
+    Network,
+    Part,
+    Plan,
+    choice_from_dict,
+    choice_kinds,
+    count_network,
+    count_ops,
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,7 @@ class LowRank(Choice):
         return tuple(Part(p) for p in self.layers(layer))
 
     @classmethod
-    def options(cls, layer: Layer, rule) -> tuple["LowRank", ...]:
+    def options(cls, layer: Layer, rule) -> tuple[LowRank, ...]:
         if layer.op != "conv2d" or layer.groups != 1 or layer.kernel == (1, 1):
             return ()
         return tuple(cls(r) for r in {max(1, layer.out_channels // 4)}
@@ -119,18 +129,24 @@ def test_registered_kind_becomes_a_torch_module(low_rank):
     import torch
     from torch import nn
 
-    from structconv.nn import decompose, network_from_module, register_torch_choice, structure_, \
-        unregister_torch_choice
+    from structconv.nn import (
+        decompose,
+        network_from_module,
+        register_torch_choice,
+        structure_,
+        unregister_torch_choice,
+    )
 
     def factorised(module, choice, layer):
-        u = nn.Conv2d(layer.in_channels, choice.rank, layer.kernel, layer.stride, layer.padding, layer.dilation,
-                      bias=False)
+        u = nn.Conv2d(layer.in_channels, choice.rank, layer.kernel, layer.stride, layer.padding,
+                      layer.dilation, bias=False)
         return nn.Sequential(u, nn.Conv2d(choice.rank, layer.out_channels, 1, bias=module.bias is not None))
 
     register_torch_choice(LowRank.kind, trainable=factorised)
     try:
         torch.manual_seed(0)
-        model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, stride=2, padding=1))
+        model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
+                              nn.Conv2d(16, 32, 3, stride=2, padding=1))
         x = torch.randn(2, 3, 16, 16)
         net = network_from_module(model, x)
         layer = net["2"]

@@ -9,8 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from structconv.core import (Network, Plan, Structure, count_network, get_network, get_preset, pareto_mask,
-                             read_jsonl, register_importer, resolve_network, resolve_plan, to_jsonable)
+from structconv.core import (
+    Network,
+    Plan,
+    Structure,
+    count_network,
+    get_network,
+    get_preset,
+    pareto_mask,
+    read_jsonl,
+    register_importer,
+    resolve_network,
+    resolve_plan,
+    to_jsonable,
+)
 
 
 # -- resolver ----------------------------------------------------------------------
@@ -39,7 +51,8 @@ def test_registered_importer_is_tried_first(monkeypatch, tmp_path):
     assert resolve_network("a.tiny", width=3).input_shape == (3, 8, 8)
     assert [i.name for i in resolve.importers()] == ["tiny"]
     # an option the importer does not take is named, with the ones it does (not a TypeError from inside it)
-    with pytest.raises(ValueError, match=r"model importer 'tiny' does not take input_shape \(it takes \['width'\]\)"):
+    with pytest.raises(ValueError,
+                       match=r"model importer 'tiny' does not take input_shape \(it takes \['width'\]\)"):
         resolve_network("a.tiny", input_shape=(1, 3, 8, 8))
 
 
@@ -123,7 +136,7 @@ def test_read_jsonl_skips_and_counts_torn_lines(tmp_path):
 
 
 def test_presets_for_lists_those_that_fit():
-    from structconv.core import presets_for, preset_kind
+    from structconv.core import preset_kind, presets_for
 
     for name in ("resnet18", "mobilenet_v2"):
         net = get_network(name)
@@ -142,7 +155,8 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text("\n".join(lines) + "\nlayers: *a9\n")
     t0 = time.perf_counter()
-    with pytest.raises(ValueError, match=r"plan file '.*bomb.yaml' is not valid YAML: more than 64 YAML aliases"):
+    with pytest.raises(ValueError,
+                       match=r"plan file '.*bomb.yaml' is not valid YAML: more than 64 YAML aliases"):
         Plan.load(bomb)
     assert time.perf_counter() - t0 < 2
 
@@ -167,7 +181,8 @@ def test_a_layer_named_layers_is_a_layer_not_a_saved_plan():
 
     net = Network("odd", (3, 8, 8), (Layer.conv2d("layers", 3, 4, 3, (8, 8), padding=1),))
     assert dict(resolve_plan({"layers": {"c": 2, "n": 2}}, net).choices) == {"layers": Structure(2, 2)}
-    assert dict(resolve_plan({"layers": {"layers": {"c": 2, "n": 2}}}, net).choices) == {"layers": Structure(2, 2)}
+    plan = resolve_plan({"layers": {"layers": {"c": 2, "n": 2}}}, net)
+    assert dict(plan.choices) == {"layers": Structure(2, 2)}
 
 
 # -- atomic writes -----------------------------------------------------------------
@@ -237,7 +252,8 @@ def test_a_plan_naming_the_module_applies_to_every_call():
     assert plan.choice_for("body#1") == Structure(8, 2)
     cost = count_network(net, {"body": {"c": 8, "n": 2}})
     assert cost.structured.mults == 2 * 8 * 8 * 4 * 256 and cost.structured.params == 8 * 8 * 4 + 8
-    with pytest.raises(ValueError, match=r"gives layer 'body#1' c=4,n=2 but the layer it repeats, 'body', c=8,n=2"):
+    with pytest.raises(ValueError,
+                       match=r"gives layer 'body#1' c=4,n=2 but the layer it repeats, 'body', c=8,n=2"):
         resolve_plan({"body": {"c": 8, "n": 2}, "body#1": {"c": 4, "n": 2}}, net)
 
 
@@ -261,7 +277,8 @@ def test_a_transposed_conv_is_counted_but_stays_dense():
     conv = Layer.conv2d("a", 8, 8, 3, (16, 16), padding=1)
     up = replace(Layer.conv2d("up", 8, 4, 3, (16, 16), padding=1), op="conv_transpose2d")
     net = Network("n", (8, 16, 16), (conv, up))
-    assert count_network(net).original.mults == 8 * 8 * 9 * 256 + 8 * 4 * 9 * 256   # fvcore: Cin*Cout*k*k*H_in*W_in
+    # fvcore: Cin*Cout*k*k*H_in*W_in
+    assert count_network(net).original.mults == 8 * 8 * 9 * 256 + 8 * 4 * 9 * 256
     assert dict(resolve_plan("uniform-n2", net).choices) == {}       # the first layer and the transposed one
     with pytest.raises(ValueError, match=r"op = 'conv_transpose2d' is not one of \['conv2d', 'linear'\]"):
         resolve_plan({"up": {"c": 4, "n": 2}}, net)

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.core_reference import decomposed_conv_counted, dense_conv, dense_conv_counted
 from structconv import Dense, Layer, Plan, Structure, count_ops
-from structconv.core import compose, count_network, Network
+from structconv.core import Network, compose, count_network
+from tests.support.core_reference import decomposed_conv_counted, dense_conv, dense_conv_counted
 
 
 @st.composite

@@ -7,18 +7,40 @@ from math import gcd
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.support.core_reference import dense_conv_counted
 from structconv.core import Layer, Plan, choice_from_dict, count_network, count_ops
-from structconv.core.designs import (
-    DESIGNS, DWPW, GCPWG, PWDWPW, PWGDWPWG, Kernel, admissible_designs, dw_pw_params, dw_pw_ratio,
-    gc_pwg_best_N, gc_pwg_params, gc_pwg_ratio, group_assignments, has_repeated_pattern,
-    information_field, param_ratio, parse_kernels, pw_dw_pw_params, pw_dw_pw_ratio,
-    pwg_dw_pwg_best_M, pwg_dw_pwg_params, pwg_dw_pwg_ratio, reduce_design_space, standard_params,
-    trace)
 from structconv.core._field import REPEATED, format_kernels
+from structconv.core.designs import (
+    DESIGNS,
+    DWPW,
+    GCPWG,
+    PWDWPW,
+    PWGDWPWG,
+    Kernel,
+    admissible_designs,
+    dw_pw_params,
+    dw_pw_ratio,
+    gc_pwg_best_N,
+    gc_pwg_params,
+    gc_pwg_ratio,
+    group_assignments,
+    has_repeated_pattern,
+    information_field,
+    param_ratio,
+    parse_kernels,
+    pw_dw_pw_params,
+    pw_dw_pw_ratio,
+    pwg_dw_pwg_best_M,
+    pwg_dw_pwg_params,
+    pwg_dw_pwg_ratio,
+    reduce_design_space,
+    standard_params,
+    trace,
+)
 from structconv.core.layer import Network
+from tests.support.core_reference import dense_conv_counted
 
 FAST = settings(deadline=None)     # example count from the conftest profile
 

@@ -19,31 +19,36 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from structconv.core import Network, Plan, read_topology
+from tests.support import scalesim_inputs
 
 sim = pytest.importorskip("structconv.sim")
 
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                database=None)
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 150)), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow], database=None)
 MAX_MESSAGE = 2000
 VALID: dict = {}                 # reader -> how many fuzzed inputs it accepted (a fuzzer that never gets
                                  # past the first check tests little; see test_fuzzers_reach_valid_inputs)
 
 # -- strategies -----------------------------------------------------------------------------------
 odd_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12) | st.sampled_from(
-    ["", "0", "-1", "1e9", "nan", "inf", "os", "ws", "is", "dense", "dw_pw", "\u202e", "%", "%(x)s", "a,b", "#"])
+    ["", "0", "-1", "1e9", "nan", "inf", "os", "ws", "is", "dense", "dw_pw", "\u202e", "%", "%(x)s", "a,b",
+     "#"])
 scalars = (st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.integers(-3, 70)
            | st.floats(allow_nan=True, allow_infinity=True) | odd_text)
-keys = odd_text | st.sampled_from(["name", "layers", "c", "n", "design", "kind", "model", "mac_array", "rows", "cols",
-                                   "dataflow", "memory", "sum_pool", "dtype", "clock_hz", "overlap", "energy", "area",
-                                   "layer1.0.conv1", "conv1", "fc"])
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5),
+keys = odd_text | st.sampled_from(["name", "layers", "c", "n", "design", "kind", "model", "mac_array", "rows",
+                                   "cols",
+                                   "dataflow", "memory", "sum_pool", "dtype", "clock_hz", "overlap", "energy",
+                                   "area", "layer1.0.conv1", "conv1", "fc"])
+values = st.recursive(scalars,
+                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5),
                       max_leaves=25)
 
 choices = st.one_of(
     scalars,
     st.fixed_dictionaries({}, optional={"c": scalars, "n": scalars | st.lists(scalars, max_size=3),
                                         "bogus": scalars}),
-    st.fixed_dictionaries({"design": st.sampled_from(["dw_pw", "gc_pw_g", "pw_dw_pw", "nodesign"]) | odd_text},
+    st.fixed_dictionaries({"design": st.sampled_from(["dw_pw", "gc_pw_g", "pw_dw_pw", "nodesign"])
+                           | odd_text},
                           optional={"groups": scalars, "expansion": scalars, "kernel": scalars}),
 )
 plans = st.fixed_dictionaries(
@@ -78,15 +83,16 @@ def accelerators(draw):
     return d
 
 
-TOPO_HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"
-cells = st.integers(-2, 80).map(str) | st.integers(0, 10**12).map(str) | odd_text.filter(lambda s: "\n" not in s
-                                                                                       and "\r" not in s)
+TOPO_HEADER = scalesim_inputs.TOPO_HEADER.rstrip("\n")
+cells = (st.integers(-2, 80).map(str) | st.integers(0, 10**12).map(str)
+         | odd_text.filter(lambda s: "\n" not in s and "\r" not in s))
 sane_rows = st.tuples(
     st.text("abcxyz_.0123456789", min_size=1, max_size=8) | st.sampled_from(["conv_DP", "fc", "DPx"]),
     st.integers(1, 40), st.integers(1, 40), st.integers(1, 5), st.integers(1, 5), st.integers(1, 32),
     st.integers(1, 32), st.integers(1, 3),
 ).map(lambda r: ", ".join(map(str, r)) + ",")
-odd_rows = st.lists(cells, min_size=6, max_size=10).map(lambda fs: ", ".join(fs) + ("," if len(fs) % 3 else ""))
+odd_rows = st.lists(cells, min_size=6, max_size=10).map(
+    lambda fs: ", ".join(fs) + ("," if len(fs) % 3 else ""))
 gemm_rows = st.tuples(st.text("abc", min_size=1, max_size=4), st.integers(0, 50), st.integers(0, 50),
                       st.integers(0, 50)).map(lambda r: ", ".join(map(str, r)) + ",")
 
@@ -94,7 +100,8 @@ gemm_rows = st.tuples(st.text("abc", min_size=1, max_size=4), st.integers(0, 50)
 @st.composite
 def topologies(draw):
     gemm = draw(st.integers(0, 4)) == 0
-    header = "Layer, M, N, K," if gemm else draw(st.sampled_from([TOPO_HEADER] * 6 + [TOPO_HEADER + " Sparsity,",
+    header = "Layer, M, N, K," if gemm else draw(st.sampled_from([TOPO_HEADER] * 6
+                                                                 + [TOPO_HEADER + " Sparsity,",
                                                                                       "a, b,", ""]))
     rows = draw(st.lists(gemm_rows if gemm else (sane_rows | sane_rows | sane_rows | odd_rows), max_size=5))
     return "\n".join([header, *rows]) + "\n"
@@ -107,7 +114,8 @@ VALID_CFG = {"ArrayHeight": "32", "ArrayWidth": "32", "IfmapSramSzkB": "64", "Fi
 
 @st.composite
 def cfgs(draw):
-    """A valid SCALE-Sim cfg with up to three keys replaced or removed, sometimes a bad run_name or section."""
+    """A valid SCALE-Sim cfg with up to three keys replaced or removed, sometimes a bad run_name or
+    section."""
     fields = dict(VALID_CFG)
     for key in draw(st.lists(st.sampled_from(sorted(VALID_CFG)), max_size=3, unique=True)):
         if draw(st.booleans()):

@@ -71,7 +71,8 @@ def test_preset_on_the_wrong_network_raises(name, network, match):
 
 def test_table_preset_dimension_mismatch_names_row_and_layer():
     n = get_network("mobilenet_v2", num_classes=10)
-    with pytest.raises(ValueError, match=r"row classifier is 1000x1280x1x1 but layer 'classifier.1' is 10x1280x1x1"):
+    with pytest.raises(ValueError,
+                       match=r"row classifier is 1000x1280x1x1 but layer 'classifier.1' is 10x1280x1x1"):
         get_preset("struct-mv2-a", n)
 
 
@@ -89,7 +90,8 @@ def _toy() -> Network:
     ))
 
 
-@pytest.mark.parametrize("network", ["toy", "resnet18", "mobilenet_v2", "efficientnet_b0", "hrnet_w18_small_v1",
+@pytest.mark.parametrize("network",
+                         ["toy", "resnet18", "mobilenet_v2", "efficientnet_b0", "hrnet_w18_small_v1",
                                      "pspnet101", "vgg16"])
 def test_uniform_n2_rule(network):
     n = _toy() if network == "toy" else net(network)
@@ -142,7 +144,7 @@ def test_table_plan_equals_rows_and_dense_equivalent_rows_are_kept(name):
     cost = {r.layer.name: r for r in count_network(n, plan).layers}
     for r in rows:
         row = cost[r["layer"]]
-        if (r["c"], r["n"]) == (r["dim"][1], r["dim"][2]):      # dense-equivalent: same counts, 0 sum-pool adds
+        if (r["c"], r["n"]) == (r["dim"][1], r["dim"][2]):  # dense-equivalent: same counts, 0 sum-pool adds
             assert row.structured.sumpool_adds == 0 and row.structured.mults == row.original.mults
         else:
             assert row.structured.mults < row.original.mults
@@ -261,7 +263,8 @@ def test_struct_hr_a_rules():
             assert choice == Structure(layer.in_channels, 2), layer.name
         else:                                              # 1x1: c = C, n = 1 (dense-equivalent)
             assert choice == Structure(layer.in_channels, 1), layer.name
-    diff = {k for k in set(plan.choices) | set(literal.choices) if plan.choice_for(k) != literal.choice_for(k)}
+    diff = {k for k in set(plan.choices) | set(literal.choices)
+            if plan.choice_for(k) != literal.choice_for(k)}
     assert diff == {"layer1.0.conv2"}
     assert literal.choice_for("layer1.0.conv2") == Structure(32, 2)
 

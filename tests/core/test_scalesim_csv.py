@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from structconv.core import Layer, Network, count_network
 from structconv.core.scalesim_csv import CONV_COLUMNS, read_topology, topology_rows, write_topology
 from structconv.core.zoo import get_network
-
-HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+from tests.support.scalesim_inputs import TOPO_HEADER as HEADER
 
 
 def _scalesim_rows(path):
@@ -53,7 +52,8 @@ def test_reads_scalesim_style_file(tmp_path):
     c1, dw, c3, fc = n.layers
     assert (c1.in_channels, c1.out_channels, c1.kernel, c1.stride, c1.padding, c1.output_size) == \
         (3, 32, (3, 3), (2, 2), (0, 0), (112, 112))
-    assert (dw.groups, dw.in_channels, dw.out_channels, dw.is_depthwise, dw.output_size) == (32, 32, 32, True, (112, 112))
+    assert (dw.groups, dw.in_channels, dw.out_channels, dw.is_depthwise, dw.output_size) == \
+        (32, 32, 32, True, (112, 112))
     assert c3.name == "Conv3" and c3.kernel == (1, 1)
     assert (fc.op, fc.in_channels, fc.out_channels, fc.bias) == ("linear", 1024, 1000, False)
     assert _dense_mults(n) == [r[3] for r in _scalesim_rows(p)]
@@ -79,14 +79,16 @@ def test_reads_sparsity_column_and_gemm(tmp_path):
     ("c1, 10, 10, 3, 3, 4.0, 8, 1,", 2, r"row 2, column 'Channels': value '4.0' is not an integer"),
     ("c1, 10, 0, 3, 3, 4, 8, 1,", 2, r"row 2, column 'IFMAP Width': value 0 must be >= 1"),
     ("c1, 10, 10, 3, 3, 4, -8, 1,", 2, r"row 2, column 'Num Filter': value -8 must be >= 1"),
-    ("c1, 10, 10, 11, 3, 4, 8, 1,", 2, r"row 2, column 'Filter Height': value 11 is larger than IFMAP Height = 10"),
+    ("c1, 10, 10, 11, 3, 4, 8, 1,", 2,
+     r"row 2, column 'Filter Height': value 11 is larger than IFMAP Height = 10"),
     ("c1, 10, 2, 3, 3, 4, 8, 1,", 2, r"row 2, column 'Filter Width': value 3 is larger than IFMAP Width = 2"),
     ("c1, 10, 10, 3, 3, 4, 8, 1", 2, r"row 2: the row must end with a comma"),
     ("c1, 10, 10, 3, 3, 4, 8,", 2, r"row 2: expected 8 fields"),
     ("c1, 10, 10, 3, 3, 4, 8, 1, 1:1, 7,", 2, r"row 2: expected 8 fields"),
     ("c1, 10, 10, 3, 3, 4, 8, 1, 2:4,", 2, r"row 2, column 'Sparsity': value '2:4' is not supported"),
     (", 10, 10, 3, 3, 4, 8, 1,", 2, r"row 2, column 'Layer name': value '' is empty"),
-    ("ok, 10, 10, 3, 3, 4, 8, 1,\n\nok, 8, 8, 3, 3, 8, 8, 1,", 4, r"row 4, column 'Layer name': value 'ok' repeats "
+    ("ok, 10, 10, 3, 3, 4, 8, 1,\n\nok, 8, 8, 3, 3, 8, 8, 1,", 4,
+     r"row 4, column 'Layer name': value 'ok' repeats "
                                                              r"the name of row 2"),
 ])
 def test_malformed_row_names_file_row_column_and_value(tmp_path, row, line, match):
@@ -130,7 +132,8 @@ def test_written_file_has_header_and_trailing_commas(tmp_path):
     assert lines[-1] == "fc, 1, 1, 1, 1, 512, 1000, 1,"
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "efficientnet_b0", "hrnet_w18_small_v1", "vgg16"])
+@pytest.mark.parametrize("name",
+                         ["resnet18", "mobilenet_v2", "efficientnet_b0", "hrnet_w18_small_v1", "vgg16"])
 def test_round_trip_matches_scalesim_geometry_and_macs(tmp_path, name):
     net = get_network(name)
     p = write_topology(net, tmp_path / f"{name}.csv")
@@ -178,7 +181,8 @@ def test_single_channel_dp_row_round_trips(tmp_path):
     p.write_text(HEADER + "x_DP, 8, 8, 3, 3, 1, 4, 1,\n")
     n = read_topology(p)
     assert n["x_DP"].groups == 1 and n["x_DP"].out_channels == 4
-    assert write_topology(n, tmp_path / "again.csv").read_text().splitlines()[1] == "x_DP, 8, 8, 3, 3, 1, 4, 1,"
+    again = write_topology(n, tmp_path / "again.csv").read_text()
+    assert again.splitlines()[1] == "x_DP, 8, 8, 3, 3, 1, 4, 1,"
 
 
 def test_depthwise_is_written_as_one_dp_row(tmp_path):

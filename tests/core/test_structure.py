@@ -5,10 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from tests.support.core_reference import dense_pinv_project, kernel_case
 from structconv.core import alphas, basis_matrix, compose, project, structural_residual
-
-
+from tests.support.core_reference import dense_pinv_project, kernel_case
 
 
 @given(kernel_case())
@@ -88,7 +86,8 @@ def test_resnet50_sized_kernel_in_milliseconds():
     ((np.ones((1, 4, 3, 3)), 2, 4), r"^n = 4 is out of range \[1, 3\]$"),
     ((np.ones((1, 4, 3, 5)), 2, (1, 6)), r"^n = 6 is out of range \[1, 5\]$"),
     ((np.ones((1, 4, 3, 3)), 2, 0), r"^n = 0 is out of range \[1, 3\]$"),
-    ((np.ones((4, 3, 3)), 2, 2), r"^W must have shape \(C_out, C, kh, kw\) or \(C_out, C\), got shape \(4, 3, 3\)$"),
+    ((np.ones((4, 3, 3)), 2, 2),
+     r"^W must have shape \(C_out, C, kh, kw\) or \(C_out, C\), got shape \(4, 3, 3\)$"),
 ])
 def test_bad_input_names_field_value_and_range(args, message):
     with pytest.raises(ValueError, match=message):

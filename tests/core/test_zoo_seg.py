@@ -100,7 +100,8 @@ def test_hrnet_layer_list():
     chain = [l for l in n if l.name.startswith("stage4.0.fuse_layers.3.0.")]
     assert [(l.in_channels, l.out_channels) for l in chain] == [(16, 16), (16, 16), (16, 128)]
     head0, head1 = n["last_layer.0"], n["last_layer.3"]
-    assert (head0.in_channels, head0.out_channels, head0.bias, head0.input_size) == (240, 240, True, (256, 512))
+    assert (head0.in_channels, head0.out_channels, head0.bias, head0.input_size) == (240, 240, True,
+                                                                                     (256, 512))
     assert (head1.in_channels, head1.out_channels, head1.bias, head1.kernel) == (240, 19, True, (1, 1))
     assert sum(l.bias for l in n) == 2
 
@@ -258,7 +259,8 @@ if torch is not None:
         def __init__(self, block, nblocks, chans):
             super().__init__()
             nb = len(chans)
-            self.branches = nn.ModuleList(_stack(block, c * block.expansion, c, n) for c, n in zip(chans, nblocks))
+            self.branches = nn.ModuleList(_stack(block, c * block.expansion, c, n)
+                                          for c, n in zip(chans, nblocks))
             c = [ch * block.expansion for ch in chans]
             self.fuse_layers = nn.ModuleList()
             for i in range(nb if nb > 1 else 0):
@@ -321,14 +323,16 @@ if torch is not None:
                 xs = [t(xs[i] if i < len(xs) else xs[-1]) for i, t in enumerate(trans)]
                 xs = getattr(self, f"stage{s}")[0](xs)
             size = xs[0].shape[-2:]
-            x = torch.cat([xs[0]] + [nn.functional.interpolate(v, size=size, mode="bilinear") for v in xs[1:]], 1)
+            x = torch.cat([xs[0]]
+                          + [nn.functional.interpolate(v, size=size, mode="bilinear") for v in xs[1:]], 1)
             return self.last_layer(x)
 
 
     class _PPM(nn.Module):
         def __init__(self, cin, red, bins):
             super().__init__()
-            self.features = nn.ModuleList(nn.Sequential(nn.AdaptiveAvgPool2d(b), nn.Conv2d(cin, red, 1, bias=False),
+            self.features = nn.ModuleList(nn.Sequential(nn.AdaptiveAvgPool2d(b),
+                                                        nn.Conv2d(cin, red, 1, bias=False),
                                                         nn.BatchNorm2d(red), nn.ReLU()) for b in bins)
 
         def forward(self, x):
@@ -343,17 +347,17 @@ if torch is not None:
             super().__init__()
             self.layer0 = nn.Sequential(nn.Conv2d(3, 64, 3, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
                                         nn.Conv2d(64, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                                        nn.Conv2d(64, 128, 3, 1, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
-                                        nn.MaxPool2d(3, 2, 1))
+                                        nn.Conv2d(64, 128, 3, 1, 1, bias=False), nn.BatchNorm2d(128),
+                                        nn.ReLU(), nn.MaxPool2d(3, 2, 1))
             self.layer1 = _stack(_Bottle, 128, 64, 3)
             self.layer2 = _stack(_Bottle, 256, 128, 4, stride=2)
             self.layer3 = _stack(_Bottle, 512, 256, 23, stride=1, dilation=2)
             self.layer4 = _stack(_Bottle, 1024, 512, 3, stride=1, dilation=4)
             self.ppm = _PPM(2048, 512, (1, 2, 3, 6))
-            self.cls = nn.Sequential(nn.Conv2d(4096, 512, 3, padding=1, bias=False), nn.BatchNorm2d(512), nn.ReLU(),
-                                     nn.Dropout2d(0.1), nn.Conv2d(512, classes, 1))
-            self.aux = nn.Sequential(nn.Conv2d(1024, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256), nn.ReLU(),
-                                     nn.Dropout2d(0.1), nn.Conv2d(256, classes, 1))
+            self.cls = nn.Sequential(nn.Conv2d(4096, 512, 3, padding=1, bias=False), nn.BatchNorm2d(512),
+                                     nn.ReLU(), nn.Dropout2d(0.1), nn.Conv2d(512, classes, 1))
+            self.aux = nn.Sequential(nn.Conv2d(1024, 256, 3, padding=1, bias=False), nn.BatchNorm2d(256),
+                                     nn.ReLU(), nn.Dropout2d(0.1), nn.Conv2d(256, classes, 1))
 
         def forward(self, x):
             x3 = self.layer3(self.layer2(self.layer1(self.layer0(x))))

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from structconv.nn import ArrayDataset, load_cifar10, load_dataset, load_digits_data, load_image_folder
-from structconv.nn.folder import have_pil
 from tests.support.fake_data import write_batch, write_fake_cifar
 
 
@@ -314,9 +313,12 @@ def test_fashion_mnist_balanced_subset_resize_and_channels(tmp_path):
     assert b.input_shape == (3, 16, 16) and b.train[0][0].shape == (3, 16, 16)
     counts = np.bincount(b.train.labels.numpy(), minlength=10)
     assert counts.tolist() == [5] * 10 and np.bincount(b.val.labels.numpy()).tolist() == [2] * 10
-    again = load_fashion_mnist(tmp_path / "fm", size=16, channels=3, train_size=50, val_size=20, subset_seed=3)
-    other = load_fashion_mnist(tmp_path / "fm", size=16, channels=3, train_size=50, val_size=20, subset_seed=4)
-    assert torch.equal(again.train.images, b.train.images) and not torch.equal(other.train.images, b.train.images)
+    again = load_fashion_mnist(tmp_path / "fm", size=16, channels=3, train_size=50, val_size=20,
+                               subset_seed=3)
+    other = load_fashion_mnist(tmp_path / "fm", size=16, channels=3, train_size=50, val_size=20,
+                               subset_seed=4)
+    assert torch.equal(again.train.images, b.train.images)
+    assert not torch.equal(other.train.images, b.train.images)
 
 
 def test_idx_folder_has_numbered_classes_and_fashion_checks_labels(tmp_path):

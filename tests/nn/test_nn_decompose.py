@@ -1,5 +1,4 @@
 """Decomposition into SumPool + small conv: exact for structured weights, projected otherwise."""
-import numpy as np
 import pytest
 import torch
 from hypothesis import given
@@ -7,8 +6,17 @@ from hypothesis import strategies as st
 from torch import nn
 
 from structconv.core import Plan, project, structural_residual
-from structconv.nn import (DecomposedConv2d, DecomposedLinear, SumPool3d, compose, decompose, decompose_conv,
-                           decompose_linear, load_decomposed, save_decomposed)
+from structconv.nn import (
+    DecomposedConv2d,
+    DecomposedLinear,
+    SumPool3d,
+    compose,
+    decompose,
+    decompose_conv,
+    decompose_linear,
+    load_decomposed,
+    save_decomposed,
+)
 from structconv.nn.sumpool import METHODS
 
 
@@ -50,7 +58,8 @@ def test_structured_conv_decomposes_exactly(case):
     torch.testing.assert_close(y, want, atol=1e-10, rtol=0)
 
 
-@pytest.mark.parametrize("padding,dilation,k", [("same", 1, (3, 3)), ("same", (2, 1), (2, 4)), ("valid", 2, (3, 2))])
+@pytest.mark.parametrize("padding,dilation,k",
+                         [("same", 1, (3, 3)), ("same", (2, 1), (2, 4)), ("valid", 2, (3, 2))])
 @pytest.mark.filterwarnings("ignore:Using padding=.same.")
 def test_string_paddings(padding, dilation, k):
     conv = nn.Conv2d(4, 6, k, padding=padding, dilation=dilation, groups=2).double()
@@ -148,8 +157,8 @@ def test_residual_in_report_is_core_structural_residual():
     for name, ch in PLAN.items():
         W = model.get_submodule(name).weight.detach().numpy()
         n = ch.get("n", 1)
-        assert report[name].residual == pytest.approx(structural_residual(W, ch["c"], tuple(n) if isinstance(n, list) else n),
-                                                      abs=1e-10)
+        want = structural_residual(W, ch["c"], tuple(n) if isinstance(n, list) else n)
+        assert report[name].residual == pytest.approx(want, abs=1e-10)
 
 
 def test_inplace_and_identity_structures():
@@ -180,7 +189,8 @@ def test_sparse_designs_are_fitted_and_deployed_as_their_modules():
     x = torch.randn(2, 3, 12, 12, dtype=torch.float64)
     assert dec(x).shape == model(x).shape
     layer = network_from_module(model, x)["stem.0"]
-    assert sum(p.numel() for p in dec.stem[0].parameters()) == count_ops(layer, plan.choice_for("stem.0")).params
+    want = count_ops(layer, plan.choice_for("stem.0")).params
+    assert sum(p.numel() for p in dec.stem[0].parameters()) == want
 
 
 def test_bad_input_raises_before_anything_changes():

@@ -12,8 +12,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from structconv.core import DWPW, GCPWG, PWDWPW, PWGDWPWG, Layer, admissible_designs, count_network, count_ops
-from structconv.nn import (ArrayDataset, DataBundle, DesignConv, Moments, decompose, distill_design, effective_kernel,
-                           evaluate, export_onnx, network_from_module, output_error, structure_, train)
+from structconv.nn import (
+    ArrayDataset,
+    DataBundle,
+    DesignConv,
+    Moments,
+    decompose,
+    distill_design,
+    effective_kernel,
+    evaluate,
+    export_onnx,
+    network_from_module,
+    output_error,
+    structure_,
+    train,
+)
 from structconv.nn.trace import layer_from_module
 
 KINDS = (DWPW, GCPWG, PWDWPW, PWGDWPWG)
@@ -56,8 +69,8 @@ def _random_layer(rng: random.Random, name="x") -> Layer:
     k = rng.choice([3, 5])
     s = rng.choice([1, 2])
     size = rng.choice([7, 8, 11])
-    return Layer.conv2d(name, C, F_, k, (size, size), stride=s, padding=k // 2, dilation=rng.choice([1, 1, 2]),
-                        bias=rng.random() < 0.5)
+    return Layer.conv2d(name, C, F_, k, (size, size), stride=s, padding=k // 2,
+                        dilation=rng.choice([1, 1, 2]), bias=rng.random() < 0.5)
 
 
 def _choices(layer: Layer, rng: random.Random):
@@ -131,7 +144,8 @@ def test_distillation_recovers_a_dense_layer_that_is_a_design(choice):
     x = torch.randn(3, 8, 9, 9, dtype=torch.float64)
     assert output_error(truth, dense, x) < 1e-12                 # the effective kernel is exact
     acc = Moments()
-    acc.add(dense, torch.randn(32, 8, 9, 9, dtype=torch.float64) * torch.linspace(0.2, 3, 8)[:, None, None] + 0.7)
+    acc.add(dense,
+            torch.randn(32, 8, 9, 9, dtype=torch.float64) * torch.linspace(0.2, 3, 8)[:, None, None] + 0.7)
     fitted = distill_design(dense, choice, layer, acc.result())
     assert fitted.fit_error < 1e-6
     assert output_error(fitted, dense, x) < 1e-6                 # on inputs it never saw

@@ -1,20 +1,19 @@
 """ONNX export of decomposed models, run in onnxruntime."""
+import onnxruntime as ort
+import onnxscript  # noqa: F401
 import pytest
 import torch
 from torch import nn
 
-from structconv.nn import compose, decompose, export_onnx
-
-import onnxruntime as ort
-import onnxscript  # noqa: F401
+from structconv.nn import decompose, export_onnx
 
 
 def small_model():
     torch.manual_seed(0)
     m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
                       nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=2), nn.ReLU(),
-                      nn.Conv2d(8, 16, (3, 5), stride=2, padding=(1, 2)), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                      nn.Linear(16, 10))
+                      nn.Conv2d(8, 16, (3, 5), stride=2, padding=(1, 2)), nn.AdaptiveAvgPool2d(1),
+                      nn.Flatten(), nn.Linear(16, 10))
     with torch.no_grad():
         m[1].running_mean.normal_()
     return m.eval()
@@ -53,7 +52,7 @@ def test_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
 
     target = tmp_path / "bad.onnx"
     target.write_bytes(b"old")
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError):                    # torch's exporter error wraps the forward's
         export_onnx(Broken(), torch.randn(1, 3), target)
     monkeypatch.setattr(ex, "check_onnx", lambda path, model, x: 0.5)        # runtime disagrees
     with pytest.raises(ValueError, match="differs from torch"):

@@ -21,8 +21,8 @@ import pytest
 from structconv.nn import load_checkpoint, load_decomposed
 from tests.support import ROOT
 
-TRAIN = ["train", "small_cnn", "--preset", "uniform-n2", "--epochs", "3", "--input-size", "8", "--batch-size", "64",
-         "--threads", "1", "--quiet"]
+TRAIN = ["train", "small_cnn", "--preset", "uniform-n2", "--epochs", "3", "--input-size", "8", "--batch-size",
+         "64", "--threads", "1", "--quiet"]
 SEED = int(os.environ.get("STRUCTCONV_FAULT_SEED", "0"))
 
 
@@ -75,7 +75,8 @@ def after(first, delay: float):
 
 
 def outputs(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if not p.name.startswith(".")) if directory.is_dir() else []
+    return sorted(p.name for p in directory.iterdir()
+                  if not p.name.startswith(".")) if directory.is_dir() else []
 
 
 def check_run_dir(d: Path) -> list[int]:

@@ -13,9 +13,22 @@ from torch import nn
 
 from structconv.cli import main
 from structconv.core import resolve_network
-from structconv.nn import (NonFiniteError, SmallCNN, build_module, check_device, decompose,
-                           load_checkpoint, load_decomposed, load_digits_data, network_from_module, read_weights,
-                           save_checkpoint, save_decomposed, torch_load, train)
+from structconv.nn import (
+    NonFiniteError,
+    SmallCNN,
+    build_module,
+    check_device,
+    decompose,
+    load_checkpoint,
+    load_decomposed,
+    load_digits_data,
+    network_from_module,
+    read_weights,
+    save_checkpoint,
+    save_decomposed,
+    torch_load,
+    train,
+)
 from tests.support.torch_helpers import tiny_digits
 
 FAST = dict(lr=0.05, batch_size=32, quiet=True)
@@ -67,7 +80,8 @@ def test_bad_device_names_the_device_and_what_is_available(device, why, tiny, tm
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CPU-only build")
 @pytest.mark.parametrize("device", ["cuda", "cuda:7"])
 def test_cuda_on_a_cpu_only_build_is_one_cli_line(device, tmp_path, capsys):
-    rc, _, err = cli(["train", "small_cnn", "--epochs", "1", "--out", str(tmp_path / "o"), "--device", device], capsys)
+    rc, _, err = cli(["train", "small_cnn", "--epochs", "1", "--out", str(tmp_path / "o"), "--device",
+                      device], capsys)
     assert rc == 2 and one_line(err)
     assert f"device = {device!r} is not available" in err and "available: cpu" in err
 
@@ -84,7 +98,8 @@ GIB = 1 << 30
 def test_digits_size_beyond_memory_names_field_value_and_range(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr("structconv.nn.devices.available_memory", lambda device: GIB)
     # half of 1 GiB holds 1797 images of 1 x 273 x 273 float32, not of 274 x 274
-    with pytest.raises(ValueError, match=r"^size = 100000 is out of range \[8, 273\]: 1797 image\(s\) of 1 x 100000"):
+    with pytest.raises(ValueError,
+                       match=r"^size = 100000 is out of range \[8, 273\]: 1797 image\(s\) of 1 x 100000"):
         load_digits_data(size=100000)
     rc, _, err = cli(["train", "small_cnn", "--epochs", "1", "--out", str(tmp_path / "o"),
                       "--input-size", "100000"], capsys)
@@ -114,7 +129,8 @@ def foreign(tmp_path):
     torch.save(m, tmp_path / "whole.pt")
     torch.save(m, tmp_path / "whole_legacy.pt", _use_new_zipfile_serialization=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)      # torch 2.9+: jit is deprecated, files still exist
+        # torch 2.9+: jit is deprecated, files still exist
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.save(torch.jit.script(m), tmp_path / "script.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
     return tmp_path
@@ -122,7 +138,8 @@ def foreign(tmp_path):
 
 @pytest.mark.parametrize("name, says", [
     ("whole.pt", "holds a whole pickled model (Sequential, saved by torch.save(model)), not a state dict"),
-    ("whole_legacy.pt", "holds a whole pickled model (Sequential, saved by torch.save(model)), not a state dict"),
+    ("whole_legacy.pt",
+     "holds a whole pickled model (Sequential, saved by torch.save(model)), not a state dict"),
     ("script.pt", "holds a TorchScript archive (torch.jit.save), not a state dict"),
     ("junk.pt", "is corrupt or not a torch checkpoint"),
 ])
@@ -161,7 +178,8 @@ def test_small_cnn_is_buildable_resolvable_and_decomposable(tmp_path, capsys):
     model = build_module("small_cnn", num_classes=10)
     ck = save_checkpoint(tmp_path / "ck.pt", "small_cnn", model.state_dict(), 0, plan=None,
                          meta={"num_classes": 10, "in_channels": 1, "input_shape": [1, 16, 16]})
-    rc, out, err = cli(["decompose", str(ck), "--preset", "uniform-n2", "--out", str(tmp_path / "d.pt")], capsys)
+    rc, out, err = cli(["decompose", str(ck), "--preset", "uniform-n2", "--out", str(tmp_path / "d.pt")],
+                       capsys)
     assert rc == 0, err
     assert "layers decomposed" in out
     loaded = load_decomposed(tmp_path / "d.pt").eval()
@@ -206,7 +224,8 @@ def test_uncounted_compute_is_warned_once_per_kind_at_the_callers_line():
     assert net.layer_names == ("c", "w", "w#1", "up", "fc")
     assert net["up"].op == "conv_transpose2d" and net["w#1"].shares == "w"
     msgs = [str(w.message) for w in seen]
-    assert all(w.filename == __file__ and w.lineno == line for w in seen), [(w.filename, w.lineno) for w in seen]
+    assert all(w.filename == __file__ and w.lineno == line for w in seen), [(w.filename, w.lineno)
+                                                                            for w in seen]
     for kind in ("nn.LSTM layers ['lstm']", "nn.GRU layers ['gru']", "torch.matmul ran outside"):
         assert sum(kind in m for m in msgs) == 1, (kind, msgs)
     assert len(msgs) == 3, msgs
@@ -227,10 +246,11 @@ def test_zoo_modules_trace_without_warnings():
 # -- 6. divergence ----------------------------------------------------------------------------
 def test_a_diverged_run_leaves_complete_metrics_and_says_so(tiny, tmp_path):
     with pytest.raises(NonFiniteError) as e:
-        train(_model(), tiny, pretrain_epochs=1, pretrain_lr=0.05, epochs=1, lr=1e12, batch_size=32, quiet=True,
-              out_dir=tmp_path)
+        train(_model(), tiny, pretrain_epochs=1, pretrain_lr=0.05, epochs=1, lr=1e12, batch_size=32,
+              quiet=True, out_dir=tmp_path)
     msg = str(e.value)
-    assert msg.startswith("training diverged: loss became ") and "at epoch 2, step " in msg and "\n" not in msg
+    assert msg.startswith("training diverged: loss became ") and "at epoch 2, step " in msg
+    assert "\n" not in msg
     records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [0, 1]
     assert "loss" in records[0] and "diverged" not in records[0]
@@ -240,8 +260,8 @@ def test_a_diverged_run_leaves_complete_metrics_and_says_so(tiny, tmp_path):
 
 
 def test_a_run_diverging_in_its_first_epoch_still_writes_metrics(tmp_path, capsys):
-    rc, _, err = cli(["train", "small_cnn", "--epochs", "1", "--input-size", "8", "--lr", "1e12", "--threads", "1",
-                      "--out", str(tmp_path)], capsys)
+    rc, _, err = cli(["train", "small_cnn", "--epochs", "1", "--input-size", "8", "--lr", "1e12", "--threads",
+                      "1", "--out", str(tmp_path)], capsys)
     assert rc == 2 and one_line(err) and "training diverged: loss became" in err
     (rec,) = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert rec["epoch"] == 0 and rec["diverged"] is True

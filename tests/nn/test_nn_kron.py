@@ -7,11 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.core_reference import dense_pinv_project, kernel_case
 from structconv.core import structure as S
 from structconv.nn import _kron
-
-
+from tests.support.core_reference import dense_pinv_project, kernel_case
 
 
 @st.composite

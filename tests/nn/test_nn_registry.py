@@ -9,8 +9,17 @@ import torch
 from torch import nn
 
 from structconv.core import Choice, Part, Plan, register_choice
-from structconv.nn import (DecomposedConv2d, decompose, export_onnx, register_torch_choice, structural_regularization,
-                           structure_, torch_form, torch_forms, unregister_torch_choice)
+from structconv.nn import (
+    DecomposedConv2d,
+    decompose,
+    export_onnx,
+    register_torch_choice,
+    structural_regularization,
+    structure_,
+    torch_form,
+    torch_forms,
+    unregister_torch_choice,
+)
 
 
 @register_choice
@@ -48,7 +57,8 @@ def folded(module: ScaledTrainable) -> nn.Module:
 
 @pytest.fixture
 def scaled_kind():
-    form = register_torch_choice("nn_test_scaled", trainable=lambda m, choice, layer: ScaledTrainable(m, choice.k),
+    form = register_torch_choice("nn_test_scaled",
+                                 trainable=lambda m, choice, layer: ScaledTrainable(m, choice.k),
                                  deployable=lambda m, choice, layer, method: folded(m))
     yield form
     unregister_torch_choice("nn_test_scaled")

@@ -1,5 +1,4 @@
 """Structural Regularization: equals core's numpy residual; errors on bad plans and weights."""
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -100,8 +99,8 @@ def test_plan_dict_forms_are_accepted():
     model = Net()
     a = float(structural_regularization(model, PLAN).detach())
     assert float(structural_regularization(model, PLAN.to_dict()).detach()) == pytest.approx(a)
-    assert float(structural_regularization(model, {k: v.to_dict() for k, v in PLAN.choices.items()}).detach()) == \
-        pytest.approx(a)
+    plan = {k: v.to_dict() for k, v in PLAN.choices.items()}
+    assert float(structural_regularization(model, plan).detach()) == pytest.approx(a)
 
 
 def test_bad_plans_and_weights_raise_value_errors():

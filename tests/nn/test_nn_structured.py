@@ -6,8 +6,16 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from structconv.core import Plan, basis_matrix
-from structconv.nn import (StructuredConv2d, StructuredLinear, StructuredWeight, compose, structure_,
-                           structure_module, structured_alpha, unstructure_)
+from structconv.nn import (
+    StructuredConv2d,
+    StructuredLinear,
+    StructuredWeight,
+    compose,
+    structure_,
+    structure_module,
+    structured_alpha,
+    unstructure_,
+)
 
 
 def dense_A(C, kh, kw, c, nh, nw):
@@ -45,8 +53,8 @@ def test_gradient_wrt_alpha_is_the_chain_rule_through_A():
 def test_gradcheck_through_the_parametrization(groups, c, n, stride, padding, dilation):
     torch.manual_seed(1)
     C = 3 * groups if groups > 1 else 3
-    conv = StructuredConv2d(C, groups * 2, (3, 3), c=c, n=n, stride=stride, padding=padding, dilation=dilation,
-                            groups=groups).double()
+    conv = StructuredConv2d(C, groups * 2, (3, 3), c=c, n=n, stride=stride, padding=padding,
+                            dilation=dilation, groups=groups).double()
     x = torch.randn(1, C, 6, 7, dtype=torch.float64)
     nh, nw = (n, n) if isinstance(n, int) else n
 
@@ -75,7 +83,8 @@ def test_from_module_projects_the_weight_and_keeps_the_bias():
     conv = nn.Conv2d(5, 4, 3, padding=1, bias=True).double()
     s = StructuredConv2d.from_module(conv, 3, 2)
     from structconv.core import project
-    np.testing.assert_allclose(s.weight.detach().numpy(), project(conv.weight.detach().numpy(), 3, 2), atol=1e-12)
+    np.testing.assert_allclose(s.weight.detach().numpy(), project(conv.weight.detach().numpy(), 3, 2),
+                               atol=1e-12)
     torch.testing.assert_close(s.bias, conv.bias)
     lin = nn.Linear(8, 2).double()
     sl = StructuredLinear.from_module(lin, 5)
@@ -128,7 +137,13 @@ def test_bad_structures_raise():
 
 def test_every_plan_entry_point_takes_a_preset_name():
     from structconv.core import count_network, get_network, get_preset
-    from structconv.nn import build_module, decompose, network_from_module, plan_entries, structural_regularization
+    from structconv.nn import (
+        build_module,
+        decompose,
+        network_from_module,
+        plan_entries,
+        structural_regularization,
+    )
 
     torch.manual_seed(0)
     model = build_module("resnet20").eval()

@@ -149,14 +149,11 @@ def test_zoo_modules_trace_to_the_core_zoo_networks(name):
 
 # -- issue 11: counts right on real-world architectures (expected values by hand formula) ------------------
 import copy  # noqa: E402
-import math  # noqa: E402
 import warnings  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 
 from structconv.nn import decompose_conv, fold_repeated_calls, structure_, with_forward_padding  # noqa: E402
-
-
 from tests.support.torch_helpers import Conv2dSame  # noqa: E402 - timm's, written out
 
 

@@ -9,8 +9,18 @@ import torch
 from torch.utils.data import TensorDataset
 
 from structconv.core import Plan
-from structconv.nn import (CHECKPOINT_KEYS, ArrayDataset, DataBundle, NonFiniteError, SmallCNN, load_checkpoint,
-                           evaluate, load_digits_data, recipe_for, structural_residuals, structure_, train)
+from structconv.nn import (
+    CHECKPOINT_KEYS,
+    DataBundle,
+    NonFiniteError,
+    SmallCNN,
+    evaluate,
+    load_checkpoint,
+    recipe_for,
+    structural_residuals,
+    structure_,
+    train,
+)
 from tests.support.torch_helpers import tiny_digits
 
 PLAN = {"conv2": {"c": 2, "n": 2}, "conv3": {"c": 4, "n": 2}, "fc": {"c": 12}}
@@ -186,7 +196,8 @@ def test_plan_that_does_not_fit_the_model(tiny):
 
 def test_bad_settings():
     with pytest.raises(ValueError, match="lam"):
-        train(_model(), (TensorDataset(torch.zeros(4, 1, 8, 8), torch.zeros(4).long()), None), lam=-1, epochs=1)
+        train(_model(), (TensorDataset(torch.zeros(4, 1, 8, 8), torch.zeros(4).long()), None), lam=-1,
+              epochs=1)
     with pytest.raises(ValueError, match="batch_size = 30 must be a multiple of world_size = 4"):
         train(_model(), (TensorDataset(torch.zeros(4, 1, 8, 8), torch.zeros(4).long()), None), epochs=1,
               batch_size=30, world_size=4)

@@ -1,6 +1,5 @@
 """ONNX import (structconv.nn.load_onnx): hand-built graphs with counts written out by hand formula,
 and a torch -> ONNX -> Network round trip that equals tracing the torch model."""
-import math
 import warnings
 
 import numpy as np
@@ -23,15 +22,16 @@ def _model(tmp_path, nodes, x_shape, weights: dict, ints: dict = (), as_inputs=F
     if as_inputs:                                     # weight-stripped: weights declared as inputs, no data
         inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in weights.items()]
         inits = inits[len(weights):]
-    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    graph = helper.make_graph(nodes, "g", inputs,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
     path = tmp_path / name
     save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return str(path)
 
 
 def test_conv_group_dilation_strides_pads_and_bias(tmp_path):
-    node = helper.make_node("Conv", ["x", "c.weight", "c.bias"], ["y"], group=2, strides=[2, 3], dilations=[2, 1],
-                            pads=[1, 2, 1, 2])
+    node = helper.make_node("Conv", ["x", "c.weight", "c.bias"], ["y"], group=2, strides=[2, 3],
+                            dilations=[2, 1], pads=[1, 2, 1, 2])
     net = load_onnx(_model(tmp_path, [node], [1, 8, 15, 17], {"c.weight": [12, 4, 3, 5], "c.bias": [12]}))
     (l,) = net.layers
     ho, wo = (15 + 2 - 2 * 2 - 1) // 2 + 1, (17 + 4 - 1 * 4 - 1) // 3 + 1          # 7, 6
@@ -41,7 +41,7 @@ def test_conv_group_dilation_strides_pads_and_bias(tmp_path):
 
 
 def test_asymmetric_pads_enlarge_the_input_and_keep_counts_exact(tmp_path):
-    node = helper.make_node("Conv", ["x", "w"], ["y"], pads=[0, 1, 2, 0])          # top 0, left 1, bottom 2, right 0
+    node = helper.make_node("Conv", ["x", "w"], ["y"], pads=[0, 1, 2, 0])  # top 0, left 1, bottom 2, right 0
     (l,) = load_onnx(_model(tmp_path, [node], [1, 3, 10, 10], {"w": [8, 3, 3, 3]})).layers
     assert l.output_size == (10 + 0 + 2 - 3 + 1, 10 + 1 + 0 - 3 + 1)               # (10, 9)
     assert (l.input_size, l.padding) == ((12, 11), (0, 0))
@@ -60,7 +60,7 @@ def test_conv_transpose_counts_every_input_pixel_times_the_kernel(tmp_path):
     node = helper.make_node("ConvTranspose", ["x", "up.weight", "up.bias"], ["y"], group=2, strides=[2, 2])
     net = load_onnx(_model(tmp_path, [node], [1, 6, 5, 7], {"up.weight": [6, 2, 3, 3], "up.bias": [4]}))
     (l,) = net.layers
-    assert count_ops(l).mults == 6 * (4 // 2) * 3 * 3 * 5 * 7                        # Cin * Cout/g * kh * kw * H * W
+    assert count_ops(l).mults == 6 * (4 // 2) * 3 * 3 * 5 * 7  # Cin * Cout/g * kh * kw * H * W
     assert count_network(net).original.params == 6 * 2 * 9 + 4
 
 
@@ -69,13 +69,15 @@ def test_gemm(tmp_path, trans_b, shape):
     node = helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["y"], transB=trans_b)
     net = load_onnx(_model(tmp_path, [node], [1, 20], {"fc.weight": shape, "fc.bias": [7]}))
     (l,) = net.layers
-    assert (l.name, l.op, count_ops(l).mults, count_network(net).original.params) == ("fc", "linear", 140, 147)
+    assert (l.name, l.op, count_ops(l).mults, count_network(net).original.params) == \
+        ("fc", "linear", 140, 147)
 
 
 @pytest.mark.parametrize("x_shape,positions", [([1, 5, 6, 8], 5 * 6), ([1, 9, 8], 9), ([1, 8], 1)])
 def test_matmul_with_a_constant_weight_counts_every_position(tmp_path, x_shape, positions):
     nodes = [helper.make_node("Transpose", ["blk.weight"], ["wt"], perm=[1, 0]),
-             helper.make_node("MatMul", ["x", "wt"], ["z"]), helper.make_node("Add", ["z", "blk.bias"], ["y"])]
+             helper.make_node("MatMul", ["x", "wt"], ["z"]),
+             helper.make_node("Add", ["z", "blk.bias"], ["y"])]
     net = load_onnx(_model(tmp_path, nodes, x_shape, {"blk.weight": [4, 8], "blk.bias": [4]}))
     (l,) = net.layers
     assert (l.name, l.bias, count_ops(l).mults) == ("blk", True, positions * 8 * 4)
@@ -93,17 +95,19 @@ def test_nodes_without_macs_are_listed_and_unknown_compute_is_warned(tmp_path):
         net = load_onnx(_model(tmp_path, nodes, [1, 3, 8, 8], {"w": [3, 3, 3, 3]}))
     msgs = [str(w.message) for w in seen]
     assert net.spec.uncounted_ops["Relu"] == ("act",) and net.spec.uncounted_ops["MaxPool"] == ("pool",)
-    assert sum("Einsum node 'mix'" in m for m in msgs) == 1 and sum("MatMul node 'attn'" in m for m in msgs) == 1
+    assert sum("Einsum node 'mix'" in m for m in msgs) == 1
+    assert sum("MatMul node 'attn'" in m for m in msgs) == 1
     assert len(msgs) == 2 and len(net.layers) == 1
 
 
 def test_batchnorm_statistics_are_buffers_and_weight_inputs_work(tmp_path):
     nodes = [helper.make_node("Conv", ["x", "conv.weight"], ["a"]),
-             helper.make_node("BatchNormalization", ["a", "bn.weight", "bn.bias", "bn.mean", "bn.var"], ["y"])]
+             helper.make_node("BatchNormalization", ["a", "bn.weight", "bn.bias", "bn.mean", "bn.var"],
+                              ["y"])]
     weights = {"conv.weight": [6, 3, 1, 1], "bn.weight": [6], "bn.bias": [6], "bn.mean": [6], "bn.var": [6]}
     full = load_onnx(_model(tmp_path, nodes, [1, 3, 4, 4], weights))
     stripped = load_onnx(_model(tmp_path, nodes, [1, 3, 4, 4], weights, as_inputs=True, name="s.onnx"))
-    assert full.extra_params == stripped.extra_params == 2 * 6                   # scale and shift, not mean / var
+    assert full.extra_params == stripped.extra_params == 2 * 6  # scale and shift, not mean / var
     assert full.layers == stripped.layers and count_network(full).original.params == 18 + 12
 
 
@@ -125,7 +129,7 @@ def test_a_weight_used_twice_is_one_layer_per_call_with_params_once(tmp_path):
     net = load_onnx(_model(tmp_path, nodes, [1, 4, 6, 6], {"body.weight": [4, 4, 3, 3]}))
     assert net.layer_names == ("body", "body#1") and net.layers[1].shares == "body"
     total = count_network(net).original
-    assert (total.mults, total.params) == (2 * 4 * 4 * 9 * 36, 4 * 4 * 9)          # compute per call, weights once
+    assert (total.mults, total.params) == (2 * 4 * 4 * 9 * 36, 4 * 4 * 9)  # compute per call, weights once
 
 
 def test_a_zero_pad_node_before_a_conv_is_the_conv_padding(tmp_path):

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 
 import pytest
+
 from tests.support import DATA
 
 MATRIX = json.loads((DATA / "peer_matrix.json").read_text())
@@ -36,7 +36,7 @@ def onnx_path(model: str) -> str:
     return str(DATA / "peer_models" / f"{model}.onnx")
 
 
-@lru_cache(maxsize=None)
+@cache
 def imported(model: str):
     from structconv.core import resolve_network
     return resolve_network(onnx_path(model))
@@ -47,7 +47,8 @@ def test_matrix_covers_the_issue_list_and_files_stay_small():
     assert len(names) >= 15
     for required in REQUIRED:
         assert any(n.startswith(required) for n in names), required
-    same = [n for n in names if n.startswith("tf_") and any(r["type"] == "Conv2dSame" for r in MODELS[n]["layers"])]
+    same = [n for n in names if n.startswith("tf_")
+            and any(r["type"] == "Conv2dSame" for r in MODELS[n]["layers"])]
     assert same, "no timm tf_* model with Conv2dSame"
     sizes = {n: (DATA / "peer_models" / f"{n}.onnx").stat().st_size for n in names}
     assert all(s <= 400_000 for s in sizes.values()), sizes
@@ -61,7 +62,8 @@ def test_dense_counts_equal_fvcore_and_torchinfo(model):
     peer = MODELS[model]
     cost = count_network(imported(model))
     ours = {r.layer.name: r for r in cost.layers}
-    assert [r["name"] for r in peer["layers"]] == list(ours), "layer names/order differ from the torch modules"
+    assert [r["name"] for r in peer["layers"]] == list(ours), \
+        "layer names/order differ from the torch modules"
     for row in peer["layers"]:
         got = ours[row["name"]].original
         assert (row["name"], got.mults, got.params) == (row["name"], row["mults"], row["params"])
@@ -74,7 +76,8 @@ def test_conv_layers_have_the_peer_output_size(model):
     ours = {l.name: l for l in imported(model).layers}
     for row in MODELS[model]["layers"]:
         if row["type"] != "Linear":
-            assert (row["name"], list(ours[row["name"]].output_size)) == (row["name"], row["output_shape"][2:])
+            assert (row["name"], list(ours[row["name"]].output_size)) == \
+                (row["name"], row["output_shape"][2:])
 
 
 @pytest.mark.parametrize("model", ["convnext_tiny", "tf_efficientnet_b0"])
@@ -85,7 +88,8 @@ def test_cli_cost_json_equals_the_peers(model, capsys):
     assert rc == 0
     doc = json.loads(out)
     peer = MODELS[model]
-    assert (doc["original"]["mults"], doc["original"]["params"]) == (peer["totals"]["mults"], peer["totals"]["params"])
+    assert (doc["original"]["mults"], doc["original"]["params"]) == \
+        (peer["totals"]["mults"], peer["totals"]["params"])
     assert [(l["name"], l["orig_mults"], l["orig_params"]) for l in doc["layers"]] == \
         [(r["name"], r["mults"], r["params"]) for r in peer["layers"]]
 

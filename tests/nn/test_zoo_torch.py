@@ -7,17 +7,21 @@ well under a second; real CPU forward passes are run on small inputs only.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
 import torch
-from torch import nn  # noqa: E402
+from torch import nn
 
-from structconv.core import count_network  # noqa: E402
-from structconv.core.zoo import get_network  # noqa: E402
-from structconv.nn.zoo import (CLASSIFICATION, ShortcutA, build_module, conv_linear_modules,  # noqa: E402
-                               module_from_spec, network_to_module)
+from structconv.core import count_network
+from structconv.core.zoo import get_network
+from structconv.nn.zoo import (
+    CLASSIFICATION,
+    ShortcutA,
+    build_module,
+    conv_linear_modules,
+    module_from_spec,
+    network_to_module,
+)
 from tests.support import DATA
 
 REF = json.loads((DATA / "reference_counts.json").read_text())["networks"]

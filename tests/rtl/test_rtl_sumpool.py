@@ -26,19 +26,24 @@ def _random_case(rng):
         kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
         try:
             layer = Layer.conv2d("l", cg * groups, groups * int(rng.integers(1, 3)), (kh, kw),
-                                 (int(rng.integers(3, 9)), int(rng.integers(3, 9))), stride=int(rng.integers(1, 4)),
-                                 padding=int(rng.integers(0, 2)), dilation=int(rng.integers(1, 3)), groups=groups)
+                                 (int(rng.integers(3, 9)), int(rng.integers(3, 9))),
+                                 stride=int(rng.integers(1, 4)),
+                                 padding=int(rng.integers(0, 2)), dilation=int(rng.integers(1, 3)),
+                                 groups=groups)
             ho, wo = layer.output_size
         except ValueError:                  # the kernel does not fit the input: draw again
             continue
-        s = Structure(int(rng.integers(1, cg + 1)), (int(rng.integers(1, kh + 1)), int(rng.integers(1, kw + 1))))
+        s = Structure(int(rng.integers(1, cg + 1)),
+                      (int(rng.integers(1, kh + 1)), int(rng.integers(1, kw + 1))))
         if ho > 0 and wo > 0 and s.window(layer) != (1, 1, 1):
             return layer, s, SCHEMES[int(rng.integers(0, 3))], LANES[int(rng.integers(0, len(LANES)))]
 
 
 @pytest.fixture(scope="module")
 def units(tmp_path_factory):
-    hw = lambda lanes: Accelerator("t", MacArray(4, 4), SumPoolUnit(lanes, "separable", 1 << 20))
+    def hw(lanes):
+        return Accelerator("t", MacArray(4, 4), SumPoolUnit(lanes, "separable", 1 << 20))
+
     return {l: IcarusSpu(sumpool_verilog(hw(l), aw=16), l, workdir=tmp_path_factory.mktemp(f"spu{l}"))
             for l in LANES}
 
@@ -77,6 +82,9 @@ def test_rtl_counts_firings_not_a_formula(units):
 def test_adder_lanes_synthesize_to_gates_that_scale_with_lanes():
     one, four = synth_lanes(1, 32), synth_lanes(4, 32)
     assert one.get("$_DFFE_PP_", 0) == 32 and four.get("$_DFFE_PP_", 0) == 128   # registered outputs
-    logic = lambda c: sum(v for k, v in c.items() if "DFF" not in k)
+
+    def logic(c):
+        return sum(v for k, v in c.items() if "DFF" not in k)
+
     # a 32-bit add/sub per lane (more than one gate per bit), lanes independent: ~4x the gates
     assert logic(one) > 2 * 32 and abs(logic(four) - 4 * logic(one)) <= 0.02 * 4 * logic(one)

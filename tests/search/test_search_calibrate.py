@@ -19,7 +19,8 @@ def _write(path, n=60, seed=0, flip_calibration=False):
         acc = np.where(split == "calibration", 90 + 8 * good, acc)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["plan_id", "plan_file", "split", "cycles_ratio", "params", "good", "noise", "accuracy_mean"])
+        w.writerow(["plan_id", "plan_file", "split", "cycles_ratio", "params", "good", "noise",
+                    "accuracy_mean"])
         for i in range(n):
             w.writerow([f"p{i}", f"plans/p{i}.yaml", split[i], 0.5, params[i], good[i], noise[i], acc[i]])
     return path

@@ -64,7 +64,8 @@ def indices(draw, config: str):
 
 def _index_cases():
     return st.sampled_from(sorted(CONFIGS)).flatmap(
-        lambda cfg: st.tuples(st.just(cfg), st.sampled_from(HWS), st.lists(indices(cfg), min_size=1, max_size=4)))
+        lambda cfg: st.tuples(st.just(cfg), st.sampled_from(HWS),
+                              st.lists(indices(cfg), min_size=1, max_size=4)))
 
 
 @settings(max_examples=25, deadline=None)

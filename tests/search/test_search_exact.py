@@ -84,7 +84,7 @@ def test_hypervolume_2d_against_a_grid_count():
 # -- on a network ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def problem():
-    from tests.test_search_study import small_problem
+    from tests.support.search_problems import small_problem
 
     return small_problem(objectives=("proxy", "cycles_total"))
 
@@ -105,7 +105,7 @@ def test_exact_front_dominates_every_nsga2_point(problem):
 
 def test_exact_best_under_budget_is_optimal_against_every_baseline():
     from structconv.search import best_random, greedy, uniform
-    from tests.test_search_study import small_problem
+    from tests.support.search_problems import small_problem
 
     pb = small_problem({"cycles_total": 0.6}, objectives=("proxy", "cycles_total"))
     ex = run_search(pb, mode="auto")
@@ -118,12 +118,13 @@ def test_exact_best_under_budget_is_optimal_against_every_baseline():
     assert all(best <= loss(list(r.index)) + 1e-12 for r in rivals)
     # brute force is out of reach here; the single-objective DP must agree with the 2-D front's best
     single = exact_front(pb, ("proxy",))
-    assert len(single) == 1 and single.values[0, 0] + pb.proxies.tables["kept_dof"].loss([0] * len(pb.names)) \
-        - pb.proxies.tables["kept_dof"].loss_terms()[:, 0].sum() == pytest.approx(best, abs=1e-9)
+    table = pb.proxies.tables["kept_dof"]
+    assert len(single) == 1 and single.values[0, 0] + table.loss([0] * len(pb.names)) \
+        - table.loss_terms()[:, 0].sum() == pytest.approx(best, abs=1e-9)
 
 
 def test_exact_mode_refuses_cross_layer_objectives_and_auto_picks_the_sampler():
-    from tests.test_search_study import small_problem
+    from tests.support.search_problems import small_problem
 
     pb = small_problem(objectives=("proxy", "cycles_pipelined"))
     with pytest.raises(ValueError, match="cycles_pipelined.*cross-layer"):

@@ -6,7 +6,7 @@ from structconv.search.harness import compare, paired_test
 
 
 def test_every_method_meets_the_same_budget_and_exact_is_optimal():
-    from tests.test_search_study import small_problem
+    from tests.support.search_problems import small_problem
 
     pb = small_problem({"cycles_total": 0.6}, objectives=("proxy", "cycles_total"))
     res = compare(pb, trials=120)

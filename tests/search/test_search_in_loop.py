@@ -1,4 +1,5 @@
-"""Accuracy in the loop: pruners cut weak candidates early, workers share a journal, a real SR run at tiny scale."""
+"""Accuracy in the loop: pruners cut weak candidates early, workers share a journal, a real SR run at tiny
+scale."""
 import numpy as np
 import pytest
 

@@ -12,30 +12,30 @@ from tests.support import ROOT
 from tests.support.search_problems import small_problem
 
 
-
-def test_two_workers_share_one_postgres_study(pg_url, tmp_path):  # noqa: F811
+def test_two_workers_share_one_postgres_study(pg_url, tmp_path):
     import optuna
     from optuna.trial import TrialState
 
     cmd = [sys.executable, "-m", "structconv", "search", "resnet20", "--max-cycles-ratio", "0.7",
            "--trials", "200", "--workers", "2", "--storage", pg_url, "--study", "pg2", "--out", str(tmp_path),
            "--proxies", "kept_dof,params", "--population", "20", "--json", "--no-progress"]
-    r = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
-                       timeout=400)
+    r = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                       text=True, timeout=400)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(r.stdout)
     assert res["trials"]["complete"] >= 200 and res["storage"].startswith("postgresql")
     url = resolve_storage_spec(pg_url, None)[1]
     study = optuna.load_study(study_name="pg2", storage=url)
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    assert 200 <= len(done) <= 201                      # MaxTrialsCallback: at most one extra per other worker
+    assert 200 <= len(done) <= 201  # MaxTrialsCallback: at most one extra per other worker
     assert len({t.number for t in study.trials}) == len(study.trials)
     workers = {t.user_attrs["breakdown"]["worker"] for t in done}
     assert len(workers) == 2, workers
-    assert all(all(v <= 0 for v in t.constraints.values()) == t.user_attrs["breakdown"]["feasible"] for t in done)
+    assert all(all(v <= 0 for v in t.constraints.values()) == t.user_attrs["breakdown"]["feasible"]
+               for t in done)
     # resuming with the same target runs nothing new
-    r2 = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
-                        timeout=400)
+    r2 = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                        text=True, timeout=400)
     assert r2.returncode == 0, r2.stderr[-3000:]
     assert len(optuna.load_study(study_name="pg2", storage=url).trials) == len(study.trials)
 

@@ -33,7 +33,8 @@ def test_weight_free_suite_says_so(tiny):
     net, sp, model, data = tiny
     s = compute_proxies(sp, model=model, data=data, proxies=PROXIES)
     assert s.weights is None
-    assert set(s.tables) == {"params", "mults", "kept_dof", "field_ratio", "synflow", "grad_norm", "snip", "naswot"}
+    assert set(s.tables) == {"params", "mults", "kept_dof", "field_ratio", "synflow", "grad_norm", "snip",
+                             "naswot"}
     assert any("no weights given" in n for n in s.notes)
     assert s.default_objective == "kept_dof"
     for t in s.tables.values():
@@ -157,7 +158,8 @@ def test_a_registered_proxy_runs_with_no_edit_to_the_suite(monkeypatch):
 
     monkeypatch.setattr(registry, "_PROXIES", dict(registry._PROXIES))
     registry.register_proxy(Proxy("choices_left", "choices after this one in the layer's menu",
-                                  row=lambda run, work: [len(work.choices) - 1 - j for j in range(len(work.choices))],
+                                  row=lambda run, work: [len(work.choices) - 1 - j
+                                                         for j in range(len(work.choices))],
                                   base=lambda run: 1.0))
     sp = build_space(get_network("resnet20", input_size=(8, 8)), space_config_from_dict({"designs": False}))
     s = compute_proxies(sp, proxies=["params", "choices_left"])
@@ -187,7 +189,8 @@ def test_a_plug_in_kind_gets_the_documented_low_rank_fallback(tiny, monkeypatch)
 
         @classmethod
         def options(cls, layer, rule):
-            ok = layer.op == "conv2d" and layer.groups == 1 and layer.kernel != (1, 1) and layer.out_channels > 4
+            ok = (layer.op == "conv2d" and layer.groups == 1 and layer.kernel != (1, 1)
+                  and layer.out_channels > 4)
             return (cls(layer.out_channels // 4),) if ok else ()
 
     monkeypatch.setitem(kinds._KINDS, Factor.kind, Factor)

@@ -96,8 +96,8 @@ def test_unknown_layer_and_empty_space():
     with pytest.raises(ValueError, match="search space of 'tiny' is empty"):
         build_space(tiny_net(), space_config_from_dict({"exclude": ["*"]}))
     with pytest.raises(ValueError, match="is empty"):
-        build_space(tiny_net(), space_config_from_dict({"kinds": {k: {"dense_only": True} for k in
-                                                                    ("conv", "pointwise", "depthwise", "linear")}}))
+        kinds = {k: {"dense_only": True} for k in ("conv", "pointwise", "depthwise", "linear")}
+        build_space(tiny_net(), space_config_from_dict({"kinds": kinds}))
 
 
 def test_plan_index_roundtrip_and_presets():

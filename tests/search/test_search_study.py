@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 
 from structconv.core.zoo import get_network
-from structconv.search import (Problem, best_random, build_costs, build_space, compute_proxies, greedy,
-                               hw_space_from_dict, lagrangian_for_budget, run_search, search, uniform)
+from structconv.search import (
+    best_random,
+    greedy,
+    hw_space_from_dict,
+    lagrangian_for_budget,
+    run_search,
+    search,
+    uniform,
+)
 from tests.support import ROOT
 from tests.support.search_problems import small_problem
-
 
 
 def test_constraints_front_is_exactly_the_feasible_nondominated_set(tmp_path):
@@ -30,9 +36,11 @@ def test_constraints_front_is_exactly_the_feasible_nondominated_set(tmp_path):
     assert res.best is not None and res.best.breakdown["ratios"]["cycles_total"] <= 0.6 + 1e-12
     assert len({m.index for m in res.front}) == len(res.front)
     # brute force over the stored trials: the front is every feasible point no feasible point dominates
-    study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
+    study = optuna.load_study(study_name="s",
+                              storage=open_storage("journal", str(tmp_path / "study.journal")))
     feasible = [tuple(t.values) for t in study.trials
-                if t.state == optuna.trial.TrialState.COMPLETE and all(c <= 0 for c in t.constraints.values())]
+                if t.state == optuna.trial.TrialState.COMPLETE
+                and all(c <= 0 for c in t.constraints.values())]
     assert len(feasible) == res.n_feasible
 
     def dominated(p):
@@ -49,7 +57,8 @@ def test_seeds_and_breakdown_in_study(tmp_path):
 
     pb = small_problem({"cycles_total": 0.7})
     res = run_search(pb, n_trials=40, seed=0, population_size=10, out_dir=tmp_path, study_name="s")
-    study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
+    study = optuna.load_study(study_name="s",
+                              storage=open_storage("journal", str(tmp_path / "study.journal")))
     trials = sorted(study.trials, key=lambda t: t.number)
     assert trials[0].user_attrs["seed"] == "preset:uniform-n2"
     assert trials[1].user_attrs["seed"].startswith("uniform:")
@@ -73,8 +82,10 @@ def test_seeds_and_breakdown_in_study(tmp_path):
 
 
 def test_seeded_runs_are_reproducible():
-    a = run_search(small_problem({"cycles_total": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
-    b = run_search(small_problem({"cycles_total": 0.6}), n_trials=60, seed=3, population_size=10, warm_start=False)
+    a = run_search(small_problem({"cycles_total": 0.6}), n_trials=60, seed=3, population_size=10,
+                   warm_start=False)
+    b = run_search(small_problem({"cycles_total": 0.6}), n_trials=60, seed=3, population_size=10,
+                   warm_start=False)
     assert [m.index for m in a.front] == [m.index for m in b.front]
     assert [m.values for m in a.front] == [m.values for m in b.front]
 
@@ -142,7 +153,8 @@ def test_lagrangian_meets_budget():
 
 def test_bad_inputs_are_clear_errors(tmp_path):
     pb = small_problem({"cycles_total": 0.01})
-    with pytest.raises(ValueError, match=r"max_cycles_ratio = 0.01 cannot be met: the cheapest plan .* reaches"):
+    with pytest.raises(ValueError,
+                       match=r"max_cycles_ratio = 0.01 cannot be met: the cheapest plan .* reaches"):
         run_search(pb, n_trials=5)
     pb = small_problem({"cycles_total": 0.7})
     with pytest.raises(ValueError, match=r"sampler = 'cmaes' is not one of"):
@@ -241,7 +253,8 @@ def test_resume_after_sigkill(tmp_path):
     done = {n: t for n, t in before.items() if t.state == TrialState.COMPLETE}
     assert len(done) >= 40
     target = len(done) + 25
-    r = subprocess.run(_search_cmd(out, target), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(_search_cmd(out, target), cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout)
     after = {t.number: t for t in _journal_trials(journal)}

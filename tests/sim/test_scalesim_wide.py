@@ -62,14 +62,23 @@ def run_row(r, tmp: Path, mode: str):
     return simulate(net, hw=read_scalesim_config(cfg), mode=mode, scalesim_ofmap=True)[0]
 
 
+def _shape(r):
+    """A golden row's layer: its seven topology numbers."""
+    return tuple(int(r[k]) for k in INTS[:7])
+
+
+def _hangs(c, size, filt):
+    """Whether the case's windows hang off the input along one axis (SCALE-Sim's ceil ofmap)."""
+    return (c[size] - c[filt]) % c["stride"]
+
+
 def test_wide_set_is_the_script_case_list_and_widens_the_goldens():
     cases = G.wide_cases()
     assert [r["case_id"] for r in ROWS] == [c["case_id"] for c in cases]
     assert all(_case(r) == c for r, c in zip(ROWS, cases))
     assert 100 <= len(ROWS) <= 200 and list(ROWS[0]) == G.WIDE_COLUMNS
-    shape = lambda r: tuple(int(r[k]) for k in INTS[:7])
-    old = {shape(r) for r in golden_rows()}
-    assert not {shape(r) for r in ROWS} & old                        # no layer of the first set
+    old = {_shape(r) for r in golden_rows()}
+    assert not {_shape(r) for r in ROWS} & old                       # no layer of the first set
     kinds = defaultdict(int)
     for r in ROWS:
         kinds[r["input_kind"]] += 1
@@ -78,8 +87,8 @@ def test_wide_set_is_the_script_case_list_and_widens_the_goldens():
     assert arrays >= {(4, 4), (32, 32), (64, 8), (128, 128), (12, 20)}
     assert len({(r["ifmap_sram_kb"], r["filter_sram_kb"], r["ofmap_sram_kb"]) for r in ROWS}) >= 3
     conv = [_case(r) for r in ROWS if r["input_kind"] == "conv"]
-    hang = lambda c, a, f: (c[a] - c[f]) % c["stride"]
-    assert {c["stride"] for c in conv if hang(c, "ifmap_h", "filter_h") or hang(c, "ifmap_w", "filter_w")} >= {2, 3}
+    assert {c["stride"] for c in conv if _hangs(c, "ifmap_h", "filter_h")
+            or _hangs(c, "ifmap_w", "filter_w")} >= {2, 3}
     assert any(c["filter_h"] != c["filter_w"] for c in conv)
     assert any(c["filter_h"] == c["filter_w"] == 1 and c["ifmap_h"] > 1 for c in conv)
     assert any(c["ifmap_h"] == c["ifmap_w"] == 1 for c in conv)          # FC rows

@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from structconv.sim import (Accelerator, MacArray, Memory, SumPoolUnit, list_accelerators, load_accelerator,
-                            read_scalesim_config)
+from structconv.sim import (
+    Accelerator,
+    MacArray,
+    Memory,
+    SumPoolUnit,
+    list_accelerators,
+    load_accelerator,
+    read_scalesim_config,
+)
 from structconv.sim.memory_cost import horowitz_pj_per_byte as sram_pj_per_byte
 
 GOOD = """name: t
@@ -51,8 +58,10 @@ def test_yaml_file_with_partial_energy_override(tmp_path):
     ("name: t\nmac_array: {rows: 8.5, cols: 8}\n", "mac_array.rows must be an integer"),
     ("name: t\nmac_array: {rows: 8, cols: 8, dataflow: rs}\n", "mac_array.dataflow = 'rs' is not one of"),
     ("name: t\nmac_array: {rows: 8, cols: 8}\nsum_pool: {scheme: magic}\n", "sum_pool.scheme"),
-    ("name: t\nmac_array: {rows: 8, cols: 8}\nmemory: {ifmap_sram_bytes: 0}\n", "memory.ifmap_sram_bytes = 0"),
-    ("name: t\nmac_array: {rows: 8, cols: 8}\nmemory: {dram_bytes_per_cycle: 0}\n", "memory.dram_bytes_per_cycle"),
+    ("name: t\nmac_array: {rows: 8, cols: 8}\nmemory: {ifmap_sram_bytes: 0}\n",
+     "memory.ifmap_sram_bytes = 0"),
+    ("name: t\nmac_array: {rows: 8, cols: 8}\nmemory: {dram_bytes_per_cycle: 0}\n",
+     "memory.dram_bytes_per_cycle"),
     ("name: t\nmac_array: {rows: 8, cols: 8}\nclock_hz: 500e6\n", "clock_hz must be a number"),
     ("name: t\nmac_array: {rows: 8, cols: 8}\ndtype: int4\n", "dtype = 'int4'"),
     ("name: t\nmac_array: {rows: 8, cols: 8}\noverlap: maybe\n", "overlap = 'maybe'"),
@@ -123,7 +132,8 @@ def test_scalesim_cfg(tmp_path):
     p.write_text(CFG)
     hw = read_scalesim_config(p)
     assert hw.name == "mine" and hw.mac_array == MacArray(32, 16, "is")
-    assert (hw.memory.ifmap_sram_bytes, hw.memory.filter_sram_bytes, hw.memory.ofmap_sram_bytes) == (65536, 32768, 16384)
+    assert (hw.memory.ifmap_sram_bytes, hw.memory.filter_sram_bytes, hw.memory.ofmap_sram_bytes) == \
+        (65536, 32768, 16384)
     assert hw.memory.dram_bytes_per_cycle == 20
 
 

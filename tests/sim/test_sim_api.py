@@ -10,16 +10,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structconv.cli import main
-from structconv.core import (DWPW, GCPWG, Choice, Dense, Layer, Network, Part, Plan, Structure, count_ops,
-                             get_network, get_preset, register_choice)
+from structconv.core import (
+    DWPW,
+    GCPWG,
+    Choice,
+    Dense,
+    Layer,
+    Network,
+    Part,
+    Plan,
+    Structure,
+    count_ops,
+    get_network,
+    get_preset,
+    register_choice,
+)
 from structconv.core.choice import _KINDS
 from structconv.sim import DATAFLOWS, MODES, Accelerator, BatchSimulator, MacArray, simulate, simulate_layer
 from structconv.sim import _kernels as K
 from structconv.sim.mapping import hw_record, jobs_for
+from tests.support.scalesim_inputs import TOPO_HEADER
 from tests.support.sim_reference import layers, structures
 
 LAYER_KEYS = {"name", "cycles_compute", "cycles_stall", "cycles_total", "spu_cycles", "mac_cycles",
-              "mac_utilization", "energy_pj", "sram_reads", "sram_writes", "dram_bytes", "dram_bandwidth_needed"}
+              "mac_utilization", "energy_pj", "sram_reads", "sram_writes", "dram_bytes",
+              "dram_bandwidth_needed"}
 ENERGY_KEYS = {"mac", "add", "sram", "dram", "leakage", "total"}
 
 
@@ -45,7 +60,8 @@ def test_network_result_contract_and_totals():
     for l in d["layers"]:
         assert set(l) == LAYER_KEYS and set(l["energy_pj"]) == ENERGY_KEYS
     assert d["totals"]["cycles_total"] == sum(l["cycles_total"] for l in d["layers"])
-    assert d["totals"]["energy_pj"]["total"] == pytest.approx(sum(l["energy_pj"]["total"] for l in d["layers"]))
+    assert d["totals"]["energy_pj"]["total"] == pytest.approx(sum(l["energy_pj"]["total"]
+                                                                  for l in d["layers"]))
     assert r.latency_s == pytest.approx(r.cycles_total / 500e6)
     json.dumps(d)                                                    # plain types only
     df = r.to_frame()
@@ -148,8 +164,7 @@ def test_cli_bad_hw_file_and_bad_topology(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mac_array.dataflow = 'xx'" in err and err.count("\n") == 1
     topo = tmp_path / "t.csv"
-    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
-                    "conv1, 16, 16, 3, three, 8, 8, 1,\n")
+    topo.write_text(TOPO_HEADER + "conv1, 16, 16, 3, three, 8, 8, 1,\n")
     assert main(["simulate", "--scalesim-topology", str(topo)]) == 2
     err = capsys.readouterr().err
     assert "three" in err and err.count("\n") == 1
@@ -185,7 +200,8 @@ def test_a_plug_in_kind_simulates_as_its_parts():
         kind = "test_pool_then_mix"
 
         def parts(self, layer):
-            mix = Layer.conv2d(layer.name + ".mix", layer.out_channels, layer.out_channels, 1, layer.output_size)
+            mix = Layer.conv2d(layer.name + ".mix", layer.out_channels, layer.out_channels, 1,
+                               layer.output_size)
             return (Part(layer, Structure(self.c, 1)), Part(mix))
 
     try:

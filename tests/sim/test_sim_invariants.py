@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 
 from structconv.core import Layer, Structure, count_ops
 from structconv.core.designs import admissible_designs
-from structconv.sim import (DATAFLOWS, ENERGY_KEYS, SCHEMES, Accelerator, MacArray, Memory, SumPoolUnit,
-                            simulate_layer)
+from structconv.sim import (
+    DATAFLOWS,
+    ENERGY_KEYS,
+    SCHEMES,
+    Accelerator,
+    MacArray,
+    Memory,
+    SumPoolUnit,
+    simulate_layer,
+)
 from tests.support.sim_reference import accelerators, layers, structures
 
 

@@ -13,15 +13,27 @@ from hypothesis import strategies as st
 
 from structconv.cli import main
 from structconv.core import Layer, Network, Structure, count_ops, get_network
-from structconv.sim import (DATAFLOWS, SCHEMES, Accelerator, BatchSimulator, MacArray, Memory, SumPoolUnit,
-                            load_accelerator, read_scalesim_config, simulate, simulate_layer)
-from structconv.sim import limits
+from structconv.sim import (
+    DATAFLOWS,
+    SCHEMES,
+    Accelerator,
+    BatchSimulator,
+    MacArray,
+    Memory,
+    SumPoolUnit,
+    limits,
+    load_accelerator,
+    read_scalesim_config,
+    simulate,
+    simulate_layer,
+)
 from structconv.sim.results import ENERGY_KEYS
+from tests.support.scalesim_inputs import TOPO_HEADER as HEADER
 
 INT64_MAX = 2**63 - 1
-HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
-COUNTS = ("cycles_compute", "cycles_stall", "spu_cycles", "mac_cycles", "macs", "spu_adds", "sram_ifmap_reads",
-          "sram_filter_reads", "sram_ofmap_writes", "sram_ifmap_writes", "line_buffer_accesses", "dram_bytes")
+COUNTS = ("cycles_compute", "cycles_stall", "spu_cycles", "mac_cycles", "macs", "spu_adds",
+          "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes", "sram_ifmap_writes",
+          "line_buffer_accesses", "dram_bytes")
 CFG = ("[general]\nrun_name = mine\n[architecture_presets]\nArrayHeight = 32\nArrayWidth = 16\n"
        "IfmapSramSzkB = 64\nFilterSramSzkB = 32\nOfmapSramSzkB = 16\nDataflow = ws\nBandwidth = 20\n")
 
@@ -56,7 +68,8 @@ def test_a_layer_past_int64_is_a_value_error_naming_layer_and_field():
 
 def test_an_ifmap_past_int64_is_a_value_error_not_an_overflow_error():
     layer = Layer.conv2d("conv1", 100000, 64, 3, (10**7, 10**7))
-    with pytest.raises(ValueError, match=r"layer 'conv1': ifmap elements per group = 1\.0e\+19 is out of range"):
+    with pytest.raises(ValueError,
+                       match=r"layer 'conv1': ifmap elements per group = 1\.0e\+19 is out of range"):
         simulate(Network("huge", (100000, 10**7, 10**7), (layer,)))
     with pytest.raises(ValueError, match="layer 'conv1'"):
         simulate_layer(layer, Structure(2, 2))
@@ -82,7 +95,8 @@ def test_a_large_layer_that_fits_gives_exact_non_negative_counts():
 
 def test_cycle_mode_refuses_work_it_cannot_finish():
     layer = Layer.conv2d("conv1", 3, 64, 3, (10**7, 10**7))
-    with pytest.raises(ValueError, match=r"layer 'conv1': the cycle kernel would take .* work units .*analytical"):
+    with pytest.raises(ValueError,
+                       match=r"layer 'conv1': the cycle kernel would take .* work units .*analytical"):
         simulate_layer(layer, mode="cycle")
 
 
@@ -113,7 +127,8 @@ def test_batch_plan_sums_cannot_wrap():
 
 
 def test_the_zoo_at_full_resolution_runs():
-    for name, plan in (("pspnet101", None), ("pspnet101", "uniform-n2"), ("hrnet_w18_small_v1", "uniform-n2")):
+    for name, plan in (("pspnet101", None), ("pspnet101", "uniform-n2"),
+                       ("hrnet_w18_small_v1", "uniform-n2")):
         r = simulate(get_network(name), plan, "tpu-like")
         assert r.cycles_total > 0 and r.energy_pj.total > 0
 
@@ -134,13 +149,16 @@ def huge_layers(draw):
 
 @st.composite
 def hardware(draw):
-    return Accelerator("h", MacArray(draw(st.sampled_from([1, 16, 256, 65536])), draw(st.sampled_from([1, 16, 4096])),
+    return Accelerator("h",
+                       MacArray(draw(st.sampled_from([1, 16, 256, 65536])),
+                                draw(st.sampled_from([1, 16, 4096])),
                                      draw(st.sampled_from(DATAFLOWS))),
                        sum_pool=SumPoolUnit(draw(st.sampled_from([1, 16])), draw(st.sampled_from(SCHEMES)),
                                             draw(st.sampled_from([0, 1 << 20, 1 << 40]))),
                        memory=Memory(*(draw(st.sampled_from([2, 1 << 16, 1 << 40])) for _ in range(3)),
                                      draw(st.sampled_from([1e-3, 8.0, 1e6]))),
-                       dtype=draw(st.sampled_from(["int8", "fp32"])), leakage_mw=draw(st.sampled_from([0.0, 5.0])))
+                       dtype=draw(st.sampled_from(["int8", "fp32"])),
+                       leakage_mw=draw(st.sampled_from([0.0, 5.0])))
 
 
 @settings(max_examples=150)
@@ -149,7 +167,9 @@ def test_huge_layers_give_a_clean_error_or_exact_counts(data, layer, hw, mode):
     choice = None
     if data.draw(st.booleans()):
         c = data.draw(st.integers(1, min(layer.group_in_channels, 64)))
-        choice = Structure(c, (data.draw(st.integers(1, layer.kernel[0])), data.draw(st.integers(1, layer.kernel[1]))))
+        choice = Structure(c,
+                           (data.draw(st.integers(1, layer.kernel[0])),
+                            data.draw(st.integers(1, layer.kernel[1]))))
         if choice.fits(layer) is not None:
             choice = None
     ref = count_ops(layer, choice).mults                   # Python ints: the exact reference
@@ -166,7 +186,7 @@ def test_huge_layers_give_a_clean_error_or_exact_counts(data, layer, hw, mode):
         assert r.macs == ho * wo * layer.out_channels * layer.group_in_channels * kh * kw
     assert all(0 <= getattr(r, f) <= INT64_MAX for f in COUNTS)
     assert r.cycles_total >= r.cycles_compute >= r.mac_cycles >= 0
-    assert 0 <= r.mac_utilization and (r.mac_utilization <= 1 or hw.num_pes == 1)   # 1x1: SCALE-Sim's busy - 1
+    assert 0 <= r.mac_utilization and (r.mac_utilization <= 1 or hw.num_pes == 1)  # 1x1: SCALE-Sim's busy - 1
     e = r.energy_pj.to_dict()
     assert all(0 <= e[k] < math.inf for k in ENERGY_KEYS)
 
@@ -192,9 +212,11 @@ def test_cfg_values_with_percent_are_literal(tmp_path):
      "[architecture_presets] ArrayWidth = '16%' is not an integer in [1, 65536]"),
     (("ArrayHeight = 32", "ArrayHeight = 100000"),
      "[architecture_presets] ArrayHeight = 100000 is out of range [1, 65536]"),
-    (("Bandwidth = 20", "Bandwidth = nan"), "[architecture_presets] Bandwidth = nan is out of range [1e-09, inf)"),
+    (("Bandwidth = 20", "Bandwidth = nan"),
+     "[architecture_presets] Bandwidth = nan is out of range [1e-09, inf)"),
     (("Bandwidth = 20", "Bandwidth = 1e400"), "[architecture_presets] Bandwidth = inf is out of range"),
-    (("OfmapSramSzkB = 16", "OfmapSramSzkB = 0"), "[architecture_presets] OfmapSramSzkB = 0 is out of range [1, "),
+    (("OfmapSramSzkB = 16", "OfmapSramSzkB = 0"),
+     "[architecture_presets] OfmapSramSzkB = 0 is out of range [1, "),
     (("IfmapSramSzkB = 64", "IfmapSramSzkB = 1" + "0" * 31),
      "IfmapSramSzkB = 1" + "0" * 31 + " is out of range [1, 274877906944]"),
     (("Dataflow = ws\n", ""), "missing field [architecture_presets] Dataflow"),
@@ -250,7 +272,8 @@ def test_accelerator_yaml_goes_through_the_bounded_reader(tmp_path):
 
 
 @pytest.mark.parametrize("text, needle", [
-    ("name: t\nmac_array: {rows: 8, cols: 8}\nmemory: {ifmap_sram_bytes: 1.0e+30}\n", "memory.ifmap_sram_bytes"),
+    ("name: t\nmac_array: {rows: 8, cols: 8}\nmemory: {ifmap_sram_bytes: 1.0e+30}\n",
+     "memory.ifmap_sram_bytes"),
     ("name: t\nmac_array: {rows: 8, cols: 8}\nmemory: {ifmap_sram_bytes: 1000000000000000000}\n",
      "memory.ifmap_sram_bytes = 1000000000000000000 is out of range [2, 281474976710656]"),
     ("name: t\nmac_array: {rows: 8, cols: 8}\nsum_pool: {adder_lanes: 100000000000000000000}\n",

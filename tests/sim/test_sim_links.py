@@ -2,12 +2,9 @@
 and the SCALE-Sim cfg reader's InterfaceBandwidth -- checked on the pinned goldens through the CLI."""
 from __future__ import annotations
 
-import csv
 import json
 import math
-from collections import defaultdict
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +13,7 @@ from hypothesis import strategies as st
 from structconv.cli import main
 from structconv.sim import Memory, load_accelerator, read_scalesim_config, simulate_layer
 from tests.support.goldens import golden_groups, golden_rows
+from tests.support.scalesim_inputs import TOPO_HEADER
 from tests.support.sim_reference import accelerators, layers, structures
 
 OPS = ("ifmap", "filter", "ofmap")
@@ -23,15 +21,18 @@ OPS = ("ifmap", "filter", "ofmap")
 
 def _with_links(hw, links, bw):
     """``hw`` with its memory's links replaced (per_operand: the three rates ``bw``)."""
-    mem = replace(hw.memory, links=links, dram_bytes_per_cycle=bw if links != "per_operand" else hw.memory.dram_bytes_per_cycle,
-                  **({f"{o}_dram_bytes_per_cycle": b for o, b in zip(OPS, bw)} if links == "per_operand" else {}))
+    mem = replace(hw.memory, links=links,
+                  dram_bytes_per_cycle=bw if links != "per_operand" else hw.memory.dram_bytes_per_cycle,
+                  **({f"{o}_dram_bytes_per_cycle": b for o, b in zip(OPS, bw)} if links == "per_operand"
+                     else {}))
     return hw.with_(memory=mem)
 
 
 # -- the golden acceptance: CALC cfgs through the CLI give SCALE-Sim's Total Cycles ----------
 def _cfg_text(key, interface: str | None) -> str:
     rows, cols, df, i, f, o = key
-    text = (f"[general]\nrun_name = golden\n\n[architecture_presets]\nArrayHeight: {rows}\nArrayWidth: {cols}\n"
+    text = (f"[general]\nrun_name = golden\n\n[architecture_presets]\nArrayHeight: {rows}\n"
+            f"ArrayWidth: {cols}\n"
             f"IfmapSramSzkB: {i}\nFilterSramSzkB: {f}\nOfmapSramSzkB: {o}\nIfmapOffset: 0\n"
             f"FilterOffset: 10000000\nOfmapOffset: 20000000\nBandwidth: 10\nDataflow: {df}\n")
     if interface:
@@ -46,13 +47,13 @@ def test_calc_cfgs_give_scalesim_total_cycles_through_the_cli(tmp_path, capsys):
     bad, n = [], 0
     for g, (key, rows) in enumerate(sorted(groups.items())):
         topo = tmp_path / f"topo{g}.csv"
-        topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-                        "Strides,\n" + "".join(
-                            f"l{k}, {r['ifmap_h']}, {r['ifmap_w']}, {r['filter_h']}, {r['filter_w']}, "
-                            f"{r['channels']}, {r['num_filters']}, {r['stride']},\n" for k, r in enumerate(rows)))
+        topo.write_text(TOPO_HEADER + "".join(
+            f"l{k}, {r['ifmap_h']}, {r['ifmap_w']}, {r['filter_h']}, {r['filter_w']}, "
+            f"{r['channels']}, {r['num_filters']}, {r['stride']},\n" for k, r in enumerate(rows)))
         cfg = tmp_path / f"calc{g}.cfg"
         cfg.write_text(_cfg_text(key, "CALC" if g % 2 else None))        # the key absent means CALC too
-        assert main(["simulate", "--scalesim-topology", str(topo), "--scalesim-config", str(cfg), "--json"]) == 0
+        assert main(["simulate", "--scalesim-topology", str(topo), "--scalesim-config", str(cfg),
+                     "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
         for r, lay in zip(rows, out["layers"]):
             n += 1
@@ -85,7 +86,8 @@ def test_cfg_reader_maps_both_interfaces(tmp_path):
 
 def test_yaml_links_fields(tmp_path):
     f = tmp_path / "hw.yaml"
-    f.write_text("name: t\nmac_array: {rows: 8, cols: 8}\nmemory: {links: per_operand, filter_dram_bytes_per_cycle: 2}\n")
+    f.write_text("name: t\nmac_array: {rows: 8, cols: 8}\n"
+                 "memory: {links: per_operand, filter_dram_bytes_per_cycle: 2}\n")
     mem = load_accelerator(str(f)).memory
     assert mem.link_bytes_per_cycle() == (8.0, 2.0, 8.0)
     assert Memory().links == "shared" and load_accelerator("edge-int8").memory.links == "shared"
@@ -131,7 +133,8 @@ def test_links_order_structured(data, layer, hw, mode):
 
 @settings(max_examples=40, deadline=None)
 @given(st.data(), layers(), accelerators(), st.sampled_from(["analytical", "cycle"]),
-       st.sampled_from([0.25, 1.0, 64.0]), st.sampled_from([0.25, 1.0, 64.0]), st.sampled_from([0.25, 1.0, 64.0]))
+       st.sampled_from([0.25, 1.0, 64.0]), st.sampled_from([0.25, 1.0, 64.0]),
+       st.sampled_from([0.25, 1.0, 64.0]))
 def test_slow_link_bounds_the_layer(data, layer, hw, mode, bi, bf, bo):
     """Unequal per-operand links: each one alone bounds the layer from below."""
     choice = data.draw(st.one_of(st.none(), structures(layer)))

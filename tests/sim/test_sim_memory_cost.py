@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -18,8 +17,8 @@ from structconv.cli import main as cli_main
 from structconv.core import Layer, Structure
 from structconv.sim import SRAM_MODELS, list_accelerators, load_accelerator, simulate_layer
 from structconv.sim import memory_cost as mc
-from tests.support.sim_reference import accelerators, layers, structures
 from tests.support import DATA
+from tests.support.sim_reference import accelerators, layers, structures
 
 GRID = json.loads((DATA / "cacti_sram_45nm.json").read_text())
 ROWS = GRID["grid"]
@@ -31,7 +30,8 @@ MODEL = {"read_nj": lambda b: mc.cacti_read_pj(b) / 1e3, "write_nj": lambda b: m
 
 def test_pinned_grid_is_cacti_at_45nm_from_the_script():
     assert GRID["meta"]["made_by"] == "benchmarks/cacti_sram_grid.py"
-    assert GRID["meta"]["config"]["technology (u)"] == 0.045 and GRID["meta"]["config"]["output/input bus width"] == 64
+    config = GRID["meta"]["config"]
+    assert config["technology (u)"] == 0.045 and config["output/input bus width"] == 64
     assert len(ROWS) == 73 and len(KNOTS) == 19
     assert [r["bytes"] for r in KNOTS] == [2 ** k for k in range(8, 27)]
 
@@ -111,7 +111,7 @@ def test_presets_keep_horowitz_and_their_numbers():
     hw = load_accelerator("edge-int8")
     assert hw.sram_model == "horowitz"
     assert hw.energy.ofmap_sram_pj_per_byte == pytest.approx(20 / 8)       # 32 KiB: Horowitz's point
-    assert hw.area_mm2() == pytest.approx(0.886864)                         # 256 PEs, 16 lanes, 192 KiB x 4049
+    assert hw.area_mm2() == pytest.approx(0.886864)  # 256 PEs, 16 lanes, 192 KiB x 4049
 
 
 def test_cacti_model_follows_each_configured_size():
@@ -201,7 +201,8 @@ def test_zoo_hw_shows_every_srams_size_energy_and_area(capsys):
     out = capsys.readouterr().out
     for name in list_accelerators():
         assert out.count(name + " ") >= 4
-    row = next(line.split() for line in out.splitlines() if line.startswith("tpu-like") and " filter " in line)
+    row = next(line.split() for line in out.splitlines() if line.startswith("tpu-like")
+               and " filter " in line)
     # KiB, model, pJ/B, pJ/64b, mm^2, horowitz pJ/B, cacti pJ/B, horowitz mm^2, cacti mm^2
     assert row[2:] == ["256", "horowitz", "6.566", "52.53", "1.0365", "6.566", "5.745", "1.0365", "0.8948"]
 

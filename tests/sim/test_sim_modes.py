@@ -28,8 +28,8 @@ def test_structured_modes_agree(data, layer, hw):
     s = data.draw(structures(layer))
     a = simulate_layer(layer, s, hw, "analytical")
     c = simulate_layer(layer, s, hw, "cycle")
-    for f in ("cycles_compute", "mac_cycles", "spu_cycles", "macs", "spu_adds", "sram_ifmap_reads", "sram_filter_reads",
-              "sram_ofmap_writes", "sram_ifmap_writes", "line_buffer_accesses", "dram_bytes", "dram_ifmap_bytes",
-              "dram_filter_bytes", "dram_ofmap_bytes", "fused"):
+    for f in ("cycles_compute", "mac_cycles", "spu_cycles", "macs", "spu_adds", "sram_ifmap_reads",
+              "sram_filter_reads", "sram_ofmap_writes", "sram_ifmap_writes", "line_buffer_accesses",
+              "dram_bytes", "dram_ifmap_bytes", "dram_filter_bytes", "dram_ofmap_bytes", "fused"):
         assert getattr(a, f) == getattr(c, f), f
     assert c.cycles_stall >= a.cycles_stall

@@ -1,18 +1,25 @@
 """The Numba kernels against the slow references in tests/sim_reference.py."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from structconv.core import Layer, Network
+from structconv.core import Layer
 from structconv.sim import DATAFLOWS, SCHEMES, Accelerator, MacArray, Memory, SumPoolUnit, simulate_layer
 from structconv.sim import _kernels as K
 from structconv.sim.mapping import dense_job, hw_record
-from tests.support.sim_reference import accelerators, dram_reference, fused_replay, layers, link_replay, scalesim_gemm, spu_adds
-from tests.support.sim_reference import stall_reference, structures
+from tests.support.sim_reference import (
+    accelerators,
+    dram_reference,
+    fused_replay,
+    layers,
+    link_replay,
+    scalesim_gemm,
+    spu_adds,
+    stall_reference,
+    structures,
+)
 
 gemms = st.tuples(st.sampled_from(DATAFLOWS), st.integers(1, 40), st.integers(1, 40),
                   st.integers(1, 40), st.integers(1, 9), st.integers(1, 9))

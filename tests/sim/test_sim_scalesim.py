@@ -2,16 +2,15 @@
 benchmarks/scalesim_goldens.py): compute cycles and SRAM access counts must be identical."""
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import pytest
 
 from structconv.cli import main
 from structconv.core import Layer, Network
-from structconv.sim import DATAFLOWS, Accelerator, MacArray, Memory, simulate
+from structconv.sim import DATAFLOWS, Accelerator, MacArray, simulate
 from tests.support.goldens import golden_network, golden_rows
+from tests.support.scalesim_inputs import TOPO_HEADER
 from tests.support.sim_reference import scalesim_gemm
 
 ROWS = golden_rows()
@@ -62,13 +61,14 @@ def test_cli_reads_scalesim_inputs(tmp_path, capsys):
               and r["dataflow"] == "ws" and r["ifmap_sram_kb"] == "64"]
     assert len(picked) >= 3
     topo = tmp_path / "topo.csv"
-    lines = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,"]
+    lines = [TOPO_HEADER.rstrip("\n")]
     for k, r in enumerate(picked):
         lines.append(f"layer{k}, {r['ifmap_h']}, {r['ifmap_w']}, {r['filter_h']}, {r['filter_w']}, "
                      f"{r['channels']}, {r['num_filters']}, {r['stride']},")
     topo.write_text("\n".join(lines) + "\n")
     cfg = tmp_path / "scale.cfg"
-    cfg.write_text("[general]\nrun_name = golden\n\n[architecture_presets]\nArrayHeight = 16\nArrayWidth = 16\n"
+    cfg.write_text("[general]\nrun_name = golden\n\n[architecture_presets]\nArrayHeight = 16\n"
+                   "ArrayWidth = 16\n"
                    "IfmapSramSzkB = 64\nFilterSramSzkB = 64\nOfmapSramSzkB = 64\nIfmapOffset = 0\n"
                    "FilterOffset = 10000000\nOfmapOffset = 20000000\nDataflow = ws\nBandwidth = 10\n\n"
                    "[run_presets]\nInterfaceBandwidth = CALC\n")

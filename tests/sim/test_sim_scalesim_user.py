@@ -7,20 +7,18 @@ restatements (tests/trace_reference.py; SCALE-Sim's prefetch loops written out b
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.support import trace_reference as ref
 from structconv.core import Layer, Network, read_topology
 from structconv.sim import Accelerator, MacArray, Memory, read_scalesim_config
 from structconv.sim import _scalesim_user as port
 from structconv.sim.scalesim_user import simulate_scalesim_user
 from tests.support import DATA
+from tests.support import trace_reference as ref
 from tests.support.scalesim_inputs import PINNED  # the column maps the pinning script compares with
 from tests.support.scalesim_inputs import PINNED_FIXED as FIXED
-
 
 
 def _rows(name):
@@ -133,8 +131,13 @@ def _slow_prefetch(df, I, F, AR, AC):
             for row in range(min(d, m - 1), max(0, d - n + 1) - 1, -1):
                 out.append(M[row][d - row])
         return out
-    flat = lambda M: [a for row in M for a in row]
-    cd = lambda a, b: -(-a // b)
+
+    def flat(M):
+        return [a for row in M for a in row]
+
+    def cd(a, b):
+        return -(-a // b)
+
     if df == "os":
         return roll(stack(It, AR, cd(P, AR), True)), roll(stack(F, AC, cd(K, AC), True))
     if df == "ws":

@@ -12,17 +12,16 @@ import math
 import random
 import statistics
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import trace_reference as T
-from tests.support.sim_reference import make_case
 from structconv.core import Layer, Network, Structure
 from structconv.sim import Accelerator, MacArray, Memory, SumPoolUnit, simulate, simulate_layer
 from tests.support import DATA
+from tests.support import trace_reference as T
+from tests.support.sim_reference import make_case
 from tests.support.trace_digests import digest as _digest
 
 DIGESTS = DATA / "scalesim_traces" / "digests.json"
@@ -73,7 +72,8 @@ def test_the_trace_check_tells_fold_orders_apart():
     c, want = CASES[cid]["case"], CASES[cid]["traces"]["ifmap"]["sha_exact"]
     folds = T.demand(c["dataflow"], *_operands(c), c["array_rows"], c["array_cols"], order=1)
     assert _digest(T.demand_matrix(folds, "ifmap"))["sha_exact"] != want
-    assert _digest(T.demand_matrix(T.demand(c["dataflow"], *_operands(c), 4, 4), "ifmap"))["sha_exact"] == want
+    folds = T.demand(c["dataflow"], *_operands(c), 4, 4)
+    assert _digest(T.demand_matrix(folds, "ifmap"))["sha_exact"] == want
 
 
 def test_structconv_layers_use_the_checked_addressing():
@@ -120,7 +120,8 @@ def footprints(layer, hw):
     bpe = hw.bytes_per_element
     half = [b // (2 * bpe) for b in (hw.memory.ifmap_sram_bytes, hw.memory.filter_sram_bytes)]
     touched = len({a for row in I for a in row if a >= 0})
-    return touched, layer.group_in_channels * layer.input_size[0] * layer.input_size[1], len(F) * len(F[0]), half
+    ifmap = layer.group_in_channels * layer.input_size[0] * layer.input_size[1]
+    return touched, ifmap, len(F) * len(F[0]), half
 
 
 def _folds(layer, hw):
@@ -189,7 +190,8 @@ def test_the_findings_cases(df, sram, want):
         layer = Layer.conv2d("l", 16, 32, 1, (16, 16), stride=2)
     else:
         layer = Layer.conv2d("l", 8, 16, 3, (12, 12), padding=1)
-    hw = Accelerator("t", MacArray(8, 8, df), memory=Memory(sram, 4096, 4096, 4.0), dtype="int8", leakage_mw=1.0)
+    hw = Accelerator("t", MacArray(8, 8, df), memory=Memory(sram, 4096, 4096, 4.0), dtype="int8",
+                     leakage_mw=1.0)
     got = (T.simulate_dense(layer, hw)["dram_ifmap_bytes"],
            *(simulate_layer(layer, None, hw, m).dram_ifmap_bytes for m in MODES))
     assert got == want
@@ -234,6 +236,7 @@ def test_row_fold_closed_forms_equal_the_fold_by_fold_count(case):
     per-row-fold sets (row_fold_sets + periodic_loads) equal the fold-by-fold pair counting
     (ifmap_schedule with the footprint forced not to fit), fold by fold, in both orders."""
     import numpy as np
+
     from structconv.sim import _kernels as K
     from structconv.sim.mapping import dense_job
     layer, df, R, C, order, half = case
@@ -262,7 +265,8 @@ def structured_cases(draw):
         s.validate(layer)
     except ValueError:
         return None
-    spu = SumPoolUnit(draw(st.integers(1, 8)), draw(st.sampled_from(("tree", "separable", "sliding"))), 1 << 20)
+    spu = SumPoolUnit(draw(st.integers(1, 8)), draw(st.sampled_from(("tree", "separable", "sliding"))),
+                      1 << 20)
     return layer, s, hw.with_(overlap="sequential", sum_pool=spu)
 
 
@@ -324,9 +328,12 @@ def measure(n: int, seed: int = 0) -> dict:
 
 
 if __name__ == "__main__":
-    res = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 500, int(sys.argv[2]) if len(sys.argv) > 2 else 0)
-    print("| mode | cases | quantity | n | exact | median rel | median abs rel | max abs rel | model/ref min..max |")
+    res = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 500,
+                  int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    print("| mode | cases | quantity | n | exact | median rel | median abs rel | max abs rel "
+          "| model/ref min..max |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (mode, subset, k), v in res.items():
         print(f"| {mode} | {subset} | {k} | {v['n']} | {v['exact']} | {v['median_rel']:+.3f} | "
-              f"{v['median_abs_rel']:.3f} | {v['max_abs_rel']:.3f} | {v['ratio_min']:.3f}..{v['ratio_max']:.3f} |")
+              f"{v['median_abs_rel']:.3f} | {v['max_abs_rel']:.3f} | "
+              f"{v['ratio_min']:.3f}..{v['ratio_max']:.3f} |")

@@ -17,16 +17,14 @@ in ``LARGE`` (the longest trace, a 256x256 and a 128x128 array): 114 of the 144 
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support import trace_reference as T
 from tests.support import DATA
+from tests.support import trace_reference as T
 from tests.support.goldens import golden_rows
 from tests.support.trace_digests import Int64Digest
 
@@ -110,7 +108,8 @@ def test_demand_equals_scalesim_sram_traces_on_golden_layers(cid):
 
 def test_streaming_digest_is_the_digest_of_demand():
     """The fold-by-fold stream above is the reference's ``demand`` / ``demand_matrix``."""
-    for cid in ("conv3x3s2_hang_16x16c8k16__a4x4__sram64-64-64__os", "rect5x3s2_hang_14x11c5k7__a8x8__sram64-64-64__is"):
+    for cid in ("conv3x3s2_hang_16x16c8k16__a4x4__sram64-64-64__os",
+                "rect5x3s2_hang_14x11c5k7__a8x8__sram64-64-64__is"):
         c = CASES[cid]["case"]
         folds = T.demand(c["dataflow"], *_operands(c), c["array_rows"], c["array_cols"])
         for op, got in reference_digests(c).items():

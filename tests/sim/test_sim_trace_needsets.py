@@ -6,7 +6,6 @@ Run ``python tests/test_sim_trace_needsets.py`` to print ResNet-50's coverage an
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
@@ -38,7 +37,7 @@ def plain_need(layer, r):
     """The input elements (channel, y, x) rectangle r = (p0, p1, j0, j1) of the ifmap operand
     reads, as a Python set: every pixel, every window element, padding skipped."""
     (H, W), (ph, pw) = layer.input_size, layer.padding
-    (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.stride, layer.dilation
+    (_, kw), (sh, sw), (dh, dw) = layer.kernel, layer.stride, layer.dilation
     cg, Wo = layer.group_in_channels, layer.output_size[1]
     out = set()
     for p in range(r[0], r[1]):
@@ -93,7 +92,8 @@ def test_fold_loads_equal_the_plain_replay(layer, df, R, C, order, half):
             prev = need
     assert got.tolist() == want
     # the totals alone (the analytical mode's call; is skips what translation repeats)
-    assert K.ifmap_schedule(job, dfi, R, C, rf, cf, order, half, half + 1, np.zeros(0, np.int64))[0] == sum(want)
+    assert K.ifmap_schedule(job, dfi, R, C, rf, cf, order, half, half + 1,
+                            np.zeros(0, np.int64))[0] == sum(want)
 
 
 @settings(max_examples=60, deadline=None)
@@ -116,10 +116,10 @@ def test_is_totals_skip_only_what_repeats(k, s, p, h, w, R, C, order, half):
 def resnet50_report():
     """ResNet-50: dense layers counted by need sets on a 16x16 array, and the time of
     simulate() (cold cache) and of the search table build, per dataflow."""
-    from tests.support.menus import search_space
     from structconv.core.zoo import get_network
     from structconv.sim import BatchSimulator, MacArray, engine, simulate
     from structconv.sim.accelerator import load_accelerator
+    from tests.support.menus import search_space
 
     def best(f, n=5):
         ts = []
@@ -140,8 +140,9 @@ def resnet50_report():
             Sr, Sc, _ = K.gemm_dims(dfi, job[K.J_M], job[K.J_N], job[K.J_K])
             counted += bool(K.ifmap_counted(job, dfi, 16, 16, -(-Sr // 16), -(-Sc // 16), half_i))
         BatchSimulator(net, hw, choices)
-        tb = best(lambda: (engine._CACHE.clear(), BatchSimulator(net, hw, choices)))
-        ts = {m: best(lambda: (engine._CACHE.clear(), simulate(net, hw=hw, mode=m))) for m in ("analytical", "cycle")}
+        tb = best(lambda hw=hw: (engine._CACHE.clear(), BatchSimulator(net, hw, choices)))
+        ts = {m: best(lambda hw=hw, m=m: (engine._CACHE.clear(), simulate(net, hw=hw, mode=m)))
+              for m in ("analytical", "cycle")}
         print(f"{df}: need sets {counted}/{len(net.layers)} layers; table build {tb * 1e3:.1f} ms; "
               f"simulate analytical {ts['analytical'] * 1e3:.1f} ms, cycle {ts['cycle'] * 1e3:.1f} ms")
 

@@ -13,11 +13,10 @@ import sys
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tests.support import trace_reference as T
-from tests.support.sim_reference import _spu_replay
 from structconv.core import Structure
 from structconv.sim import SumPoolUnit, simulate_layer
-from tests.support.sim_reference import make_case
+from tests.support import trace_reference as T
+from tests.support.sim_reference import _spu_replay, make_case
 
 MODES = ("analytical", "cycle")
 SCHEMES = ("tree", "separable", "sliding")
@@ -38,7 +37,8 @@ def make_structured(pick, pint, overlap=None):
 
 @st.composite
 def structured(draw, overlap=None):
-    case = make_structured(lambda xs: draw(st.sampled_from(xs)), lambda lo, hi: draw(st.integers(lo, hi)), overlap)
+    case = make_structured(lambda xs: draw(st.sampled_from(xs)), lambda lo, hi: draw(st.integers(lo, hi)),
+                           overlap)
     assume(case is not None)
     return case
 
@@ -129,15 +129,16 @@ def test_the_input_stream_fills_what_the_tiles_leave_of_a_shared_link():
     from structconv.sim import Accelerator, MacArray, Memory
     cases = [(Layer.conv2d("l", 2, 2, 1, (H, 1)), MacArray(1, 1, "os"), SumPoolUnit(1, "tree", 1 << 20),
               Memory(16, 16, 16, bw)) for H, bw in ((3, 2.0), (3, 4.0), (4, 2.0), (5, 2.0), (5, 4.0))]
-    cases.append((Layer.conv2d("l", 5, 1, 1, (3, 7), stride=3), MacArray(4, 8, "ws"), SumPoolUnit(7, "tree", 64),
-                  Memory(16, 64, 4096, 2.0)))
+    cases.append((Layer.conv2d("l", 5, 1, 1, (3, 7), stride=3), MacArray(4, 8, "ws"),
+                  SumPoolUnit(7, "tree", 64), Memory(16, 64, 4096, 2.0)))
     for layer, mac, spu, mem in cases:
         s = Structure(1, (1, 1))
         hw = Accelerator("r", mac, sum_pool=spu, memory=mem, dtype="int8", overlap="fused", leakage_mw=1.0)
         res = {m: simulate_layer(layer, s, hw, m) for m in MODES}
         ref = reference(layer, s, hw, res["cycle"])
         for mode, r in res.items():
-            assert r.cycles_total <= ref["cycles_total"], (layer, mem, mode, r.cycles_total, ref["cycles_total"])
+            assert r.cycles_total <= ref["cycles_total"], (layer, mem, mode, r.cycles_total,
+                                                           ref["cycles_total"])
 
 
 def _work_floor(layer, hw, ref) -> int:
@@ -190,8 +191,10 @@ def measure(n, seed):
 def report(rows):
     subsets = [("on chip", None, None), ("spilled", None, None), ("fused", None, None),
                ("fused", None, "per_operand"), ("fused", None, "shared"),
-               ("fused", "os", "per_operand"), ("fused", "os", "shared"), ("fused", "ws", None), ("fused", "is", None)]
-    print("| overlap | dataflow | links | mode | n | bytes exact | compute exact | total exact | total model/ref |")
+               ("fused", "os", "per_operand"), ("fused", "os", "shared"), ("fused", "ws", None),
+               ("fused", "is", None)]
+    print("| overlap | dataflow | links | mode | n | bytes exact | compute exact | total exact "
+          "| total model/ref |")
     print("|---|---|---|---|---|---|---|---|---|")
     for kind, df, links in subsets:
         rs = [r for r in rows if r[0] == kind and df in (None, r[1]) and links in (None, r[2])]
@@ -205,4 +208,5 @@ def report(rows):
 
 
 if __name__ == "__main__":
-    report(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 300, int(sys.argv[2]) if len(sys.argv) > 2 else 0))
+    report(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 300,
+                   int(sys.argv[2]) if len(sys.argv) > 2 else 0))

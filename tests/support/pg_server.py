@@ -41,7 +41,8 @@ def _free_port() -> int:
 def skip_reason() -> str | None:
     """Why the server cannot be started here, or None."""
     if find_bindir() is None:
-        return "PostgreSQL server binaries (initdb, pg_ctl) not found; install the Debian 'postgresql' package"
+        return ("PostgreSQL server binaries (initdb, pg_ctl) not found; "
+                "install the Debian 'postgresql' package")
     try:
         import psycopg2  # noqa: F401
     except ImportError:

@@ -305,7 +305,8 @@ def write_inputs(case: dict, tmp: str) -> tuple[str, str, str]:
         else:
             f.write(TOPO_HEADER)
             f.write("{name}, {ifmap_h}, {ifmap_w}, {filter_h}, {filter_w}, {channels}, "
-                    "{num_filters}, {stride},\n".format(name="layer0_DP" if kind == "dp" else "layer0", **case))
+                    "{num_filters}, {stride},\n".format(name="layer0_DP" if kind == "dp" else "layer0",
+                                                        **case))
     with open(layout, "w") as f:      # a dp row's layout row is split per channel too
         f.write(LAYOUT_CSV if kind != "dp" else
                 LAYOUT_CSV.replace("layer0, 1, 1, 1, 1, 1,", f"layer0_DP, 1, 1, 1, 1, {case['channels']},"))
@@ -384,7 +385,9 @@ PINNED = [("cycles_total", "total_cycles"), ("cycles_stall", "stall_cycles"),
           ("sram_ifmap_reads", "sram_ifmap_reads"), ("sram_filter_reads", "sram_filter_reads"),
           ("sram_ofmap_writes", "sram_ofmap_writes"), ("dram_ifmap_reads", "dram_ifmap_reads"),
           ("dram_filter_reads", "dram_filter_reads"), ("dram_ofmap_writes", "dram_ofmap_writes"),
-          ("ifmap_new_prefetches", "ifmap_new_prefetches"), ("filter_new_prefetches", "filter_new_prefetches")]
+          ("ifmap_new_prefetches", "ifmap_new_prefetches"),
+          ("filter_new_prefetches", "filter_new_prefetches")]
 PINNED_FIXED = [("cycles_total", "fixed_total_cycles"), ("cycles_stall", "fixed_stall_cycles"),
-                ("dram_ifmap_reads", "fixed_dram_ifmap_reads"), ("dram_filter_reads", "fixed_dram_filter_reads"),
+                ("dram_ifmap_reads", "fixed_dram_ifmap_reads"),
+                ("dram_filter_reads", "fixed_dram_filter_reads"),
                 ("dram_ofmap_writes", "fixed_dram_ofmap_writes")]

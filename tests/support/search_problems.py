@@ -5,7 +5,8 @@ from structconv.core.zoo import get_network
 from structconv.search import Problem, build_costs, build_space, compute_proxies
 
 
-def small_problem(budgets=None, objectives=("proxy", "cycles_total", "energy_pj"), proxy="kept_dof", hw_space=None):
+def small_problem(budgets=None, objectives=("proxy", "cycles_total", "energy_pj"), proxy="kept_dof",
+                  hw_space=None):
     """resnet20 at 8x8 with uniform-n2 among the plans, on edge-int8: small enough for many trials."""
     from structconv.core.presets import get_preset
 

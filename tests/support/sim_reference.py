@@ -312,7 +312,9 @@ def link_timeline(folds, fold_cycles, bytes_per_elem, bw):
     and the window lasts the longer of the two. Then the last fold's write-back drains.
     Returns (fill, [window lengths], [link cycles per window], drain).
     """
-    by = lambda e: math.ceil(Fraction(e * bytes_per_elem) / Fraction(bw))
+    def by(e):
+        return math.ceil(Fraction(e * bytes_per_elem) / Fraction(bw))
+
     n = len(folds)
     fill, drain = by(folds[0][0]), by(folds[-1][1])
     wins, work = [], []
@@ -351,7 +353,8 @@ def sumpool_row_adds(x, c, window, n, stride, dilation, padding, out_hw, scheme)
         if scheme == "tree":
             for ci in chans:
                 for q in xs:
-                    terms = [xp[ci + u, y + dh * v, q + dw * w] for u in range(kc) for v in range(a) for w in range(b)]
+                    terms = [xp[ci + u, y + dh * v, q + dw * w] for u in range(kc) for v in range(a)
+                             for w in range(b)]
                     acc = terms[0]
                     for t in terms[1:]:
                         acc = ctr.add(acc, t)
@@ -367,7 +370,9 @@ def sumpool_row_adds(x, c, window, n, stride, dilation, padding, out_hw, scheme)
         s2 = {}
         for ci in chans:                                     # row pass for row y
             for q in cols_in:
-                col = lambda yy: s1[ci, yy, q]
+                def col(yy, ci=ci, q=q):
+                    return s1[ci, yy, q]
+
                 key = (ci, q, y % dh)
                 if a == 1:
                     s2[q] = col(y)
@@ -401,7 +406,10 @@ def _spu_replay(layer, s, hw):
                                layer.output_size, scheme)
     W1 = layer.input_size[1] + 2 * layer.padding[1] - layer.dilation[1] * (b - 1)
     xs = _needed(W1, layer.output_size[1], layer.stride[1], layer.dilation[1], s.n[1])
-    lg = lambda v: max(0, math.ceil(math.log2(v))) if v > 1 else 0
+
+    def lg(v):
+        return max(0, math.ceil(math.log2(v))) if v > 1 else 0
+
     depth = {"tree": lg(kc * a * b), "separable": lg(kc) + lg(a) + lg(b),
              "sliding": (kc > 1) + (a > 1) + (b > 1)}[scheme]
     return cum, ys, xs, depth
@@ -500,7 +508,8 @@ def link_replay(layer, choice, hw, fused):
         Fi = 0 if fused else (inter if inter > hi else 0)
         if not fused and Fi:
             spu_bytes += G * inter * bpe                         # the spill's write
-    ref = dram_reference(df, M, N, Kw, R, C, Fi, hi, hf, ho, 1 if (structured and fused and df == "os") else None)
+    ref = dram_reference(df, M, N, Kw, R, C, Fi, hi, hf, ho,
+                         1 if (structured and fused and df == "os") else None)
     T = {"os": Kw, "ws": M, "is": N}[df]
     flen = T + R + C - 2 if df == "os" else 2 * R + C + T - 2
     per = ref["folds"]
@@ -510,8 +519,9 @@ def link_replay(layer, choice, hw, fused):
     if not fused:
         spu_cycles = -(-ops // lanes) + depth if ops else 0
         if Fi:      # a spilled map is read back by its folds' need sets: the trace reference's phase 2
-            import trace_reference
-            return trace_reference.simulate_structured_sequential(layer, choice, hw, spu_cycles)["cycles_total"]
+            from tests.support import trace_reference
+            return trace_reference.simulate_structured_sequential(layer, choice, hw,
+                                                                  spu_cycles)["cycles_total"]
         return max(spu_cycles, math.ceil(spu_bytes / bw)) + fill + sum(wins) + drain
     rows = _fold_rows(layer, choice, hw, ys, M, Kw, _fold_grid(df, M, N, Kw, R, C, ref["order"]))
     ready = _stream_ready(layer, choice, cum, ys, depth, lanes, bpe, bw, 0)
@@ -572,10 +582,12 @@ def structures(draw, layer):
 @st.composite
 def accelerators(draw):
     return Accelerator(
-        "rand", MacArray(draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.sampled_from(DATAFLOWS))),
+        "rand",
+        MacArray(draw(st.integers(1, 12)), draw(st.integers(1, 12)), draw(st.sampled_from(DATAFLOWS))),
         sum_pool=SumPoolUnit(draw(st.integers(1, 9)), draw(st.sampled_from(SCHEMES)),
                              draw(st.sampled_from([0, 256, 4096, 1 << 20]))),
-        memory=Memory(draw(st.sampled_from([64, 512, 4096, 65536])), draw(st.sampled_from([64, 512, 4096, 65536])),
+        memory=Memory(draw(st.sampled_from([64, 512, 4096, 65536])),
+                      draw(st.sampled_from([64, 512, 4096, 65536])),
                       draw(st.sampled_from([64, 512, 4096, 65536])), draw(st.sampled_from([0.5, 2.0, 16.0]))),
         dtype=draw(st.sampled_from(["int8", "int16", "fp32"])),
         overlap=draw(st.sampled_from(OVERLAPS)), leakage_mw=1.0)

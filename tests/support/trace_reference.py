@@ -259,12 +259,12 @@ def gemm_folds(df, I, F, O, AR, AC, half_i, half_f, half_o, order=None):
     """(folds, loads, writes, order) of one GEMM in the order with fewer DRAM elements
     (or in ``order`` when given)."""
     best = None
-    for order in ((0, 1) if order is None else (order,)):
-        folds = demand(df, I, F, O, AR, AC, order)
+    for o in ((0, 1) if order is None else (order,)):
+        folds = demand(df, I, F, O, AR, AC, o)
         loads, writes = fold_traffic(folds, half_i, half_f, half_o, df)
         total = sum(sum(l.values()) for l in loads) + sum(writes)
         if best is None or total < best[0]:
-            best = (total, folds, loads, writes, order)
+            best = (total, folds, loads, writes, o)
     return best[1:]
 
 
@@ -272,8 +272,8 @@ def run_memory(gemms, df, AR, AC, sram_bytes, bpe, links, bw, order=None):
     """Run GEMMs (a list of (I, F, O)) through the SRAMs and links.
 
     ``sram_bytes`` = (ifmap, filter, ofmap) bytes; ``bw`` = {"shared": b} or
-    {"ifmap": b, "filter": b, "ofmap": b}; ``order`` forces a fold order. Returns a dict: cycles_compute, cycles_stall,
-    cycles_total, dram_<op>_bytes, dram_bytes, sram reads/writes and the fold orders.
+    {"ifmap": b, "filter": b, "ofmap": b}; ``order`` forces a fold order. Returns a dict: cycles_compute,
+    cycles_stall, cycles_total, dram_<op>_bytes, dram_bytes, sram reads/writes and the fold orders.
     """
     half_i, half_f, half_o = (b // (2 * bpe) for b in sram_bytes)
     cyc, loads, writes, orders = [], [], [], []
@@ -415,7 +415,7 @@ def simulate_structured_fused(layer, structure, hw, rows_cum, depth):
     H1, W1, ys, xs = pooled_map(layer, structure)
     kc, a, b = structure.window(layer)
     rowpos = {y: k for k, y in enumerate(ys)}
-    folds, lens, need, loads, writes = [], [], [], [], []
+    lens, need, loads, writes = [], [], [], []
     half = [x // (2 * bpe) for x in (mem.ifmap_sram_bytes, mem.filter_sram_bytes, mem.ofmap_sram_bytes)]
     for g in range(G):
         I, F, O = small_conv_operands(layer, structure, g, on_chip=True)
