@@ -1,7 +1,7 @@
 """Peer op counts for the classification zoo: torchvision models measured by fvcore and torchinfo.
 
 Writes ``tests/data/reference_counts.json``, the pinned numbers that
-``tests/test_zoo_classification.py`` checks ``structconv.core.zoo`` against. Nothing
+``tests/core/test_zoo_classification.py`` checks ``structconv.core.zoo`` against. Nothing
 here imports structconv: these are PEER numbers, from torchvision's own model
 definitions and two independent counters.
 

@@ -34,7 +34,7 @@ numbers are bit-for-bit reproducible; only ``scalesim_seconds`` and
 This module only needs the standard library at import time; ``scalesim`` is
 imported lazily inside :func:`run_case`.
 
-The wide set (``--set wide``, :func:`wide_cases`; tests/test_scalesim_wide.py) widens the
+The wide set (``--set wide``, :func:`wide_cases`; tests/sim/test_scalesim_wide.py) widens the
 goldens with layer shapes the first set lacks (odd sizes, stride 2/3/4 with hanging windows,
 rectangular kernels, 1x1, FC rows), arrays 4x4, 32x32, 64x8, 128x128 and 12x20, several SRAM
 sizes, GEMM topologies (SCALE-Sim's mnk input, ``Layer, M, N, K,``) and depthwise ``DP`` rows.

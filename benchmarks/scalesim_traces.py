@@ -3,7 +3,7 @@
 
 Two case sets (``--set``):
 
-``small`` (default; tests/test_sim_trace.py): 72 small conv layer x array x dataflow cases. For
+``small`` (default; tests/sim/test_sim_trace.py): 72 small conv layer x array x dataflow cases. For
 each, SCALE-Sim runs with trace files on (``save_disk_space=False``); IFMAP_SRAM_TRACE.csv,
 FILTER_SRAM_TRACE.csv and OFMAP_SRAM_TRACE.csv (column 0: the cycle the row is served; then one
 address or -1 per array row/column port) are read and stored per operand as
@@ -17,7 +17,7 @@ address or -1 per array row/column port) are read and stored per operand as
 
 into tests/data/scalesim_traces/digests.json (a few kB).
 
-``goldens`` (tests/test_sim_trace_goldens.py): the 144 pinned golden cases of
+``goldens`` (tests/sim/test_sim_trace_goldens.py): the 144 pinned golden cases of
 tests/data/scalesim_goldens.csv (``scalesim_goldens.cases()``, same topology, cfg and SRAM
 sizes). These traces are large (up to 199,800 rows, ~2e8 cells in all), so no CSV is written:
 SCALE-Sim runs with ``save_disk_space=True`` and the digest is taken from the trace matrices its
@@ -32,7 +32,7 @@ writing the CSVs and digesting them). Per operand:
 into tests/data/scalesim_traces/goldens_int64.json.
 
 Addresses are SCALE-Sim's, with its offsets (ifmap 0, filter 10,000,000, ofmap 20,000,000);
-tests/trace_reference.py uses the same.
+tests/support/trace_reference.py uses the same.
 
 Run (from the repository root)::
 

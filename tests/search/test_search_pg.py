@@ -1,4 +1,4 @@
-"""A real 2-worker search against a private PostgreSQL server on loopback (tests/pg_server.py)."""
+"""A real 2-worker search against a private PostgreSQL server on loopback (tests/support/pg_server.py)."""
 import json
 import os
 import subprocess

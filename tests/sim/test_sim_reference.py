@@ -1,4 +1,4 @@
-"""The Numba kernels against the slow references in tests/sim_reference.py."""
+"""The Numba kernels against the slow references in tests/support/sim_reference.py."""
 from __future__ import annotations
 
 import numpy as np
@@ -61,7 +61,7 @@ def test_dram_traffic_matches_tile_residency_replay(g, Fi, hi, hf, ho, bpe_bw):
     assert (l0, lw) == (ref["folds"][0][0], ref["folds"][-1][1])
     # the whole cycle-mode layer: same traffic, and its stall equals the replayed link. The job's
     # ifmap field is Fi, fetched as equal shares (a dense layer's own map, Kw*M, is counted by
-    # need sets instead: tests/test_sim_trace.py checks that against the trace reference)
+    # need sets instead: tests/sim/test_sim_trace.py checks that against the trace reference)
     if Fi == Kw * M:
         return
     layer = Layer.conv2d("g", Kw, N, 1, (M, 1))        # a 1x1 conv is exactly this GEMM
@@ -109,7 +109,7 @@ def test_cycle_mode_total_matches_one_link_replay(data, layer, hw):
     """Cycle mode's cycles_total (sequential and fused structured layers) equals a
     restatement in Python with one DRAM link per layer (sim_reference.link_replay). Dense
     layers fetch their ifmap by need sets, not link_replay's equal shares of the map: their
-    timeline is checked against the trace reference (tests/test_sim_trace.py)."""
+    timeline is checked against the trace reference (tests/sim/test_sim_trace.py)."""
     choice = data.draw(structures(layer))
     if choice.is_identity(layer):
         return

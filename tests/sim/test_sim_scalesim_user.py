@@ -3,7 +3,7 @@ itself: tests/data/scalesim_user_mode.csv (the 90-run grid), _extra (12), _array
 _gemm (36),
 all made by benchmarks/scalesim_user_mode.py. Every pinned number must be equal, as shipped and with
 the double-counted prefetch stall removed. Its demand and prefetch order are checked against plain
-restatements (tests/trace_reference.py; SCALE-Sim's prefetch loops written out below)."""
+restatements (tests/support/trace_reference.py; SCALE-Sim's prefetch loops written out below)."""
 from __future__ import annotations
 
 import csv

@@ -1,7 +1,7 @@
-"""The trace-level memory reference (tests/trace_reference.py) against SCALE-Sim's SRAM traces,
+"""The trace-level memory reference (tests/support/trace_reference.py) against SCALE-Sim's SRAM traces,
 and structconv.sim's analytical and cycle modes against the reference (issue 14, deliverable 1).
 
-Run ``python tests/test_sim_trace.py [N] [SEED]`` to print the measured distribution of
+Run ``python -m tests.sim.test_sim_trace [N] [SEED]`` to print the measured distribution of
 model-vs-reference differences over N random dense layers (quoted in the measured-range
 comment below and in the issue-14 README material).
 """

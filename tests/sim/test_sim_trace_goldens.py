@@ -1,4 +1,4 @@
-"""The trace reference's demand (tests/trace_reference.py) against SCALE-Sim 3.0.0's own SRAM
+"""The trace reference's demand (tests/support/trace_reference.py) against SCALE-Sim 3.0.0's own SRAM
 traces on the 144 pinned golden layers (tests/data/scalesim_goldens.csv; issue 14, acceptance 1).
 
 SCALE-Sim ran every golden case (same topology, cfg and SRAM sizes as the goldens) and its
@@ -13,7 +13,7 @@ every cycle, for ~2e8 trace cells over the 144 cases.
 In ``make test`` (seconds): every case of at most ``SUBSET_CELLS`` trace cells, plus the cases
 in ``LARGE`` (the longest trace, a 256x256 and a 128x128 array): 114 of the 144 cases,
 ~5.0e7 of the ~2.1e8 trace cells. All 144 cases:
-``python tests/test_sim_trace_goldens.py`` (prints the matched count and the time).
+``python -m tests.sim.test_sim_trace_goldens`` (prints the matched count and the time).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 ``union_pair``) against plain counting: Python sets of the addresses the windows touch, and the
 kernels' own stamp-array marking.
 
-Run ``python tests/test_sim_trace_needsets.py`` to print ResNet-50's coverage and speed.
+Run ``python -m tests.sim.test_sim_trace_needsets`` to print ResNet-50's coverage and speed.
 """
 from __future__ import annotations
 

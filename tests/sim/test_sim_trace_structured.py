@@ -1,8 +1,8 @@
 """Structured layers (the sum-pool unit in front of the MAC array) against the trace reference
-(tests/trace_reference.py, sections 4 and 5): sequential with the pooled map on chip or spilled
+(tests/support/trace_reference.py, sections 4 and 5): sequential with the pooled map on chip or spilled
 to DRAM, and the fused pipeline; every sum-pool scheme.
 
-Run ``python tests/test_sim_trace_structured.py [N] [SEED]`` to print the measured relation over
+Run ``python -m tests.sim.test_sim_trace_structured [N] [SEED]`` to print the measured relation over
 N random structured layers (the numbers quoted in the issue-14 README material).
 """
 from __future__ import annotations

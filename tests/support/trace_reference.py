@@ -20,7 +20,7 @@ addresses. Nothing here uses structconv.sim's closed forms or kernels.
          col j writes O[t-(2AR-1)-j, fc*AC+j]. Fold = 2AR+AC+T-2 cycles.
      is: ifmap row AR-1-t of the stationary tile (AC wide: pixels) at t < AR; filter row i
          reads F[fr*AR+i, t-AR-i]; col j writes O[fc*AC+j, t-(2AR-1)-j]. Same length.
-   tests/test_sim_trace.py checks this demand, cycle by cycle and port by port, against
+   tests/sim/test_sim_trace.py checks this demand, cycle by cycle and port by port, against
    SCALE-Sim's own IFMAP/FILTER/OFMAP_SRAM_TRACE.csv (digests pinned in
    tests/data/scalesim_traces/, made by benchmarks/scalesim_traces.py). SCALE-Sim's
    addresses carry its offsets (ifmap 0, filter 10,000,000, ofmap 20,000,000); the
@@ -358,7 +358,7 @@ def simulate_structured_sequential(layer, structure, hw, spu_cycles):
     and read back by the MAC array as its ifmap operand.
     Phase 1, the sum-pool unit: it streams the input map (cg*H*W per group) over the ifmap
     link, and writes a spilled map over the same link, while it computes for ``spu_cycles``
-    (its own busy time, which tests/test_rtl_sumpool.py checks against RTL); the phase lasts
+    (its own busy time, which tests/rtl/test_rtl_sumpool.py checks against RTL); the phase lasts
     the longer of the two. Phase 2, the MAC array: the small conv's GEMM (m = Ho*Wo,
     k = c*nh*nw, n = C_out/g) through run_memory; its ifmap operand is the pooled map
     (small_conv_operands): on chip, no DRAM traffic; spilled, fetched by its folds' need sets
@@ -391,7 +391,7 @@ def simulate_structured_fused(layer, structure, hw, rows_cum, depth):
     restated here), stepped cycle by cycle.
 
     ``rows_cum``: cumulative adds of one group's sum-pool after each needed row, in row
-    order (tests/sim_reference.py counts them on real numbers); ``depth``: the adder
+    order (tests/support/sim_reference.py counts them on real numbers); ``depth``: the adder
     pipeline's latency.
     - The sum-pool unit's input: the input map (cg*H*W per group, groups in turn, rows in
       order, all channels and columns of a row) streams over the ifmap link (the one link
