@@ -230,3 +230,8 @@ def test_two_process_ddp_matches_one_process(tiny, tmp_path):
         # weights agree to float tolerance, so at most one borderline logit of 64 may flip
         assert abs(h1["val_acc"] - h2["val_acc"]) <= 100.0 / len(tiny.val) + 1e-9
         assert abs(h1["loss"] - h2["loss"]) < 1e-4
+
+
+def test_every_torch_test_runs_on_one_intra_op_thread():
+    """tests/conftest.py gives each test that runs with torch loaded one thread (tiny models, shared CPUs)."""
+    assert torch.get_num_threads() == 1
