@@ -35,12 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository
 
 import numpy as np
 
-from structconv.core import Network
 from structconv.core.zoo import get_network
 from structconv.sim import BatchSimulator, engine
 from structconv.sim import _kernels as K
 from structconv.sim.mapping import dense_job, hw_record, jobs_for
-from tests.support.goldens import golden_case, golden_groups, golden_rows
+from tests.support.goldens import golden_case, golden_groups, golden_network, golden_rows
 from tests.support.menus import search_space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,9 +110,8 @@ def bench_in_process(rows) -> dict:
     span on its side (object construction + run_scale, import excluded; goldens' CPU seconds)."""
     def one(r):
         engine._CACHE.clear()
-        layer, hw = golden_case(r)
-        return engine.simulate(Network("golden", (layer.in_channels, *layer.input_size), (layer,)), hw=hw,
-                               scalesim_ofmap=True)[0].cycles_total
+        net, hw = golden_network(r)
+        return engine.simulate(net, hw=hw, scalesim_ofmap=True)[0].cycles_total
     assert all(one(r) == int(r["total_cycles"]) for r in rows)          # warm-up and exactness
     ours = [best_of(lambda: one(r), 5) for r in rows]
     theirs = [float(r["scalesim_cpu_seconds"]) for r in rows]
