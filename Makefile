@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test clean
+.PHONY: venv demo lint test clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,7 +19,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/structconv demo
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check structconv tests benchmarks
+
+test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 clean:

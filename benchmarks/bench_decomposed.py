@@ -35,9 +35,16 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from structconv.core import count_network, get_network, get_preset  # noqa: E402
-from structconv.nn import (StructuralRegularizer, SumPool3d, choose_method, decompose, structure_,  # noqa: E402
-                           sum_pool3d, unstructure_)
+from structconv.core import count_network, get_network, get_preset
+from structconv.nn import (
+    StructuralRegularizer,
+    SumPool3d,
+    choose_method,
+    decompose,
+    structure_,
+    sum_pool3d,
+    unstructure_,
+)
 
 CASES = (("resnet18", "uniform-n2"), ("mobilenet_v2", "struct-mv2-a"), ("mobilenet_v2", "struct-mv2-b"))
 METHODS = ("avgpool", "separable", "cumsum", "conv")

@@ -161,8 +161,14 @@ HW_SPACE = {"area_budget_mm2": 2.5,
 def codesign(args) -> int:
     """Joint plan + accelerator search; prints the lanes-per-MAC and dataflow answer."""
     from structconv.core.zoo import get_network
-    from structconv.search import (Problem, build_costs, build_space, compute_proxies, hw_space_from_dict,
-                                   run_search)
+    from structconv.search import (
+        Problem,
+        build_costs,
+        build_space,
+        compute_proxies,
+        hw_space_from_dict,
+        run_search,
+    )
 
     hs = hw_space_from_dict(HW_SPACE)
     net = get_network(args.model)

@@ -21,7 +21,6 @@ Everything runs on one core (NUMBA_NUM_THREADS=1) after a JIT warm-up.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -32,19 +31,18 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository root: structconv, tests.support
+
+import numpy as np
+
+from structconv.core.zoo import get_network
+from structconv.sim import BatchSimulator, engine
+from structconv.sim import _kernels as K
+from structconv.sim.mapping import dense_job, hw_record, jobs_for
+from tests.support.goldens import golden_case, golden_groups, golden_network, golden_rows
+from tests.support.menus import search_space
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from structconv.core import Dense, Layer, Network, Structure  # noqa: E402
-from structconv.core.zoo import get_network  # noqa: E402
-from structconv.sim import Accelerator, BatchSimulator, MacArray, Memory  # noqa: E402
-from structconv.sim import _kernels as K  # noqa: E402
-from structconv.sim import engine  # noqa: E402
-from structconv.sim.mapping import dense_job, hw_record, jobs_for  # noqa: E402
-
-GOLDENS = ROOT / "tests" / "data" / "scalesim_goldens.csv"
 
 
 def best_of(fn, repeat=5):
@@ -54,21 +52,6 @@ def best_of(fn, repeat=5):
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
-
-
-def search_space(net):
-    """Per layer: dense plus (c, n) structures, c in {C/8, C/4, C/2, C}, n in 1..k (the search's menu)."""
-    out = []
-    for layer in net.layers:
-        C, (kh, kw) = layer.group_in_channels, layer.kernel
-        opts = [Dense()]
-        for c in sorted({max(1, C // 8), max(1, C // 4), max(1, C // 2), C}):
-            for n in range(1, min(kh, kw) + 1):
-                s = Structure(c, n)
-                if not s.is_identity(layer):
-                    opts.append(s)
-        out.append(opts)
-    return out
 
 
 def bench_batch(hw: str, plans: int) -> dict:
@@ -102,26 +85,10 @@ def bench_batch(hw: str, plans: int) -> dict:
             "evals_per_s": big.shape[0] * big.shape[1] / t_big, "big_plans": big.shape[0]}
 
 
-def golden_rows():
-    with open(GOLDENS) as f:
-        return list(csv.DictReader(f))
-
-
-def case_from_row(r):
-    """(Layer, Accelerator) of one golden row: what SCALE-Sim's topology row and cfg mean."""
-    i = lambda k: int(r[k])
-    layer = Layer.conv2d("layer0", i("channels"), i("num_filters"), (i("filter_h"), i("filter_w")),
-                         (i("ifmap_h"), i("ifmap_w")), stride=i("stride"))
-    hw = Accelerator("golden", MacArray(i("array_rows"), i("array_cols"), r["dataflow"]),
-                     memory=Memory(i("ifmap_sram_kb") * 1024, i("filter_sram_kb") * 1024,
-                                   i("ofmap_sram_kb") * 1024, 10.0, links="unlimited"))
-    return layer, hw
-
-
 def bench_kernel_only(rows) -> dict:
     """KERNEL ONLY: the closed-form kernel on JOB/HW records built BEFORE the timer. Not a
     like-for-like comparison with SCALE-Sim (whose time includes building its inputs)."""
-    cases = [case_from_row(r) for r in rows]
+    cases = [golden_case(r) for r in rows]
     jobs = [dense_job(l, scalesim_ofmap=True) for l, _ in cases]
     vecs = [hw_record(hw) for _, hw in cases]
     same = 0
@@ -143,9 +110,8 @@ def bench_in_process(rows) -> dict:
     span on its side (object construction + run_scale, import excluded; goldens' CPU seconds)."""
     def one(r):
         engine._CACHE.clear()
-        layer, hw = case_from_row(r)
-        return engine.simulate(Network("golden", (layer.in_channels, *layer.input_size), (layer,)), hw=hw,
-                               scalesim_ofmap=True)[0].cycles_total
+        net, hw = golden_network(r)
+        return engine.simulate(net, hw=hw, scalesim_ofmap=True)[0].cycles_total
     assert all(one(r) == int(r["total_cycles"]) for r in rows)          # warm-up and exactness
     ours = [best_of(lambda: one(r), 5) for r in rows]
     theirs = [float(r["scalesim_cpu_seconds"]) for r in rows]
@@ -185,11 +151,7 @@ def bench_whole_process(rows, scalesim_python: str | None) -> dict:
     configuration; wall time of `structconv simulate --scalesim-topology T --scalesim-config C
     --json` (interpreter start, imports, Numba cache load included) and, when a SCALE-Sim
     interpreter is given, of `python -m scalesim.scale -c C -t T -l L -p OUT` on the same files."""
-    groups: dict = {}
-    for r in rows:
-        key = tuple(r[k] for k in ("array_rows", "array_cols", "dataflow", "ifmap_sram_kb", "filter_sram_kb",
-                                   "ofmap_sram_kb"))
-        groups.setdefault(key, []).append(r)
+    groups = golden_groups(rows)
     ours = theirs = 0.0
     with tempfile.TemporaryDirectory(prefix="bench_sim_") as tmp:
         d = Path(tmp)

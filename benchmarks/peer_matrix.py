@@ -2,7 +2,7 @@
 
 Writes ``tests/data/peer_matrix.json`` (the pinned PEER numbers) and
 ``tests/data/peer_models/<model>.onnx`` (each model's graph, weights stripped), which
-``tests/test_peer_matrix.py`` checks ``structconv`` against without torchvision, timm or
+``tests/nn/test_peer_matrix.py`` checks ``structconv`` against without torchvision, timm or
 network access. Nothing here imports structconv.
 
 Run (creates or reuses its own venv, then re-executes itself inside it):

@@ -76,8 +76,7 @@ def sample_plans(space, n_random: int, seed: int):
 def finetune(net, bundle, state, plan, epochs: int, seed: int):
     import torch
 
-    from structconv.nn import train
-    from structconv.nn import build_module
+    from structconv.nn import build_module, train
 
     torch.manual_seed(seed)
     model = build_module(net)
@@ -128,11 +127,18 @@ def main(argv=None) -> int:
     threadpool_limits(1)
 
     from structconv.core.zoo.resnet_cifar import CifarResNetSpec, build_cifar_resnet
-    from structconv.nn import load_digits_data
-    from structconv.nn import train
-    from structconv.nn import build_module
-    from structconv.search import (Problem, best_random, build_costs, build_space, compute_proxies, greedy,
-                                   run_search, space_config_from_dict, uniform)
+    from structconv.nn import build_module, load_digits_data, train
+    from structconv.search import (
+        Problem,
+        best_random,
+        build_costs,
+        build_space,
+        compute_proxies,
+        greedy,
+        run_search,
+        space_config_from_dict,
+        uniform,
+    )
 
     t_start = time.perf_counter()
     net = build_cifar_resnet(CifarResNetSpec("resnet20", 3, widths=WIDTHS, num_classes=10, input_size=(8, 8)))

@@ -1,7 +1,7 @@
 """Peer op counts for the classification zoo: torchvision models measured by fvcore and torchinfo.
 
 Writes ``tests/data/reference_counts.json``, the pinned numbers that
-``tests/test_zoo_classification.py`` checks ``structconv.core.zoo`` against. Nothing
+``tests/core/test_zoo_classification.py`` checks ``structconv.core.zoo`` against. Nothing
 here imports structconv: these are PEER numbers, from torchvision's own model
 definitions and two independent counters.
 
@@ -145,7 +145,7 @@ def _dump(doc: dict) -> str:
 def main() -> None:
     import fvcore  # noqa: F401
     import torch
-    import torchinfo
+    import torchinfo  # noqa: F401  (both peers present before any work)
 
     tv = _import_torchvision()
     from importlib.metadata import version

@@ -3,7 +3,7 @@
 
 Two case sets (``--set``):
 
-``small`` (default; tests/test_sim_trace.py): 72 small conv layer x array x dataflow cases. For
+``small`` (default; tests/sim/test_sim_trace.py): 72 small conv layer x array x dataflow cases. For
 each, SCALE-Sim runs with trace files on (``save_disk_space=False``); IFMAP_SRAM_TRACE.csv,
 FILTER_SRAM_TRACE.csv and OFMAP_SRAM_TRACE.csv (column 0: the cycle the row is served; then one
 address or -1 per array row/column port) are read and stored per operand as
@@ -17,7 +17,7 @@ address or -1 per array row/column port) are read and stored per operand as
 
 into tests/data/scalesim_traces/digests.json (a few kB).
 
-``goldens`` (tests/test_sim_trace_goldens.py): the 144 pinned golden cases of
+``goldens`` (tests/sim/test_sim_trace_goldens.py): the 144 pinned golden cases of
 tests/data/scalesim_goldens.csv (``scalesim_goldens.cases()``, same topology, cfg and SRAM
 sizes). These traces are large (up to 199,800 rows, ~2e8 cells in all), so no CSV is written:
 SCALE-Sim runs with ``save_disk_space=True`` and the digest is taken from the trace matrices its
@@ -32,7 +32,7 @@ writing the CSVs and digesting them). Per operand:
 into tests/data/scalesim_traces/goldens_int64.json.
 
 Addresses are SCALE-Sim's, with its offsets (ifmap 0, filter 10,000,000, ofmap 20,000,000);
-tests/trace_reference.py uses the same.
+tests/support/trace_reference.py uses the same.
 
 Run (from the repository root)::
 
@@ -43,14 +43,13 @@ Run (from the repository root)::
 
 ``--dump DIR`` also keeps the raw trace CSVs (for debugging a mismatch; with ``--only``: the
 golden CSVs are large). This module needs only the standard library at import (numpy and
-scalesim are imported where used), so tests can load its digest functions.
+scalesim are imported where used); the digests are tests/support/trace_digests.py's.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import os
@@ -60,9 +59,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scalesim_goldens import CFG_TEMPLATE, LAYOUT_CSV, TOPO_HEADER  # noqa: E402
-from scalesim_goldens import cases as golden_cases  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository root: tests.support
+from tests.support.scalesim_inputs import CFG_TEMPLATE, LAYOUT_CSV, TOPO_HEADER
+from tests.support.scalesim_inputs import cases as golden_cases
+from tests.support.trace_digests import Int64Digest, digest
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "scalesim_traces"
 OUT = DATA / "digests.json"
@@ -94,40 +94,6 @@ def cases() -> list[dict]:
                                 array_cols=cols, dataflow=df, ifmap_sram_kb=64, filter_sram_kb=64,
                                 ofmap_sram_kb=64))
     return out
-
-
-def digest(rows: list[list[int]]) -> dict:
-    """The text digest of one trace's demand rows (cycle column already split off)."""
-    exact = "".join(",".join(map(str, r)) + "\n" for r in rows)
-    sets = "".join(",".join(map(str, sorted(a for a in r if a >= 0))) + "\n" for r in rows)
-    return dict(rows=len(rows), ports=len(rows[0]) if rows else 0,
-                valid=sum(1 for r in rows for a in r if a >= 0),
-                sha_exact=hashlib.sha256(exact.encode()).hexdigest(),
-                sha_sets=hashlib.sha256(sets.encode()).hexdigest())
-
-
-class Int64Digest:
-    """The int64 digest of a demand matrix fed in row blocks (any split gives the same digest):
-    rows, ports, valid (entries >= 0) and sha_int64 (sha256 of the little-endian int64 bytes,
-    row-major)."""
-
-    def __init__(self):
-        self.sha, self.rows, self.ports, self.valid = hashlib.sha256(), 0, None, 0
-
-    def update(self, block) -> None:
-        import numpy as np
-
-        m = np.asarray(block, dtype="<i8")
-        if m.size == 0:
-            return
-        assert m.ndim == 2 and self.ports in (None, m.shape[1]), (m.shape, self.ports)
-        self.ports = m.shape[1]
-        self.rows += m.shape[0]
-        self.valid += int((m >= 0).sum())
-        self.sha.update(np.ascontiguousarray(m).tobytes())
-
-    def result(self) -> dict:
-        return dict(rows=self.rows, ports=self.ports or 0, valid=self.valid, sha_int64=self.sha.hexdigest())
 
 
 def int64_digest(trace) -> dict:

@@ -55,8 +55,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scalesim_goldens import LAYOUT_CSV, TOPO_HEADER  # noqa: E402  (the same input files as the goldens)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository root: tests.support
+# the same topology and layout files as the goldens; the USER cfg and the pinned column maps the tests use
+from tests.support.scalesim_inputs import LAYOUT_CSV, PINNED, PINNED_FIXED, TOPO_HEADER
+from tests.support.scalesim_inputs import USER_CFG as CFG
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_CSV = ROOT / "tests" / "data" / "scalesim_user_mode.csv"
@@ -83,46 +85,6 @@ ARRAY = (16, 16)
 DATAFLOWS = ("os", "ws", "is")
 BANDWIDTHS = (1, 4, 10)
 SRAM_KB = (2, 8)
-
-CFG = """\
-[general]
-run_name = user
-
-[architecture_presets]
-ArrayHeight: {rows}
-ArrayWidth: {cols}
-IfmapSramSzkB: {kb_i}
-FilterSramSzkB: {kb_f}
-OfmapSramSzkB: {kb_o}
-IfmapOffset: 0
-FilterOffset: 10000000
-OfmapOffset: 20000000
-Bandwidth: {bw_o}
-Dataflow: {df}
-ReadRequestBuffer: 32
-WriteRequestBuffer: 32
-
-[layout]
-IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: {bw_i}
-IfmapSRAMBankNum: 1
-IfmapSRAMBankPort: 2
-FilterCustomLayout: False
-FilterSRAMBankBandwidth: {bw_f}
-FilterSRAMBankNum: 1
-FilterSRAMBankPort: 2
-
-[sparsity]
-SparsitySupport: false
-SparseRep: ellpack_block
-OptimizedMapping: false
-BlockSize: 8
-RandomNumberGeneratorSeed: 40
-
-[run_presets]
-InterfaceBandwidth: USER
-UseRamulatorTrace: False
-"""
 
 CASE_KEYS = ["case_id", "layer", "ifmap_h", "ifmap_w", "filter_h", "filter_w", "channels",
              "num_filters", "stride", "array_rows", "array_cols", "dataflow", "bandwidth", "sram_kb"]
@@ -273,8 +235,8 @@ def _count_prefetches():
 
 def simulate_case(case: dict, fixed: bool = False):
     """Run one case in this process; return (SCALE-Sim's single-layer object, its memory system)."""
-    from scalesim.scale_sim import scalesim
     from scalesim.memory.read_buffer import read_buffer
+    from scalesim.scale_sim import scalesim
     if fixed:
         read_buffer.service_reads = _fixed_service_reads
     _count_prefetches()
@@ -440,17 +402,6 @@ def _layer(r: dict):
                         (r["ifmap_h"], r["ifmap_w"]), stride=r["stride"])
 
 
-PINNED = [("cycles_total", "total_cycles"), ("cycles_stall", "stall_cycles"),
-          ("cycles_compute", "compute_cycles"), ("cycles_total_incl_prefetch", "total_cycles_incl_prefetch"),
-          ("sram_ifmap_reads", "sram_ifmap_reads"), ("sram_filter_reads", "sram_filter_reads"),
-          ("sram_ofmap_writes", "sram_ofmap_writes"), ("dram_ifmap_reads", "dram_ifmap_reads"),
-          ("dram_filter_reads", "dram_filter_reads"), ("dram_ofmap_writes", "dram_ofmap_writes"),
-          ("ifmap_new_prefetches", "ifmap_new_prefetches"), ("filter_new_prefetches", "filter_new_prefetches")]
-PINNED_FIXED = [("cycles_total", "fixed_total_cycles"), ("cycles_stall", "fixed_stall_cycles"),
-                ("dram_ifmap_reads", "fixed_dram_ifmap_reads"), ("dram_filter_reads", "fixed_dram_filter_reads"),
-                ("dram_ofmap_writes", "fixed_dram_ofmap_writes")]
-
-
 def compat_mismatches(r: dict, hw) -> list:
     """Fields where structconv.sim.scalesim_user differs from the pinned SCALE-Sim row (both variants)."""
     from structconv.sim.scalesim_user import simulate_scalesim_user
@@ -585,6 +536,7 @@ def search(argv) -> None:
     """Random small layers through the compatibility port (no SCALE-Sim needed): how often is the
     8 kB SRAM slower than the 2 kB one with the double count removed? (How EXTRA was found.)"""
     import random
+
     from structconv.core import Layer
     from structconv.sim.scalesim_user import simulate_scalesim_user
     rng, n, found, tried = random.Random(1), int(argv[0]) if argv else 300, [], 0

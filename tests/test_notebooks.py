@@ -4,15 +4,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
-
-import pytest
 
 import ipykernel  # noqa: F401
 import nbclient
 import nbformat
+import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+from tests.support import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KERNEL = "structconv-test-python"
 
 

@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import stats  # noqa: E402
-from config import RESULTS, ROOT, RUNS  # noqa: E402
-from report_md import markdown  # noqa: E402
+import stats
+from config import RESULTS, ROOT, RUNS
+from report_md import markdown
 
 BASELINE = "params"
 COST_BASELINES = ("params", "mults")

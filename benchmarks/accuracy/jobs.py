@@ -158,7 +158,13 @@ def plans(scale: Scale, d: Path, device: str) -> dict:
     import torch
 
     from structconv.nn import build_module
-    from structconv.search import build_costs, build_space, compute_proxies, list_proxies, space_config_from_dict
+    from structconv.search import (
+        build_costs,
+        build_space,
+        compute_proxies,
+        list_proxies,
+        space_config_from_dict,
+    )
 
     t0 = time.perf_counter()
     network, data = net(scale), bundle(scale, 0)

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jobqueue  # noqa: E402
-from config import PROTOCOL_VERSION, RESULTS, RUNS, SCALES, Scale  # noqa: E402
+import jobqueue
+from config import PROTOCOL_VERSION, RESULTS, RUNS, SCALES, Scale
 
 POLL_S = 5.0
 

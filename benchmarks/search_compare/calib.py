@@ -12,11 +12,9 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from settings import PROTOCOL, RESULTS, TOY  # noqa: E402
+from settings import PROTOCOL, RESULTS, TOY
 
 SPLIT = {"calibration": "calibration", "held-out": "held_out"}
 # additive tables on the dense-s0 checkpoint (what table 2's ridge model may use)

@@ -11,7 +11,7 @@ import numpy as np
 
 import jobs as J
 import methods as M
-from settings import BUDGET, PRIMARY
+from settings import BUDGET
 
 LABEL = {"in_loop": "accuracy-in-the-loop", "exact": "exact front (least proxy)", "greedy": "greedy",
          "uniform": "uniform", "rule_preset": "best rule preset", "random": "random (best of 1,000 feasible)",

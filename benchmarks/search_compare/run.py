@@ -17,10 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import settings as S  # noqa: E402  (puts benchmarks/accuracy on sys.path)
-import methods as M  # noqa: E402
-import training as T  # noqa: E402
-from config import DESIGN_KINDS  # noqa: E402
+import settings as S  # first: puts benchmarks/accuracy on sys.path for the imports below
+
+# isort: split
+import methods as M
+import training as T
+from config import DESIGN_KINDS
 
 T0 = time.time()
 

@@ -1,0 +1,1 @@
+"""Fixtures of the structconv.analysis tests (the report, its figures and tables)."""

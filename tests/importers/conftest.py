@@ -1,0 +1,1 @@
+"""Fixtures of the structconv.importers tests (none of their own: the readers are plain functions)."""
