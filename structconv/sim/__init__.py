@@ -7,6 +7,8 @@
     simulate_scalesim_user(layer_or_network, hw, double_count=True) -> SCALE-Sim 3.0.0's USER-mode numbers
         (a port of its read/write buffers, quirks included, for compatibility; not this project's model)
     DATAFLOWS, SCHEMES, OVERLAPS, LINKS, MODES: the names the accelerator fields and modes take
+    register_dataflow(Dataflow(name, rows, cols, time)), register_scheme(Scheme(name, ...)): add one
+        (the hardware algebra, _algebra.py: every mode, the limits, the USER-mode port and rtl read it)
 
 ``model`` is a Network or a zoo name, ``plan`` anything ``structconv.core.resolve_plan``
 reads (None = dense, a Plan, a mapping, a preset such as "uniform-n2", a plan file).
@@ -35,7 +37,9 @@ Model, in short (details: mapping.py, _kernels.py):
   integers; one that could pass int64 (or a kernel that would run for days) is a
   one-line ValueError naming the layer and the field, never a wrapped-around number.
 """
-from ._kernels import DATAFLOWS, LINKS, MODES, OVERLAPS, SCHEMES
+from ._algebra import (DATAFLOWS, SCHEMES, Dataflow, Scheme, register_dataflow, register_scheme,
+                       unregister_dataflow, unregister_scheme)
+from ._kernels import LINKS, MODES, OVERLAPS
 from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory, SumPoolUnit,
                           list_accelerators, load_accelerator)
 from .batch import BatchSimulator
@@ -49,4 +53,5 @@ __all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "A
            "load_accelerator", "list_accelerators", "read_scalesim_config", "simulate", "simulate_layer",
            "BatchSimulator", "MODES", "DATAFLOWS", "LINKS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
            "Energy", "LayerResult", "NetworkResult", "SRAM_MODELS", "SRAM_ROLES", "SramCost",
-           "ScaleSimUserResult", "simulate_scalesim_user"]
+           "ScaleSimUserResult", "simulate_scalesim_user", "Dataflow", "Scheme", "register_dataflow",
+           "register_scheme", "unregister_dataflow", "unregister_scheme"]

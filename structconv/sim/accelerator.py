@@ -29,7 +29,8 @@ from pathlib import Path
 
 from structconv.core import choice_field, int_field, load_data_file, shown
 
-from ._kernels import DATAFLOWS, LINKS, OVERLAPS, SCHEMES
+from ._algebra import DATAFLOWS, SCHEMES
+from ._kernels import LINKS, OVERLAPS
 from .memory_cost import HOROWITZ_UM2_PER_KIB, SRAM_MODELS, SramCost, sram_area_um2, sram_pj_per_byte
 
 DTYPES = ("int8", "int16", "fp16", "fp32")
@@ -73,7 +74,7 @@ def _num(name, value, lo=0.0, strict=True, where=None):
 
 @dataclass(frozen=True)
 class MacArray:
-    """A rows x cols systolic array; dataflow os | ws | is as in SCALE-Sim."""
+    """A rows x cols systolic array; ``dataflow``: a registered one (DATAFLOWS: SCALE-Sim's os | ws | is)."""
 
     rows: int
     cols: int
@@ -88,7 +89,7 @@ class MacArray:
 
 @dataclass(frozen=True)
 class SumPoolUnit:
-    """Adder lanes (adds per cycle), summation scheme and line-buffer size."""
+    """Adder lanes (adds per cycle), summation scheme (SCHEMES) and line-buffer size."""
 
     adder_lanes: int = 16
     scheme: str = "separable"

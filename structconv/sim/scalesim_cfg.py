@@ -31,7 +31,7 @@ from pathlib import Path
 
 from structconv.core import read_text
 
-from ._kernels import DATAFLOWS
+from ._algebra import DATAFLOWS
 from .accelerator import MAX_BYTES, MAX_PES_SIDE, Accelerator, MacArray, Memory, shown
 
 _SECTION = "architecture_presets"

@@ -116,7 +116,7 @@ def _layer(layer: Layer, hw: Accelerator, double_count: bool) -> ScaleSimUserRes
     cf, fp, fid, fgeo, f0 = _read_buffer(of, df_, mem.filter_sram_bytes, bw_f)
     ofm = np.array([mem.ofmap_sram_bytes, math.ceil(mem.ofmap_sram_bytes * 0.5), bw_o], np.int64)
     out = dict(zip(k.FIELDS, (int(v) for v in k.replay(
-        ci, cf, (do != -1).sum(axis=1).astype(np.int64), ip, iid, igeo, fp, fid, fgeo,
+        ci, cf, (do != -1).sum(axis=1).astype(np.int64), (ip, iid, igeo), (fp, fid, fgeo),
         np.array([i0, f0], np.int64), ofm, bool(double_count)))))
     return _result(layer, hw, out)
 
