@@ -40,8 +40,8 @@ Model, in short (details: mapping.py, _kernels.py):
 from ._algebra import (DATAFLOWS, SCHEMES, Dataflow, Scheme, register_dataflow, register_scheme,
                        unregister_dataflow, unregister_scheme)
 from ._kernels import LINKS, MODES, OVERLAPS
-from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory, SumPoolUnit,
-                          list_accelerators, load_accelerator)
+from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory,
+                          SumPoolUnit, list_accelerators, load_accelerator)
 from .batch import BatchSimulator
 from .engine import simulate, simulate_layer
 from .memory_cost import SRAM_MODELS, SRAM_ROLES, SramCost

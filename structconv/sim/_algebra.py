@@ -181,7 +181,8 @@ def adds_bound(c: int, kc: int, a: int, b: int, hn: int, wn: int, rin: int, cin:
 
 def _check_name(what: str, name) -> None:
     if not isinstance(name, str) or not name.strip() or name != name.strip():
-        raise ValueError(f"a {what}'s name must be a non-empty string without surrounding spaces, got {name!r}")
+        raise ValueError(f"a {what}'s name must be a non-empty string without surrounding spaces, "
+                         f"got {name!r}")
 
 
 class Registry(Sequence):

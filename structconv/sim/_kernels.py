@@ -32,6 +32,15 @@ map share it, so no layer takes fewer cycles than ceil(DRAM bytes / bytes per cy
 spilled map ride the ifmap link; partial-sum read-back and write-back the ofmap link):
 a window lasts as long as its slowest link. ``unlimited`` is SCALE-Sim's CALC mode:
 traffic is counted per operand but never stalls (cycles_stall = 0).
+
+The dataflow and the sum-pool scheme arrive as codes (HW ``dataflow``, ``scheme``; registry and
+meaning: _algebra.py). Every rule that depends on them reads the code through the small helpers
+under "dataflow and scheme codes" -- where the GEMM axes sit on the array, so each operand's role
+(stationary, row-streamed, column-streamed), and which passes a scheme runs by running sums --
+never a dataflow's or scheme's name, so a newly registered one runs here with no edit.
+The kernels are one file on purpose: Numba's cache compiles a kernel's callees into it and
+notices edits only to the file that defines the kernel, so a kernel cached from one file would
+keep running an edited callee from another.
 """
 from __future__ import annotations
 
@@ -102,7 +111,8 @@ def _columns(names, wanted: str) -> tuple[int, ...]:
 (H_R, H_C, H_DF, H_LANES, H_SCHEME, H_LB, H_IFS, H_FIS, H_OFS, H_BW, H_BPE, H_OVERLAP, H_LINKS, H_BW_I,
  H_BW_F, H_BW_O) = _columns(
     HW_FIELDS, "rows cols dataflow lanes scheme line_buffer_bytes ifmap_sram_bytes filter_sram_bytes "
-               "ofmap_sram_bytes dram_bytes_per_cycle bytes_per_element overlap links ifmap_bw filter_bw ofmap_bw")
+               "ofmap_sram_bytes dram_bytes_per_cycle bytes_per_element overlap links ifmap_bw filter_bw "
+               "ofmap_bw")
 (O_COMPUTE, O_STALL, O_MAC, O_SPU, O_MACS, O_ADDS, O_IF_R, O_FI_R, O_OF_W, O_IF_W, O_LB, O_DRAM,
  O_DRAM_I, O_DRAM_F, O_DRAM_O, O_FUSED) = _columns(
     COUNT_FIELDS, "cycles_compute cycles_stall mac_cycles spu_cycles macs spu_adds sram_ifmap_reads "
@@ -393,7 +403,8 @@ def spu_depth(scheme, kc, a, b):
     the three passes' stages one after the other."""
     if scheme & SC_TREE:
         return ceil_log2(kc * a * b)
-    return pass_depth(scheme, SC_RUN_CH, kc) + pass_depth(scheme, SC_RUN_ROW, a) + pass_depth(scheme, SC_RUN_COL, b)
+    return (pass_depth(scheme, SC_RUN_CH, kc) + pass_depth(scheme, SC_RUN_ROW, a)
+            + pass_depth(scheme, SC_RUN_COL, b))
 
 
 @njit(**NUMBA_FLAGS)
@@ -957,36 +968,71 @@ def is_totals(job, df, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles):
     regular (_regular), loads what any such block at the same column start does; order 1 (row
     folds outer), the steps between regular blocks repeat with the period of the column start
     (Wo / gcd(Wo, C) blocks), so whole periods of a run of regular blocks are added at once."""
+    memo = (stamp, sid, pairs, singles)
+    if order == 0:
+        return is_totals_blocks_outer(job, df, R, C, rf, cf, half_i, memo)
+    return is_totals_rows_outer(job, df, R, C, rf, cf, half_i, memo)
+
+
+@njit(**NUMBA_FLAGS)
+def is_totals_blocks_outer(job, df, R, C, rf, cf, half_i, memo):
+    """is_totals in order 0: a regular block after a regular block loads what the last such
+    block at its column start loaded (``memo``: fold_step's stamp, sid, pairs, singles)."""
+    stamp, sid, pairs, singles = memo
     M, Kk, Wo = job[J_M], job[J_K], job[J_WO]
     total = 0
     first = 0
     prev = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
     prev_n = 0
-    if order == 0:
-        colsum = np.full(Wo, -1, np.int64)
-        coln = np.zeros(Wo, np.int64)
-        for o in range(cf):
-            col = (o * C) % Wo
-            ok = o >= 1 and _regular(job, C, o) and _regular(job, C, o - 1)
-            if ok and colsum[col] >= 0:
-                total += colsum[col]
-                prev = fold_rect(df, o, rf - 1, R, C, M, Kk)
-                prev_n = coln[col]
-                continue
-            acc = 0
-            for q in range(rf):
-                cur = fold_rect(df, o, q, R, C, M, Kk)
-                ld, n = fold_step(job, prev, prev_n, cur, q, q, o * rf + q, C, half_i, stamp, sid, pairs, singles)
-                if o == 0 and q == 0:
-                    first = ld
-                acc += ld
-                prev = cur
-                prev_n = n
-            total += acc
-            if ok:
-                colsum[col] = acc
-                coln[col] = prev_n
-        return total, first
+    colsum = np.full(Wo, -1, np.int64)
+    coln = np.zeros(Wo, np.int64)
+    for o in range(cf):
+        col = (o * C) % Wo
+        ok = o >= 1 and _regular(job, C, o) and _regular(job, C, o - 1)
+        if ok and colsum[col] >= 0:
+            total += colsum[col]
+            prev = fold_rect(df, o, rf - 1, R, C, M, Kk)
+            prev_n = coln[col]
+            continue
+        acc = 0
+        for q in range(rf):
+            cur = fold_rect(df, o, q, R, C, M, Kk)
+            ld, n = fold_step(job, prev, prev_n, cur, q, q, o * rf + q, C, half_i, stamp, sid, pairs, singles)
+            if o == 0 and q == 0:
+                first = ld
+            acc += ld
+            prev = cur
+            prev_n = n
+        total += acc
+        if ok:
+            colsum[col] = acc
+            coln[col] = prev_n
+    return total, first
+
+
+@njit(**NUMBA_FLAGS)
+def last_regular(job, C, q, cf):
+    """The last of the consecutive regular blocks from regular block q (binary search)."""
+    lo, hi = q, cf - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _regular(job, C, mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@njit(**NUMBA_FLAGS)
+def is_totals_rows_outer(job, df, R, C, rf, cf, half_i, memo):
+    """is_totals in order 1: after P regular steps, the next blocks repeat the last P steps
+    while they stay regular, so whole periods are added at once (``memo`` as above)."""
+    stamp, sid, pairs, singles = memo
+    M, Kk, Wo = job[J_M], job[J_K], job[J_WO]
+    total = 0
+    first = 0
+    prev = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
+    prev_n = 0
     a, b = Wo, C
     while b:
         a, b = b, a % b
@@ -998,16 +1044,7 @@ def is_totals(job, df, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles):
         q = 0
         while q < cf:
             if streak >= P and _regular(job, C, q):
-                # the next blocks repeat the last P steps while they stay regular: find the
-                # last regular block (regular blocks are consecutive) and add whole periods
-                lo, hi = q, cf - 1
-                while lo < hi:
-                    mid = (lo + hi + 1) // 2
-                    if _regular(job, C, mid):
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                k = (lo - q + 1) // P
+                k = (last_regular(job, C, q, cf) - q + 1) // P
                 if k > 0:
                     total += k * hist.sum()
                     q += k * P
@@ -1015,7 +1052,8 @@ def is_totals(job, df, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles):
                     prev_n = hist_n[(q - 1) % P]
                     continue
             cur = fold_rect(df, q, fr, R, C, M, Kk)
-            ld, n = fold_step(job, prev, prev_n, cur, q, fr, fr * cf + q, C, half_i, stamp, sid, pairs, singles)
+            ld, n = fold_step(job, prev, prev_n, cur, q, fr, fr * cf + q, C, half_i, stamp, sid, pairs,
+                              singles)
             if fr == 0 and q == 0:
                 first = ld
             total += ld
@@ -1086,9 +1124,10 @@ def fits_loads(job, df, R, C, rf, cf, order, loads):
 
 @njit(**NUMBA_FLAGS)
 def row_fold_sets(job, df, R, rf, half_i):
-    """A row-streamed ifmap (os, ws), whose fold rectangles depend on the row fold only: per row fold fr, its need set's
-    size n[fr] and its overlap it[fr] with row fold fr-1's; and the overlap w of the last row
-    fold's with the first's (what column fold fc+1's first fold finds resident)."""
+    """A row-streamed ifmap (os, ws), whose fold rectangles depend on the row fold only: per row
+    fold fr, its need set's size n[fr] and its overlap it[fr] with row fold fr-1's; and the
+    overlap w of the last row fold's with the first's (what column fold fc+1's first fold finds
+    resident)."""
     M, Kk, cg = job[J_M], job[J_K], job[J_CG]
     n = np.zeros(rf, np.int64)
     it = np.zeros(rf, np.int64)
@@ -1206,7 +1245,7 @@ def dense_fold_loads(job, df, R, C, rf, cf, order, half_i):
     return loads
 
 
-IFMAP_COUNT_MAX = 1 << 28    # need-set counting work (marks or product units) beyond which a job keeps equal shares
+IFMAP_COUNT_MAX = 1 << 28    # need-set counting work (marks or product units) beyond which: equal shares
 FITS_COUNT_MAX = 1 << 26     # footprint in SRAM: the cycle mode's per-fold first-load marks (fits_loads)
 
 
@@ -1307,7 +1346,8 @@ def dram_bytes(out, G, bpe, parts, spu_dram):
 def halves(hw):
     """Elements one half of the double-buffered ifmap, filter and ofmap SRAMs holds."""
     bpe = np.int64(hw[H_BPE])
-    return np.int64(hw[H_IFS]) // (2 * bpe), np.int64(hw[H_FIS]) // (2 * bpe), np.int64(hw[H_OFS]) // (2 * bpe)
+    return (np.int64(hw[H_IFS]) // (2 * bpe), np.int64(hw[H_FIS]) // (2 * bpe),
+            np.int64(hw[H_OFS]) // (2 * bpe))
 
 
 @njit(**NUMBA_FLAGS)
@@ -1392,8 +1432,8 @@ def analytical_spu_job(job, hw, out, flen, rf, cf, if_r, mac_cycles):
     if fused:
         out[O_LB] += G * if_r                           # the MAC array reads the line buffer
         order, parts = gemm_dram(job, df, R, C, rf, cf, h, 0, place(df, AX_M) == ON_ROWS)
-        analytical_fused(job, hw, out, geo, order, flen, dram_bytes(out, G, np.int64(hw[H_BPE]), parts, spu_dram),
-                         spu_dram)
+        b = dram_bytes(out, G, np.int64(hw[H_BPE]), parts, spu_dram)
+        analytical_fused(job, hw, out, geo, order, flen, b, spu_dram)
         return
     out[O_IF_R] += G * if_r
     cjob = spill_view(job) if Fi > 0 else job          # a spilled map is read back by need sets
@@ -1830,7 +1870,8 @@ def cycle_fused(job, hw, out, tl, folds, spu_dram):
     slower."""
     order, fold_cyc, fold_win = folds
     df, G = np.int64(hw[H_DF]), job[J_G]
-    Sr, Sc, T, R, C, rf, cf = fold_grid(df, job[J_M], job[J_N], job[J_K], np.int64(hw[H_R]), np.int64(hw[H_C]))
+    R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
+    Sr, Sc, T, R, C, rf, cf = fold_grid(df, job[J_M], job[J_N], job[J_K], R, C)
     geo = spu_geometry(job)
     rows = fused_fold_rows(job, df, R, C, rf, cf, order, geo[6])
     out[O_COMPUTE] = fused_end(job, hw, geo, fold_cyc, rows, 0, np.inf) - G

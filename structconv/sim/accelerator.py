@@ -97,7 +97,8 @@ class SumPoolUnit:
 
     def __post_init__(self):
         w = "sum_pool"
-        object.__setattr__(self, "adder_lanes", int_field("sum_pool.adder_lanes", self.adder_lanes, 1, MAX_BYTES, w))
+        object.__setattr__(self, "adder_lanes",
+                           int_field("sum_pool.adder_lanes", self.adder_lanes, 1, MAX_BYTES, w))
         choice_field("sum_pool.scheme", self.scheme, SCHEMES, w)
         object.__setattr__(self, "line_buffer_bytes",
                            int_field("sum_pool.line_buffer_bytes", self.line_buffer_bytes, 0, MAX_BYTES, w))
@@ -276,7 +277,8 @@ class Accelerator:
             return {f.name: getattr(obj, f.name) for f in fields(obj)}
         return {"name": self.name, "description": self.description, "clock_hz": self.clock_hz,
                 "dtype": self.dtype, "overlap": self.overlap, "leakage_mw": self.leakage_mw,
-                "sram_model": self.sram_model, "mac_array": dc(self.mac_array), "sum_pool": dc(self.sum_pool), "memory": dc(self.memory),
+                "sram_model": self.sram_model, "mac_array": dc(self.mac_array), "sum_pool": dc(self.sum_pool),
+                "memory": dc(self.memory),
                 "energy": dc(self.energy), "area": dc(self.area), "area_mm2": self.area_mm2(),
                 "srams": [s.to_dict() for s in self.srams()]}
 

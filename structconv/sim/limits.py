@@ -92,20 +92,23 @@ def job_bounds(j: dict, hw: Accelerator, mode: str) -> tuple[dict[str, tuple[int
         out["spu_cycles"] = (spu_cycles, False)
         out["sram_ifmap_reads"] = (G * (j["cg"] * s["Rin"] * s["Cin"] * j["a"] + g["if_r"]), False)
         out["sram_ifmap_writes"] = (G * inter, False)
-        out["line_buffer_accesses"] = (G * (s["ops"] + j["c"] * s["Rin"] * s["Cin"] + j["c"] * s["Hn"] * s["Cin"]
+        out["line_buffer_accesses"] = (G * (s["ops"] + j["c"] * s["Rin"] * s["Cin"]
+                                            + j["c"] * s["Hn"] * s["Cin"]
                                             + inter + g["if_r"]), False)
         # products formed on the way: the analytical fused pipeline's ops x rows, the cycle
         # path's per-row running sums, the line-buffer sizing
-        extra["spu_adds x rows"] = (s["ops"] * max(s["Hn"], s["Rin"], j["a"] * j["dh"]) if mode == "analytical"
+        extra["spu_adds x rows"] = (s["ops"] * max(s["Hn"], s["Rin"], j["a"] * j["dh"])
+                                    if mode == "analytical"
                                     else j["c"] * s["Cin"] * 2 * s["Hp"])
-        extra["line_buffer_need"] = bpe * max(j["cg"], j["c"]) * (j["dh"] * (j["a"] - 1) + 1 + s["Hp"]) * s["Wp"]
+        extra["line_buffer_need"] = (bpe * max(j["cg"], j["c"]) * (j["dh"] * (j["a"] - 1) + 1 + s["Hp"])
+                                     * s["Wp"])
     else:
         out["sram_ifmap_reads"] = (G * g["if_r"], True)
     dram = G * bpe * _dram_elems(j, g, fi, hw.mac_array.dataflow) + spu_dram
     out["dram_bytes"] = (dram, False)
     if mode == "cycle":                                # share(): total * (k + 1) before the division
-        role = DATAFLOWS.get(hw.mac_array.dataflow).role("ifmap")
-        extra["ifmap share"] = fi * {K.STATIONARY: g["folds"], K.ROW_STREAM: g["rf"], K.COL_STREAM: g["cf"]}[role]
+        shares = {K.STATIONARY: g["folds"], K.ROW_STREAM: g["rf"], K.COL_STREAM: g["cf"]}
+        extra["ifmap share"] = fi * shares[DATAFLOWS.get(hw.mac_array.dataflow).role("ifmap")]
     slowest = min(hw.memory.dram_bytes_per_cycle, *hw.memory.link_bytes_per_cycle())
     link = dram / slowest * (1 + 1e-9)                 # DRAM cycles, float as in the kernels
     stall = (math.ceil(link) if link < 4 * INT64_MAX else 4 * INT64_MAX) + _SLACK

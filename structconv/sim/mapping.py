@@ -55,7 +55,8 @@ def dense_fields(layer: Layer, scalesim_ofmap: bool = False) -> dict:
     """The JOB fields (Python ints) of ``layer`` as it is, on the MAC array."""
     (kh, kw), cg = layer.kernel, layer.group_in_channels
     return dict(_geometry(layer, scalesim_ofmap), k=cg * kh * kw,
-                ifmap=cg * layer.input_size[0] * layer.input_size[1], spu=0, c=cg, kc=1, a=1, b=1, nh=kh, nw=kw)
+                ifmap=cg * layer.input_size[0] * layer.input_size[1], spu=0, c=cg, kc=1, a=1, b=1,
+                nh=kh, nw=kw)
 
 
 def structured_fields(layer: Layer, s: Structure) -> dict:

@@ -70,7 +70,8 @@ def _value(sec, src: str, key: str, kind, lo, hi, section: str = _SECTION):
         raise ValueError(f"{src}: [{section}] {key} = {shown(sec[key.lower()])} is not {what} "
                          f"in {_rng(lo, hi)}") from None
     if not (math.isfinite(v) and lo <= v <= hi):
-        raise ValueError(f"{src}: [{section}] {key} = {shown(str(v), 40)[1:-1]} is out of range {_rng(lo, hi)}")
+        raise ValueError(f"{src}: [{section}] {key} = {shown(str(v), 40)[1:-1]} is out of range "
+                         f"{_rng(lo, hi)}")
     return v
 
 

@@ -148,7 +148,8 @@ def simulate_scalesim_user(model, hw: Accelerator, double_count: bool = True):
     layer, each run on empty buffers as SCALE-Sim runs them). ``double_count=True`` is SCALE-Sim as
     shipped; False adds a positive prefetch stall once (its layout branch's rule)."""
     if not isinstance(hw, Accelerator):
-        raise TypeError(f"hw must be an Accelerator (e.g. read_scalesim_config(path)), got {type(hw).__name__}")
+        raise TypeError(f"hw must be an Accelerator (e.g. read_scalesim_config(path)), "
+                        f"got {type(hw).__name__}")
     if isinstance(model, Network):
         return tuple(_layer(layer, hw, double_count) for layer in model.layers)
     if isinstance(model, Layer):
