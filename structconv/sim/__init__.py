@@ -14,11 +14,12 @@
 reads (None = dense, a Plan, a mapping, a preset such as "uniform-n2", a plan file).
 Every kind of choice runs as its ``parts(layer)`` (mapping.py).
 
-Model, in short (details: mapping.py, _kernels.py):
+Model, in short (details: mapping.py, _algebra.py, _kernels.py):
 - MAC array: SCALE-Sim 3.0.0's fold schedule; dense layers reproduce its "Total
-  Cycles" and SRAM access counts exactly. Groups run one GEMM each, in turn.
+  Cycles" and SRAM access counts exactly. Groups run one GEMM each, in turn. A
+  dataflow is where the array puts the GEMM's axes (os, ws, is, or a registered one).
 - Sum-pool unit: adder lanes run a tree (core's naive count), separable (channel,
-  row, column passes) or sliding (running sums) scheme. Only the sum-pool outputs
+  row, column passes) or sliding (running sums) scheme, or a registered one. Only the sum-pool outputs
   the small conv reads are computed; core's count assumes the full stride-1 map,
   so at stride > 1 (or dilation wider than the output) the unit does less work.
 - Overlap: fused pipelines the sum-pool unit into the MAC array through the line

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from . import _kernels as K
@@ -42,6 +43,18 @@ from . import _kernels as K
 OPERANDS = {"ifmap": "mk", "filter": "kn", "ofmap": "mn"}      # the GEMM axes each operand spans
 ROLES = {K.STATIONARY: "stationary", K.ROW_STREAM: "row-streamed", K.COL_STREAM: "column-streamed"}
 PASSES = {"channel": K.SC_RUN_CH, "row": K.SC_RUN_ROW, "column": K.SC_RUN_COL}
+
+
+def _role(at: set) -> int:
+    """The role of an operand whose axes sit ``at`` (_kernels.role's twin)."""
+    if K.ON_TIME not in at:
+        return K.STATIONARY
+    return K.ROW_STREAM if K.ON_ROWS in at else K.COL_STREAM
+
+
+def _reads(role: int, rf: int, cf: int) -> int:
+    """_kernels.reads_per_element's twin."""
+    return 1 if role == K.STATIONARY else (cf if role == K.ROW_STREAM else rf)
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -89,6 +102,11 @@ class Dataflow:
         if self.cols == "k":
             raise ValueError(f"dataflow {self.name!r}: the reduction k must run down the rows or in time, "
                              f"not across the cols")
+        # derived once (limits asks for every job), kept out of the fields
+        at = {a: i for i, a in enumerate((self.rows, self.cols, self.time))}
+        object.__setattr__(self, "_at", at)
+        object.__setattr__(self, "_roles", {op: _role({at[a] for a in axes}) for op, axes in OPERANDS.items()})
+        object.__setattr__(self, "_dims", tuple(K.AXES.index(a) for a in (self.rows, self.cols, self.time)))
 
     @property
     def code(self) -> int:
@@ -99,24 +117,21 @@ class Dataflow:
 
     def at(self, axis: str) -> int:
         """Where ``axis`` sits: ON_ROWS, ON_COLS or ON_TIME (_kernels.place's twin)."""
-        return (self.rows, self.cols, self.time).index(axis)
+        return self._at[axis]
 
     def role(self, operand: str) -> int:
         """STATIONARY, ROW_STREAM or COL_STREAM: the role of "ifmap", "filter" or "ofmap"."""
-        at = {self.at(a) for a in OPERANDS[operand]}
-        if K.ON_TIME not in at:
-            return K.STATIONARY
-        return K.ROW_STREAM if K.ON_ROWS in at else K.COL_STREAM
+        return self._roles[operand]
 
     def reads(self, operand: str, rf: int, cf: int) -> int:
         """How often the folds read each element of ``operand`` (_kernels.reads_per_element)."""
-        r = self.role(operand)
-        return 1 if r == K.STATIONARY else (cf if r == K.ROW_STREAM else rf)
+        return _reads(self._roles[operand], rf, cf)
 
     def dims(self, m: int, n: int, k: int) -> tuple[int, int, int]:
         """(Sr, Sc, T) of an m x k by k x n GEMM (_kernels.gemm_dims)."""
-        size = dict(m=m, n=n, k=k)
-        return size[self.rows], size[self.cols], size[self.time]
+        size = (k, m, n)                                  # in the order of K.AXES
+        r, c, t = self._dims
+        return size[r], size[c], size[t]
 
     def fold_cycles(self, R: int, C: int, T: int) -> int:
         """Cycles of one fold (_kernels.fold_len)."""
@@ -124,15 +139,22 @@ class Dataflow:
 
     def folds(self, m: int, n: int, k: int, R: int, C: int) -> Folds:
         """The fold schedule and SRAM counts of one GEMM on an R x C array (_kernels.gemm_closed)."""
-        Sr, Sc, T = self.dims(m, n, k)
-        rf, cf = _cdiv(Sr, R), _cdiv(Sc, C)
-        of_w = m * n * self.reads("ofmap", rf, cf) + (rf * cf * (R + C) if self.time == "k" else 0)
-        return Folds(Sr, Sc, T, rf, cf, self.fold_cycles(R, C, T), m * k * self.reads("ifmap", rf, cf),
-                     k * n * self.reads("filter", rf, cf), of_w)
+        return _folds(self, m, n, k, R, C)
 
     def extent(self, axis: str, R: int, C: int, size: int) -> int:
         """How much of an axis of ``size`` one fold covers (at most R rows, C cols, all of time)."""
-        return (min(R, size), min(C, size), size)[self.at(axis)]
+        at = self._at[axis]
+        return min(R, size) if at == K.ON_ROWS else (min(C, size) if at == K.ON_COLS else size)
+
+
+@lru_cache(maxsize=1 << 14)               # limits asks twice a job, and layers repeat their shapes
+def _folds(flow: Dataflow, m: int, n: int, k: int, R: int, C: int) -> Folds:
+    Sr, Sc, T = flow.dims(m, n, k)
+    rf, cf = _cdiv(Sr, R), _cdiv(Sc, C)
+    roles = flow._roles
+    of_w = m * n * _reads(roles["ofmap"], rf, cf) + (rf * cf * (R + C) if flow.time == "k" else 0)
+    return Folds(Sr, Sc, T, rf, cf, flow.fold_cycles(R, C, T), m * k * _reads(roles["ifmap"], rf, cf),
+                 k * n * _reads(roles["filter"], rf, cf), of_w)
 
 
 @dataclass(frozen=True)
@@ -214,9 +236,10 @@ class Registry(Sequence):
 
     def get(self, name):
         """The entry registered as ``name``; ValueError naming the field otherwise."""
-        if name not in self:
-            raise ValueError(f"{self._field} = {name!r} is not one of {sorted(self)}")
-        return self._entries[name]
+        try:
+            return self._entries[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"{self._field} = {name!r} is not one of {sorted(self)}") from None
 
     def add(self, entry, builtin: bool = False):
         if entry.name in self._entries:

@@ -1571,38 +1571,46 @@ def share(total, k, n):
 
 
 @njit(**NUMBA_FLAGS)
-def streamed_load(rl, X, tile, fits, fold, h, order):
-    """Elements a streamed operand of ``X`` loads before fold = (fc, fr, ...): its ``tile``
-    when the fold enters it, and again when the operand is not kept (dram_parts's rule;
-    ``fits``: the tile fits half its SRAM)."""
-    enters = fold[0] == 0 if rl == ROW_STREAM else fold[1] == 0
-    kept = X <= h or (order == (1 if rl == ROW_STREAM else 0) and fits)
-    return tile if (enters or not kept) else 0
+def fetches(rl, fold, kept_whole, fits, order):
+    """Whether a streamed operand loads its tile before fold = (fc, fr, ...): when the fold
+    enters the tile, and again unless the operand is kept -- all of it fits (``kept_whole``) or,
+    in the order that reads the tile back to back, the tile ``fits`` (dram_parts's rule)."""
+    if (fold[0] if rl == ROW_STREAM else fold[1]) == 0:
+        return True
+    return not (kept_whole or (order == (1 if rl == ROW_STREAM else 0) and fits))
 
 
 @njit(**NUMBA_FLAGS)
-def fold_traffic(df, grid, fold, Fi, h, order):
+def operand_roles(df):
+    """(ifmap, filter, ofmap) roles of dataflow ``df``, decoded once for a job's many folds."""
+    return ifmap_role(df), filter_role(df), ofmap_role(df)
+
+
+@njit(**NUMBA_FLAGS)
+def fold_traffic(roles, grid, fold, sizes, h, order):
     """(ifmap, filter, ofmap elements loaded before, elements written after) fold = (fc, fr, seq,
-    ru, cu), the seq-th of its GEMM, ru x cu PEs busy (ofmap loads are partial sums read back).
-    The ifmap's ``Fi`` elements come in equal shares per tile, the filter's tiles are exact; a
+    ru, cu), the seq-th of its GEMM, ru x cu PEs busy (ofmap loads are partial sums read back);
+    ``roles``: operand_roles. sizes = (Fi, Ff, whether an ifmap tile fits half its SRAM): the
+    ifmap's Fi elements come in equal shares per tile, the filter's Ff in exact tiles; a
     streamed tile is fetched once when it stays resident, on every fold that needs it otherwise."""
     Sr, Sc, T, R, C, rf, cf = grid
     fc, fr, seq, ru, cu = fold
-    rl = ifmap_role(df)
+    Fi, Ff, ifits = sizes
+    rl = roles[0]
+    Li = 0
     if rl == STATIONARY:
         Li = share(Fi, seq, rf * cf)
-    elif rl == ROW_STREAM:
-        Li = streamed_load(rl, Fi, share(Fi, fr, rf), cdiv(Fi, rf) <= h[0], fold, h[0], order)
-    else:
-        Li = streamed_load(rl, Fi, share(Fi, fc, cf), cdiv(Fi, cf) <= h[0], fold, h[0], order)
-    rl = filter_role(df)
-    Ff = axis_len(df, AX_K, Sr, Sc, T) * axis_len(df, AX_N, Sr, Sc, T)
+    elif fetches(rl, fold, Fi <= h[0], ifits, order):
+        Li = share(Fi, fr, rf) if rl == ROW_STREAM else share(Fi, fc, cf)
+    rl = roles[1]
+    Lf = 0
     if rl == STATIONARY:
         Lf = ru * cu
     else:
         tile = ru * T if rl == ROW_STREAM else T * cu
-        Lf = streamed_load(rl, Ff, tile, tile <= h[1], fold, h[1], order)
-    if ofmap_role(df) == STATIONARY:
+        if fetches(rl, fold, Ff <= h[1], tile <= h[1], order):
+            Lf = tile
+    if roles[2] == STATIONARY:
         return Li, Lf, 0, ru * cu
     # partial sums across the row folds (dram_parts): kept when the outputs alive at once fit
     tile = T * cu
@@ -1610,13 +1618,6 @@ def fold_traffic(df, grid, fold, Fi, h, order):
     if rf == 1 or alive <= h[2]:
         return Li, Lf, 0, (tile if fr == rf - 1 else 0)
     return Li, Lf, (tile if fr > 0 else 0), tile
-
-
-@njit(**NUMBA_FLAGS)
-def axis_len(df, ax, Sr, Sc, T):
-    """The length of GEMM axis ``ax`` from the fold dims (Sr, Sc, T) of dataflow ``df``."""
-    at = place(df, ax)
-    return Sr if at == ON_ROWS else (Sc if at == ON_COLS else T)
 
 
 @njit(**NUMBA_FLAGS)
@@ -1662,10 +1663,8 @@ def spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w):
 # write-back of the fold before), the drain. A window lasts the longer of its fold and its link
 # work; the last fold of every GEMM counts one cycle less (SCALE-Sim's busy - 1), so the windows
 # add up to the reported compute time and never to less than the link's busy time.
-TL_FIELDS = ("fill", "windows", "link", "link_i", "link_f", "link_o", "drain", "busy", "folds",
-             "prev_cyc", "w_prev", "w_prev2")
-(TL_FILL, TL_WINDOWS, TL_LINK, TL_LINK_I, TL_LINK_F, TL_LINK_O, TL_DRAIN, TL_BUSY, TL_FOLDS, TL_PREV_CYC,
- TL_W_PREV, TL_W_PREV2) = range(len(TL_FIELDS))
+TL_FIELDS = ("fill", "windows", "link", "link_i", "link_f", "link_o", "drain", "busy")
+TL_FILL, TL_WINDOWS, TL_LINK, TL_LINK_I, TL_LINK_F, TL_LINK_O, TL_DRAIN, TL_BUSY = range(len(TL_FIELDS))
 
 
 @njit(**NUMBA_FLAGS)
@@ -1748,97 +1747,73 @@ def fold_shapes(df, grid):
 
 @njit(**NUMBA_FLAGS)
 def fold_timeline(job, hw, out, grid, order, iload, Fi, fused):
-    """Every fold of the job's GEMMs in order, groups in turn: its SRAM events (from its shape)
-    and its DRAM loads and write-back on the link(s) (fold_traffic, link_window). Writes the
-    counts into ``out``; returns the timeline (TL_FIELDS) and, fused, each fold's cycles and
-    window (the longer of the fold and its link work)."""
+    """Every fold of the job's GEMMs in order, groups in turn: its SRAM events (fold_sram), and
+    its loads on the DRAM link(s) (fold_traffic) -- the first fold's are the fill, nothing to
+    hide them; a later fold's ride the window of the fold before, with the write-back of the
+    fold before that (double buffering). Writes the counts into ``out``; returns the timeline
+    (TL_FIELDS) and, fused, each fold's cycles and window."""
     df, bpe, G = np.int64(hw[H_DF]), np.int64(hw[H_BPE]), job[J_G]
     Sr, Sc, T, R, C, rf, cf = grid
-    shape = fold_shapes(df, grid)
+    shape, h = fold_shapes(df, grid), halves(hw)
+    roles, quirk = operand_roles(df), (R + C if output_stationary(df) else 0)
+    sizes = (Fi, job[J_K] * job[J_N], cdiv(Fi, rf if roles[0] == ROW_STREAM else cf) <= h[0])
     nf = G * rf * cf if fused else 0
     fold_cyc, fold_win = np.zeros(nf, np.int64), np.zeros(nf, np.int64)
-    tl = np.zeros(len(TL_FIELDS), np.int64)
-    dram = np.zeros(3, np.int64)
-    h = halves(hw)
     n_outer, n_inner = (rf, cf) if order == 1 else (cf, rf)
+    fill = windows = link = link_i = link_f = link_o = busy = nb = prev_cyc = w_prev = w_prev2 = 0
+    dram_i = dram_f = dram_o = 0
     for g in range(G):
         for o in range(n_outer):
             for q in range(n_inner):
                 fr, fc = (o, q) if order == 1 else (q, o)
                 lr, lc = (1 if fr == rf - 1 else 0), (1 if fc == cf - 1 else 0)
-                cyc = fold_sram(df, out, shape[lr, lc], R, C, fused)
+                cyc = fold_sram(out, shape, lr, lc, quirk, fused)
                 ru, cu = occupancy(grid, lr, lc)
-                Li, Lf, Lo, W = fold_traffic(df, grid, (fc, fr, o * n_inner + q, ru, cu), Fi, h, order)
+                Li, Lf, Lo, W = fold_traffic(roles, grid, (fc, fr, o * n_inner + q, ru, cu), sizes, h, order)
                 if iload.shape[0] > 0:
                     Li = iload[o * n_inner + q]
-                dram[0] += Li
-                dram[1] += Lf
-                dram[2] += Lo + W
-                link_window(hw, tl, (Li * bpe, Lf * bpe, Lo * bpe), W, bpe, fold_win)
+                dram_i, dram_f, dram_o = dram_i + Li, dram_f + Lf, dram_o + Lo + W
+                Bi, Bf, Bo = Li * bpe, Lf * bpe, (Lo + w_prev2) * bpe
+                x = xfer(hw, Bi, Bf, Bo)
+                if nb == 0:
+                    fill = x
+                else:
+                    win = max(prev_cyc, x)            # the window of the fold before ends
+                    windows, link = windows + win, link + x
+                    if nf:
+                        fold_win[nb - 1] = win
+                link_i, link_f = link_i + xfer(hw, Bi, 0, 0), link_f + xfer(hw, 0, Bf, 0)
+                link_o += xfer(hw, 0, 0, Bo)
+                w_prev2, w_prev = w_prev, W
                 if nf:
-                    fold_cyc[tl[TL_FOLDS]] = cyc
-                tl[TL_PREV_CYC] = cyc - 1 if (o == n_outer - 1 and q == n_inner - 1) else cyc
-                tl[TL_FOLDS] += 1
-                tl[TL_BUSY] += cyc
-    link_drain(hw, tl, bpe, fold_win)
-    out[O_DRAM_I] += dram[0] * bpe
-    out[O_DRAM_F] = dram[1] * bpe
-    out[O_DRAM_O] = dram[2] * bpe
+                    fold_cyc[nb] = cyc
+                prev_cyc = cyc - 1 if (o == n_outer - 1 and q == n_inner - 1) else cyc
+                nb, busy = nb + 1, busy + cyc
+    x = xfer(hw, 0, 0, w_prev2 * bpe)                 # the last window: the write-back before it
+    windows, link, link_o = windows + max(prev_cyc, x), link + x, link_o + x
+    if nf:
+        fold_win[nb - 1] = max(prev_cyc, x)
+    drain = xfer(hw, 0, 0, w_prev * bpe)              # then the last outputs drain
+    out[O_DRAM_I] += dram_i * bpe
+    out[O_DRAM_F] = dram_f * bpe
+    out[O_DRAM_O] = dram_o * bpe
     out[O_DRAM] = out[O_DRAM_I] + out[O_DRAM_F] + out[O_DRAM_O]
-    return tl, fold_cyc, fold_win
+    return (fill, windows, link, link_i, link_f, link_o + drain, drain, busy), fold_cyc, fold_win
 
 
 @njit(**NUMBA_FLAGS)
-def fold_sram(df, out, shp, R, C, fused):
-    """Add one fold's MACs and SRAM events (shape ``shp``, fold_shapes) to ``out``; its cycles.
-    Fused, the MAC array reads its ifmap from the line buffer."""
-    out[O_MACS] += shp[1]
+def fold_sram(out, shape, lr, lc, quirk, fused):
+    """Add one fold's MACs and SRAM events (``shape[lr, lc]``, fold_shapes) to ``out``; its cycles.
+    Fused, the MAC array reads its ifmap from the line buffer; ``quirk``: SCALE-Sim's extra
+    ofmap writes a fold (R + C, output stationary)."""
+    out[O_MACS] += shape[lr, lc, 1]
     if fused:
-        out[O_LB] += shp[2]
+        out[O_LB] += shape[lr, lc, 2]
     else:
-        out[O_IF_R] += shp[2]
-    out[O_FI_R] += shp[3]
-    out[O_OF_W] += shp[4] + (R + C if output_stationary(df) else 0)   # SCALE-Sim's OS count
-    return shp[0]
-
-
-@njit(**NUMBA_FLAGS)
-def link_window(hw, tl, loads, W, bpe, wins):
-    """A fold's loads (ifmap, filter, ofmap bytes) on the link(s): the first fold's are the fill
-    (nothing to hide it); a later fold's ride the window of the fold before, with the write-back
-    of the fold before that (double buffering). ``W``: this fold's write-back, elements."""
-    Bi, Bf, Bo = loads
-    Bo += tl[TL_W_PREV2] * bpe
-    x = xfer(hw, Bi, Bf, Bo)
-    if tl[TL_FOLDS] == 0:
-        tl[TL_FILL] = x
-    else:
-        close_window(tl, x, wins)
-    tl[TL_LINK_I] += xfer(hw, Bi, 0, 0)
-    tl[TL_LINK_F] += xfer(hw, 0, Bf, 0)
-    tl[TL_LINK_O] += xfer(hw, 0, 0, Bo)
-    tl[TL_W_PREV2] = tl[TL_W_PREV]
-    tl[TL_W_PREV] = W
-
-
-@njit(**NUMBA_FLAGS)
-def close_window(tl, x, wins):
-    """End the window of the last fold begun, whose link work was ``x`` cycles."""
-    win = max(tl[TL_PREV_CYC], x)
-    tl[TL_WINDOWS] += win
-    if wins.shape[0] > 0:
-        wins[tl[TL_FOLDS] - 1] = win
-    tl[TL_LINK] += x
-
-
-@njit(**NUMBA_FLAGS)
-def link_drain(hw, tl, bpe, wins):
-    """After the last fold: its window carries the write-back before it; then the last drains."""
-    x = xfer(hw, 0, 0, tl[TL_W_PREV2] * bpe)
-    close_window(tl, x, wins)
-    tl[TL_LINK_O] += x
-    tl[TL_DRAIN] = xfer(hw, 0, 0, tl[TL_W_PREV] * bpe)
-    tl[TL_LINK_O] += tl[TL_DRAIN]
+        out[O_IF_R] += shape[lr, lc, 2]
+    out[O_FI_R] += shape[lr, lc, 3]
+    out[O_OF_W] += shape[lr, lc, 4] + quirk
+    return shape[lr, lc, 0]
 
 
 @njit(**NUMBA_FLAGS)
