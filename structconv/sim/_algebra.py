@@ -41,7 +41,6 @@ from typing import NamedTuple
 from . import _kernels as K
 
 OPERANDS = {"ifmap": "mk", "filter": "kn", "ofmap": "mn"}      # the GEMM axes each operand spans
-ROLES = {K.STATIONARY: "stationary", K.ROW_STREAM: "row-streamed", K.COL_STREAM: "column-streamed"}
 PASSES = {"channel": K.SC_RUN_CH, "row": K.SC_RUN_ROW, "column": K.SC_RUN_COL}
 
 
