@@ -90,9 +90,10 @@ class IcarusSpu:
         (self.dir / "prog.hex").write_text(_hex(words, 3 * aw + 1))
         (self.dir / "outs.hex").write_text(_hex(prog.outputs, aw))
         res = subprocess.run(["vvp", "-n", "sim.vvp", f"+nops={len(prog.ops)}", f"+nout={len(prog.outputs)}",
-                              f"+depth={prog.depth}"], cwd=self.dir, check=True, capture_output=True, text=True)
+                              f"+depth={prog.depth}"], cwd=self.dir, check=True, capture_output=True,
+                             text=True)
         lines = res.stdout.splitlines()
         fields = dict(kv.split("=") for kv in next(l for l in lines if l.startswith("RESULT")).split()[1:])
         outs = np.array([int(l.split()[1]) for l in lines if l.startswith("OUT ")], np.int64)
-        return RtlRun(int(fields["cycles"]), int(fields["adds"]), int(fields["handoff"]), int(fields["max_chain"]),
-                      outs)
+        return RtlRun(int(fields["cycles"]), int(fields["adds"]), int(fields["handoff"]),
+                      int(fields["max_chain"]), outs)

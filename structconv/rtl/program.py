@@ -2,14 +2,14 @@
 
 This is the unit's control, written out op by op (independently of the simulator's closed
 forms): which window sums the MAC array reads, and the adds that make them under the
-configured scheme --
-- tree: each needed output sums its kc x a x b window with a balanced adder tree;
-- separable: a channel pass (each of the c channel windows of every input position the
-  later passes touch), a row pass (a rows, per needed output row and touched column) and a
-  column pass (b columns, per needed output), each a balanced tree;
-- sliding: the same three passes, each line by running sums (first window a tree, then one
-  add and one subtract per step along a dilation chain, needed or not) when that is fewer
-  adds than summing the line's windows directly, else directly.
+configured scheme (``structconv.sim.SCHEMES``: what each scheme is, and its pipeline depth) --
+- a tree scheme: each needed output sums its kc x a x b window with a balanced adder tree;
+- else a channel pass (each of the c channel windows of every input position the later
+  passes touch), a row pass (a rows, per needed output row and touched column) and a column
+  pass (b columns, per needed output), each a balanced tree -- or, for a pass the scheme
+  runs, each line by running sums (first window a tree, then one add and one subtract per
+  step along a dilation chain, needed or not) when that is fewer adds than summing the
+  line's windows directly (separable runs none, sliding all three).
 A value a pass needs that no earlier pass made is computed on demand, so a schedule that
 needs more adds than the simulator counts shows up as a mismatch, not as a silent gap.
 """
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from structconv.core import Layer, Structure
+from structconv.sim import SCHEMES
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,6 @@ class Program:
     image: np.ndarray
     depth: int
     expected: np.ndarray
-
-
-def _clog2(x: int) -> int:
-    return max(0, (x - 1).bit_length())
 
 
 def _needed(length: int, n_out: int, s: int, d: int, taps: int) -> list[bool]:
@@ -102,7 +99,7 @@ class _Group:
     """One group's passes, memoised so each partial sum is made once, when first needed."""
 
     def __init__(self, bld, base, x, layer, s, scheme):
-        self.bld, self.base, self.scheme = bld, base, scheme
+        self.bld, self.base, self.tree = bld, base, scheme.tree
         self.cg, self.hp, self.wp = x.shape
         self.kc, self.a, self.b = s.window(layer)
         self.c = s.c
@@ -110,11 +107,10 @@ class _Group:
         (ho, wo), (sh, sw) = layer.output_size, layer.stride
         self.need_h = _needed(self.hp - self.dh * (self.a - 1), ho, sh, self.dh, s.nh)
         self.need_w = _needed(self.wp - self.dw * (self.b - 1), wo, sw, self.dw, s.nw)
-        slide = scheme == "sliding"
-        self.run_ch = slide and (self.kc - 1) + 2 * (self.c - 1) < self.c * (self.kc - 1)
+        self.run_ch = scheme.runs("channel") and (self.kc - 1) + 2 * (self.c - 1) < self.c * (self.kc - 1)
         hn, wn = sum(self.need_h), sum(self.need_w)
-        self.run_h = slide and _run_cost(self.need_h, self.dh, self.a) < hn * (self.a - 1)
-        self.run_w = slide and _run_cost(self.need_w, self.dw, self.b) < wn * (self.b - 1)
+        self.run_h = scheme.runs("row") and _run_cost(self.need_h, self.dh, self.a) < hn * (self.a - 1)
+        self.run_w = scheme.runs("column") and _run_cost(self.need_w, self.dw, self.b) < wn * (self.b - 1)
         self.ch, self.rows = {}, {}
 
     def inp(self, k, y, x):
@@ -139,7 +135,7 @@ class _Group:
     def outputs(self) -> list:
         ys = [y for y, n in enumerate(self.need_h) if n]
         xs = [x for x, n in enumerate(self.need_w) if n]
-        if self.scheme == "tree":
+        if self.tree:
             return [self.bld.tree([self.inp(j + k, y + self.dh * t, x + self.dw * u) for k in range(self.kc)
                                    for t in range(self.a) for u in range(self.b)])
                     for j in range(self.c) for y in ys for x in xs]
@@ -164,9 +160,11 @@ def reference_sums(x: np.ndarray, layer: Layer, s: Structure) -> np.ndarray:
 
 
 def compile_sumpool(layer: Layer, s: Structure, scheme: str, seed: int = 0) -> Program:
-    """The SPU schedule of ``layer`` under structure ``s`` (all groups, in turn), with random
-    small integer inputs (zero padding) and the outputs numpy computes from them."""
+    """The SPU schedule of ``layer`` under structure ``s`` (all groups, in turn) and sum-pool
+    scheme ``scheme`` (a name in SCHEMES), with random small integer inputs (zero padding) and
+    the outputs numpy computes from them."""
     s.validate(layer)
+    sc = SCHEMES.get(scheme)
     rng = np.random.default_rng(seed)
     (h, w), (ph, pw) = layer.input_size, layer.padding
     cg, groups = layer.group_in_channels, layer.groups
@@ -176,11 +174,9 @@ def compile_sumpool(layer: Layer, s: Structure, scheme: str, seed: int = 0) -> P
     bld = _Builder(xs.size)
     outputs, expected = [], []
     for g in range(groups):
-        outputs += _Group(bld, g * cg * hp * wp, xs[g], layer, s, scheme).outputs()
+        outputs += _Group(bld, g * cg * hp * wp, xs[g], layer, s, sc).outputs()
         expected.append(reference_sums(xs[g], layer, s))
-    kc, a, b = s.window(layer)
-    depth = {"tree": _clog2(kc * a * b), "separable": _clog2(kc) + _clog2(a) + _clog2(b),
-             "sliding": (kc > 1) + (a > 1) + (b > 1)}[scheme]
+    depth = sc.depth(*s.window(layer))
     image = np.zeros(bld.next, np.int64)
     image[:xs.size] = xs.reshape(-1)
     return Program(bld.ops, outputs, image, depth, np.concatenate(expected))

@@ -7,16 +7,19 @@
     simulate_scalesim_user(layer_or_network, hw, double_count=True) -> SCALE-Sim 3.0.0's USER-mode numbers
         (a port of its read/write buffers, quirks included, for compatibility; not this project's model)
     DATAFLOWS, SCHEMES, OVERLAPS, LINKS, MODES: the names the accelerator fields and modes take
+    register_dataflow(Dataflow(name, rows, cols, time)), register_scheme(Scheme(name, ...)): add one
+        (the hardware algebra, _algebra.py: every mode, the limits, the USER-mode port and rtl read it)
 
 ``model`` is a Network or a zoo name, ``plan`` anything ``structconv.core.resolve_plan``
 reads (None = dense, a Plan, a mapping, a preset such as "uniform-n2", a plan file).
 Every kind of choice runs as its ``parts(layer)`` (mapping.py).
 
-Model, in short (details: mapping.py, _kernels.py):
+Model, in short (details: mapping.py, _algebra.py, _kernels.py):
 - MAC array: SCALE-Sim 3.0.0's fold schedule; dense layers reproduce its "Total
-  Cycles" and SRAM access counts exactly. Groups run one GEMM each, in turn.
+  Cycles" and SRAM access counts exactly. Groups run one GEMM each, in turn. A
+  dataflow is where the array puts the GEMM's axes (os, ws, is, or a registered one).
 - Sum-pool unit: adder lanes run a tree (core's naive count), separable (channel,
-  row, column passes) or sliding (running sums) scheme. Only the sum-pool outputs
+  row, column passes) or sliding (running sums) scheme, or a registered one. Only the sum-pool outputs
   the small conv reads are computed; core's count assumes the full stride-1 map,
   so at stride > 1 (or dilation wider than the output) the unit does less work.
 - Overlap: fused pipelines the sum-pool unit into the MAC array through the line
@@ -35,9 +38,11 @@ Model, in short (details: mapping.py, _kernels.py):
   integers; one that could pass int64 (or a kernel that would run for days) is a
   one-line ValueError naming the layer and the field, never a wrapped-around number.
 """
-from ._kernels import DATAFLOWS, LINKS, MODES, OVERLAPS, SCHEMES
-from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory, SumPoolUnit,
-                          list_accelerators, load_accelerator)
+from ._algebra import (DATAFLOWS, SCHEMES, Dataflow, Scheme, register_dataflow, register_scheme,
+                       unregister_dataflow, unregister_scheme)
+from ._kernels import LINKS, MODES, OVERLAPS
+from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory,
+                          SumPoolUnit, list_accelerators, load_accelerator)
 from .batch import BatchSimulator
 from .engine import simulate, simulate_layer
 from .memory_cost import SRAM_MODELS, SRAM_ROLES, SramCost
@@ -50,4 +55,5 @@ __all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "A
            "load_accelerator", "list_accelerators", "read_scalesim_config", "simulate", "simulate_layer",
            "BatchSimulator", "MODES", "DATAFLOWS", "LINKS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
            "Energy", "LayerResult", "NetworkResult", "SRAM_MODELS", "SRAM_ROLES", "SramCost",
-           "ScaleSimUserResult", "simulate_scalesim_user", "compare_sram_models"]
+           "ScaleSimUserResult", "simulate_scalesim_user", "compare_sram_models", "Dataflow", "Scheme",
+           "register_dataflow", "register_scheme", "unregister_dataflow", "unregister_scheme"]

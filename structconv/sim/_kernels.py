@@ -32,6 +32,15 @@ map share it, so no layer takes fewer cycles than ceil(DRAM bytes / bytes per cy
 spilled map ride the ifmap link; partial-sum read-back and write-back the ofmap link):
 a window lasts as long as its slowest link. ``unlimited`` is SCALE-Sim's CALC mode:
 traffic is counted per operand but never stalls (cycles_stall = 0).
+
+The dataflow and the sum-pool scheme arrive as codes (HW ``dataflow``, ``scheme``; registry and
+meaning: _algebra.py). Every rule that depends on them reads the code through the small helpers
+under "dataflow and scheme codes" -- where the GEMM axes sit on the array, so each operand's role
+(stationary, row-streamed, column-streamed), and which passes a scheme runs by running sums --
+never a dataflow's or scheme's name, so a newly registered one runs here with no edit.
+The kernels are one file on purpose: Numba's cache compiles a kernel's callees into it and
+notices edits only to the file that defines the kernel, so a kernel cached from one file would
+keep running an edited callee from another.
 """
 from __future__ import annotations
 
@@ -46,8 +55,16 @@ NUMBA_FLAGS = dict(cache=True, nogil=True, fastmath=False)   # exact integer mat
 # -- the layout: names, one place -------------------------------------------------------
 # It lives in this file, not beside it, because Numba's cache freezes globals at compile
 # time and only notices edits to the file that defines the kernels.
-DATAFLOWS = ("os", "ws", "is")               # MAC array dataflows (SCALE-Sim's)
-SCHEMES = ("tree", "separable", "sliding")    # sum-pool unit summation schemes
+# The dataflows and sum-pool schemes are registered in _algebra.py (names, Python twins); the
+# kernels see each as the integer code below, in the HW record, and decode it with the helpers
+# of "dataflow and scheme codes".
+AXES = "kmn"                                 # GEMM axes in code order: reduction, output pixels, filters
+AX_K, AX_M, AX_N = range(3)
+ON_ROWS, ON_COLS, ON_TIME = range(3)         # where a dataflow puts a GEMM axis on the array
+SWAPPED = 3                                  # dataflow code = time axis + SWAPPED if rows/cols are reversed
+STATIONARY, ROW_STREAM, COL_STREAM = range(3)    # operand roles (_algebra.py says what each means)
+SC_TREE = 1                                  # scheme code bit: one adder tree over the whole window
+SC_RUN_CH, SC_RUN_ROW, SC_RUN_COL = 2, 4, 8  # scheme code bits: that pass sums by running sums
 OVERLAPS = ("fused", "sequential")           # how the sum-pool unit and the MAC array overlap
 MODES = ("analytical", "cycle")
 LINKS = ("shared", "per_operand", "unlimited")  # DRAM link semantics
@@ -64,8 +81,8 @@ JOB_FIELDS = (
     "sh", "sw", "dh", "dw",         # stride, dilation
     "ho", "wo")                     # output size
 HW_FIELDS = (
-    "rows", "cols", "dataflow",     # MAC array; dataflow = index into DATAFLOWS
-    "lanes", "scheme",              # sum-pool unit adder lanes; scheme = index into SCHEMES
+    "rows", "cols", "dataflow",     # MAC array; dataflow = its code (_algebra.Dataflow.code)
+    "lanes", "scheme",              # sum-pool unit adder lanes; scheme = its code (_algebra.Scheme.code)
     "line_buffer_bytes", "ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes",
     "dram_bytes_per_cycle", "bytes_per_element",
     "overlap",                      # index into OVERLAPS
@@ -94,16 +111,23 @@ def _columns(names, wanted: str) -> tuple[int, ...]:
 (H_R, H_C, H_DF, H_LANES, H_SCHEME, H_LB, H_IFS, H_FIS, H_OFS, H_BW, H_BPE, H_OVERLAP, H_LINKS, H_BW_I,
  H_BW_F, H_BW_O) = _columns(
     HW_FIELDS, "rows cols dataflow lanes scheme line_buffer_bytes ifmap_sram_bytes filter_sram_bytes "
-               "ofmap_sram_bytes dram_bytes_per_cycle bytes_per_element overlap links ifmap_bw filter_bw ofmap_bw")
+               "ofmap_sram_bytes dram_bytes_per_cycle bytes_per_element overlap links ifmap_bw filter_bw "
+               "ofmap_bw")
 (O_COMPUTE, O_STALL, O_MAC, O_SPU, O_MACS, O_ADDS, O_IF_R, O_FI_R, O_OF_W, O_IF_W, O_LB, O_DRAM,
  O_DRAM_I, O_DRAM_F, O_DRAM_O, O_FUSED) = _columns(
     COUNT_FIELDS, "cycles_compute cycles_stall mac_cycles spu_cycles macs spu_adds sram_ifmap_reads "
                   "sram_filter_reads sram_ofmap_writes sram_ifmap_writes line_buffer_accesses dram_bytes "
                   "dram_ifmap_bytes dram_filter_bytes dram_ofmap_bytes fused")
-DF_OS, DF_WS, DF_IS = _columns(DATAFLOWS, "os ws is")
-SC_TREE, SC_SEP, SC_SLIDE = _columns(SCHEMES, "tree separable sliding")
 OV_FUSED, OV_SEQ = _columns(OVERLAPS, "fused sequential")
 LK_SHARED, LK_PER_OP, LK_UNLIMITED = _columns(LINKS, "shared per_operand unlimited")
+
+
+def __getattr__(name: str):
+    """DATAFLOWS and SCHEMES, the registries' names (they live in _algebra, which imports this module)."""
+    if name in ("DATAFLOWS", "SCHEMES"):
+        from . import _algebra
+        return getattr(_algebra, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def record(dtype: np.dtype, /, **values) -> np.ndarray:
@@ -161,20 +185,84 @@ def cdiv(a, b):
     return -(-a // b)
 
 
+# -- dataflow and scheme codes (what each code means: _algebra.py) -------------------------------
+@njit(**NUMBA_FLAGS)
+def axis_on(df, at):
+    """The GEMM axis (AX_*) dataflow ``df`` puts at ``at`` (ON_ROWS, ON_COLS or ON_TIME)."""
+    t = df % 3
+    if at == ON_TIME:
+        return t
+    lo = 1 if t == 0 else 0                  # the other two axes, in code order
+    hi = 3 - t - lo
+    first = hi if df >= SWAPPED else lo
+    return first if at == ON_ROWS else 3 - t - first
+
+
+@njit(**NUMBA_FLAGS)
+def place(df, ax):
+    """Where dataflow ``df`` puts GEMM axis ``ax``: ON_ROWS, ON_COLS or ON_TIME."""
+    if axis_on(df, ON_TIME) == ax:
+        return ON_TIME
+    return ON_ROWS if axis_on(df, ON_ROWS) == ax else ON_COLS
+
+
+@njit(**NUMBA_FLAGS)
+def role(df, a, b):
+    """STATIONARY, ROW_STREAM or COL_STREAM: the role of the operand spanning axes a and b."""
+    pa, pb = place(df, a), place(df, b)
+    if pa != ON_TIME and pb != ON_TIME:
+        return STATIONARY
+    return ROW_STREAM if (pa == ON_ROWS or pb == ON_ROWS) else COL_STREAM
+
+
+@njit(**NUMBA_FLAGS)
+def ifmap_role(df):
+    return role(df, AX_M, AX_K)
+
+
+@njit(**NUMBA_FLAGS)
+def filter_role(df):
+    return role(df, AX_K, AX_N)
+
+
+@njit(**NUMBA_FLAGS)
+def ofmap_role(df):
+    return role(df, AX_M, AX_N)
+
+
+@njit(**NUMBA_FLAGS)
+def output_stationary(df):
+    """The reduction runs in time: every PE keeps its output (SCALE-Sim's os)."""
+    return place(df, AX_K) == ON_TIME
+
+
+@njit(**NUMBA_FLAGS)
+def reads_per_element(rl, rf, cf):
+    """How often the folds read each element of an operand of role ``rl``: a stationary one
+    once, a row-streamed one once per column fold, a column-streamed one once per row fold."""
+    if rl == STATIONARY:
+        return 1
+    return cf if rl == ROW_STREAM else rf
+
+
+@njit(**NUMBA_FLAGS)
+def runs(scheme, flag):
+    """Whether scheme code ``scheme`` sums the pass of ``flag`` (SC_RUN_*) by running sums."""
+    return (scheme & flag) != 0
+
+
+# -- the fold algebra ---------------------------------------------------------------------
 @njit(**NUMBA_FLAGS)
 def gemm_dims(df, M, N, K):
     """SCALE-Sim's (Sr, Sc, T): the GEMM axes mapped on array rows, array cols, and time."""
-    if df == DF_OS:
-        return M, N, K
-    if df == DF_WS:
-        return K, N, M
-    return K, M, N
+    d = (K, M, N)
+    return d[axis_on(df, ON_ROWS)], d[axis_on(df, ON_COLS)], d[axis_on(df, ON_TIME)]
 
 
 @njit(**NUMBA_FLAGS)
 def fold_len(df, R, C, T):
-    """Cycles of one fold: OS T+R+C-2; WS/IS 2R+C+T-2 (weights/ifmap preload of R rows first)."""
-    if df == DF_OS:
+    """Cycles of one fold: T+R+C-2, and R more to preload a stationary input a row a cycle."""
+    if output_stationary(df):
         return T + R + C - 2
     return 2 * R + C + T - 2
 
@@ -190,11 +278,11 @@ def gemm_closed(df, M, N, K, R, C):
     rf = cdiv(Sr, R)
     cf = cdiv(Sc, C)
     folds = rf * cf
-    if df == DF_OS:
-        return fold_len(df, R, C, T), folds, rf, cf, M * K * cf, K * N * rf, M * N + folds * (R + C)
-    if df == DF_WS:
-        return fold_len(df, R, C, T), folds, rf, cf, K * M * cf, K * N, M * N * rf
-    return fold_len(df, R, C, T), folds, rf, cf, K * M, K * N * cf, M * N * rf
+    of_w = M * N * reads_per_element(ofmap_role(df), rf, cf)
+    if output_stationary(df):
+        of_w += folds * (R + C)
+    return (fold_len(df, R, C, T), folds, rf, cf, M * K * reads_per_element(ifmap_role(df), rf, cf),
+            K * N * reads_per_element(filter_role(df), rf, cf), of_w)
 
 
 # -- sum-pool geometry ---------------------------------------------------------------
@@ -285,41 +373,49 @@ def spu_geometry(job):
             need_h, need_w, in_h)
 
 
+# -- sum-pool scheme rules: adds and pipeline depth -------------------------------------------
+@njit(**NUMBA_FLAGS)
+def pass_adds(scheme, flag, direct, running):
+    """Adds of one pass: its windows summed directly (adder trees), or, when the scheme runs
+    the pass (``flag``), by running sums where those take fewer."""
+    return min(direct, running) if runs(scheme, flag) else direct
+
+
 @njit(**NUMBA_FLAGS)
 def channel_line_cost(c, kc, scheme):
     """Adds to turn one spatial position's Cg channels into c window sums of kc channels."""
     if kc <= 1:
         return 0
-    direct = c * (kc - 1)
-    if scheme == SC_SLIDE:
-        return min(direct, (kc - 1) + 2 * (c - 1))
-    return direct
+    return pass_adds(scheme, SC_RUN_CH, c * (kc - 1), (kc - 1) + 2 * (c - 1))
+
+
+@njit(**NUMBA_FLAGS)
+def pass_depth(scheme, flag, win):
+    """Pipeline stages of one pass over ``win`` taps: one for running sums, a tree's depth else."""
+    if runs(scheme, flag):
+        return 1 if win > 1 else 0
+    return ceil_log2(win)
 
 
 @njit(**NUMBA_FLAGS)
 def spu_depth(scheme, kc, a, b):
-    """Pipeline fill of the adder datapath: one adder tree over the whole window (tree),
-    one tree per pass (separable), one stage per running-sum pass (sliding)."""
-    if scheme == SC_TREE:
+    """Pipeline fill of the adder datapath: one adder tree over the whole window (tree), else
+    the three passes' stages one after the other."""
+    if scheme & SC_TREE:
         return ceil_log2(kc * a * b)
-    if scheme == SC_SEP:
-        return ceil_log2(kc) + ceil_log2(a) + ceil_log2(b)
-    return (1 if kc > 1 else 0) + (1 if a > 1 else 0) + (1 if b > 1 else 0)
+    return (pass_depth(scheme, SC_RUN_CH, kc) + pass_depth(scheme, SC_RUN_ROW, a)
+            + pass_depth(scheme, SC_RUN_COL, b))
 
 
 @njit(**NUMBA_FLAGS)
 def spu_pass_ops(job, scheme, Hn, Wn, Rin, Cin, run_h, run_w):
     """(channel, row, column) pass adds of one group (tree: everything in 'column')."""
     c, kc, a, b = job[J_C], job[J_KC], job[J_A], job[J_B]
-    if scheme == SC_TREE:
+    if scheme & SC_TREE:
         return 0, 0, c * Hn * Wn * (kc * a * b - 1)
     ch = Rin * Cin * channel_line_cost(c, kc, scheme)
-    if scheme == SC_SLIDE:
-        row = c * Cin * min(Hn * (a - 1), run_h)
-        col = c * Hn * min(Wn * (b - 1), run_w)
-    else:
-        row = c * Cin * Hn * (a - 1)
-        col = c * Hn * Wn * (b - 1)
+    row = c * Cin * pass_adds(scheme, SC_RUN_ROW, Hn * (a - 1), run_h)
+    col = c * Hn * pass_adds(scheme, SC_RUN_COL, Wn * (b - 1), run_w)
     return ch, row, col
 
 
@@ -329,15 +425,14 @@ def spu_buffers(job, hw, Hn, Wn, Cin):
     MAC array needs on top of that)."""
     bpe = np.int64(hw[H_BPE])
     win_rows = job[J_DH] * (job[J_A] - 1) + 1
-    chans = job[J_CG] if np.int64(hw[H_SCHEME]) == SC_TREE else job[J_C]
+    chans = job[J_CG] if np.int64(hw[H_SCHEME]) & SC_TREE else job[J_C]
     spu_need = bpe * chans * win_rows * Cin
-    df = np.int64(hw[H_DF])
-    if df == DF_OS:
+    if place(np.int64(hw[H_DF]), AX_M) == ON_ROWS:
         # one band = R consecutive output pixels: at most ceil(R/Wo)+1 output rows
         span = min(job[J_HO], cdiv(np.int64(hw[H_R]), job[J_WO]) + 1)
         rows = min(Hn, job[J_SH] * (span - 1) + job[J_DH] * (job[J_NH] - 1) + 1)
     else:
-        rows = Hn       # WS/IS sweep every pixel in every fold: the whole map must stay
+        rows = Hn       # pixels in time or across columns: every fold sweeps the whole map
     return spu_need, bpe * job[J_C] * rows * Wn
 
 
@@ -346,6 +441,73 @@ def spu_buffers(job, hw, Hn, Wn, Cin):
 # (col folds outer), order 1 runs row folds outer. Every fold lasts the same number
 # of cycles and SCALE-Sim's SRAM counts are sums over folds, so the order changes
 # only which operand tiles stay resident: the memory model takes the cheaper one.
+# A streamed operand has one tile per row fold (row-streamed) or per column fold (column-
+# streamed), read again in every fold of the other kind. The order that runs a tile's reads
+# back to back (order 1 for a row-streamed one, 0 for a column-streamed one) keeps the tile
+# across them when it fits half its SRAM; the other order only when the whole operand fits.
+@njit(**NUMBA_FLAGS)
+def fold_grid(df, M, N, K, R, C):
+    """(Sr, Sc, T, R, C, row folds, col folds) of one GEMM on the array."""
+    Sr, Sc, T = gemm_dims(df, M, N, K)
+    return Sr, Sc, T, R, C, cdiv(Sr, R), cdiv(Sc, C)
+
+
+@njit(**NUMBA_FLAGS)
+def stream_axes(rl, rf, cf):
+    """(tiles, reads of each, the fold order that reads a tile back to back) of a streamed role."""
+    if rl == ROW_STREAM:
+        return rf, cf, 1
+    return cf, rf, 0
+
+
+@njit(**NUMBA_FLAGS)
+def stream_tiles(rl, grid):
+    """(full, last) tile of an exactly tiled streamed operand, elements."""
+    Sr, Sc, T, R, C, rf, cf = grid
+    if rl == ROW_STREAM:
+        return min(R, Sr) * T, (Sr - (rf - 1) * R) * T
+    return T * min(C, Sc), T * (Sc - (cf - 1) * C)
+
+
+@njit(**NUMBA_FLAGS)
+def ifmap_dram(rl, Fi, grid, h, order):
+    """(DRAM elements, first load) of an ifmap of ``Fi`` elements fetched in equal shares per tile."""
+    rf, cf = grid[5], grid[6]
+    if rl == STATIONARY:
+        return Fi, Fi // (rf * cf)
+    n, again, keeps = stream_axes(rl, rf, cf)
+    kept = Fi <= h or (order == keeps and cdiv(Fi, n) <= h)
+    return (Fi if kept else Fi * again), Fi // n
+
+
+@njit(**NUMBA_FLAGS)
+def filter_dram(rl, Ff, grid, h, order):
+    """(DRAM elements, first load) of a filter of ``Ff`` elements, tiled exactly."""
+    Sr, Sc, T, R, C, rf, cf = grid
+    if rl == STATIONARY:
+        return Ff, min(R, Sr) * min(C, Sc)
+    n, again, keeps = stream_axes(rl, rf, cf)
+    full, last = stream_tiles(rl, grid)
+    if order != keeps:
+        return (Ff if Ff <= h else Ff * again), full
+    return ((n - 1) * full * (1 if (Ff <= h or full <= h) else again)
+            + last * (1 if (Ff <= h or last <= h) else again)), full
+
+
+@njit(**NUMBA_FLAGS)
+def ofmap_dram(rl, Fo, grid, h, order):
+    """(DRAM elements, last write) of an ofmap of ``Fo`` elements: stationary, each written once;
+    column-streamed (the only other role an output takes), partial sums across the row folds,
+    kept on chip while the outputs alive at once fit, else written back by every row fold and
+    read back by the next (2 rf - 1 transfers)."""
+    Sr, Sc, T, R, C, rf, cf = grid
+    if rl == STATIONARY:
+        return Fo, (Sr - (rf - 1) * R) * (Sc - (cf - 1) * C)
+    alive = T * min(C, Sc) if order == 0 else Fo
+    fits = rf == 1 or alive <= h
+    return (Fo if fits else Fo * (2 * rf - 1)), T * (Sc - (cf - 1) * C)
+
+
 @njit(**NUMBA_FLAGS)
 def dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
     """(total, first load, last write) DRAM elements of one GEMM; fold_traffic is the schedule."""
@@ -357,42 +519,11 @@ def dram_closed(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
 def dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
     """(ifmap, filter, ofmap, first ifmap load, first filter load, last write) DRAM elements
     of one GEMM; ofmap counts partial-sum write-backs and read-backs."""
-    Sr, Sc, T = gemm_dims(df, M, N, K)
-    rf = cdiv(Sr, R)
-    cf = cdiv(Sc, C)
-    Ff = K * N
-    Fo = M * N
-    if df == DF_OS:
-        last_w = (M - (rf - 1) * R) * (N - (cf - 1) * C)
-        if order == 0:
-            ifm = Fi if Fi <= half_i else Fi * cf
-            # a column fold's filter tile (K x its columns) is kept across its row folds if it fits
-            full, last = K * min(C, N), K * (N - (cf - 1) * C)
-            filt = ((cf - 1) * full * (1 if (Ff <= half_f or full <= half_f) else rf)
-                    + last * (1 if (Ff <= half_f or last <= half_f) else rf))
-        else:
-            ifm = Fi if (Fi <= half_i or cdiv(Fi, rf) <= half_i) else Fi * cf
-            filt = Ff if Ff <= half_f else Ff * rf
-        return ifm, filt, Fo, Fi // rf, K * min(C, N), last_w
-    if order == 0:
-        psum_fits = rf == 1 or (M * min(C, N) if df == DF_WS else min(C, M) * N) <= half_o
-    else:
-        psum_fits = rf == 1 or Fo <= half_o
-    ofm = Fo if psum_fits else Fo * (2 * rf - 1)
-    if df == DF_WS:
-        if order == 0:
-            ifm = Fi if Fi <= half_i else Fi * cf
-        else:
-            ifm = Fi if (Fi <= half_i or cdiv(Fi, rf) <= half_i) else Fi * cf
-        return ifm, Ff, ofm, Fi // rf, min(R, K) * min(C, N), M * (N - (cf - 1) * C)
-    if order == 0:
-        filt = Ff if Ff <= half_f else Ff * cf
-    else:
-        # a row fold's filter tile (its rows x N) is kept across its column folds if it fits
-        full, last = min(R, K) * N, (K - (rf - 1) * R) * N
-        filt = ((rf - 1) * full * (1 if (Ff <= half_f or full <= half_f) else cf)
-                + last * (1 if (Ff <= half_f or last <= half_f) else cf))
-    return Fi, filt, ofm, Fi // (rf * cf), min(R, K) * N, (M - (cf - 1) * C) * N
+    grid = fold_grid(df, M, N, K, R, C)
+    ifm, l0_i = ifmap_dram(ifmap_role(df), Fi, grid, half_i, order)
+    filt, l0_f = filter_dram(filter_role(df), K * N, grid, half_f, order)
+    ofm, last_w = ofmap_dram(ofmap_role(df), M * N, grid, half_o, order)
+    return ifm, filt, ofm, l0_i, l0_f, last_w
 
 
 @njit(**NUMBA_FLAGS)
@@ -461,11 +592,19 @@ def link_closed(hw, l0_i, l0_f, tot_i, tot_f, tot_o, last_w, stream):
 @njit(**NUMBA_FLAGS)
 def fold_rect(df, fc, fr, R, C, M, Kk):
     """(p0, p1, j0, j1): the ifmap rectangle fold (fc, fr) reads."""
-    if df == DF_OS:
-        return fr * R, min(M, (fr + 1) * R), 0, Kk
-    if df == DF_WS:
-        return 0, M, fr * R, min(Kk, (fr + 1) * R)
-    return fc * C, min(M, (fc + 1) * C), fr * R, min(Kk, (fr + 1) * R)
+    p0, p1 = fold_span(place(df, AX_M), fc, fr, R, C, M)
+    j0, j1 = fold_span(place(df, AX_K), fc, fr, R, C, Kk)
+    return p0, p1, j0, j1
+
+
+@njit(**NUMBA_FLAGS)
+def fold_span(at, fc, fr, R, C, L):
+    """The range of an axis of length L that fold (fc, fr) covers when it sits ``at``."""
+    if at == ON_ROWS:
+        return fr * R, min(L, (fr + 1) * R)
+    if at == ON_COLS:
+        return fc * C, min(L, (fc + 1) * C)
+    return 0, L
 
 
 @njit(**NUMBA_FLAGS)
@@ -745,7 +884,8 @@ def ifmap_schedule(job, df, R, C, rf, cf, order, half_i, foot, loads):
     stamp = new_stamp(job)
     sid = np.zeros(1, np.int64)
     Wo = job[J_WO]
-    memo_on = df == DF_IS and Wo * rf <= MEMO_MAX
+    stationary = ifmap_role(df) == STATIONARY      # the ifmap is held in the PEs: is
+    memo_on = stationary and Wo * rf <= MEMO_MAX
     pairs = np.full((Wo if memo_on else 0, rf, 2), -1, np.int64)     # (|cur|, |prev & cur|) of inner steps
     singles = np.full((Wo if memo_on else 0, rf, 2), -1, np.int64)   # |cur| alone
     empty = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
@@ -758,11 +898,11 @@ def ifmap_schedule(job, df, R, C, rf, cf, order, half_i, foot, loads):
         return foot, first
     n_outer = rf if order == 1 else cf
     n_inner = cf if order == 1 else rf
-    if df == DF_IS and job[J_NH] == 1 and job[J_NW] == 1 and job[J_PH] == 0 and job[J_PW] == 0:
-        return pointwise_loads(job, R, C, rf, cf, order, loads)
-    if df == DF_IS and not per_fold and memo_on:
-        return is_totals(job, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles)
-    periodic = df != DF_IS and order == 0          # os/ws: a fold's rectangle depends on fr only
+    if stationary and job[J_NH] == 1 and job[J_NW] == 1 and job[J_PH] == 0 and job[J_PW] == 0:
+        return pointwise_loads(job, df, R, C, rf, cf, order, loads)
+    if stationary and not per_fold and memo_on:
+        return is_totals(job, df, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles)
+    periodic = ifmap_role(df) == ROW_STREAM and order == 0     # a fold's rectangle depends on fr only
     total = 0
     first = 0
     rep = 0                                        # periodic: the loads of column fold 1
@@ -822,42 +962,77 @@ def _regular(job, C, fc):
 
 
 @njit(**NUMBA_FLAGS)
-def is_totals(job, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles):
+def is_totals(job, df, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles):
     """(total, first) ifmap loads of an is GEMM (ifmap_schedule's loop, totals only), skipping
     what translation repeats: order 0 (pixel blocks outer), a pixel block after a block, both
     regular (_regular), loads what any such block at the same column start does; order 1 (row
     folds outer), the steps between regular blocks repeat with the period of the column start
     (Wo / gcd(Wo, C) blocks), so whole periods of a run of regular blocks are added at once."""
+    memo = (stamp, sid, pairs, singles)
+    if order == 0:
+        return is_totals_blocks_outer(job, df, R, C, rf, cf, half_i, memo)
+    return is_totals_rows_outer(job, df, R, C, rf, cf, half_i, memo)
+
+
+@njit(**NUMBA_FLAGS)
+def is_totals_blocks_outer(job, df, R, C, rf, cf, half_i, memo):
+    """is_totals in order 0: a regular block after a regular block loads what the last such
+    block at its column start loaded (``memo``: fold_step's stamp, sid, pairs, singles)."""
+    stamp, sid, pairs, singles = memo
     M, Kk, Wo = job[J_M], job[J_K], job[J_WO]
     total = 0
     first = 0
     prev = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
     prev_n = 0
-    if order == 0:
-        colsum = np.full(Wo, -1, np.int64)
-        coln = np.zeros(Wo, np.int64)
-        for o in range(cf):
-            col = (o * C) % Wo
-            ok = o >= 1 and _regular(job, C, o) and _regular(job, C, o - 1)
-            if ok and colsum[col] >= 0:
-                total += colsum[col]
-                prev = fold_rect(DF_IS, o, rf - 1, R, C, M, Kk)
-                prev_n = coln[col]
-                continue
-            acc = 0
-            for q in range(rf):
-                cur = fold_rect(DF_IS, o, q, R, C, M, Kk)
-                ld, n = fold_step(job, prev, prev_n, cur, q, q, o * rf + q, C, half_i, stamp, sid, pairs, singles)
-                if o == 0 and q == 0:
-                    first = ld
-                acc += ld
-                prev = cur
-                prev_n = n
-            total += acc
-            if ok:
-                colsum[col] = acc
-                coln[col] = prev_n
-        return total, first
+    colsum = np.full(Wo, -1, np.int64)
+    coln = np.zeros(Wo, np.int64)
+    for o in range(cf):
+        col = (o * C) % Wo
+        ok = o >= 1 and _regular(job, C, o) and _regular(job, C, o - 1)
+        if ok and colsum[col] >= 0:
+            total += colsum[col]
+            prev = fold_rect(df, o, rf - 1, R, C, M, Kk)
+            prev_n = coln[col]
+            continue
+        acc = 0
+        for q in range(rf):
+            cur = fold_rect(df, o, q, R, C, M, Kk)
+            ld, n = fold_step(job, prev, prev_n, cur, q, q, o * rf + q, C, half_i, stamp, sid, pairs, singles)
+            if o == 0 and q == 0:
+                first = ld
+            acc += ld
+            prev = cur
+            prev_n = n
+        total += acc
+        if ok:
+            colsum[col] = acc
+            coln[col] = prev_n
+    return total, first
+
+
+@njit(**NUMBA_FLAGS)
+def last_regular(job, C, q, cf):
+    """The last of the consecutive regular blocks from regular block q (binary search)."""
+    lo, hi = q, cf - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _regular(job, C, mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@njit(**NUMBA_FLAGS)
+def is_totals_rows_outer(job, df, R, C, rf, cf, half_i, memo):
+    """is_totals in order 1: after P regular steps, the next blocks repeat the last P steps
+    while they stay regular, so whole periods are added at once (``memo`` as above)."""
+    stamp, sid, pairs, singles = memo
+    M, Kk, Wo = job[J_M], job[J_K], job[J_WO]
+    total = 0
+    first = 0
+    prev = (np.int64(0), np.int64(0), np.int64(0), np.int64(0))
+    prev_n = 0
     a, b = Wo, C
     while b:
         a, b = b, a % b
@@ -869,24 +1044,16 @@ def is_totals(job, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles):
         q = 0
         while q < cf:
             if streak >= P and _regular(job, C, q):
-                # the next blocks repeat the last P steps while they stay regular: find the
-                # last regular block (regular blocks are consecutive) and add whole periods
-                lo, hi = q, cf - 1
-                while lo < hi:
-                    mid = (lo + hi + 1) // 2
-                    if _regular(job, C, mid):
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                k = (lo - q + 1) // P
+                k = (last_regular(job, C, q, cf) - q + 1) // P
                 if k > 0:
                     total += k * hist.sum()
                     q += k * P
-                    prev = fold_rect(DF_IS, q - 1, fr, R, C, M, Kk)
+                    prev = fold_rect(df, q - 1, fr, R, C, M, Kk)
                     prev_n = hist_n[(q - 1) % P]
                     continue
-            cur = fold_rect(DF_IS, q, fr, R, C, M, Kk)
-            ld, n = fold_step(job, prev, prev_n, cur, q, fr, fr * cf + q, C, half_i, stamp, sid, pairs, singles)
+            cur = fold_rect(df, q, fr, R, C, M, Kk)
+            ld, n = fold_step(job, prev, prev_n, cur, q, fr, fr * cf + q, C, half_i, stamp, sid, pairs,
+                              singles)
             if fr == 0 and q == 0:
                 first = ld
             total += ld
@@ -901,7 +1068,7 @@ def is_totals(job, R, C, rf, cf, order, half_i, stamp, sid, pairs, singles):
 
 
 @njit(**NUMBA_FLAGS)
-def pointwise_loads(job, R, C, rf, cf, order, loads):
+def pointwise_loads(job, df, R, C, rf, cf, order, loads):
     """is folds of a 1x1 layer without padding: every (pixel, window element) of the ifmap
     operand is its own input element and the folds' rectangles are disjoint, so each fold
     loads its whole rectangle: (total, first) = (M * K, the first rectangle)."""
@@ -912,7 +1079,7 @@ def pointwise_loads(job, R, C, rf, cf, order, loads):
             o, q = s // n_inner, s % n_inner
             fr = o if order == 1 else q
             fc = q if order == 1 else o
-            p0, p1, j0, j1 = fold_rect(DF_IS, fc, fr, R, C, M, Kk)
+            p0, p1, j0, j1 = fold_rect(df, fc, fr, R, C, M, Kk)
             loads[s] = (p1 - p0) * (j1 - j0)
     return M * Kk, min(C, M) * min(R, Kk)
 
@@ -922,7 +1089,7 @@ def fits_loads(job, df, R, C, rf, cf, order, loads):
     """Per fold, the elements never loaded before (the footprint fits: nothing is evicted)."""
     cg, H, W, kw, Wo = job[J_CG], job[J_H], job[J_W], job[J_NW], job[J_WO]
     sh, sw, dh, dw, ph, pw = job[J_SH], job[J_SW], job[J_DH], job[J_DW], job[J_PH], job[J_PW]
-    M, Kk = job[J_M], job[J_K]
+    M, Kk, rl = job[J_M], job[J_K], ifmap_role(df)
     seen = np.zeros(cg * H * W, np.bool_)
     n_outer = rf if order == 1 else cf
     n_inner = cf if order == 1 else rf
@@ -932,8 +1099,8 @@ def fits_loads(job, df, R, C, rf, cf, order, loads):
             fr = o if order == 1 else q
             fc = q if order == 1 else o
             loads[seq] = 0
-            if df != DF_IS and fc >= 1:
-                continue                                 # the same rows of I again: resident
+            if (fc >= 1 and rl == ROW_STREAM) or (fr >= 1 and rl == COL_STREAM):
+                continue                                 # a rectangle read before: resident
             p0, p1, j0, j1 = fold_rect(df, fc, fr, R, C, M, Kk)
             n = 0
             for p in range(p0, p1):
@@ -957,15 +1124,16 @@ def fits_loads(job, df, R, C, rf, cf, order, loads):
 
 @njit(**NUMBA_FLAGS)
 def row_fold_sets(job, df, R, rf, half_i):
-    """os/ws, whose fold rectangles depend on the row fold only: per row fold fr, its need set's
-    size n[fr] and its overlap it[fr] with row fold fr-1's; and the overlap w of the last row
-    fold's with the first's (what column fold fc+1's first fold finds resident)."""
+    """A row-streamed ifmap (os, ws), whose fold rectangles depend on the row fold only: per row
+    fold fr, its need set's size n[fr] and its overlap it[fr] with row fold fr-1's; and the
+    overlap w of the last row fold's with the first's (what column fold fc+1's first fold finds
+    resident)."""
     M, Kk, cg = job[J_M], job[J_K], job[J_CG]
     n = np.zeros(rf, np.int64)
     it = np.zeros(rf, np.int64)
     stamp = new_stamp(job)
     os_marks = min(R, M) * job[J_NH] * job[J_NW]
-    if df == DF_OS and stamp.shape[0] > 0 and os_marks <= 2 * blocks_cost(job):
+    if output_stationary(df) and stamp.shape[0] > 0 and os_marks <= 2 * blocks_cost(job):
         # every row fold reads all channels: one spatial set per fold, stamped with its index
         for fr in range(rf + 1):
             p0, p1, _j0, _j1 = fold_rect(df, 0, fr % rf, R, 1, M, Kk)
@@ -1054,7 +1222,7 @@ def dense_ifmap(job, df, R, C, rf, cf, half_i):
     if foot <= half_i:                               # both orders load the footprint once
         t = ifmap_schedule(job, df, R, C, rf, cf, 0, half_i, foot, none)
         return foot, t, t
-    if df != DF_IS:
+    if ifmap_role(df) == ROW_STREAM:
         n, it, w = row_fold_sets(job, df, R, rf, half_i)
         return foot, periodic_loads(n, it, w, rf, cf, 0, half_i, none), periodic_loads(n, it, w, rf, cf, 1,
                                                                                           half_i, none)
@@ -1069,7 +1237,7 @@ def dense_fold_loads(job, df, R, C, rf, cf, order, half_i):
     """The ifmap elements each fold of one group loads, schedule order (cycle mode)."""
     loads = np.zeros(rf * cf, np.int64)
     foot = ifmap_footprint(job)
-    if foot > half_i and df != DF_IS:
+    if foot > half_i and ifmap_role(df) == ROW_STREAM:
         n, it, w = row_fold_sets(job, df, R, rf, half_i)
         periodic_loads(n, it, w, rf, cf, order, half_i, loads)
     else:
@@ -1077,7 +1245,7 @@ def dense_fold_loads(job, df, R, C, rf, cf, order, half_i):
     return loads
 
 
-IFMAP_COUNT_MAX = 1 << 28    # need-set counting work (marks or product units) beyond which a job keeps equal shares
+IFMAP_COUNT_MAX = 1 << 28    # need-set counting work (marks or product units) beyond which: equal shares
 FITS_COUNT_MAX = 1 << 26     # footprint in SRAM: the cycle mode's per-fold first-load marks (fits_loads)
 
 
@@ -1103,13 +1271,17 @@ def ifmap_counted(job, df, R, C, rf, cf, half_i):
     HW = float(job[J_H]) * job[J_W]
     if job[J_SPU] != 0 or float(job[J_IFMAP]) != cg * HW or float(M) * Kk > 2.0 ** 62:
         return False
-    offs = float(min(R, Kk) // cg + 2)                  # floats: an estimate that cannot wrap
-    if df == DF_OS:
-        work = (rf + 1.0) * 2.0 * pair_work(job, min(R, M), job[J_NH] * job[J_NW])
-    elif df == DF_WS:
-        work = (rf + 1.0) * 5.0 * pair_work(job, M, offs)
+    # per rectangle: its pixels, and its kernel offsets in up to five channel classes (all the
+    # offsets in two when it reads every window element); floats: an estimate that cannot wrap
+    p0, p1, _j0, _j1 = fold_rect(df, 0, 0, R, C, M, Kk)
+    if output_stationary(df):
+        classes, offs = 2.0, float(job[J_NH] * job[J_NW])
     else:
-        work = 2.0 * rf * cf * 5.0 * pair_work(job, min(C, M), offs)
+        classes, offs = 5.0, float(min(R, Kk) // cg + 2)
+    if ifmap_role(df) == ROW_STREAM:                    # one pass over the row folds (row_fold_sets)
+        work = (rf + 1.0) * classes * pair_work(job, p1 - p0, offs)
+    else:
+        work = 2.0 * rf * cf * classes * pair_work(job, p1 - p0, offs)
     # the footprint fits the ifmap SRAM's half: the cycle mode marks every element each fold reads
     fits = ifmap_footprint(job) <= half_i
     fits_work = cg * HW + float(M) * Kk if fits else 0.0
@@ -1171,99 +1343,136 @@ def dram_bytes(out, G, bpe, parts, spu_dram):
 
 
 @njit(**NUMBA_FLAGS)
-def analytical_job(job, hw, out):
-    R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
-    df, bpe = np.int64(hw[H_DF]), np.int64(hw[H_BPE])
-    M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
-    flen, folds, rf, cf, if_r, fi_r, of_w = gemm_closed(df, M, N, K, R, C)
-    mac_cycles = G * (folds * flen - 1)      # SCALE-Sim reports Total Cycles - 1 per layer
-    half_i = np.int64(hw[H_IFS]) // (2 * bpe)
-    half_f = np.int64(hw[H_FIS]) // (2 * bpe)
-    half_o = np.int64(hw[H_OFS]) // (2 * bpe)
-    for k in range(NO):
-        out[k] = 0
-    out[O_MAC] = mac_cycles
-    out[O_MACS] = G * M * N * K
-    out[O_FI_R] = G * fi_r
-    out[O_OF_W] = G * of_w
-    if job[J_SPU] == 0:
-        if ifmap_counted(job, df, R, C, rf, cf, half_i):
-            order, parts = dense_order(job, df, R, C, rf, cf, half_i, half_f, half_o)
-        else:
-            order = pick_order(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, False)
-            parts = dram_parts(df, M, N, K, R, C, job[J_IFMAP], half_i, half_f, half_o, order)
-        b = dram_bytes(out, G, bpe, parts, 0)
-        out[O_IF_R] = G * if_r
-        out[O_COMPUTE] = mac_cycles
-        out[O_STALL] = stall_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], mac_cycles)
-    else:
-        analytical_spu_job(job, hw, out, flen, folds, rf, cf, if_r, mac_cycles, half_i, half_f, half_o)
-    if np.int64(hw[H_LINKS]) == LK_UNLIMITED:
-        out[O_STALL] = 0                     # SCALE-Sim's CALC mode: the links never hold compute up
+def halves(hw):
+    """Elements one half of the double-buffered ifmap, filter and ofmap SRAMs holds."""
+    bpe = np.int64(hw[H_BPE])
+    return (np.int64(hw[H_IFS]) // (2 * bpe), np.int64(hw[H_FIS]) // (2 * bpe),
+            np.int64(hw[H_OFS]) // (2 * bpe))
 
 
 @njit(**NUMBA_FLAGS)
-def analytical_spu_job(job, hw, out, flen, folds, rf, cf, if_r, mac_cycles, half_i, half_f, half_o):
-    R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
-    df, bpe = np.int64(hw[H_DF]), np.int64(hw[H_BPE])
-    M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
-    scheme, lanes = np.int64(hw[H_SCHEME]), np.int64(hw[H_LANES])
-    Hn, Wn, Rin, Cin, run_h, run_w, need_h, _nw, in_h = spu_geometry(job)
-    ch, row, col = spu_pass_ops(job, scheme, Hn, Wn, Rin, Cin, run_h, run_w)
-    ops_g = ch + row + col
-    depth = spu_depth(scheme, job[J_KC], job[J_A], job[J_B])
-    spu_cycles = cdiv(G * ops_g, lanes) + depth if ops_g > 0 else 0
+def gemm_dram(cjob, df, R, C, rf, cf, h, Fi, rows_outer):
+    """(fold order, dram_parts) of a job's GEMM whose ifmap operand is ``Fi`` elements: counted
+    by need sets when ``cjob`` (the dense job, or a spilled map's spill_view) is ifmap_counted,
+    else fetched in equal shares (``rows_outer``: the order must run row folds outer)."""
+    if ifmap_counted(cjob, df, R, C, rf, cf, h[0]):
+        return dense_order(cjob, df, R, C, rf, cf, h[0], h[1], h[2])
+    M, N, K = cjob[J_M], cjob[J_N], cjob[J_K]
+    order = pick_order(df, M, N, K, R, C, Fi, h[0], h[1], h[2], rows_outer)
+    return order, dram_parts(df, M, N, K, R, C, Fi, h[0], h[1], h[2], order)
+
+
+@njit(**NUMBA_FLAGS)
+def spu_phase(job, hw, out, ops_g, geo):
+    """The sum-pool unit's counts, the same in both modes (``ops_g`` adds a group, geo =
+    spu_geometry): cycles, adds, input reads, line-buffer accesses, and its map handed to the
+    MAC array through the line buffer (fused) or written to SRAM. Returns (fused, its DRAM
+    bytes: the input map, and its map when that does not fit half the ifmap SRAM (a spill),
+    the spilled map's elements or 0)."""
+    G, bpe, scheme = job[J_G], np.int64(hw[H_BPE]), np.int64(hw[H_SCHEME])
+    Hn, Wn, Rin, Cin = geo[0], geo[1], geo[2], geo[3]
     spu_need, mac_need = spu_buffers(job, hw, Hn, Wn, Cin)
     lb = np.int64(hw[H_LB])
     reread = 1 if lb >= spu_need else job[J_A]      # no room for the row window: re-read rows
     fused = np.int64(hw[H_OVERLAP]) == OV_FUSED and lb >= spu_need + mac_need
     inter = job[J_C] * Hn * Wn
-    in_elems = job[J_CG] * Rin * Cin
-    out[O_SPU] = spu_cycles
+    depth = spu_depth(scheme, job[J_KC], job[J_A], job[J_B])
+    out[O_SPU] = cdiv(G * ops_g, np.int64(hw[H_LANES])) + depth if ops_g > 0 else 0
     out[O_ADDS] = G * ops_g
-    out[O_IF_R] = G * in_elems * reread
-    lb_spu = G * (ops_g + (job[J_C] * Rin * Cin + job[J_C] * Hn * Cin if scheme != SC_TREE else 0))
+    out[O_IF_R] = G * job[J_CG] * Rin * Cin * reread
+    out[O_LB] = G * (ops_g + (job[J_C] * Rin * Cin + job[J_C] * Hn * Cin if not scheme & SC_TREE else 0))
     spu_dram = G * job[J_CG] * job[J_H] * job[J_W] * bpe
+    spill = 0
     if fused:
         out[O_FUSED] = 1
-        out[O_LB] = lb_spu + G * (inter + if_r)          # the MAC array reads the line buffer
-        order = pick_order(df, M, N, K, R, C, 0, half_i, half_f, half_o, df == DF_OS)
-        b = dram_bytes(out, G, bpe, dram_parts(df, M, N, K, R, C, 0, half_i, half_f, half_o, order), spu_dram)
-        # the pipeline fold by fold, as cycle_job's: compute with the input at hand; then after
-        # the fill, the sum-pool's rows waiting for their input stream, and the drain -- or
-        # the links' busy time for all the layer's bytes, whichever is longer
-        fill = xfer(hw, b[0], b[1], 0)
-        drain = xfer(hw, 0, 0, b[5])
-        cum = spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w)
-        rows = fused_fold_rows(job, df, R, C, rf, cf, order, need_h)
-        cyc = np.full(rows.shape[0], flen, np.int64)
-        rdy_c = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, np.inf)
-        out[O_COMPUTE] = fold_pipeline(cyc, rows, rdy_c, 0) - G
-        rdy = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, ifmap_bw(hw))
-        end_d = fold_pipeline(cyc, rows, rdy, fill)
-        total = max(end_d - G + drain, link_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], spu_dram))
-        out[O_STALL] = total - out[O_COMPUTE]
-        return
-    out[O_LB] = lb_spu
-    out[O_IF_R] += G * if_r
-    out[O_IF_W] = G * inter
-    spill = inter > half_i
-    Fi = inter if spill else 0
-    if spill:
-        spu_dram += G * inter * bpe
-    view = spill_view(job)
-    if spill and ifmap_counted(view, df, R, C, rf, cf, half_i):
-        parts = dense_order(view, df, R, C, rf, cf, half_i, half_f, half_o)[1]   # read back by need sets
+        out[O_LB] += G * inter                      # the MAC array reads the map from the line buffer
     else:
-        order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, False)
-        parts = dram_parts(df, M, N, K, R, C, Fi, half_i, half_f, half_o, order)
-    b = dram_bytes(out, G, bpe, parts, 0)
+        out[O_IF_W] = G * inter
+        if inter > halves(hw)[0]:
+            spill = inter
+            spu_dram += G * inter * bpe
+    return fused, spu_dram, spill
+
+
+@njit(**NUMBA_FLAGS)
+def analytical_job(job, hw, out):
+    """One job by closed forms: the fold algebra's cycles and SRAM counts, the DRAM traffic of
+    the cheaper fold order, the stall a whole-layer bound (fused: the pipeline fold by fold)."""
+    R, C, df = np.int64(hw[H_R]), np.int64(hw[H_C]), np.int64(hw[H_DF])
+    M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
+    flen, folds, rf, cf, if_r, fi_r, of_w = gemm_closed(df, M, N, K, R, C)
+    mac_cycles = G * (folds * flen - 1)      # SCALE-Sim reports Total Cycles - 1 per layer
+    out[:] = 0
+    out[O_MAC] = mac_cycles
+    out[O_MACS] = G * M * N * K
+    out[O_FI_R] = G * fi_r
+    out[O_OF_W] = G * of_w
+    if job[J_SPU] == 0:
+        b = dram_bytes(out, G, np.int64(hw[H_BPE]), gemm_dram(job, df, R, C, rf, cf, halves(hw), job[J_IFMAP],
+                                                              False)[1], 0)
+        out[O_IF_R] = G * if_r
+        out[O_COMPUTE] = mac_cycles
+        out[O_STALL] = stall_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], mac_cycles)
+    else:
+        analytical_spu_job(job, hw, out, flen, rf, cf, if_r, mac_cycles)
+    if np.int64(hw[H_LINKS]) == LK_UNLIMITED:
+        out[O_STALL] = 0                     # SCALE-Sim's CALC mode: the links never hold compute up
+
+
+@njit(**NUMBA_FLAGS)
+def analytical_spu_job(job, hw, out, flen, rf, cf, if_r, mac_cycles):
+    """A structured job: the sum-pool unit (spu_phase), then the small conv's GEMM, fused
+    (analytical_fused) or after it (sequential: the two phases use the links in turn)."""
+    R, C, df, G = np.int64(hw[H_R]), np.int64(hw[H_C]), np.int64(hw[H_DF]), job[J_G]
+    scheme = np.int64(hw[H_SCHEME])
+    geo = spu_geometry(job)
+    ch, row, col = spu_pass_ops(job, scheme, geo[0], geo[1], geo[2], geo[3], geo[4], geo[5])
+    fused, spu_dram, Fi = spu_phase(job, hw, out, ch + row + col, geo)
+    h = halves(hw)
+    if fused:
+        out[O_LB] += G * if_r                           # the MAC array reads the line buffer
+        order, parts = gemm_dram(job, df, R, C, rf, cf, h, 0, place(df, AX_M) == ON_ROWS)
+        b = dram_bytes(out, G, np.int64(hw[H_BPE]), parts, spu_dram)
+        analytical_fused(job, hw, out, geo, order, flen, b, spu_dram)
+        return
+    out[O_IF_R] += G * if_r
+    cjob = spill_view(job) if Fi > 0 else job          # a spilled map is read back by need sets
+    b = dram_bytes(out, G, np.int64(hw[H_BPE]), gemm_dram(cjob, df, R, C, rf, cf, h, Fi, False)[1], 0)
     out[O_DRAM_I] += spu_dram
     out[O_DRAM] += spu_dram
-    out[O_COMPUTE] = spu_cycles + mac_cycles
+    out[O_COMPUTE] = out[O_SPU] + mac_cycles
     # sequential: the sum-pool phase, then the MAC phase, use the link(s) one after the other
-    spu_stall = max(np.int64(0), xfer(hw, spu_dram, 0, 0) - spu_cycles)
+    spu_stall = max(np.int64(0), xfer(hw, spu_dram, 0, 0) - out[O_SPU])
     out[O_STALL] = spu_stall + stall_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], mac_cycles)
+
+
+@njit(**NUMBA_FLAGS)
+def analytical_fused(job, hw, out, geo, order, flen, b, spu_dram):
+    """The fused pipeline fold by fold, as cycle_job's: compute with the input at hand; then after
+    the fill, the sum-pool's rows waiting for their input stream, and the drain -- or the links'
+    busy time for all the layer's bytes, whichever is longer. ``b``: dram_bytes of the GEMMs."""
+    R, C, df, G = np.int64(hw[H_R]), np.int64(hw[H_C]), np.int64(hw[H_DF]), job[J_G]
+    Sr, Sc, _T = gemm_dims(df, job[J_M], job[J_N], job[J_K])
+    fill = xfer(hw, b[0], b[1], 0)
+    drain = xfer(hw, 0, 0, b[5])
+    rows = fused_fold_rows(job, df, R, C, cdiv(Sr, R), cdiv(Sc, C), order, geo[6])
+    cyc = np.full(rows.shape[0], flen, np.int64)
+    out[O_COMPUTE] = fused_end(job, hw, geo, cyc, rows, 0, np.inf) - G
+    end_d = fused_end(job, hw, geo, cyc, rows, fill, ifmap_bw(hw))
+    total = max(end_d - G + drain, link_closed(hw, b[0], b[1], b[2], b[3], b[4], b[5], spu_dram))
+    out[O_STALL] = total - out[O_COMPUTE]
+
+
+@njit(**NUMBA_FLAGS)
+def fused_end(job, hw, geo, cycles, rows, start, bw):
+    """End of the fused folds (``cycles`` each, waiting for sum-pool row ``rows``) from cycle
+    ``start``, the unit's input streaming in at ``bw`` bytes a cycle (np.inf: at hand)."""
+    scheme = np.int64(hw[H_SCHEME])
+    Hn, Wn, Rin, Cin, run_h, run_w, need_h, _nw, in_h = geo
+    cum = spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w)
+    depth = spu_depth(scheme, job[J_KC], job[J_A], job[J_B])
+    rdy = stream_ready(job, hw, cum, need_h, depth, float(np.int64(hw[H_LANES])), 0, bw)
+    return fold_pipeline(cycles, rows, rdy, start)
 
 
 @njit(**NUMBA_FLAGS)
@@ -1299,16 +1508,17 @@ def analytical_jobs(jobs, hw):
 def step_fold(df, R, C, T, ru, cu):
     """Step one fold of the array cycle by cycle; ru x cu of the R x C PEs hold real work.
 
-    Event times (SCALE-Sim's demand matrices): OS feeds ifmap row i with operand k
-    at cycle i+k and filter column j at j+k, PE (i, j) does MAC k at i+j+k, and the
-    outputs drain row by row, bottom row first, skewed across columns. WS/IS load
-    the stationary operand one array row per cycle (R cycles), then stream pixel
-    (or filter) tau into array row i at R+tau+i; PE (i, j) works at R+tau+i+j and
-    results leave the bottom at 2R-1+tau+j. The fold ends when the last of its
-    output slots (also those of idle PEs, which still drain the skew) has left.
+    Event times (SCALE-Sim's demand matrices): output stationary (os) feeds the row-streamed
+    operand's row i with its element k at cycle i+k and the column-streamed one's column j
+    at j+k, PE (i, j) does MAC k at i+j+k, and the outputs drain row by row, bottom row first,
+    skewed across columns. A stationary input (ws, is) is loaded one array row per cycle (R
+    cycles), then the streamed operand's element tau enters array row i at R+tau+i; PE (i, j)
+    works at R+tau+i+j and results leave the bottom at 2R-1+tau+j. The fold ends when the last
+    of its output slots (also those of idle PEs, which still drain the skew) has left.
     Returns (cycles, MACs, ifmap reads, filter reads, ofmap writes).
     """
-    slots_total = R * C if df == DF_OS else T * C
+    os_like = output_stationary(df)
+    slots_total = R * C if os_like else T * C
     slots = 0
     t = 0
     macs = 0
@@ -1316,11 +1526,11 @@ def step_fold(df, R, C, T, ru, cu):
     stat_r = 0
     ofw = 0
     while slots < slots_total:
-        if df == DF_OS:
+        if os_like:
             for i in range(R):
                 if i < ru:
                     if 0 <= t - i < T:
-                        stream_r += 1                         # ifmap
+                        stream_r += 1                         # the row-streamed operand
                     lo = max(0, t - i - T + 1)
                     hi = min(cu - 1, t - i)
                     if hi >= lo:
@@ -1332,7 +1542,7 @@ def step_fold(df, R, C, T, ru, cu):
                         ofw += 1
             for j in range(cu):
                 if 0 <= t - j < T:
-                    stat_r += 1                               # filter
+                    stat_r += 1                               # the column-streamed one
         else:
             if t < R and R - 1 - t < ru:
                 stat_r += cu                                  # preload one stationary row
@@ -1349,11 +1559,9 @@ def step_fold(df, R, C, T, ru, cu):
                     if j < cu:
                         ofw += 1
         t += 1
-    if df == DF_OS:
+    if ifmap_role(df) == ROW_STREAM:
         return t, macs, stream_r, stat_r, ofw
-    if df == DF_WS:
-        return t, macs, stream_r, stat_r, ofw                 # streamed ifmap, stationary filter
-    return t, macs, stat_r, stream_r, ofw                     # IS: stationary ifmap, streamed filter
+    return t, macs, stat_r, stream_r, ofw
 
 
 @njit(**NUMBA_FLAGS)
@@ -1363,56 +1571,53 @@ def share(total, k, n):
 
 
 @njit(**NUMBA_FLAGS)
-def fold_traffic(df, fc, fr, seq, rf, cf, ru, cu, M, N, K, R, C, Fi, half_i, half_f, half_o, order):
-    """(ifmap, filter, ofmap elements loaded before, elements written after) fold (fc, fr),
-    the seq-th of its GEMM (ofmap loads are partial sums read back).
+def fetches(rl, fold, kept_whole, fits, order):
+    """Whether a streamed operand loads its tile before fold = (fc, fr, ...): when the fold
+    enters the tile, and again unless the operand is kept -- all of it fits (``kept_whole``) or,
+    in the order that reads the tile back to back, the tile ``fits`` (dram_parts's rule)."""
+    if (fold[0] if rl == ROW_STREAM else fold[1]) == 0:
+        return True
+    return not (kept_whole or (order == (1 if rl == ROW_STREAM else 0) and fits))
 
-    The stationary/reused tile of an operand is fetched once when it fits in its
-    half of the double buffer, and again on every fold that needs it otherwise.
-    """
+
+@njit(**NUMBA_FLAGS)
+def operand_roles(df):
+    """(ifmap, filter, ofmap) roles of dataflow ``df``, decoded once for a job's many folds."""
+    return ifmap_role(df), filter_role(df), ofmap_role(df)
+
+
+@njit(**NUMBA_FLAGS)
+def fold_traffic(roles, grid, fold, sizes, h, order):
+    """(ifmap, filter, ofmap elements loaded before, elements written after) fold = (fc, fr, seq,
+    ru, cu), the seq-th of its GEMM, ru x cu PEs busy (ofmap loads are partial sums read back);
+    ``roles``: operand_roles. sizes = (Fi, Ff, whether an ifmap tile fits half its SRAM): the
+    ifmap's Fi elements come in equal shares per tile, the filter's Ff in exact tiles; a
+    streamed tile is fetched once when it stays resident, on every fold that needs it otherwise."""
+    Sr, Sc, T, R, C, rf, cf = grid
+    fc, fr, seq, ru, cu = fold
+    Fi, Ff, ifits = sizes
+    rl = roles[0]
     Li = 0
+    if rl == STATIONARY:
+        Li = share(Fi, seq, rf * cf)
+    elif fetches(rl, fold, Fi <= h[0], ifits, order):
+        Li = share(Fi, fr, rf) if rl == ROW_STREAM else share(Fi, fc, cf)
+    rl = roles[1]
     Lf = 0
-    Lo = 0
-    W = 0
-    Ff = K * N
-    Fo = M * N
-    if df == DF_OS:
-        W = ru * cu
-        if order == 0:
-            keep_f = Ff <= half_f or K * cu <= half_f
-            if Fi > half_i or fc == 0:
-                Li += share(Fi, fr, rf)
-            if (not keep_f) or fr == 0:
-                Lf += K * cu
-        else:
-            keep_i = Fi <= half_i or cdiv(Fi, rf) <= half_i
-            if (not keep_i) or fc == 0:
-                Li += share(Fi, fr, rf)
-            if Ff > half_f or fr == 0:
-                Lf += K * cu
-        return Li, Lf, Lo, W
-    if df == DF_WS:
-        Lf += ru * cu
-        keep_i = Fi <= half_i if order == 0 else (Fi <= half_i or cdiv(Fi, rf) <= half_i)
-        if (not keep_i) or fc == 0:
-            Li += share(Fi, fr, rf)
-        tile = M * cu
-        big = M * min(C, N) if order == 0 else Fo
+    if rl == STATIONARY:
+        Lf = ru * cu
     else:
-        Li += share(Fi, seq, rf * cf)
-        keep_f = Ff <= half_f if order == 0 else (Ff <= half_f or ru * N <= half_f)
-        if (not keep_f) or fc == 0:
-            Lf += ru * N
-        tile = cu * N
-        big = min(C, M) * N if order == 0 else Fo
-    if rf == 1 or big <= half_o:
-        if fr == rf - 1:
-            W = tile
-    else:
-        W = tile
-        if fr > 0:
-            Lo += tile
-    return Li, Lf, Lo, W
+        tile = ru * T if rl == ROW_STREAM else T * cu
+        if fetches(rl, fold, Ff <= h[1], tile <= h[1], order):
+            Lf = tile
+    if roles[2] == STATIONARY:
+        return Li, Lf, 0, ru * cu
+    # partial sums across the row folds (dram_parts): kept when the outputs alive at once fit
+    tile = T * cu
+    alive = T * min(C, Sc) if order == 0 else Sc * T
+    if rf == 1 or alive <= h[2]:
+        return Li, Lf, 0, (tile if fr == rf - 1 else 0)
+    return Li, Lf, (tile if fr > 0 else 0), tile
 
 
 @njit(**NUMBA_FLAGS)
@@ -1422,13 +1627,11 @@ def spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w):
     H1 = need_h.shape[0]
     done = np.zeros(in_h.shape[0], np.bool_)
     prev = np.full(max(dh, 1), -1, np.int64)
-    run_rows = scheme == SC_SLIDE and run_h < count_true(need_h) * (a - 1)
-    if scheme == SC_TREE:
+    run_rows = runs(scheme, SC_RUN_ROW) and run_h < count_true(need_h) * (a - 1)
+    if scheme & SC_TREE:
         col_row = c * Wn * (kc * a * b - 1)
-    elif scheme == SC_SLIDE:
-        col_row = c * min(Wn * (b - 1), run_w)
     else:
-        col_row = c * Wn * (b - 1)
+        col_row = c * pass_adds(scheme, SC_RUN_COL, Wn * (b - 1), run_w)
     ch_row = Cin * channel_line_cost(c, kc, scheme)
     cum = np.zeros(count_true(need_h), np.int64)
     total = 0
@@ -1436,7 +1639,7 @@ def spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w):
     for y in range(H1):
         if not need_h[y]:
             continue
-        if scheme != SC_TREE:
+        if not scheme & SC_TREE:
             for t in range(a):
                 yi = y + dh * t
                 if not done[yi]:
@@ -1455,203 +1658,207 @@ def spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w):
     return cum
 
 
+# The DRAM link's timeline of one job, fold by fold (fold_timeline): the link works in windows --
+# the fill before the first fold, one window per fold (carrying the next fold's loads and the
+# write-back of the fold before), the drain. A window lasts the longer of its fold and its link
+# work; the last fold of every GEMM counts one cycle less (SCALE-Sim's busy - 1), so the windows
+# add up to the reported compute time and never to less than the link's busy time.
+TL_FIELDS = ("fill", "windows", "link", "link_i", "link_f", "link_o", "drain", "busy")
+TL_FILL, TL_WINDOWS, TL_LINK, TL_LINK_I, TL_LINK_F, TL_LINK_O, TL_DRAIN, TL_BUSY = range(len(TL_FIELDS))
+
+
 @njit(**NUMBA_FLAGS)
 def cycle_job(job, hw, out):
-    R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
-    df, bpe = np.int64(hw[H_DF]), np.int64(hw[H_BPE])
-    M, N, K, G = job[J_M], job[J_N], job[J_K], job[J_G]
-    Sr, Sc, T = gemm_dims(df, M, N, K)
-    rf = cdiv(Sr, R)
-    cf = cdiv(Sc, C)
-    half_i = np.int64(hw[H_IFS]) // (2 * bpe)
-    half_f = np.int64(hw[H_FIS]) // (2 * bpe)
-    half_o = np.int64(hw[H_OFS]) // (2 * bpe)
-    # the (at most four) distinct fold occupancies, each stepped once
+    """One job cycle by cycle: the sum-pool unit (cycle_spu), the fold order and each fold's
+    ifmap loads (cycle_order), every fold in order on the array and the DRAM link(s)
+    (fold_timeline), then the job's time (cycle_times)."""
+    df = np.int64(hw[H_DF])
+    grid = fold_grid(df, job[J_M], job[J_N], job[J_K], np.int64(hw[H_R]), np.int64(hw[H_C]))
+    out[:] = 0
+    fused, spu_dram, Fi = cycle_spu(job, hw, out)
+    order, iload = cycle_order(job, df, grid, halves(hw), Fi, fused)
+    tl, fold_cyc, fold_win = fold_timeline(job, hw, out, grid, order, iload, Fi, fused)
+    cycle_times(job, hw, out, tl, (order, fold_cyc, fold_win), fused, spu_dram)
+    if np.int64(hw[H_LINKS]) == LK_UNLIMITED:
+        out[O_STALL] = 0                     # SCALE-Sim's CALC mode: the links never hold compute up
+
+
+@njit(**NUMBA_FLAGS)
+def cycle_spu(job, hw, out):
+    """The sum-pool unit of a structured job, its output row by row (spu_rows): its counts
+    (spu_phase) and, not fused, its phase's stall. Returns (fused, its DRAM bytes, the GEMM's
+    ifmap elements in DRAM: the job's own ifmap, a spilled map's or 0)."""
+    if job[J_SPU] == 0:
+        return False, np.int64(0), job[J_IFMAP]
+    scheme = np.int64(hw[H_SCHEME])
+    geo = spu_geometry(job)
+    Hn, Wn, Rin, Cin, run_h, run_w, need_h, _nw, in_h = geo
+    cum = spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w)
+    fused, spu_dram, Fi = spu_phase(job, hw, out, cum[Hn - 1], geo)
+    out[O_DRAM_I] += spu_dram
+    if not fused:
+        out[O_STALL] += max(np.int64(0), xfer(hw, spu_dram, 0, 0) - out[O_SPU])
+    return fused, spu_dram, Fi
+
+
+@njit(**NUMBA_FLAGS)
+def cycle_order(job, df, grid, h, Fi, fused):
+    """(fold order, the ifmap elements each fold loads -- empty unless they are counted by
+    need sets: a dense job's, or a spilled map's read back) of a job's GEMMs."""
+    Sr, Sc, T, R, C, rf, cf = grid
+    vjob = spill_view(job) if (job[J_SPU] != 0 and Fi > 0) else job
+    if not ifmap_counted(vjob, df, R, C, rf, cf, h[0]):
+        rows_outer = fused and place(df, AX_M) == ON_ROWS
+        return (pick_order(df, job[J_M], job[J_N], job[J_K], R, C, Fi, h[0], h[1], h[2], rows_outer),
+                np.zeros(0, np.int64))
+    foot = ifmap_footprint(vjob)
+    if foot > h[0] and ifmap_role(df) == ROW_STREAM:     # one pass over the row folds
+        n_, it_, w_ = row_fold_sets(vjob, df, R, rf, h[0])
+        none = np.zeros(0, np.int64)
+        order = order_of(vjob, df, R, C, h[0], h[1], h[2], foot,
+                         periodic_loads(n_, it_, w_, rf, cf, 0, h[0], none),
+                         periodic_loads(n_, it_, w_, rf, cf, 1, h[0], none))[0]
+        iload = np.zeros(rf * cf, np.int64)
+        periodic_loads(n_, it_, w_, rf, cf, order, h[0], iload)
+        return order, iload
+    order = dense_order(vjob, df, R, C, rf, cf, h[0], h[1], h[2])[0]
+    return order, dense_fold_loads(vjob, df, R, C, rf, cf, order, h[0])
+
+
+@njit(**NUMBA_FLAGS)
+def occupancy(grid, lr, lc):
+    """(rows, cols) of the array a fold uses: the last row fold (lr) or column fold (lc) may use fewer."""
+    Sr, Sc, T, R, C, rf, cf = grid
+    return (Sr - (rf - 1) * R if lr else min(R, Sr)), (Sc - (cf - 1) * C if lc else min(C, Sc))
+
+
+@njit(**NUMBA_FLAGS)
+def fold_shapes(df, grid):
+    """step_fold of the (at most four) distinct fold occupancies, [last row fold, last col fold]."""
     shape = np.zeros((2, 2, 5), np.int64)
     for lr in range(2):
         for lc in range(2):
-            ru = Sr - (rf - 1) * R if lr else min(R, Sr)
-            cu = Sc - (cf - 1) * C if lc else min(C, Sc)
-            cyc, macs, ifr, fir, ofw = step_fold(df, R, C, T, ru, cu)
-            shape[lr, lc, 0] = cyc
-            shape[lr, lc, 1] = macs
-            shape[lr, lc, 2] = ifr
-            shape[lr, lc, 3] = fir
-            shape[lr, lc, 4] = ofw
-    for k in range(NO):
-        out[k] = 0
-    spu = job[J_SPU] != 0
-    fused = False
-    Fi = job[J_IFMAP]
-    if spu:
-        scheme, lanes = np.int64(hw[H_SCHEME]), np.int64(hw[H_LANES])
-        Hn, Wn, Rin, Cin, run_h, run_w, need_h, _nw, in_h = spu_geometry(job)
-        cum = spu_rows(job, scheme, need_h, in_h, Cin, Wn, run_h, run_w)
-        ops_g = cum[Hn - 1]
-        depth = spu_depth(scheme, job[J_KC], job[J_A], job[J_B])
-        spu_cycles = cdiv(G * ops_g, lanes) + depth if ops_g > 0 else 0
-        spu_need, mac_need = spu_buffers(job, hw, Hn, Wn, Cin)
-        lb = np.int64(hw[H_LB])
-        reread = 1 if lb >= spu_need else job[J_A]
-        fused = np.int64(hw[H_OVERLAP]) == OV_FUSED and lb >= spu_need + mac_need
-        inter = job[J_C] * Hn * Wn
-        upto = np.cumsum(need_h.astype(np.int64))      # needed rows at or before each position
-        out[O_SPU] = spu_cycles
-        out[O_ADDS] = G * ops_g
-        out[O_IF_R] = G * job[J_CG] * Rin * Cin * reread
-        out[O_LB] = G * (ops_g + (job[J_C] * Rin * Cin + job[J_C] * Hn * Cin if scheme != SC_TREE else 0))
-        spu_dram = G * job[J_CG] * job[J_H] * job[J_W] * bpe
-        Fi = 0
-        if not fused and inter > half_i:
-            Fi = inter
-            spu_dram += G * inter * bpe
-        if fused:
-            out[O_FUSED] = 1
-            out[O_LB] += G * inter
-        else:
-            out[O_IF_W] = G * inter
-        out[O_DRAM_I] += spu_dram
-        if not fused:
-            out[O_STALL] += max(np.int64(0), xfer(hw, spu_dram, 0, 0) - spu_cycles)
-    vjob = spill_view(job) if (spu and Fi > 0) else job   # a spilled map is read back by need sets
-    counted = ifmap_counted(vjob, df, R, C, rf, cf, half_i)
-    iload = np.zeros(0, np.int64)                       # counted: the ifmap loads of each fold
-    if counted:
-        foot = ifmap_footprint(vjob)
-        if foot > half_i and df != DF_IS:               # os/ws: one pass over the row folds
-            n_, it_, w_ = row_fold_sets(vjob, df, R, rf, half_i)
-            none = np.zeros(0, np.int64)
-            order = order_of(vjob, df, R, C, half_i, half_f, half_o, foot,
-                             periodic_loads(n_, it_, w_, rf, cf, 0, half_i, none),
-                             periodic_loads(n_, it_, w_, rf, cf, 1, half_i, none))[0]
-            iload = np.zeros(rf * cf, np.int64)
-            periodic_loads(n_, it_, w_, rf, cf, order, half_i, iload)
-        else:
-            order = dense_order(vjob, df, R, C, rf, cf, half_i, half_f, half_o)[0]
-            iload = dense_fold_loads(vjob, df, R, C, rf, cf, order, half_i)
-    else:
-        order = pick_order(df, M, N, K, R, C, Fi, half_i, half_f, half_o, fused and df == DF_OS)
-    n_outer = rf if order == 1 else cf
-    n_inner = cf if order == 1 else rf
-    # fold by fold: compute, SRAM events, DRAM link (double-buffered) and fused pipeline.
-    # The link works in windows: the fill before the first fold, one window per fold
-    # (carrying the next fold's loads and the write-back of the fold before), the drain.
-    # A window lasts the longer of its fold and its link work; the last fold of every
-    # GEMM counts one cycle less (SCALE-Sim's busy - 1), so the windows add up to the
-    # reported compute time and never to less than the link's busy time.
-    nfused = G * rf * cf if (spu and fused) else 0
-    fold_cyc = np.zeros(nfused, np.int64)              # fused: each fold's cycles,
-    fold_win = np.zeros(nfused, np.int64)              # its window (cycles and link work),
-    fold_row = np.zeros(nfused, np.int64)              # the global sum-pool row it waits for
-    nb = 0
-    busy = 0
-    fill = 0
-    windows = 0                                         # sum over windows of max(fold, link)
-    link = 0                                            # sum over windows of the link's work
-    w_prev = 0
-    link_i = 0                                          # per_operand: each link's own work
-    link_f = 0
-    link_o = 0
-    w_prev2 = 0
-    prev_cyc = 0
-    prev_fold = 0
-    first = True
-    dram_i = 0
-    dram_f = 0
-    dram_o = 0
+            ru, cu = occupancy(grid, lr, lc)
+            r = step_fold(df, grid[3], grid[4], grid[2], ru, cu)
+            for k in range(5):
+                shape[lr, lc, k] = r[k]
+    return shape
+
+
+@njit(**NUMBA_FLAGS)
+def fold_timeline(job, hw, out, grid, order, iload, Fi, fused):
+    """Every fold of the job's GEMMs in order, groups in turn: its SRAM events (fold_sram), and
+    its loads on the DRAM link(s) (fold_traffic) -- the first fold's are the fill, nothing to
+    hide them; a later fold's ride the window of the fold before, with the write-back of the
+    fold before that (double buffering). Writes the counts into ``out``; returns the timeline
+    (TL_FIELDS) and, fused, each fold's cycles and window."""
+    df, bpe, G = np.int64(hw[H_DF]), np.int64(hw[H_BPE]), job[J_G]
+    Sr, Sc, T, R, C, rf, cf = grid
+    shape, h = fold_shapes(df, grid), halves(hw)
+    roles, quirk = operand_roles(df), (R + C if output_stationary(df) else 0)
+    sizes = (Fi, job[J_K] * job[J_N], cdiv(Fi, rf if roles[0] == ROW_STREAM else cf) <= h[0])
+    nf = G * rf * cf if fused else 0
+    fold_cyc, fold_win = np.zeros(nf, np.int64), np.zeros(nf, np.int64)
+    n_outer, n_inner = (rf, cf) if order == 1 else (cf, rf)
+    fill = windows = link = link_i = link_f = link_o = busy = nb = prev_cyc = w_prev = w_prev2 = 0
+    dram_i = dram_f = dram_o = 0
     for g in range(G):
         for o in range(n_outer):
             for q in range(n_inner):
-                fr = o if order == 1 else q
-                fc = q if order == 1 else o
-                lr = 1 if fr == rf - 1 else 0
-                lc = 1 if fc == cf - 1 else 0
-                ru = Sr - (rf - 1) * R if lr else min(R, Sr)
-                cu = Sc - (cf - 1) * C if lc else min(C, Sc)
-                cyc = shape[lr, lc, 0]
-                out[O_MACS] += shape[lr, lc, 1]
-                ifr = shape[lr, lc, 2]
-                if fused:
-                    out[O_LB] += ifr
-                else:
-                    out[O_IF_R] += ifr
-                out[O_FI_R] += shape[lr, lc, 3]
-                out[O_OF_W] += shape[lr, lc, 4] + (R + C if df == DF_OS else 0)   # SCALE-Sim's OS count
-                Li, Lf, Lo, W = fold_traffic(df, fc, fr, o * n_inner + q, rf, cf, ru, cu, M, N, K, R, C, Fi,
-                                             half_i, half_f, half_o, order)
-                if counted:
+                fr, fc = (o, q) if order == 1 else (q, o)
+                lr, lc = (1 if fr == rf - 1 else 0), (1 if fc == cf - 1 else 0)
+                cyc = fold_sram(out, shape, lr, lc, quirk, fused)
+                ru, cu = occupancy(grid, lr, lc)
+                Li, Lf, Lo, W = fold_traffic(roles, grid, (fc, fr, o * n_inner + q, ru, cu), sizes, h, order)
+                if iload.shape[0] > 0:
                     Li = iload[o * n_inner + q]
-                dram_i += Li
-                dram_f += Lf
-                dram_o += Lo + W
-                if first:
-                    fill = xfer(hw, Li * bpe, Lf * bpe, Lo * bpe)       # nothing to hide the fill
-                    link_i += xfer(hw, Li * bpe, 0, 0)
-                    link_f += xfer(hw, 0, Lf * bpe, 0)
-                    link_o += xfer(hw, 0, 0, Lo * bpe)
-                    first = False
+                dram_i, dram_f, dram_o = dram_i + Li, dram_f + Lf, dram_o + Lo + W
+                Bi, Bf, Bo = Li * bpe, Lf * bpe, (Lo + w_prev2) * bpe
+                x = xfer(hw, Bi, Bf, Bo)
+                if nb == 0:
+                    fill = x
                 else:
-                    # during the previous fold the link(s) carried this fold's loads and the
-                    # write-back of the fold before that (double buffering)
-                    x = xfer(hw, Li * bpe, Lf * bpe, (Lo + w_prev2) * bpe)
-                    windows += max(prev_cyc, x)
-                    if nfused:
-                        fold_win[prev_fold] = max(prev_cyc, x)
-                    link += x
-                    link_i += xfer(hw, Li * bpe, 0, 0)
-                    link_f += xfer(hw, 0, Lf * bpe, 0)
-                    link_o += xfer(hw, 0, 0, (Lo + w_prev2) * bpe)
-                w_prev2 = w_prev
-                w_prev = W
-                prev_cyc = cyc - 1 if (o == n_outer - 1 and q == n_inner - 1) else cyc
-                prev_fold = nb
-                if nfused:
+                    win = max(prev_cyc, x)            # the window of the fold before ends
+                    windows, link = windows + win, link + x
+                    if nf:
+                        fold_win[nb - 1] = win
+                link_i, link_f = link_i + xfer(hw, Bi, 0, 0), link_f + xfer(hw, 0, Bf, 0)
+                link_o += xfer(hw, 0, 0, Bo)
+                w_prev2, w_prev = w_prev, W
+                if nf:
                     fold_cyc[nb] = cyc
-                    fold_row[nb] = g * Hn + fold_wait_row(job, df, R, C, fc, fr, upto)
-                nb += 1
-                busy += cyc
-    x = xfer(hw, 0, 0, w_prev2 * bpe)
-    windows += max(prev_cyc, x)
-    if nfused:
-        fold_win[prev_fold] = max(prev_cyc, x)
-    link += x
-    link_o += x
-    drain = xfer(hw, 0, 0, w_prev * bpe)                         # drain the last outputs
-    link_o += drain
-    mac_total = fill + windows + drain                           # the MAC phase, stalls included
+                prev_cyc = cyc - 1 if (o == n_outer - 1 and q == n_inner - 1) else cyc
+                nb, busy = nb + 1, busy + cyc
+    x = xfer(hw, 0, 0, w_prev2 * bpe)                 # the last window: the write-back before it
+    windows, link, link_o = windows + max(prev_cyc, x), link + x, link_o + x
+    if nf:
+        fold_win[nb - 1] = max(prev_cyc, x)
+    drain = xfer(hw, 0, 0, w_prev * bpe)              # then the last outputs drain
     out[O_DRAM_I] += dram_i * bpe
     out[O_DRAM_F] = dram_f * bpe
     out[O_DRAM_O] = dram_o * bpe
     out[O_DRAM] = out[O_DRAM_I] + out[O_DRAM_F] + out[O_DRAM_O]
+    return (fill, windows, link, link_i, link_f, link_o + drain, drain, busy), fold_cyc, fold_win
+
+
+@njit(**NUMBA_FLAGS)
+def fold_sram(out, shape, lr, lc, quirk, fused):
+    """Add one fold's MACs and SRAM events (``shape[lr, lc]``, fold_shapes) to ``out``; its cycles.
+    Fused, the MAC array reads its ifmap from the line buffer; ``quirk``: SCALE-Sim's extra
+    ofmap writes a fold (R + C, output stationary)."""
+    out[O_MACS] += shape[lr, lc, 1]
+    if fused:
+        out[O_LB] += shape[lr, lc, 2]
+    else:
+        out[O_IF_R] += shape[lr, lc, 2]
+    out[O_FI_R] += shape[lr, lc, 3]
+    out[O_OF_W] += shape[lr, lc, 4] + quirk
+    return shape[lr, lc, 0]
+
+
+@njit(**NUMBA_FLAGS)
+def cycle_times(job, hw, out, tl, folds, fused, spu_dram):
+    """The job's compute and stall from its timeline: fused, the pipeline (cycle_fused); a
+    sequential sum-pool unit's phase (its stall is in already) before the MAC phase; or the
+    MAC phase alone. ``folds``: (order, each fold's cycles, each fold's window), fused."""
+    G, busy = job[J_G], tl[TL_BUSY]
+    mac_total = tl[TL_FILL] + tl[TL_WINDOWS] + tl[TL_DRAIN]      # the MAC phase, stalls included
     out[O_MAC] = busy - G
-    if spu and fused:
-        # each fold starts when the one before has ended and the last sum-pool row its demand
-        # reads is available: compute with the input at hand, then with the links
-        rdy_c = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, np.inf)
-        out[O_COMPUTE] = fold_pipeline(fold_cyc, fold_row, rdy_c, 0) - G
-        # the layer lasts the longer of the pipeline (after the fill, folds timed by their
-        # link windows, the sum-pool's rows waiting for their input stream; then the drain)
-        # and the links' busy time for all of the layer's bytes. The stream runs from cycle 0
-        # at the ifmap link's rate (on a shared link as if it had the link to itself: the
-        # link's total work is bounded by busy_links), so more or wider links are never slower
-        rdy = stream_ready(job, hw, cum, need_h, depth, float(lanes), 0, ifmap_bw(hw))
-        end_w = fold_pipeline(fold_win, fold_row, rdy, fill)
-        if np.int64(hw[H_LINKS]) == LK_PER_OP:     # each link's busy time; the ifmap link also streams the input
-            busy_links = max(link_i + xfer(hw, spu_dram, 0, 0), link_f, link_o)
-        else:
-            # the tiles' transfers take whole cycles one after another, but the stream gets
-            # what each one's last cycle leaves: their roundings and the stream's don't add
-            busy_links = max(fill + link + drain, xfer(hw, out[O_DRAM_I], out[O_DRAM_F], out[O_DRAM_O]))
-        total = max(end_w + drain, busy_links)
-        out[O_STALL] = total - out[O_COMPUTE]
-    elif spu:
+    if fused:
+        cycle_fused(job, hw, out, tl, folds, spu_dram)
+    elif job[J_SPU] != 0:
         out[O_COMPUTE] = out[O_SPU] + busy - G
-        out[O_STALL] += mac_total - (busy - G)                   # after the sum-pool phase's stall
+        out[O_STALL] += mac_total - (busy - G)                  # after the sum-pool phase's stall
     else:
         out[O_COMPUTE] = busy - G
         out[O_STALL] = mac_total - (busy - G)
-    if np.int64(hw[H_LINKS]) == LK_UNLIMITED:
-        out[O_STALL] = 0                     # SCALE-Sim's CALC mode: the links never hold compute up
+
+
+@njit(**NUMBA_FLAGS)
+def cycle_fused(job, hw, out, tl, folds, spu_dram):
+    """Fused: each fold starts when the one before has ended and the last sum-pool row its demand
+    reads is available. Compute: with the input at hand. The layer lasts the longer of the
+    pipeline (after the fill, folds timed by their link windows, the sum-pool's rows waiting for
+    their input stream; then the drain) and the links' busy time for all of the layer's bytes.
+    The stream runs from cycle 0 at the ifmap link's rate (on a shared link as if it had the link
+    to itself: the link's total work is bounded by busy_links), so more or wider links are never
+    slower."""
+    order, fold_cyc, fold_win = folds
+    df, G = np.int64(hw[H_DF]), job[J_G]
+    R, C = np.int64(hw[H_R]), np.int64(hw[H_C])
+    Sr, Sc, T, R, C, rf, cf = fold_grid(df, job[J_M], job[J_N], job[J_K], R, C)
+    geo = spu_geometry(job)
+    rows = fused_fold_rows(job, df, R, C, rf, cf, order, geo[6])
+    out[O_COMPUTE] = fused_end(job, hw, geo, fold_cyc, rows, 0, np.inf) - G
+    end_w = fused_end(job, hw, geo, fold_win, rows, tl[TL_FILL], ifmap_bw(hw))
+    if np.int64(hw[H_LINKS]) == LK_PER_OP:     # each link's busy time; the ifmap link also streams the input
+        busy_links = max(tl[TL_LINK_I] + xfer(hw, spu_dram, 0, 0), tl[TL_LINK_F], tl[TL_LINK_O])
+    else:
+        # the tiles' transfers take whole cycles one after another, but the stream gets
+        # what each one's last cycle leaves: their roundings and the stream's don't add
+        busy_links = max(tl[TL_FILL] + tl[TL_LINK] + tl[TL_DRAIN],
+                         xfer(hw, out[O_DRAM_I], out[O_DRAM_F], out[O_DRAM_O]))
+    out[O_STALL] = max(end_w + tl[TL_DRAIN], busy_links) - out[O_COMPUTE]
 
 
 @njit(**NUMBA_FLAGS)

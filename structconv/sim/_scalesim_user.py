@@ -28,7 +28,10 @@ import math
 import numpy as np
 from numba import njit
 
-NUMBA_FLAGS = dict(cache=True, nogil=True, fastmath=False)
+from . import _kernels as K
+from ._kernels import NUMBA_FLAGS
+from ._algebra import DATAFLOWS
+
 IFMAP_OFFSET, FILTER_OFFSET, OFMAP_OFFSET = 0, 10_000_000, 20_000_000
 # outputs of replay(), in order
 FIELDS = ("cycles_total", "cycles_stall", "dram_ifmap_reads", "dram_filter_reads",
@@ -60,57 +63,76 @@ def _at(M, r, c):
 
 
 # -- 2. demand ----------------------------------------------------------------------------
-def _fold(df, I, F, O, AR, AC, fc, fr):
-    T = _sizes(df, I, F)[2]
-    n = T + AR + AC - 2 if df == "os" else 2 * AR + AC + T - 2
-    t, i, j = np.arange(n)[:, None], np.arange(AR)[None, :], np.arange(AC)[None, :]
-    if df == "os":
-        ifm = np.where((t - i >= 0) & (t - i < T), _at(I, fr * AR + i, t - i), -1)
-        fil = np.where((t - j >= 0) & (t - j < T), _at(F, t - j, fc * AC + j), -1)
-        row = T - 1 + AR - 1 + j - t                     # the PE row whose output leaves now
-        ofm = np.where((row >= 0) & (row < AR), _at(O, fr * AR + row, fc * AC + j), -1)
-        return ifm, fil, ofm
-    live = (t - AR - i >= 0) & (t - AR - i < T)
-    out = (t - (2 * AR - 1) - j >= 0) & (t - (2 * AR - 1) - j < T)
-    if df == "ws":
-        fil = np.where(t < AR, _at(F, fr * AR + AR - 1 - t, fc * AC + j), -1)
-        ifm = np.where(live, _at(I, t - AR - i, fr * AR + i), -1)
-        return ifm, fil, np.where(out, _at(O, t - (2 * AR - 1) - j, fc * AC + j), -1)
-    ifm = np.where(t < AR, _at(I, fc * AC + j, fr * AR + AR - 1 - t), -1)
-    fil = np.where(live, _at(F, fr * AR + i, t - AR - i), -1)
-    return ifm, fil, np.where(out, _at(O, fc * AC + j, t - (2 * AR - 1) - j), -1)
+# SCALE-Sim writes each dataflow's demand and prefetch order by hand; each reads its operands by
+# their role in the fold algebra (_algebra.py), so here they are written once, per role, on each
+# operand seen with its axes where the dataflow puts them (``_view``).
+def _view(flow, mat, operand, first, second):
+    """``mat`` (an operand matrix, its rows and cols the operand's GEMM axes) with the axes the
+    dataflow puts at ``first`` and ``second`` (ON_ROWS, ON_COLS, ON_TIME) as its rows and cols."""
+    a, b = _AXES[operand]
+    return mat if (flow.at(a), flow.at(b)) == (first, second) else mat.T
 
 
-def _sizes(df, I, F):
-    """(Sr, Sc, T) of the dataflow: the operand dims mapped to array rows, columns and time."""
-    return _dims(df, I.shape[0], F.shape[0], F.shape[1])
+_AXES = {"ifmap": "mk", "filter": "kn", "ofmap": "mn"}         # axes of I (P x Wn), F (Wn x K), O (P x K)
 
 
-def _dims(df, P, Wn, K):
-    return {"os": (P, K, Wn), "ws": (Wn, K, P), "is": (Wn, P, K)}[df]
+def _fold(flow, ops, AR, AC, fc, fr):
+    """{operand: its demand (cycles x ports)} of fold (fc, fr); ``ops``: {operand: matrix}."""
+    T = flow.dims(ops["ifmap"].shape[0], ops["filter"].shape[1], ops["filter"].shape[0])[2]
+    t, i, j = np.arange(flow.fold_cycles(AR, AC, T))[:, None], np.arange(AR)[None, :], np.arange(AC)[None, :]
+    out = {}
+    if flow.role("ofmap") == K.STATIONARY:                  # os: operands skewed in, outputs drained
+        for op, mat in ops.items():
+            r = flow.role(op)
+            if r == K.ROW_STREAM:
+                v = _view(flow, mat, op, K.ON_ROWS, K.ON_TIME)
+                out[op] = np.where((t - i >= 0) & (t - i < T), _at(v, fr * AR + i, t - i), -1)
+            elif r == K.COL_STREAM:
+                v = _view(flow, mat, op, K.ON_TIME, K.ON_COLS)
+                out[op] = np.where((t - j >= 0) & (t - j < T), _at(v, t - j, fc * AC + j), -1)
+            else:
+                row = T - 1 + AR - 1 + j - t                 # the PE row whose output leaves now
+                v = _view(flow, mat, op, K.ON_ROWS, K.ON_COLS)
+                out[op] = np.where((row >= 0) & (row < AR), _at(v, fr * AR + row, fc * AC + j), -1)
+        return out
+    live = (t - AR - i >= 0) & (t - AR - i < T)              # ws / is: a stationary input preloaded
+    leave = (t - (2 * AR - 1) - j >= 0) & (t - (2 * AR - 1) - j < T)
+    for op, mat in ops.items():
+        r = flow.role(op)
+        if r == K.STATIONARY:
+            v = _view(flow, mat, op, K.ON_ROWS, K.ON_COLS)
+            out[op] = np.where(t < AR, _at(v, fr * AR + AR - 1 - t, fc * AC + j), -1)
+        elif r == K.ROW_STREAM:
+            v = _view(flow, mat, op, K.ON_TIME, K.ON_ROWS)
+            out[op] = np.where(live, _at(v, t - AR - i, fr * AR + i), -1)
+        else:
+            v = _view(flow, mat, op, K.ON_TIME, K.ON_COLS)
+            out[op] = np.where(leave, _at(v, t - (2 * AR - 1) - j, fc * AC + j), -1)
+    return out
 
 
-def demand_cycles(df, P, Wn, K, AR, AC):
-    """Rows of the demand matrices (folds x fold length) of a P x Wn by Wn x K GEMM."""
-    Sr, Sc, T = _dims(df, P, Wn, K)
-    n = T + AR + AC - 2 if df == "os" else 2 * AR + AC + T - 2
-    return -(-Sr // AR) * -(-Sc // AC) * n
+def demand_cycles(df, P, Wn, K_, AR, AC):
+    """Rows of the demand matrices (folds x fold length) of a P x Wn by Wn x K_ GEMM."""
+    flow = DATAFLOWS.get(df)
+    Sr, Sc, T = flow.dims(P, K_, Wn)
+    return -(-Sr // AR) * -(-Sc // AC) * flow.fold_cycles(AR, AC, T)
 
 
 def demand(df, I, F, O, AR, AC):
     """(ifmap, filter, ofmap) demand matrices: one row per cycle, folds in SCALE-Sim's order."""
-    Sr, Sc, _ = _sizes(df, I, F)
-    folds = [_fold(df, I, F, O, AR, AC, fc, fr)
-             for fc in range(-(-Sc // AC)) for fr in range(-(-Sr // AR))]
-    return tuple(np.concatenate([f[k] for f in folds]).astype(np.int64) for k in range(3))
+    flow = DATAFLOWS.get(df)
+    Sr, Sc, _ = flow.dims(I.shape[0], F.shape[1], F.shape[0])
+    ops = dict(ifmap=I, filter=F, ofmap=O)
+    folds = [_fold(flow, ops, AR, AC, fc, fr) for fc in range(-(-Sc // AC)) for fr in range(-(-Sr // AR))]
+    return tuple(np.concatenate([f[op] for f in folds]).astype(np.int64) for op in ops)
 
 
 # -- 3. prefetch order --------------------------------------------------------------------
-def _stack(M, width, n_folds, by_cols):
-    """Fold k's ``width`` columns (rows, transposed, when not by_cols) of M, -1 padded, stacked."""
+def _stack(M, width, n_folds):
+    """Fold k's ``width`` columns of M, -1 padded, stacked."""
     parts = []
     for k in range(n_folds):
-        blk = M[:, k * width:(k + 1) * width] if by_cols else M[k * width:(k + 1) * width, :].T
+        blk = M[:, k * width:(k + 1) * width]
         pad = np.full((blk.shape[0], width - blk.shape[1]), -1, np.int64)
         parts.append(np.concatenate([blk, pad], axis=1))
     return np.concatenate(parts)
@@ -124,16 +146,21 @@ def _diagonals(M):
 
 
 def prefetch_order(df, I, F, AR, AC):
-    """(ifmap, filter) prefetch matrices, flattened in the order they are fetched."""
-    P, Wn, K = I.shape[0], F.shape[0], F.shape[1]
-    if df == "os":
-        return (_diagonals(_stack(I.T, AR, -(-P // AR), True)),
-                _diagonals(_stack(F, AC, -(-K // AC), True)))
-    if df == "ws":
-        return (_diagonals(_stack(I, AR, -(-Wn // AR), True)),
-                _stack(F, AC, -(-K // AC), True).ravel())
-    return (_stack(I.T, AC, -(-P // AC), True).ravel(),
-            _diagonals(_stack(F, AR, -(-Wn // AR), False)))
+    """(ifmap, filter) prefetch matrices, flattened in the order they are fetched: a streamed
+    operand's row (or column) folds side by side (time down), rolled out along anti-diagonals;
+    a stationary one's column folds side by side, row by row."""
+    flow = DATAFLOWS.get(df)
+    out = []
+    for op, mat in (("ifmap", I), ("filter", F)):
+        r = flow.role(op)
+        if r == K.STATIONARY:
+            v = _view(flow, mat, op, K.ON_ROWS, K.ON_COLS)
+            out.append(_stack(v, AC, -(-v.shape[1] // AC)).ravel())
+            continue
+        at, w = (K.ON_ROWS, AR) if r == K.ROW_STREAM else (K.ON_COLS, AC)
+        v = _view(flow, mat, op, K.ON_TIME, at)
+        out.append(_diagonals(_stack(v, w, -(-v.shape[1] // w))))
+    return tuple(out)
 
 
 # -- 4. hash lines: which lines hold each address -----------------------------------------
@@ -237,9 +264,12 @@ def _write_row(count, wb, lines, cycle):
 
 
 @njit(**NUMBA_FLAGS)
-def replay(ifm, fil, ofm_counts, ip, iid, igeo, fp, fid, fgeo, init_dram, ofm_geo, double):
+def replay(ifm, fil, ofm_counts, ibuf, fbuf, init_dram, ofm_geo, double):
     """double_buffered_scratchpad.service_memory_requests; returns the FIELDS as an int64 array.
+    ibuf, fbuf = (ptr, line ids, geo) of the ifmap and filter read buffers (hash_lines, _read_row);
     init_dram = (ifmap, filter) DRAM lines of the first fill; ofm_geo = (total, half, bw)."""
+    ip, iid, igeo = ibuf
+    fp, fid, fgeo = fbuf
     ist = np.array([0, -1, init_dram[0] * igeo[4], 0], np.int64)    # prefetch_active_buffer
     fst = np.array([0, -1, init_dram[1] * fgeo[4], 0], np.int64)
     total_o, half_o, bw_o = ofm_geo[0], ofm_geo[1], ofm_geo[2]

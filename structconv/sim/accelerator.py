@@ -29,7 +29,8 @@ from pathlib import Path
 
 from structconv.core import choice_field, int_field, load_data_file, shown
 
-from ._kernels import DATAFLOWS, LINKS, OVERLAPS, SCHEMES
+from ._algebra import DATAFLOWS, SCHEMES
+from ._kernels import LINKS, OVERLAPS
 from .memory_cost import HOROWITZ_UM2_PER_KIB, SRAM_MODELS, SramCost, sram_area_um2, sram_pj_per_byte
 
 DTYPES = ("int8", "int16", "fp16", "fp32")
@@ -73,7 +74,7 @@ def _num(name, value, lo=0.0, strict=True, where=None):
 
 @dataclass(frozen=True)
 class MacArray:
-    """A rows x cols systolic array; dataflow os | ws | is as in SCALE-Sim."""
+    """A rows x cols systolic array; ``dataflow``: a registered one (DATAFLOWS: SCALE-Sim's os | ws | is)."""
 
     rows: int
     cols: int
@@ -88,7 +89,7 @@ class MacArray:
 
 @dataclass(frozen=True)
 class SumPoolUnit:
-    """Adder lanes (adds per cycle), summation scheme and line-buffer size."""
+    """Adder lanes (adds per cycle), summation scheme (SCHEMES) and line-buffer size."""
 
     adder_lanes: int = 16
     scheme: str = "separable"
@@ -96,7 +97,8 @@ class SumPoolUnit:
 
     def __post_init__(self):
         w = "sum_pool"
-        object.__setattr__(self, "adder_lanes", int_field("sum_pool.adder_lanes", self.adder_lanes, 1, MAX_BYTES, w))
+        object.__setattr__(self, "adder_lanes",
+                           int_field("sum_pool.adder_lanes", self.adder_lanes, 1, MAX_BYTES, w))
         choice_field("sum_pool.scheme", self.scheme, SCHEMES, w)
         object.__setattr__(self, "line_buffer_bytes",
                            int_field("sum_pool.line_buffer_bytes", self.line_buffer_bytes, 0, MAX_BYTES, w))
@@ -275,7 +277,8 @@ class Accelerator:
             return {f.name: getattr(obj, f.name) for f in fields(obj)}
         return {"name": self.name, "description": self.description, "clock_hz": self.clock_hz,
                 "dtype": self.dtype, "overlap": self.overlap, "leakage_mw": self.leakage_mw,
-                "sram_model": self.sram_model, "mac_array": dc(self.mac_array), "sum_pool": dc(self.sum_pool), "memory": dc(self.memory),
+                "sram_model": self.sram_model, "mac_array": dc(self.mac_array), "sum_pool": dc(self.sum_pool),
+                "memory": dc(self.memory),
                 "energy": dc(self.energy), "area": dc(self.area), "area_mm2": self.area_mm2(),
                 "srams": [s.to_dict() for s in self.srams()]}
 

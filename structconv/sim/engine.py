@@ -6,6 +6,7 @@ import numpy as np
 from structconv.core import Choice, Layer, choice_from_dict, resolve_network, resolve_plan
 
 from . import _kernels as K
+from ._algebra import generation
 from .accelerator import DEFAULT_HW, Accelerator, load_accelerator
 from .limits import check_energy, check_jobs, layer_where
 from .mapping import as_jobs, hw_record, job_fields, layer_key
@@ -33,11 +34,12 @@ def _choice_key(choice):
 
 
 def _hw_id(hw: Accelerator) -> int:
-    """A small id per accelerator: one hash of the (nested, frozen) dataclass per call, not per key."""
+    """A small id per accelerator: one hash of the (nested, frozen) dataclass per call, not per key;
+    a new one when a dataflow or scheme was registered or removed since (names may mean anew)."""
     if len(_HW_IDS) > _HW_IDS_MAX:              # e.g. a co-design sweep over many accelerators
         _HW_IDS.clear()
         _CACHE.clear()
-    return _HW_IDS.setdefault(hw, len(_HW_IDS))
+    return _HW_IDS.setdefault((hw, generation()), len(_HW_IDS))
 
 
 def _combine(counts: np.ndarray) -> np.ndarray:

@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from . import _kernels as K
+from ._algebra import DATAFLOWS, adds_bound
 from .accelerator import Accelerator, shown
 
 INT64_MAX = 2**63 - 1
@@ -40,20 +42,11 @@ def _cdiv(a: int, b: int) -> int:
 
 
 def _gemm(j: dict, hw: Accelerator) -> dict:
-    """Exact fold schedule and SRAM counts of one group's GEMM (``_kernels.gemm_closed``)."""
-    R, C, df = hw.mac_array.rows, hw.mac_array.cols, hw.mac_array.dataflow
-    M, N, K = j["m"], j["n"], j["k"]
-    Sr, Sc, T = {"os": (M, N, K), "ws": (K, N, M), "is": (K, M, N)}[df]
-    rf, cf = _cdiv(Sr, R), _cdiv(Sc, C)
-    folds = rf * cf
-    flen = T + R + C - 2 if df == "os" else 2 * R + C + T - 2
-    if df == "os":
-        if_r, fi_r, of_w = M * K * cf, K * N * rf, M * N + folds * (R + C)
-    elif df == "ws":
-        if_r, fi_r, of_w = K * M * cf, K * N, M * N * rf
-    else:
-        if_r, fi_r, of_w = K * M, K * N * cf, M * N * rf
-    return dict(rf=rf, cf=cf, folds=folds, flen=flen, if_r=if_r, fi_r=fi_r, of_w=of_w, R=R, C=C, T=T)
+    """Exact fold schedule and SRAM counts of one group's GEMM (the dataflow's ``folds``)."""
+    R, C = hw.mac_array.rows, hw.mac_array.cols
+    f = DATAFLOWS.get(hw.mac_array.dataflow).folds(j["m"], j["n"], j["k"], R, C)
+    return dict(rf=f.rf, cf=f.cf, folds=f.folds, flen=f.fold_cycles, if_r=f.ifmap_reads, fi_r=f.filter_reads,
+                of_w=f.ofmap_writes, R=R, C=C, T=f.T)
 
 
 def _spu(j: dict) -> dict:
@@ -63,25 +56,21 @@ def _spu(j: dict) -> dict:
     Hn = max(0, min(Hp - j["dh"] * (a - 1), j["ho"] * j["nh"]))      # needed sum-pool rows
     Wn = max(0, min(Wp - j["dw"] * (b - 1), j["wo"] * j["nw"]))
     Rin, Cin = min(Hp, Hn * a), min(Wp, Wn * b)                      # input rows/cols they touch
-    # tree: c*Hn*Wn*(kc*a*b-1); separable/sliding: channel + row + column passes
-    ops = c * Hn * Wn * kc * a * b + Rin * Cin * c * kc + c * Cin * Hn * a
+    ops = adds_bound(c, kc, a, b, Hn, Wn, Rin, Cin)                  # any scheme
     return dict(Hp=Hp, Wp=Wp, Hn=Hn, Wn=Wn, Rin=Rin, Cin=Cin, ops=ops)
 
 
 def _dram_elems(j: dict, g: dict, fi: int, df: str) -> int:
-    """DRAM elements of one group's GEMM, either fold order (``dram_closed``, ``fold_traffic``;
-    a dense job's ifmap counted by need sets, ``dense_ifmap``: every fold loads at most its need
-    set, at most min(the map, the rectangle of I it reads))."""
-    ff, fo, rf, cf = j["k"] * j["n"], j["m"] * j["n"], g["rf"], g["cf"]
-    R, C = g["R"], g["C"]
-    area = {"os": min(R, j["m"]) * j["k"], "ws": j["m"] * min(R, j["k"]),
-            "is": min(C, j["m"]) * min(R, j["k"])}[df]
+    """DRAM elements of one group's GEMM, either fold order (``dram_closed``, ``fold_traffic``):
+    each input at most once per read of its elements (the dataflow's ``reads``), the ofmap
+    once or, as partial sums, 2 rf - 1 times; a dense job's ifmap counted by need sets
+    (``dense_ifmap``) loads at most its need set a fold, at most min(the map, the rectangle of I
+    it reads)."""
+    flow, rf, cf, R, C = DATAFLOWS.get(df), g["rf"], g["cf"], g["R"], g["C"]
+    area = flow.extent("m", R, C, j["m"]) * flow.extent("k", R, C, j["k"])
     need = 0 if j["spu"] else rf * cf * min(fi, area)
-    if df == "os":
-        return max(fi * cf, need) + ff * rf + fo
-    if df == "ws":
-        return ff + max(fi * cf, need) + fo * (2 * rf - 1)
-    return max(fi, need) + ff * cf + fo * (2 * rf - 1)
+    ofm = j["m"] * j["n"] * (1 if flow.role("ofmap") == K.STATIONARY else 2 * rf - 1)
+    return max(fi * flow.reads("ifmap", rf, cf), need) + j["k"] * j["n"] * flow.reads("filter", rf, cf) + ofm
 
 
 def job_bounds(j: dict, hw: Accelerator, mode: str) -> tuple[dict[str, tuple[int, bool]], dict[str, int]]:
@@ -103,19 +92,23 @@ def job_bounds(j: dict, hw: Accelerator, mode: str) -> tuple[dict[str, tuple[int
         out["spu_cycles"] = (spu_cycles, False)
         out["sram_ifmap_reads"] = (G * (j["cg"] * s["Rin"] * s["Cin"] * j["a"] + g["if_r"]), False)
         out["sram_ifmap_writes"] = (G * inter, False)
-        out["line_buffer_accesses"] = (G * (s["ops"] + j["c"] * s["Rin"] * s["Cin"] + j["c"] * s["Hn"] * s["Cin"]
+        out["line_buffer_accesses"] = (G * (s["ops"] + j["c"] * s["Rin"] * s["Cin"]
+                                            + j["c"] * s["Hn"] * s["Cin"]
                                             + inter + g["if_r"]), False)
         # products formed on the way: the analytical fused pipeline's ops x rows, the cycle
         # path's per-row running sums, the line-buffer sizing
-        extra["spu_adds x rows"] = (s["ops"] * max(s["Hn"], s["Rin"], j["a"] * j["dh"]) if mode == "analytical"
+        extra["spu_adds x rows"] = (s["ops"] * max(s["Hn"], s["Rin"], j["a"] * j["dh"])
+                                    if mode == "analytical"
                                     else j["c"] * s["Cin"] * 2 * s["Hp"])
-        extra["line_buffer_need"] = bpe * max(j["cg"], j["c"]) * (j["dh"] * (j["a"] - 1) + 1 + s["Hp"]) * s["Wp"]
+        extra["line_buffer_need"] = (bpe * max(j["cg"], j["c"]) * (j["dh"] * (j["a"] - 1) + 1 + s["Hp"])
+                                     * s["Wp"])
     else:
         out["sram_ifmap_reads"] = (G * g["if_r"], True)
     dram = G * bpe * _dram_elems(j, g, fi, hw.mac_array.dataflow) + spu_dram
     out["dram_bytes"] = (dram, False)
     if mode == "cycle":                                # share(): total * (k + 1) before the division
-        extra["ifmap share"] = fi * (g["folds"] if hw.mac_array.dataflow == "is" else g["rf"])
+        shares = {K.STATIONARY: g["folds"], K.ROW_STREAM: g["rf"], K.COL_STREAM: g["cf"]}
+        extra["ifmap share"] = fi * shares[DATAFLOWS.get(hw.mac_array.dataflow).role("ifmap")]
     slowest = min(hw.memory.dram_bytes_per_cycle, *hw.memory.link_bytes_per_cycle())
     link = dram / slowest * (1 + 1e-9)                 # DRAM cycles, float as in the kernels
     stall = (math.ceil(link) if link < 4 * INT64_MAX else 4 * INT64_MAX) + _SLACK

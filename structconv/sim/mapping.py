@@ -20,14 +20,16 @@ import numpy as np
 from structconv.core import Choice, Dense, Layer, Part, Structure
 
 from . import _kernels as K
+from ._algebra import DATAFLOWS, SCHEMES
 from .accelerator import Accelerator
 
 
 def hw_record(hw: Accelerator) -> np.ndarray:
-    """The accelerator as one HW record (names as indices into DATAFLOWS, SCHEMES, OVERLAPS)."""
+    """The accelerator as one HW record (dataflow and scheme as their codes, the other names as
+    indices into OVERLAPS and LINKS)."""
     mac, spu, mem = hw.mac_array, hw.sum_pool, hw.memory
-    return K.record(K.HW, rows=mac.rows, cols=mac.cols, dataflow=K.DATAFLOWS.index(mac.dataflow),
-                     lanes=spu.adder_lanes, scheme=K.SCHEMES.index(spu.scheme),
+    return K.record(K.HW, rows=mac.rows, cols=mac.cols, dataflow=DATAFLOWS.get(mac.dataflow).code,
+                     lanes=spu.adder_lanes, scheme=SCHEMES.get(spu.scheme).code,
                      line_buffer_bytes=spu.line_buffer_bytes, ifmap_sram_bytes=mem.ifmap_sram_bytes,
                      filter_sram_bytes=mem.filter_sram_bytes, ofmap_sram_bytes=mem.ofmap_sram_bytes,
                      dram_bytes_per_cycle=mem.dram_bytes_per_cycle, bytes_per_element=hw.bytes_per_element,
@@ -53,7 +55,8 @@ def dense_fields(layer: Layer, scalesim_ofmap: bool = False) -> dict:
     """The JOB fields (Python ints) of ``layer`` as it is, on the MAC array."""
     (kh, kw), cg = layer.kernel, layer.group_in_channels
     return dict(_geometry(layer, scalesim_ofmap), k=cg * kh * kw,
-                ifmap=cg * layer.input_size[0] * layer.input_size[1], spu=0, c=cg, kc=1, a=1, b=1, nh=kh, nw=kw)
+                ifmap=cg * layer.input_size[0] * layer.input_size[1], spu=0, c=cg, kc=1, a=1, b=1,
+                nh=kh, nw=kw)
 
 
 def structured_fields(layer: Layer, s: Structure) -> dict:

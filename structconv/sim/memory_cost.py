@@ -2,9 +2,10 @@
 
 ``sram_model: horowitz`` (the default; every shipped preset) -- energy: log-log interpolation of
 Horowitz's three SRAM points (ISSCC 2014, 45 nm; a 64-bit read of an 8 KB / 32 KB / 1 MB SRAM
-costs 10 / 20 / 100 pJ; Han et al., EIE, ISCA 2016 reproduce the table), the 8 KB figure below 8 KB and the 32 KB-1 MB slope above 1 MB; the
-same figure for reads and writes. Area: a constant 4049 um^2 per KiB (Intel 45 nm 6T cell,
-0.346 um^2, Mistry et al. IEDM 2007, x 8192 bits / 0.7 array efficiency) -- no periphery.
+costs 10 / 20 / 100 pJ; Han et al., EIE, ISCA 2016 reproduce the table), the 8 KB figure below
+8 KB and the 32 KB-1 MB slope above 1 MB; the same figure for reads and writes. Area: a constant
+4049 um^2 per KiB (Intel 45 nm 6T cell, 0.346 um^2, Mistry et al. IEDM 2007, x 8192 bits / 0.7
+array efficiency) -- no periphery.
 
 ``sram_model: cacti-45nm`` -- CACTI 7.0 as shipped in the ``zigzag-dse`` 3.9.1 package, built
 from its sources and run by benchmarks/cacti_sram_grid.py with ZigZag's baseline configuration

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from structconv.core import read_text
 
-from ._kernels import DATAFLOWS
+from ._algebra import DATAFLOWS
 from .accelerator import MAX_BYTES, MAX_PES_SIDE, Accelerator, MacArray, Memory, shown
 
 _SECTION = "architecture_presets"
@@ -70,7 +70,8 @@ def _value(sec, src: str, key: str, kind, lo, hi, section: str = _SECTION):
         raise ValueError(f"{src}: [{section}] {key} = {shown(sec[key.lower()])} is not {what} "
                          f"in {_rng(lo, hi)}") from None
     if not (math.isfinite(v) and lo <= v <= hi):
-        raise ValueError(f"{src}: [{section}] {key} = {shown(str(v), 40)[1:-1]} is out of range {_rng(lo, hi)}")
+        raise ValueError(f"{src}: [{section}] {key} = {shown(str(v), 40)[1:-1]} is out of range "
+                         f"{_rng(lo, hi)}")
     return v
 
 

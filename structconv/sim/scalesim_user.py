@@ -116,7 +116,7 @@ def _layer(layer: Layer, hw: Accelerator, double_count: bool) -> ScaleSimUserRes
     cf, fp, fid, fgeo, f0 = _read_buffer(of, df_, mem.filter_sram_bytes, bw_f)
     ofm = np.array([mem.ofmap_sram_bytes, math.ceil(mem.ofmap_sram_bytes * 0.5), bw_o], np.int64)
     out = dict(zip(k.FIELDS, (int(v) for v in k.replay(
-        ci, cf, (do != -1).sum(axis=1).astype(np.int64), ip, iid, igeo, fp, fid, fgeo,
+        ci, cf, (do != -1).sum(axis=1).astype(np.int64), (ip, iid, igeo), (fp, fid, fgeo),
         np.array([i0, f0], np.int64), ofm, bool(double_count)))))
     return _result(layer, hw, out)
 
@@ -148,7 +148,8 @@ def simulate_scalesim_user(model, hw: Accelerator, double_count: bool = True):
     layer, each run on empty buffers as SCALE-Sim runs them). ``double_count=True`` is SCALE-Sim as
     shipped; False adds a positive prefetch stall once (its layout branch's rule)."""
     if not isinstance(hw, Accelerator):
-        raise TypeError(f"hw must be an Accelerator (e.g. read_scalesim_config(path)), got {type(hw).__name__}")
+        raise TypeError(f"hw must be an Accelerator (e.g. read_scalesim_config(path)), "
+                        f"got {type(hw).__name__}")
     if isinstance(model, Network):
         return tuple(_layer(layer, hw, double_count) for layer in model.layers)
     if isinstance(model, Layer):
