@@ -38,11 +38,29 @@ Model, in short (details: mapping.py, _algebra.py, _kernels.py):
   integers; one that could pass int64 (or a kernel that would run for days) is a
   one-line ValueError naming the layer and the field, never a wrapped-around number.
 """
-from ._algebra import (DATAFLOWS, SCHEMES, Dataflow, Scheme, register_dataflow, register_scheme,
-                       unregister_dataflow, unregister_scheme)
+from ._algebra import (
+                       DATAFLOWS,
+                       SCHEMES,
+                       Dataflow,
+                       Scheme,
+                       register_dataflow,
+                       register_scheme,
+                       unregister_dataflow,
+                       unregister_scheme,
+)
 from ._kernels import LINKS, MODES, OVERLAPS
-from .accelerator import (DEFAULT_HW, DTYPES, Accelerator, AreaTable, EnergyTable, MacArray, Memory,
-                          SumPoolUnit, list_accelerators, load_accelerator)
+from .accelerator import (
+                       DEFAULT_HW,
+                       DTYPES,
+                       Accelerator,
+                       AreaTable,
+                       EnergyTable,
+                       MacArray,
+                       Memory,
+                       SumPoolUnit,
+                       list_accelerators,
+                       load_accelerator,
+)
 from .batch import BatchSimulator
 from .engine import simulate, simulate_layer
 from .memory_cost import SRAM_MODELS, SRAM_ROLES, SramCost

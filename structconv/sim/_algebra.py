@@ -104,7 +104,8 @@ class Dataflow:
         # derived once (limits asks for every job), kept out of the fields
         at = {a: i for i, a in enumerate((self.rows, self.cols, self.time))}
         object.__setattr__(self, "_at", at)
-        object.__setattr__(self, "_roles", {op: _role({at[a] for a in axes}) for op, axes in OPERANDS.items()})
+        roles = {op: _role({at[a] for a in axes}) for op, axes in OPERANDS.items()}
+        object.__setattr__(self, "_roles", roles)
         object.__setattr__(self, "_dims", tuple(K.AXES.index(a) for a in (self.rows, self.cols, self.time)))
 
     @property

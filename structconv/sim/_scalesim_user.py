@@ -29,8 +29,8 @@ import numpy as np
 from numba import njit
 
 from . import _kernels as K
-from ._kernels import NUMBA_FLAGS
 from ._algebra import DATAFLOWS
+from ._kernels import NUMBA_FLAGS
 
 IFMAP_OFFSET, FILTER_OFFSET, OFMAP_OFFSET = 0, 10_000_000, 20_000_000
 # outputs of replay(), in order

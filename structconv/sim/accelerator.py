@@ -264,7 +264,7 @@ class Accelerator:
         lanes = self.sum_pool.adder_lanes * a.add_um2
         return (pes + lanes + sum(s.area_um2 for s in self.srams())) / 1e6
 
-    def with_(self, **changes) -> "Accelerator":
+    def with_(self, **changes) -> Accelerator:
         """A copy with top-level fields replaced; derived tables are recomputed unless given."""
         if "energy" not in changes and {"dtype", "memory", "sum_pool", "sram_model"} & set(changes):
             changes["energy"] = None

@@ -79,9 +79,8 @@ def loglog(size: float, points) -> float:
     below the first x, the last segment's slope extrapolated past the last x."""
     if size <= points[0][0]:
         return points[0][1]
-    for (s0, e0), (s1, e1) in zip(points, points[1:]):
-        if size <= s1:
-            break
+    i = next((i for i in range(1, len(points)) if size <= points[i][0]), len(points) - 1)
+    (s0, e0), (s1, e1) = points[i - 1], points[i]
     t = math.log(size / s0) / math.log(s1 / s0)
     return e0 * (e1 / e0) ** t
 

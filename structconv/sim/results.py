@@ -45,10 +45,10 @@ class Energy:
     total: float = 0.0
 
     @classmethod
-    def from_record(cls, record) -> "Energy":
+    def from_record(cls, record) -> Energy:
         return cls(**dict(zip(ENERGY_KEYS, record.item())))
 
-    def __add__(self, other: "Energy") -> "Energy":
+    def __add__(self, other: Energy) -> Energy:
         return Energy(*(getattr(self, k) + getattr(other, k) for k in ENERGY_KEYS))
 
     def to_dict(self) -> dict:
@@ -115,7 +115,7 @@ class LayerResult:
 
     @classmethod
     def from_counts(cls, name: str, choice: str, counts, energy, hw: Accelerator,
-                    has_spu: bool) -> "LayerResult":
+                    has_spu: bool) -> LayerResult:
         """From one COUNTS record and its ENERGY record (``fused`` is None without a sum-pool)."""
         c = dict(zip(K.COUNT_FIELDS, counts.item()))
         fused = c.pop("fused")
@@ -201,6 +201,6 @@ class NetworkResult:
 
     def to_frame(self):
         """One row per layer, every field (pandas DataFrame)."""
-        import pandas as pd          # heavy to import: only this method needs it
+        import pandas as pd  # heavy to import: only this method needs it
 
         return pd.DataFrame([r.to_record() for r in self.layers])

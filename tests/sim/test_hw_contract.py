@@ -23,9 +23,24 @@ import pytest
 from structconv.cli import main
 from structconv.core import Layer, Network, Structure
 from structconv.rtl import IcarusSpu, compile_sumpool, sumpool_verilog, tools_missing
-from structconv.sim import (DATAFLOWS, SCHEMES, Accelerator, Dataflow, MacArray, Memory, Scheme, SumPoolUnit,
-                            limits, register_dataflow, register_scheme, simulate, simulate_layer,
-                            simulate_scalesim_user, unregister_dataflow, unregister_scheme)
+from structconv.sim import (
+    DATAFLOWS,
+    SCHEMES,
+    Accelerator,
+    Dataflow,
+    MacArray,
+    Memory,
+    Scheme,
+    SumPoolUnit,
+    limits,
+    register_dataflow,
+    register_scheme,
+    simulate,
+    simulate_layer,
+    simulate_scalesim_user,
+    unregister_dataflow,
+    unregister_scheme,
+)
 from structconv.sim import _kernels as K
 from structconv.sim.mapping import dense_fields, hw_record, jobs_for, structured_fields
 
