@@ -188,7 +188,7 @@ def main(argv=None) -> int:
     n = len(rows)
     print(f"\nSCALE-Sim 3.0.0 (CALC) vs structconv on the {n} golden layers; cycles_total == Total Cycles: "
           f"{k['exact']}/{n}")
-    print(f"| comparison (one core) | structconv | SCALE-Sim | ratio |\n|---|---|---|---|")
+    print("| comparison (one core) | structconv | SCALE-Sim | ratio |\n|---|---|---|---|")
     if wp["scalesim_s"]:
         print(f"| whole process vs whole process, {wp['configs']} cfg+topology pairs ({n} layers), wall | "
               f"{wp['ours_s']:.1f} s | {wp['scalesim_s']:.1f} s | {wp['scalesim_s'] / wp['ours_s']:,.1f}x |")

@@ -68,7 +68,7 @@ class Scale:
         d["protocol_version"] = PROTOCOL_VERSION
         return d
 
-    def with_overrides(self, pairs: list[str]) -> "Scale":
+    def with_overrides(self, pairs: list[str]) -> Scale:
         """``key=value`` strings (smoke tests only), parsed by the field's type."""
         if not pairs:
             return self

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structconv.core import load_data_file, Network, Plan, resolve_network, resolve_plan, shown
+from structconv.core import Network, Plan, load_data_file, resolve_network, resolve_plan, shown
 from structconv.sim import DEFAULT_HW, load_accelerator
 
 from . import study as S

@@ -179,7 +179,7 @@ def write_pngs(rep: Report, image_dir, image_prefix: str = "") -> tuple[dict, st
     try:
         pio.write_images([f for _, f in figs], [str(Path(image_dir) / f"{n}.png") for n, _ in figs],
                          format="png", width=1200, height=520)
-    except Exception as e:  # noqa: BLE001 - no browser, sandbox trouble, ...
+    except Exception as e:  # no browser, sandbox trouble, ...
         return {}, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return {name: f"{image_prefix}{name}.png" for name, _ in figs}, ""
 

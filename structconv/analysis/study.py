@@ -77,7 +77,7 @@ def open_storage(storage):
 
     try:
         return JournalStorage(JournalFileBackend(str(p)))
-    except Exception as e:  # noqa: BLE001 - a corrupt journal
+    except Exception as e:  # a corrupt journal
         raise ValueError(f"study storage {shown(s)} is not a readable Optuna journal: {_first(e)}") from None
 
 
@@ -94,7 +94,7 @@ def load_study(storage, name: str | None = None):
     st = open_storage(storage)
     try:
         summaries = optuna.get_all_study_summaries(st, include_best_trial=False)
-    except Exception as e:  # noqa: BLE001 - bad URL, corrupt file, unreachable server
+    except Exception as e:  # bad URL, corrupt file, unreachable server
         raise ValueError(f"study storage {shown(str(storage))} cannot be read: {_first(e)}") from None
     names = [s.study_name for s in summaries]
     if name is None:

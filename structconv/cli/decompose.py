@@ -1,8 +1,16 @@
 """`structconv decompose CHECKPOINT --out FILE`: replace structured layers by sum-pool + small conv."""
 from __future__ import annotations
 
-from ._common import (add_input_shape_arg, add_plan_args, check_out_file, parse_input_shape, plain, plan_ref,
-                      print_json, shown)
+from ._common import (
+    add_input_shape_arg,
+    add_plan_args,
+    check_out_file,
+    parse_input_shape,
+    plain,
+    plan_ref,
+    print_json,
+    shown,
+)
 
 
 def register(sub) -> None:
@@ -24,7 +32,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from structconv.nn import decompose_checkpoint                # torch
+    from structconv.nn import decompose_checkpoint  # torch
 
     check_out_file("--out", args.out)                           # before any work: nothing half-written
     if args.onnx:

@@ -60,7 +60,7 @@ def register(sub) -> None:
 def _settings(args):
     """(TrainSettings, DataSettings), checked before the dataset or the output directory are touched;
     a value out of range names its flag."""
-    from structconv.nn import DataSettings, SettingError, TrainSettings      # torch
+    from structconv.nn import DataSettings, SettingError, TrainSettings  # torch
 
     same = {k: getattr(args, k) for k in SAME_NAMES}
     try:

@@ -22,10 +22,10 @@ from .checks import int_field, pair_field, shown
 from .layer import PLANNABLE_OPS, Layer
 from .ops import ZERO, OpCount, dense_ops, structured_ops
 
-_KINDS: dict[str, type["Choice"]] = {}
+_KINDS: dict[str, type[Choice]] = {}
 
 
-def register_choice(cls: type["Choice"]) -> type["Choice"]:
+def register_choice(cls: type[Choice]) -> type[Choice]:
     """Class decorator: make ``cls.kind`` readable by ``choice_from_dict`` and searchable."""
     if not isinstance(getattr(cls, "kind", None), str) or cls.kind in ("", "choice"):
         raise ValueError(f"a registered choice needs a class attribute kind, got {cls.__name__}")
@@ -33,7 +33,7 @@ def register_choice(cls: type["Choice"]) -> type["Choice"]:
     return cls
 
 
-def choice_kinds() -> dict[str, type["Choice"]]:
+def choice_kinds() -> dict[str, type[Choice]]:
     """kind -> class of every registered choice (dense, structure, the designs, plug-ins)."""
     return dict(_KINDS)
 
@@ -43,7 +43,7 @@ class Part:
     """One job for the hardware: a plain layer, optionally behind a sum-pool (``structure``)."""
 
     layer: Layer
-    structure: "Structure | None" = None
+    structure: Structure | None = None
 
     def count(self) -> OpCount:
         s = self.structure
@@ -81,7 +81,7 @@ class Choice:
         return {"kind": self.kind, **self._fields()}
 
     @classmethod
-    def from_dict(cls, d: dict, where: str | None = None) -> "Choice":
+    def from_dict(cls, d: dict, where: str | None = None) -> Choice:
         allowed = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(allowed))
         if unknown:
@@ -96,7 +96,7 @@ class Choice:
         return self.kind + (f"({args})" if args else "")
 
     @classmethod
-    def options(cls, layer: Layer, rule) -> tuple["Choice", ...]:
+    def options(cls, layer: Layer, rule) -> tuple[Choice, ...]:
         """Candidates the search space offers for ``layer`` under a search ``rule`` (none by default)."""
         return ()
 
@@ -191,7 +191,7 @@ class Structure(Choice):
         return {"c": self.c, "n": self.nh if self.nh == self.nw else [self.nh, self.nw]}
 
     @classmethod
-    def from_dict(cls, d: dict, where: str | None = None) -> "Structure":
+    def from_dict(cls, d: dict, where: str | None = None) -> Structure:
         unknown = sorted(set(d) - {"c", "n", "kind"})
         if unknown:
             raise ValueError(f"unknown field(s) {unknown} in a structure choice; allowed: c, n{_sfx(where)}")
@@ -207,7 +207,7 @@ class Structure(Choice):
         return f"c={self.c},n={n}"
 
     @classmethod
-    def options(cls, layer: Layer, rule) -> tuple["Structure", ...]:
+    def options(cls, layer: Layer, rule) -> tuple[Structure, ...]:
         """c over the rule's grid (``rule.c_values(C)``) x n over ``rule.n_values(k)``, identity left out."""
         if getattr(rule, "dense_only", False) or layer.op not in PLANNABLE_OPS:
             return ()

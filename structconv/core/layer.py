@@ -72,12 +72,12 @@ class Layer:
     # -- constructors -------------------------------------------------------
     @classmethod
     def conv2d(cls, name, in_channels, out_channels, kernel, input_size, stride=1, padding=0,
-               dilation=1, groups=1, bias=False) -> "Layer":
+               dilation=1, groups=1, bias=False) -> Layer:
         return cls(name, "conv2d", in_channels, out_channels, kernel, stride, padding, dilation,
                    groups, bias, input_size)
 
     @classmethod
-    def linear(cls, name, in_features, out_features, bias=True) -> "Layer":
+    def linear(cls, name, in_features, out_features, bias=True) -> Layer:
         return cls(name, "linear", in_features, out_features, bias=bias)
 
     # -- derived ------------------------------------------------------------
@@ -110,7 +110,7 @@ class Layer:
             return "pointwise"
         return "conv"
 
-    def renamed(self, name: str) -> "Layer":
+    def renamed(self, name: str) -> Layer:
         return replace(self, name=name)
 
     def to_dict(self) -> dict:
@@ -122,7 +122,7 @@ class Layer:
                 **({"shares": self.shares} if self.shares else {})}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Layer":
+    def from_dict(cls, d: dict) -> Layer:
         keys = ("name", "op", "in_channels", "out_channels", "kernel", "stride", "padding",
                 "dilation", "groups", "bias", "input_size", "shares")
         missing = [k for k in ("name", "op", "in_channels", "out_channels") if k not in d]
@@ -210,7 +210,7 @@ class Network:
                 "extra_params": self.extra_params, "layers": [l.to_dict() for l in self.layers]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Network":
+    def from_dict(cls, d: dict) -> Network:
         for k in ("name", "input_shape", "layers"):
             if k not in d:
                 raise ValueError(f"network is missing field {shown(k)}")

@@ -53,7 +53,7 @@ class Plan:
         return d
 
     @classmethod
-    def from_dict(cls, d, source: str = "plan") -> "Plan":
+    def from_dict(cls, d, source: str = "plan") -> Plan:
         if not isinstance(d, dict) or "layers" not in d:
             raise ValueError(f"{source}: a plan is a mapping with a 'layers' mapping (layer name -> choice)")
         layers = d["layers"] or {}
@@ -68,6 +68,6 @@ class Plan:
         return path
 
     @classmethod
-    def load(cls, path) -> "Plan":
+    def load(cls, path) -> Plan:
         data = load_data_file(path, "plan file")
         return cls.from_dict(data, source=str(path))

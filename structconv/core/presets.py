@@ -47,7 +47,7 @@ Rows whose (c, n) equal (C, N) are kept as Structure (dense-equivalent, zero sum
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from .checks import shown
@@ -114,7 +114,7 @@ def _parse_dim(value, where: str) -> tuple[int, int, int, int]:
     return dim
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_table(name: str) -> tuple[str, tuple[dict, ...]]:
     fname = _TABLES[name]
     source = f"structconv/data/presets/{fname}"

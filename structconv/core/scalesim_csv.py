@@ -42,8 +42,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .layer import Layer, Network
 from .files import atomic_write_text, read_text
+from .layer import Layer, Network
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")

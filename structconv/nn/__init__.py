@@ -47,33 +47,120 @@ Plans are taken as core's ``resolve_plan`` takes them (Plan, mapping, preset nam
 "uniform-n2", plan file), resolved against the model's Conv2d/Linear layers; a Plan is taken as
 resolved already (``resolve_model`` resolves against the traced network), so a run resolves once.
 """
-from .data import (DATASETS, FASHION_CLASSES, FASHION_MNIST_DIR, ArrayDataset, DataBundle, DataSettings,
-                   as_bundle, load_cifar10, load_dataset, load_digits_data, load_fashion_mnist,
-                   load_idx_folder, load_image_folder, read_idx, write_idx)
-from .deploy import (DecomposeRun, DecompositionReport, LayerDecomposition, OnnxOptions, check_onnx,
-                     decompose, decompose_checkpoint, export_onnx, load_decomposed, save_decomposed)
+from .data import (
+                   DATASETS,
+                   FASHION_CLASSES,
+                   FASHION_MNIST_DIR,
+                   ArrayDataset,
+                   DataBundle,
+                   DataSettings,
+                   as_bundle,
+                   load_cifar10,
+                   load_dataset,
+                   load_digits_data,
+                   load_fashion_mnist,
+                   load_idx_folder,
+                   load_image_folder,
+                   read_idx,
+                   write_idx,
+)
+from .deploy import (
+                   DecomposeRun,
+                   DecompositionReport,
+                   LayerDecomposition,
+                   OnnxOptions,
+                   check_onnx,
+                   decompose,
+                   decompose_checkpoint,
+                   export_onnx,
+                   load_decomposed,
+                   save_decomposed,
+)
 from .devices import available_devices, available_memory, check_device, check_training_memory
-from .layers import (SUMPOOL_METHODS, Calibration, ChannelShuffle, DecomposedConv2d, DecomposedLinear,
-                     DesignConv, Moments, PlanEntry, StructuralRegularizer, StructuredConv2d,
-                     StructuredLinear, StructuredWeight, SumPool1d, SumPool3d, TorchForm, alphas,
-                     apply_trainable_forms, calibration_inputs, choose_method, compose, decompose_conv,
-                     decompose_linear, decompose_module, design_scope, distill_design, effective_kernel,
-                     output_error, plan_entries, project, projection_residual, register_torch_choice,
-                     resolve_module_plan, structural_regularization, structural_residual,
-                     structural_residuals, structure_, structure_module, structured_alpha, sum_pool1d,
-                     sum_pool3d, torch_form, torch_forms, unregister_torch_choice, unstructure_,
-                     weight_structure)
+from .layers import (
+                   SUMPOOL_METHODS,
+                   Calibration,
+                   ChannelShuffle,
+                   DecomposedConv2d,
+                   DecomposedLinear,
+                   DesignConv,
+                   Moments,
+                   PlanEntry,
+                   StructuralRegularizer,
+                   StructuredConv2d,
+                   StructuredLinear,
+                   StructuredWeight,
+                   SumPool1d,
+                   SumPool3d,
+                   TorchForm,
+                   alphas,
+                   apply_trainable_forms,
+                   calibration_inputs,
+                   choose_method,
+                   compose,
+                   decompose_conv,
+                   decompose_linear,
+                   decompose_module,
+                   design_scope,
+                   distill_design,
+                   effective_kernel,
+                   output_error,
+                   plan_entries,
+                   project,
+                   projection_residual,
+                   register_torch_choice,
+                   resolve_module_plan,
+                   structural_regularization,
+                   structural_residual,
+                   structural_residuals,
+                   structure_,
+                   structure_module,
+                   structured_alpha,
+                   sum_pool1d,
+                   sum_pool3d,
+                   torch_form,
+                   torch_forms,
+                   unregister_torch_choice,
+                   unstructure_,
+                   weight_structure,
+)
 from .model_refs import ImportInfo, is_module_ref, load_module_ref, network_from_ref
 from .padding import ForwardPadded, forward_padding, with_forward_padding
 from .resolve import ResolvedModel, resolve_model, resolve_trained
 from .settings import Bound, SettingError
 from .trace import fold_repeated_calls, layer_from_module, module_network, network_from_module
-from .training import (CHECKPOINT_KEYS, RECIPES, SCHEDULES, NonFiniteError, TrainConfig, TrainResult,
-                       TrainRun, TrainSettings, check_finite, deterministic_mode, evaluate, get_rng_state,
-                       load_checkpoint, make_checkpoint, recipe_for, save_checkpoint, seed_everything,
-                       set_rng_state, train, train_model)
+from .training import (
+                   CHECKPOINT_KEYS,
+                   RECIPES,
+                   SCHEDULES,
+                   NonFiniteError,
+                   TrainConfig,
+                   TrainResult,
+                   TrainRun,
+                   TrainSettings,
+                   check_finite,
+                   deterministic_mode,
+                   evaluate,
+                   get_rng_state,
+                   load_checkpoint,
+                   make_checkpoint,
+                   recipe_for,
+                   save_checkpoint,
+                   seed_everything,
+                   set_rng_state,
+                   train,
+                   train_model,
+)
 from .weights import read_weights, save_atomic, torch_load
-from .zoo import CLASSIFICATION, SMALL, SmallCNN, build_module, conv_linear_modules, module_from_spec, network_to_module
+from .zoo import (
+                   CLASSIFICATION,
+                   SMALL,
+                   SmallCNN,
+                   build_module,
+                   conv_linear_modules,
+                   module_from_spec,
+                   network_to_module,
+)
 
 __all__ = [
     "TorchForm", "register_torch_choice", "unregister_torch_choice", "torch_form", "torch_forms",

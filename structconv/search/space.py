@@ -14,8 +14,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..core import (Choice, Dense, Layer, Network, Plan, choice_kinds, count_ops, presets_for, resolve_plan,
-                    shown)
+from ..core import (
+    Choice,
+    Dense,
+    Layer,
+    Network,
+    Plan,
+    choice_kinds,
+    count_ops,
+    presets_for,
+    resolve_plan,
+    shown,
+)
 from .space_config import Rule, SpaceConfig
 
 DENSE = Dense()

@@ -17,8 +17,14 @@ from torch import nn
 
 from structconv.cli import main
 from structconv.core import Plan
-from structconv.nn import (decompose, decompose_checkpoint, load_decomposed, resolve_trained, save_checkpoint,
-                           save_decomposed)
+from structconv.nn import (
+    decompose,
+    decompose_checkpoint,
+    load_decomposed,
+    resolve_trained,
+    save_checkpoint,
+    save_decomposed,
+)
 
 PAYLOAD = '''
 import pathlib

@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-import structconv.cli.search  # noqa: F401  (its modules and the search's are bound before wrapping)
+import structconv.cli.search  # its modules and the search's are bound before wrapping
 import structconv.core as core
 import structconv.search  # noqa: F401
 from structconv.cli import main

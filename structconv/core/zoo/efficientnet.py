@@ -20,13 +20,13 @@ B1 is B0 with depth multiplier 1.1 (stage repeats ceil(n * 1.1) = 2,3,3,4,4,5,2)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder
-from .mobilenet import make_divisible
 from ._builder import input_hw as _hw
+from .mobilenet import make_divisible
 
 # expand ratio, kernel, stride, input channels, output channels, repeats (before width/depth scaling)
 EFFICIENTNET_B_STAGES = ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),

@@ -26,11 +26,12 @@ printed 1.5M). The HRNet model zoo quotes 31.1 GFLOPs and 1.5M params for the sa
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
-from ._builder import NetBuilder, input_hw as _hw
+from ._builder import NetBuilder
+from ._builder import input_hw as _hw
 
 BLOCKS = {"BASIC": 1, "BOTTLENECK": 4}          # block -> expansion
 

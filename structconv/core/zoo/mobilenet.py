@@ -15,8 +15,8 @@ Convs are bias-free and followed by BatchNorm; BatchNorm affine parameters go to
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder

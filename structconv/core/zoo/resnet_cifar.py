@@ -13,8 +13,8 @@ ResNet ('conv1', 'layerS.B.convK', 'fc'). ResNet-20: 269,722 params, 40,551,040 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder

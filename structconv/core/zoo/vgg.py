@@ -13,8 +13,8 @@ linear always has 25,088 inputs whatever the input size. ``VGGSpec`` is shared w
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder

@@ -63,7 +63,7 @@ def _read_pil(path: Path) -> torch.Tensor:
     if not have_pil():
         raise ValueError(f"image {str(path)!r} needs Pillow to be read (pip install pillow), "
                          f"or store images as .npy arrays")
-    from PIL import Image                          # Pillow is optional: only non-.npy images need it
+    from PIL import Image  # Pillow is optional: only non-.npy images need it
 
     try:
         with Image.open(path) as im:
@@ -197,7 +197,7 @@ def _split(classes, found, val_fraction: float, seed: int):
     return train_s, val_s
 
 
-def _stats(train: "FolderDataset", mean, std):
+def _stats(train: FolderDataset, mean, std):
     """Channel means and standard deviations of up to 256 training images (given ones kept)."""
     if mean is not None and std is not None:
         return mean, std

@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..layers import (Calibration, PlanEntry, calibration_inputs, checked_weight, design_scope, plan_entries,
-                      resolve_module_plan, set_submodule)
+from ..layers import (
+    Calibration,
+    PlanEntry,
+    calibration_inputs,
+    checked_weight,
+    design_scope,
+    plan_entries,
+    resolve_module_plan,
+    set_submodule,
+)
 from ..padding import with_forward_padding
 
 

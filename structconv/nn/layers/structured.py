@@ -117,7 +117,7 @@ class StructuredConv2d(nn.Conv2d):
         return self.parametrizations.weight.original
 
     @classmethod
-    def from_module(cls, conv: nn.Conv2d, c: int, n=1) -> "StructuredConv2d":
+    def from_module(cls, conv: nn.Conv2d, c: int, n=1) -> StructuredConv2d:
         """A StructuredConv2d with alpha = A^+ conv.weight (bias copied)."""
         w = conv.weight.detach()
         new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, c, n, stride=conv.stride,
@@ -142,7 +142,7 @@ class StructuredLinear(nn.Linear):
         return self.parametrizations.weight.original
 
     @classmethod
-    def from_module(cls, linear: nn.Linear, c: int) -> "StructuredLinear":
+    def from_module(cls, linear: nn.Linear, c: int) -> StructuredLinear:
         w = linear.weight.detach()
         new = cls(linear.in_features, linear.out_features, c, bias=linear.bias is not None,
                   device=w.device, dtype=w.dtype)

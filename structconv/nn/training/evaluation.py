@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from . import distributed as D
 from ..devices import check_device
+from . import distributed as D
 
 
 class NonFiniteError(ValueError):

@@ -21,11 +21,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from . import distributed as D
 from ...core import Plan
 from ..data import DataBundle
 from ..layers import StructuralRegularizer, unwrap
 from ..weights import save_atomic
+from . import distributed as D
 from .checkpoint import get_rng_state, load_checkpoint, make_checkpoint, set_rng_state
 from .epoch import epoch_record, train_batches
 from .evaluation import NonFiniteError, check_finite, seed_everything

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-
-from typing import Callable
 
 from ...core import count_ops
 from ..bounds import check
@@ -60,7 +59,7 @@ class ProxySuite:
         """projection_loss with weights; else the best weight-free proxy of the validation benchmark."""
         return next((n for n in DEFAULT_OBJECTIVES if n in self.tables), next(iter(self.tables)))
 
-    def without_evaluator(self) -> "ProxySuite":
+    def without_evaluator(self) -> ProxySuite:
         """A picklable copy (the torch model stays in this process)."""
         return replace(self, notes=list(self.notes), evaluator=None)
 
