@@ -189,10 +189,12 @@ def _search(st: Stage, s: DemoState):
     try:
         from structconv.search import search, space_config_from_dict
     except ImportError as e:
-        raise Skip(f"structconv.search is not available ({_first(e)}); using preset {shown(s.cfg.fallback_plan)}")
+        raise Skip(f"structconv.search is not available ({_first(e)}); "
+                   f"using preset {shown(s.cfg.fallback_plan)}")
     cfg = s.cfg
     res, problem = search(s.net, s.res.hw, max_cycles_ratio=cfg.max_cycles_ratio, trials=cfg.trials,
-                          out=s.out / "search", space=space_config_from_dict({"designs": False}, source="demo space"),
+                          out=s.out / "search",
+                          space=space_config_from_dict({"designs": False}, source="demo space"),
                           proxies=list(cfg.proxies), seed=cfg.seed, log=s.say)   # decomposable choices only
     st.detail.update(trials=res.n_complete, feasible=res.n_feasible, front=len(res.front), proxy=res.proxy)
     s.say(f"{res.n_complete} trials ({res.n_feasible} feasible) in {res.wall_seconds:.1f} s; "
@@ -200,7 +202,8 @@ def _search(st: Stage, s: DemoState):
     for n in res.notes:
         s.say(f"note: {n}")
     if res.best is None:
-        raise Skip(f"no plan met max_cycles_ratio={cfg.max_cycles_ratio}; using preset {shown(cfg.fallback_plan)}")
+        raise Skip(f"no plan met max_cycles_ratio={cfg.max_cycles_ratio}; "
+                   f"using preset {shown(cfg.fallback_plan)}")
     b = res.best.to_dict()
     s.say(f"chosen: trial {b['trial']} ({b['origin']}), cycles x{b['ratios']['cycles_total']:.3f}, "
           f"energy x{b['ratios']['energy_pj']:.3f}, params x{b['ratios']['params']:.3f}, "

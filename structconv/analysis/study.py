@@ -127,8 +127,8 @@ def trials_frame(study, params: bool = False) -> pd.DataFrame:
     rows = [_trial_row(t, info["metrics"], params) for t in study.get_trials(deepcopy=False)]
     df = pd.DataFrame(rows)
     if df.empty:
-        df = pd.DataFrame(columns=["number", "state", *info["metrics"], "duration_s", "constraints", "feasible",
-                                   "source", "n_params"])
+        df = pd.DataFrame(columns=["number", "state", *info["metrics"], "duration_s", "constraints",
+                                   "feasible", "source", "n_params"])
     df.attrs.update(info)
     return df
 
@@ -240,7 +240,8 @@ def baselines_frame(baselines, metrics=("proxy", "cycles_total", "energy_pj")) -
 def _baseline_row(b, metrics) -> dict:
     name = b["name"] if isinstance(b, dict) else b.name
     ev = b["evaluation"] if isinstance(b, dict) else b.evaluation.to_dict(values=True)
-    row = {"plan": name, "feasible": bool(ev.get("feasible", True)), **{k: ev.get(k) for k in BASELINE_TOTALS}}
+    row = {"plan": name, "feasible": bool(ev.get("feasible", True)),
+           **{k: ev.get(k) for k in BASELINE_TOTALS}}
     row.update((m, float(v)) for m, v in zip(metrics, ev.get("values", ())))
     return row
 

@@ -85,8 +85,8 @@ class Choice:
         allowed = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(allowed))
         if unknown:
-            raise ValueError(f"unknown field(s) {unknown} for {cls.kind!r}; allowed: {', '.join(allowed) or 'none'}"
-                             f"{_sfx(where)}")
+            raise ValueError(f"unknown field(s) {unknown} for {cls.kind!r}; "
+                             f"allowed: {', '.join(allowed) or 'none'}{_sfx(where)}")
         with _located(where):
             return cls(**d)
 
@@ -167,8 +167,8 @@ class Structure(Choice):
         super().validate(layer)
         where = f"layer {shown(layer.name)}"
         if layer.op not in PLANNABLE_OPS:
-            raise ValueError(f"op = {shown(layer.op)} is not one of {list(PLANNABLE_OPS)}: a structure applies to "
-                             f"convolutions and linear layers (in {where})")
+            raise ValueError(f"op = {shown(layer.op)} is not one of {list(PLANNABLE_OPS)}: "
+                             f"a structure applies to convolutions and linear layers (in {where})")
         int_field("c", self.c, 1, layer.group_in_channels, where)
         kh, kw = layer.kernel
         int_field("n", self.nh, 1, kh, where)
@@ -222,7 +222,8 @@ class Structure(Choice):
 
 
 def choice_from_dict(value, where: str | None = None) -> Choice:
-    """Parse a saved choice: 'dense', a kind name, ``{c, n}``, ``{design: kind, ...}`` or ``{kind: ..., ...}``."""
+    """Parse a saved choice: 'dense', a kind name, ``{c, n}``, ``{design: kind, ...}`` or
+    ``{kind: ..., ...}``."""
     if value is None or value == "dense":
         return Dense()
     if isinstance(value, Choice):
@@ -230,7 +231,8 @@ def choice_from_dict(value, where: str | None = None) -> Choice:
     if isinstance(value, str):
         if value in _KINDS and value != "structure":
             return _KINDS[value].from_dict({}, where)
-        raise ValueError(f"choice = {value!r} is not 'dense', a kind name {_kind_names()} or a mapping{_sfx(where)}")
+        raise ValueError(f"choice = {value!r} is not 'dense', a kind name {_kind_names()} "
+                         f"or a mapping{_sfx(where)}")
     if not isinstance(value, dict):
         raise ValueError(f"choice must be 'dense', a kind name or a mapping, got {value!r}{_sfx(where)}")
     key = "design" if "design" in value else "kind" if "kind" in value else None

@@ -83,8 +83,10 @@ class Layer:
     # -- derived ------------------------------------------------------------
     @property
     def output_size(self) -> tuple[int, int]:
-        return (conv_out(self.input_size[0], self.kernel[0], self.stride[0], self.padding[0], self.dilation[0]),
-                conv_out(self.input_size[1], self.kernel[1], self.stride[1], self.padding[1], self.dilation[1]))
+        return (conv_out(self.input_size[0], self.kernel[0], self.stride[0], self.padding[0],
+                         self.dilation[0]),
+                conv_out(self.input_size[1], self.kernel[1], self.stride[1], self.padding[1],
+                         self.dilation[1]))
 
     @property
     def group_in_channels(self) -> int:
@@ -97,7 +99,8 @@ class Layer:
 
     @property
     def kind(self) -> str:
-        """'linear', 'transposed', 'depthwise', 'pointwise', 'grouped' or 'conv': what presets and rules key on."""
+        """'linear', 'transposed', 'depthwise', 'pointwise', 'grouped' or 'conv': what presets and rules
+        key on."""
         if self.op == "linear":
             return "linear"
         if self.op == "conv_transpose2d":
@@ -142,8 +145,9 @@ def _check_shared(layer: Layer, by_name: dict, seen: set, where: str) -> None:
         raise ValueError(f"layer {shown(layer.name)} shares = {shown(layer.shares)}, which is not an earlier "
                          f"layer with weights of its own (in {where})")
     if weight_shape(first) != weight_shape(layer):
-        raise ValueError(f"layer {shown(layer.name)} shares the weights of {shown(layer.shares)} but their shapes "
-                         f"differ: {weight_shape(layer)} vs {weight_shape(first)} (in {where})")
+        raise ValueError(f"layer {shown(layer.name)} shares the weights of {shown(layer.shares)} "
+                         f"but their shapes differ: {weight_shape(layer)} vs {weight_shape(first)} "
+                         f"(in {where})")
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,8 @@ class Network:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty string, got {shown(self.name)}")
         if isinstance(self.layers, (str, bytes)) or not hasattr(self.layers, "__iter__"):
-            raise TypeError(f"layers must be a sequence of Layer objects, got {type(self.layers).__name__} (in {where})")
+            raise TypeError(f"layers must be a sequence of Layer objects, "
+                            f"got {type(self.layers).__name__} (in {where})")
         object.__setattr__(self, "layers", tuple(self.layers))
         if isinstance(self.input_shape, (str, bytes)) or not hasattr(self.input_shape, "__iter__"):
             raise TypeError(f"input_shape must be a sequence of positive integers such as (3, 224, 224), "
@@ -182,7 +187,8 @@ class Network:
             if not isinstance(layer, Layer):
                 raise ValueError(f"layers must hold Layer objects, got {type(layer).__name__}")
             if layer.name in seen:
-                raise ValueError(f"layer name {shown(layer.name)} appears twice in network {shown(self.name)}")
+                raise ValueError(f"layer name {shown(layer.name)} appears twice "
+                                 f"in network {shown(self.name)}")
             if layer.shares is not None:
                 _check_shared(layer, {l.name: l for l in self.layers}, seen, where)
             seen.add(layer.name)

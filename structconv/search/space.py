@@ -125,7 +125,8 @@ class SearchSpace:
                              f"{shown(self.network.name)} does not have")
         for ls in self.layers:
             if len(ls) == 1 and plan.choice_for(ls.name) != DENSE:
-                raise ValueError(f"plan {plan.name!r} changes layer {ls.name!r}, which the search space keeps dense")
+                raise ValueError(f"plan {plan.name!r} changes layer {ls.name!r}, "
+                                 "which the search space keeps dense")
         return {ls.name: ls.index(plan.choice_for(ls.name)) for ls in self.searched}
 
     def contains(self, plan: Plan) -> bool:

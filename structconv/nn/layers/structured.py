@@ -69,7 +69,8 @@ class StructuredWeight(nn.Module):
         if self.weight_shape is None:
             self.weight_shape = shape
         elif shape != self.weight_shape:
-            raise ValueError(f"weight shape {shape} does not match this parametrization's {self.weight_shape}")
+            raise ValueError(f"weight shape {shape} does not match this parametrization's "
+                             f"{self.weight_shape}")
         if not torch.isfinite(weight).all():
             raise ValueError("weight contains NaN or inf values")
         W = weight if weight.dim() == 4 else weight[:, :, None, None]
@@ -121,8 +122,8 @@ class StructuredConv2d(nn.Conv2d):
         """A StructuredConv2d with alpha = A^+ conv.weight (bias copied)."""
         w = conv.weight.detach()
         new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, c, n, stride=conv.stride,
-                  padding=conv.padding, dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
-                  padding_mode=conv.padding_mode, device=w.device, dtype=w.dtype)
+                  padding=conv.padding, dilation=conv.dilation, groups=conv.groups,
+                  bias=conv.bias is not None, padding_mode=conv.padding_mode, device=w.device, dtype=w.dtype)
         with torch.no_grad():
             new.weight = w                         # goes through right_inverse: alpha = A^+ W
             if conv.bias is not None:

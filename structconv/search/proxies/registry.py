@@ -96,7 +96,8 @@ class ProxyTable:
 
     @classmethod
     def of(cls, p: Proxy, rows, K: int, run) -> ProxyTable:
-        return cls(p.name, pad(rows, K), p.base(run), p.reduce, p.higher_is_better, p.needs_weights, p.note(run))
+        return cls(p.name, pad(rows, K), p.base(run), p.reduce, p.higher_is_better, p.needs_weights,
+                   p.note(run))
 
     def score(self, idx) -> float:
         return float(self.base + self._scale * self.values[self._rows, idx].sum())

@@ -81,7 +81,8 @@ class ProxySuite:
         return self.evaluator.loss_with(rep, recalibrate)
 
     def to_dict(self) -> dict:
-        return {"weights": self.weights, "weight_free": self.weights is None, "seconds": round(self.seconds, 2),
+        return {"weights": self.weights, "weight_free": self.weights is None,
+                "seconds": round(self.seconds, 2),
                 "notes": list(self.notes), "proxies": {k: t.to_dict() for k, t in self.tables.items()},
                 "default_objective": self.default_objective}
 
@@ -89,7 +90,8 @@ class ProxySuite:
 # -- which proxies run --------------------------------------------------------------------
 def _wanted(proxies, dense_macs: float, notes: list) -> list[str]:
     known = list_proxies()
-    wanted = [n for n, p in known.items() if not p.per_trial] if proxies is None else list(dict.fromkeys(proxies))
+    wanted = ([n for n, p in known.items() if not p.per_trial] if proxies is None
+              else list(dict.fromkeys(proxies)))
     unknown = sorted(set(wanted) - set(known))
     if unknown:
         raise ValueError(f"proxies {unknown} are unknown; choose from {list(known)}")
