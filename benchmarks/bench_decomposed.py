@@ -112,7 +112,8 @@ def bench_models(args) -> list[dict]:
                 rows.append(row)
                 print(f"  {name:13s} {preset:13s} b={batch:<3d} {fmt:13s} orig {row['original_ms']:8.1f} ms  "
                       f"dec {row['decomposed_ms']:8.1f} ms  ratio {row['latency_ratio']:.3f}  cpu-time ratio "
-                      f"{row['cpu_ratio']:.3f} (mults {mults_ratio:.3f}, |diff| {err:.1e})", file=sys.stderr, flush=True)
+                      f"{row['cpu_ratio']:.3f} (mults {mults_ratio:.3f}, |diff| {err:.1e})", file=sys.stderr,
+                      flush=True)
         model.to(memory_format=torch.contiguous_format)
     return rows
 
@@ -121,9 +122,9 @@ def models_table(rows) -> str:
     out = ["| model | preset | batch | memory | original ms | decomposed ms | latency ratio | CPU-time ratio "
            "| mults ratio |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        out.append(f"| {r['model']} | {r['preset']} | {r['batch']} | {r['format']} | {r['original_ms']:.1f} | "
-                   f"{r['decomposed_ms']:.1f} | {r['latency_ratio']:.2f} | {r['cpu_ratio']:.2f} | "
-                   f"{r['mults_ratio']:.2f} |")
+        out.append(f"| {r['model']} | {r['preset']} | {r['batch']} | {r['format']} "
+                   f"| {r['original_ms']:.1f} | {r['decomposed_ms']:.1f} | {r['latency_ratio']:.2f} "
+                   f"| {r['cpu_ratio']:.2f} | {r['mults_ratio']:.2f} |")
     return "\n".join(out)
 
 
@@ -186,8 +187,8 @@ def sumpool_table(rows) -> str:
             auto, best = r[f"{fmt}:auto"], r[f"{fmt}:best"]
             cells = " | ".join(f"**{r[f'{fmt}:{m}']:.2f}**" if m == best else f"{r[f'{fmt}:{m}']:.2f}"
                                for m in METHODS)
-            out.append(f"| {r['C']}, {r['H']}x{r['W']} | {tuple(r['window'])} | {r['groups']} | {fmt} | {cells} | "
-                       f"{auto} ({r[f'{fmt}:{auto}'] / r[f'{fmt}:{best}']:.2f}x best) | {best} |")
+            out.append(f"| {r['C']}, {r['H']}x{r['W']} | {tuple(r['window'])} | {r['groups']} | {fmt} "
+                       f"| {cells} | {auto} ({r[f'{fmt}:{auto}'] / r[f'{fmt}:{best}']:.2f}x best) | {best} |")
     return "\n".join(out)
 
 
@@ -235,7 +236,8 @@ def bench_sr(args) -> dict:
 
 
 def sr_table(r) -> str:
-    return ("| model | preset | batch | SR layers | step ms | step + SR ms | SR term (fwd+bwd) ms | overhead |\n"
+    return ("| model | preset | batch | SR layers | step ms | step + SR ms | SR term (fwd+bwd) ms "
+            "| overhead |\n"
             "|---|---|---:|---:|---:|---:|---:|---:|\n"
             f"| {r['model']} | {r['preset']} | {r['batch']} | {r['sr_layers']} | {r['step_ms']:.1f} | "
             f"{r['step_sr_ms']:.1f} | {r['sr_term_ms']:.2f} | {r['overhead_pct']:.1f} % "
@@ -258,8 +260,9 @@ def main(argv=None) -> int:
     args.cases = [tuple(c.split(":", 1)) for c in args.cases]
     torch.set_num_threads(args.threads)
     sections = args.only or ["models", "sumpool", "sr"]
-    header = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
-              f", best of {args.reps} (batch 1: best of {max(args.reps, 10)})")
+    header = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"{platform.processor() or platform.machine()}, "
+              f"best of {args.reps} (batch 1: best of {max(args.reps, 10)})")
     results = {"setup": header}
     print(f"<!-- bench_decomposed.py: {header} -->")
     if "models" in sections:
