@@ -28,6 +28,7 @@ import platform
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -102,7 +103,7 @@ def bench_models(args) -> list[dict]:
                 with torch.inference_mode():
                     err = float((m(xx) - d(xx)).abs().max())
                     reps = args.reps if batch > 1 else max(args.reps, 10)
-                    (w_o, w_d), (c_o, c_d) = interleaved([lambda: m(xx), lambda: d(xx)], reps)
+                    (w_o, w_d), (c_o, c_d) = interleaved([partial(m, xx), partial(d, xx)], reps)
                 row = {"model": name, "preset": preset, "batch": batch, "format": fmt,
                        "original_ms": 1e3 * min(w_o), "decomposed_ms": 1e3 * min(w_d),
                        "latency_ratio": min(w_d) / min(w_o),
@@ -138,10 +139,10 @@ def sumpool_shapes(args) -> list[tuple]:
         shape = net.input_shape if not args.quick else (net.input_shape[0], 64, 64)
         hooks = []
 
-        def hook(mod, inp):
+        def hook(mod, inp, where=f"{name}/{preset}"):
             x = inp[0]
             key = (x.shape[1], x.shape[2], x.shape[3], mod.window, mod.groups, mod.padding, mod.dilation)
-            seen.setdefault(key, f"{name}/{preset}")
+            seen.setdefault(key, where)
 
         for m in dec.modules():
             if isinstance(m, SumPool3d):
@@ -165,7 +166,7 @@ def bench_sumpool(args) -> list[dict]:
         for fmt, mf in FORMATS.items():
             x = x0.contiguous(memory_format=mf)
             with torch.inference_mode():
-                fns = [(lambda m=m: sum_pool3d(x, window, groups, (t, b, l, r), dil, m)) for m in METHODS]
+                fns = [partial(sum_pool3d, x, window, groups, (t, b, l, r), dil, m) for m in METHODS]
                 wall, cpu = interleaved(fns, args.reps)
             for m, ts in zip(METHODS, cpu if args.threads == 1 else wall):
                 row[f"{fmt}:{m}"] = 1e3 * min(ts)

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
@@ -113,7 +114,7 @@ def bench_in_process(rows) -> dict:
         net, hw = golden_network(r)
         return engine.simulate(net, hw=hw, scalesim_ofmap=True)[0].cycles_total
     assert all(one(r) == int(r["total_cycles"]) for r in rows)          # warm-up and exactness
-    ours = [best_of(lambda: one(r), 5) for r in rows]
+    ours = [best_of(partial(one, r), 5) for r in rows]
     theirs = [float(r["scalesim_cpu_seconds"]) for r in rows]
     ratios = [t / o for t, o in zip(theirs, ours)]
     return {"ours_s": sum(ours), "scalesim_s": sum(theirs), "median_ratio": statistics.median(ratios),

@@ -270,7 +270,8 @@ def _report_items(layer) -> dict:
 def _sizes(layer, mem, case: dict) -> dict:
     import numpy as np
     op = layer.op_mat_obj
-    words = lambda m: int(np.unique(m[m != -1]).size)
+    def words(m):
+        return int(np.unique(m[m != -1]).size)
     out = {"sram_half_words": per_operand(case)["kb_i"] * 1024 // 2,     # the ifmap SRAM's
            "ifmap_words": words(op.ifmap_addr_matrix), "filter_words": words(op.filter_addr_matrix),
            "ofmap_words": words(op.ofmap_addr_matrix)}
@@ -424,7 +425,8 @@ def departures(rows: list[dict]) -> None:
     print(f"{len(rows)} runs; SCALE-Sim CPU {sum(r['scalesim_cpu_seconds'] for r in rows):.1f} s")
     over_sram = [r for r in rows if r["dram_ifmap_reads"] > r["sram_ifmap_reads"]
                  or r["dram_filter_reads"] > r["sram_filter_reads"]]
-    ratio = lambda r, op, by: r[f"dram_{op}_reads"] / r[by.format(op)]
+    def ratio(r, op, by):
+        return r[f"dram_{op}_reads"] / r[by.format(op)]
     print(f"DRAM reads > SRAM reads (ifmap or filter): {len(over_sram)}/{len(rows)}; DRAM/SRAM reads "
           f"up to {max(max(ratio(r, o, 'sram_{}_reads') for o in ('ifmap', 'filter')) for r in rows):.2f}x")
     for op in ("ifmap", "filter"):
@@ -457,7 +459,8 @@ def _identities(rows: list[dict], quiet: list[dict]) -> None:
     def fill(r, op):
         return min(math.ceil(r["sram_half_words"] / r["bandwidth"]),
                    math.ceil(r[f"{op}_fetch_entries"] / r["bandwidth"])) * r["bandwidth"]
-    move = lambda r: math.ceil(r["sram_half_words"] / r["bandwidth"]) * r["bandwidth"]
+    def move(r):
+        return math.ceil(r["sram_half_words"] / r["bandwidth"]) * r["bandwidth"]
     ok = sum(all(r[f"dram_{op}_reads"] == fill(r, op) + r[f"{op}_new_prefetches"] * move(r)
                  for op in ("ifmap", "filter")) for r in rows)
     print(f"DRAM reads = first fill (min(half, prefetch-order entries incl. -1 padding), rounded up to "

@@ -169,7 +169,7 @@ def check_trainable(plans: list[dict]) -> None:
     forms = torch_forms()
     bad = {}
     for p in plans:
-        for layer, ch in p["plan"].choices.items():
+        for ch in p["plan"].choices.values():
             form = forms.get(ch.kind)
             if form is None or form.pending:
                 why = "no torch form" if form is None else f"pending: {form.pending}"

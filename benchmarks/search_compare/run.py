@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +63,7 @@ def final_runs(problem, picks, st, scale, root, device, order) -> dict:
         for s in st.seeds:
             d = root / f"run-{key}-s{s}"
             fresh = not (d / "result.json").exists()
-            r = T.cached(d, lambda: T.fine_tune(scale, plan, s, scale.epochs, d, device))
+            r = T.cached(d, partial(T.fine_tune, scale, plan, s, scale.epochs, d, device))
             rows.append(r)
             log(f"{m} ({key}) seed {s}: test acc {r['acc']:.2f}%{'' if fresh else ' (done before)'}")
         out[m] = {"key": key, "runs": rows}

@@ -190,7 +190,7 @@ def _search(st: Stage, s: DemoState):
         from structconv.search import search, space_config_from_dict
     except ImportError as e:
         raise Skip(f"structconv.search is not available ({_first(e)}); "
-                   f"using preset {shown(s.cfg.fallback_plan)}")
+                   f"using preset {shown(s.cfg.fallback_plan)}") from e
     cfg = s.cfg
     res, problem = search(s.net, s.res.hw, max_cycles_ratio=cfg.max_cycles_ratio, trials=cfg.trials,
                           out=s.out / "search",
@@ -241,7 +241,7 @@ def train_step(st: Stage, s: DemoState) -> None:
     try:
         from structconv.nn import build_module, load_digits_data, train
     except ImportError as e:
-        raise Skip(f"structconv.nn training is not available ({_first(e)})")
+        raise Skip(f"structconv.nn training is not available ({_first(e)})") from e
     cfg = s.cfg
     data = load_digits_data(size=cfg.train_size, channels=s.net.input_shape[0])
     train_ds, val_ds = _subsets(data.train, data.val, cfg.train_samples)

@@ -345,7 +345,7 @@ def admissible_designs(layer: Layer, max_options: int | None = None, efficient_o
         opts += [PWGDWPWG(M, N, K) for M in _divisors(gcd(C, K)) for N in _divisors(gcd(K, F))
                  if (M * N == K if efficient_only else M * N <= K)]
     seen, out = set(), []
-    for params, choice in sorted(((sum(p.out_channels * p.group_in_channels * p.kernel[0] * p.kernel[1]
+    for _params, choice in sorted(((sum(p.out_channels * p.group_in_channels * p.kernel[0] * p.kernel[1]
                                        for p in c.expand(layer)), c) for c in opts),
                                  key=lambda t: t[0]):
         sig = tuple((p.in_channels, p.out_channels, p.kernel, p.groups) for p in choice.expand(layer))
