@@ -28,6 +28,7 @@ import platform
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -102,7 +103,7 @@ def bench_models(args) -> list[dict]:
                 with torch.inference_mode():
                     err = float((m(xx) - d(xx)).abs().max())
                     reps = args.reps if batch > 1 else max(args.reps, 10)
-                    (w_o, w_d), (c_o, c_d) = interleaved([lambda: m(xx), lambda: d(xx)], reps)
+                    (w_o, w_d), (c_o, c_d) = interleaved([partial(m, xx), partial(d, xx)], reps)
                 row = {"model": name, "preset": preset, "batch": batch, "format": fmt,
                        "original_ms": 1e3 * min(w_o), "decomposed_ms": 1e3 * min(w_d),
                        "latency_ratio": min(w_d) / min(w_o),
@@ -112,7 +113,8 @@ def bench_models(args) -> list[dict]:
                 rows.append(row)
                 print(f"  {name:13s} {preset:13s} b={batch:<3d} {fmt:13s} orig {row['original_ms']:8.1f} ms  "
                       f"dec {row['decomposed_ms']:8.1f} ms  ratio {row['latency_ratio']:.3f}  cpu-time ratio "
-                      f"{row['cpu_ratio']:.3f} (mults {mults_ratio:.3f}, |diff| {err:.1e})", file=sys.stderr, flush=True)
+                      f"{row['cpu_ratio']:.3f} (mults {mults_ratio:.3f}, |diff| {err:.1e})", file=sys.stderr,
+                      flush=True)
         model.to(memory_format=torch.contiguous_format)
     return rows
 
@@ -121,9 +123,9 @@ def models_table(rows) -> str:
     out = ["| model | preset | batch | memory | original ms | decomposed ms | latency ratio | CPU-time ratio "
            "| mults ratio |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        out.append(f"| {r['model']} | {r['preset']} | {r['batch']} | {r['format']} | {r['original_ms']:.1f} | "
-                   f"{r['decomposed_ms']:.1f} | {r['latency_ratio']:.2f} | {r['cpu_ratio']:.2f} | "
-                   f"{r['mults_ratio']:.2f} |")
+        out.append(f"| {r['model']} | {r['preset']} | {r['batch']} | {r['format']} "
+                   f"| {r['original_ms']:.1f} | {r['decomposed_ms']:.1f} | {r['latency_ratio']:.2f} "
+                   f"| {r['cpu_ratio']:.2f} | {r['mults_ratio']:.2f} |")
     return "\n".join(out)
 
 
@@ -137,10 +139,10 @@ def sumpool_shapes(args) -> list[tuple]:
         shape = net.input_shape if not args.quick else (net.input_shape[0], 64, 64)
         hooks = []
 
-        def hook(mod, inp):
+        def hook(mod, inp, where=f"{name}/{preset}"):
             x = inp[0]
             key = (x.shape[1], x.shape[2], x.shape[3], mod.window, mod.groups, mod.padding, mod.dilation)
-            seen.setdefault(key, f"{name}/{preset}")
+            seen.setdefault(key, where)
 
         for m in dec.modules():
             if isinstance(m, SumPool3d):
@@ -164,7 +166,7 @@ def bench_sumpool(args) -> list[dict]:
         for fmt, mf in FORMATS.items():
             x = x0.contiguous(memory_format=mf)
             with torch.inference_mode():
-                fns = [(lambda m=m: sum_pool3d(x, window, groups, (t, b, l, r), dil, m)) for m in METHODS]
+                fns = [partial(sum_pool3d, x, window, groups, (t, b, l, r), dil, m) for m in METHODS]
                 wall, cpu = interleaved(fns, args.reps)
             for m, ts in zip(METHODS, cpu if args.threads == 1 else wall):
                 row[f"{fmt}:{m}"] = 1e3 * min(ts)
@@ -186,8 +188,8 @@ def sumpool_table(rows) -> str:
             auto, best = r[f"{fmt}:auto"], r[f"{fmt}:best"]
             cells = " | ".join(f"**{r[f'{fmt}:{m}']:.2f}**" if m == best else f"{r[f'{fmt}:{m}']:.2f}"
                                for m in METHODS)
-            out.append(f"| {r['C']}, {r['H']}x{r['W']} | {tuple(r['window'])} | {r['groups']} | {fmt} | {cells} | "
-                       f"{auto} ({r[f'{fmt}:{auto}'] / r[f'{fmt}:{best}']:.2f}x best) | {best} |")
+            out.append(f"| {r['C']}, {r['H']}x{r['W']} | {tuple(r['window'])} | {r['groups']} | {fmt} "
+                       f"| {cells} | {auto} ({r[f'{fmt}:{auto}'] / r[f'{fmt}:{best}']:.2f}x best) | {best} |")
     return "\n".join(out)
 
 
@@ -235,7 +237,8 @@ def bench_sr(args) -> dict:
 
 
 def sr_table(r) -> str:
-    return ("| model | preset | batch | SR layers | step ms | step + SR ms | SR term (fwd+bwd) ms | overhead |\n"
+    return ("| model | preset | batch | SR layers | step ms | step + SR ms | SR term (fwd+bwd) ms "
+            "| overhead |\n"
             "|---|---|---:|---:|---:|---:|---:|---:|\n"
             f"| {r['model']} | {r['preset']} | {r['batch']} | {r['sr_layers']} | {r['step_ms']:.1f} | "
             f"{r['step_sr_ms']:.1f} | {r['sr_term_ms']:.2f} | {r['overhead_pct']:.1f} % "
@@ -258,8 +261,9 @@ def main(argv=None) -> int:
     args.cases = [tuple(c.split(":", 1)) for c in args.cases]
     torch.set_num_threads(args.threads)
     sections = args.only or ["models", "sumpool", "sr"]
-    header = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
-              f", best of {args.reps} (batch 1: best of {max(args.reps, 10)})")
+    header = (f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+              f"{platform.processor() or platform.machine()}, "
+              f"best of {args.reps} (batch 1: best of {max(args.reps, 10)})")
     results = {"setup": header}
     print(f"<!-- bench_decomposed.py: {header} -->")
     if "models" in sections:

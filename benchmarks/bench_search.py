@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     ap.add_argument("--storage", default="both", choices=("journal", "memory", "both"))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-hv", action="store_true", help="skip the NSGA-II hypervolume run")
-    ap.add_argument("--budget", type=float, default=0.6, help="co-design: max cycles_total ratio (vs dense on --hw)")
+    ap.add_argument("--budget", type=float, default=0.6,
+                    help="co-design: max cycles_total ratio (vs dense on --hw)")
     ap.add_argument("--codesign", action="store_true",
                     help="instead: co-design MAC array / dataflow / sum-pool lanes under an area budget")
     args = ap.parse_args(argv)
@@ -67,19 +68,21 @@ def main(argv=None) -> int:
     out = {"model": args.model, "hw": args.hw, "trials": args.trials, "searched_layers": len(space.searched),
            "choices": sum(space.sizes), "log10_plans": round(space.log10_size, 1), "cpus": os.cpu_count(),
            "load_avg_start": os.getloadavg()[0],
-           "setup_s": {"import": round(t_import, 2), "space": round(t_space, 2), "sim_tables": round(t_costs, 2),
-                       "proxy_tables": round(t_proxies, 2)}, "runs": {}}
+           "setup_s": {"import": round(t_import, 2), "space": round(t_space, 2),
+                       "sim_tables": round(t_costs, 2), "proxy_tables": round(t_proxies, 2)}, "runs": {}}
     out["exact"] = exact_timings(space, costs, proxies)
     if not args.no_hv:
         out["hypervolume"] = hv_ratio(space, costs, proxies, args.trials)
     kinds = ("journal", "memory") if args.storage == "both" else (args.storage,)
     for kind in kinds:
-        problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles_total", "energy_pj"), {"cycles_total": 0.6})
+        problem = Problem(space, costs, proxies, "kept_dof", ("proxy", "cycles_total", "energy_pj"),
+                          {"cycles_total": 0.6})
         with tempfile.TemporaryDirectory() as tmp:
             res = run_search(problem, trials=args.trials, sampler="nsga2", seed=0,
                              out=tmp if kind == "journal" else None)
             size = (Path(tmp) / "study.journal").stat().st_size if kind == "journal" else 0
-        out["runs"][kind] = {"wall_s": round(res.wall_seconds, 2), "objective_eval_s": round(res.eval_seconds, 3),
+        out["runs"][kind] = {"wall_s": round(res.wall_seconds, 2),
+                             "objective_eval_s": round(res.eval_seconds, 3),
                              "objective_fraction": round(res.eval_seconds / res.wall_seconds, 4),
                              "ms_per_trial": round(1e3 * res.wall_seconds / res.n_complete, 2),
                              "us_per_eval": round(1e6 * res.eval_seconds / res.n_complete, 1),
@@ -95,20 +98,22 @@ def main(argv=None) -> int:
         print(f"{args.model}: {out['searched_layers']} searched layers, {out['choices']} choices "
               f"(10^{out['log10_plans']} plans); setup {out['setup_s']}")
         for kind, r in out["runs"].items():
-            print(f"  {kind:8s} {args.trials} NSGA-II trials: {r['wall_s']:.1f} s wall ({r['ms_per_trial']:.1f} ms/trial), "
+            journal = f", journal {r['journal_mb']:.1f} MB" if kind == "journal" else ""
+            print(f"  {kind:8s} {args.trials} NSGA-II trials: {r['wall_s']:.1f} s wall "
+                  f"({r['ms_per_trial']:.1f} ms/trial), "
                   f"objective {r['objective_eval_s']:.2f} s = {100 * r['objective_fraction']:.1f}% "
                   f"({r['us_per_eval']:.0f} us/trial); {r['feasible']} feasible, front {r['front']}"
-                  f"{', journal %.1f MB' % r['journal_mb'] if kind == 'journal' else ''} -> "
-                  f"{'PASS' if r['pass'] else 'FAIL'} (< 60 s, < 10%)")
+                  f"{journal} -> {'PASS' if r['pass'] else 'FAIL'} (< 60 s, < 10%)")
         for m, r in out["exact"].items():
             print(f"  exact front kept_dof vs {m}: {r['points']} points in {r['seconds']:.3f} s (best of 3; "
                   f"first call {r['first_s']:.3f} s) -> {'PASS' if r['seconds'] < 1 else 'FAIL'} (< 1 s)")
         if "hypervolume" in out:
             h = out["hypervolume"]
-            print(f"  hypervolume of {h['trials']} NSGA-II trials (front {h['nsga2_front']}) = {h['ratio']:.4f} of the "
-                  f"exact front's ({h['exact_front']} points); exact dominates or equals every NSGA-II point: "
-                  f"{h['exact_dominates_all']}")
-        print(f"  load average {out['load_avg_start']:.1f} -> {out['load_avg_end']:.1f} on {out['cpus']} CPUs")
+            print(f"  hypervolume of {h['trials']} NSGA-II trials (front {h['nsga2_front']}) "
+                  f"= {h['ratio']:.4f} of the exact front's ({h['exact_front']} points); "
+                  f"exact dominates or equals every NSGA-II point: {h['exact_dominates_all']}")
+        print(f"  load average {out['load_avg_start']:.1f} -> {out['load_avg_end']:.1f} "
+              f"on {out['cpus']} CPUs")
     return 0
 
 
@@ -185,21 +190,23 @@ def codesign(args) -> int:
     if args.json:
         print(json.dumps(out, indent=2, default=str))
         return 0
-    print(f"{args.model}: {res.n_complete} trials ({res.n_feasible} within {HW_SPACE['area_budget_mm2']} mm^2), "
+    print(f"{args.model}: {res.n_complete} trials "
+          f"({res.n_feasible} within {HW_SPACE['area_budget_mm2']} mm^2), "
           f"front {len(res.front)}, {out['wall_s']} s")
     print("answer:", cd.get("answer", cd.get("note")))
     if "lanes_sweep" in cd:
         print(f"  at the reference plan {cd['reference']} ({cd['reference_hw']}):")
         print("  lanes/MAC  lanes  cycles_total area_mm2  median slowdown over the front")
         for r, s in zip(cd["lanes_sweep"], cd["median_slowdown"]):
-            print(f"  {r['lanes_per_mac']:<9g}  {r['adder_lanes']:<5d}  {r['cycles_total']:<11,d}  {r['area_mm2']:.3f}     "
-                  f"{s:.3f}")
+            print(f"  {r['lanes_per_mac']:<9g}  {r['adder_lanes']:<5d}  {r['cycles_total']:<11,d}  "
+                  f"{r['area_mm2']:.3f}     {s:.3f}")
         print("  dataflow  cycles_total energy_uJ")
         for r in cd["dataflow_sweep"]:
             print(f"  {r['dataflow']:<8s}  {r['cycles_total']:<11,d}  {r['energy_pj'] / 1e6:.1f}")
         print("  fastest dataflow counts:", cd["dataflow_fastest_counts"], " least energy:",
               cd["dataflow_least_energy_counts"])
-        print("  front dataflows:", cd["front_dataflows"], " lanes/MAC on the front:", cd["front_lanes_per_mac"])
+        print("  front dataflows:", cd["front_dataflows"], " lanes/MAC on the front:",
+              cd["front_lanes_per_mac"])
     return 0
 
 

@@ -28,10 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # the repository root: structconv, tests.support
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: structconv, tests.support
 
 import numpy as np
 
@@ -113,7 +114,7 @@ def bench_in_process(rows) -> dict:
         net, hw = golden_network(r)
         return engine.simulate(net, hw=hw, scalesim_ofmap=True)[0].cycles_total
     assert all(one(r) == int(r["total_cycles"]) for r in rows)          # warm-up and exactness
-    ours = [best_of(lambda: one(r), 5) for r in rows]
+    ours = [best_of(partial(one, r), 5) for r in rows]
     theirs = [float(r["scalesim_cpu_seconds"]) for r in rows]
     ratios = [t / o for t, o in zip(theirs, ours)]
     return {"ours_s": sum(ours), "scalesim_s": sum(theirs), "median_ratio": statistics.median(ratios),
@@ -123,10 +124,11 @@ def bench_in_process(rows) -> dict:
 def _write_inputs(d: Path, g: int, key, rows) -> tuple[Path, Path, Path]:
     rows_, cols, df, i, f, o = key
     topo, cfg, layout = d / f"topo{g}.csv", d / f"calc{g}.cfg", d / f"layout{g}.csv"
-    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-                    "Strides,\n" + "".join(f"l{k}, {r['ifmap_h']}, {r['ifmap_w']}, {r['filter_h']}, {r['filter_w']}, "
-                                           f"{r['channels']}, {r['num_filters']}, {r['stride']},\n"
-                                           for k, r in enumerate(rows)))
+    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+                    "Num Filter, Strides,\n"
+                    + "".join(f"l{k}, {r['ifmap_h']}, {r['ifmap_w']}, {r['filter_h']}, {r['filter_w']}, "
+                              f"{r['channels']}, {r['num_filters']}, {r['stride']},\n"
+                              for k, r in enumerate(rows)))
     cfg.write_text(f"[general]\nrun_name = golden{g}\n\n[architecture_presets]\nArrayHeight: {rows_}\n"
                    f"ArrayWidth: {cols}\nIfmapSramSzkB: {i}\nFilterSramSzkB: {f}\nOfmapSramSzkB: {o}\n"
                    f"IfmapOffset: 0\nFilterOffset: 10000000\nOfmapOffset: 20000000\nBandwidth: 10\n"
@@ -137,12 +139,14 @@ def _write_inputs(d: Path, g: int, key, rows) -> tuple[Path, Path, Path]:
                    "SparseRep: ellpack_block\nOptimizedMapping: false\nBlockSize: 8\n"
                    "RandomNumberGeneratorSeed: 40\n\n[run_presets]\nInterfaceBandwidth: CALC\n"
                    "UseRamulatorTrace: False\n")
-    layout.write_text("Layer name, IFMAP Height Intraline Factor, IFMAP Width Intraline Factor, Filter Height "
-                      "Intraline Factor, Filter Width Intraline Factor, Channel Intraline Factor, Num Filter "
-                      "Intraline Factor, IFMAP Height Intraline Order, IFMAP Width Intraline Order, Channel "
-                      "Intraline Order, IFMAP Height Interline Order, IFMAP Width Interline Order, Channel "
-                      "Interline Order, Filter Height Intraline Order, Filter Width Intraline Order,\n"
-                      + "".join(f"l{k}, 1, 1, 1, 1, 1, 1, 0, 1, 2, 0, 1, 2, 0, 1,\n" for k in range(len(rows))))
+    layout.write_text("Layer name, IFMAP Height Intraline Factor, IFMAP Width Intraline Factor, "
+                      "Filter Height Intraline Factor, Filter Width Intraline Factor, "
+                      "Channel Intraline Factor, Num Filter Intraline Factor, IFMAP Height Intraline Order, "
+                      "IFMAP Width Intraline Order, Channel Intraline Order, IFMAP Height Interline Order, "
+                      "IFMAP Width Interline Order, Channel Interline Order, Filter Height Intraline Order, "
+                      "Filter Width Intraline Order,\n"
+                      + "".join(f"l{k}, 1, 1, 1, 1, 1, 1, 0, 1, 2, 0, 1, 2, 0, 1,\n"
+                                for k in range(len(rows))))
     return topo, cfg, layout
 
 
@@ -158,16 +162,16 @@ def bench_whole_process(rows, scalesim_python: str | None) -> dict:
         for g, (key, grp) in enumerate(sorted(groups.items())):
             topo, cfg, layout = _write_inputs(d, g, key, grp)
             t = time.perf_counter()
-            out = subprocess.run([str(ROOT / ".venv" / "bin" / "structconv"), "simulate", "--scalesim-topology",
-                                  str(topo), "--scalesim-config", str(cfg), "--json"], check=True,
-                                 capture_output=True, text=True).stdout
+            out = subprocess.run([str(ROOT / ".venv" / "bin" / "structconv"), "simulate",
+                                  "--scalesim-topology", str(topo), "--scalesim-config", str(cfg), "--json"],
+                                 check=True, capture_output=True, text=True).stdout
             ours += time.perf_counter() - t
             got = [l["cycles_total"] for l in json.loads(out)["layers"]]
             assert got == [int(r["total_cycles"]) for r in grp], key
             if scalesim_python:
                 t = time.perf_counter()
-                subprocess.run([scalesim_python, "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topo), "-l",
-                                str(layout), "-p", str(d / f"out{g}")], check=True, capture_output=True)
+                subprocess.run([scalesim_python, "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topo),
+                                "-l", str(layout), "-p", str(d / f"out{g}")], check=True, capture_output=True)
                 theirs += time.perf_counter() - t
     return {"configs": len(groups), "layers": len(rows), "ours_s": ours, "scalesim_s": theirs or None}
 
@@ -177,7 +181,8 @@ def main(argv=None) -> int:
     ap.add_argument("--plans", type=int, default=10_000)
     ap.add_argument("--hw", default="edge-int8")
     ap.add_argument("--scalesim-python", metavar="PYTHON", default=None,
-                    help="an interpreter with scalesim==3.0.0 installed: times SCALE-Sim's CLI on the same files")
+                    help="an interpreter with scalesim==3.0.0 installed: "
+                         "times SCALE-Sim's CLI on the same files")
     ap.add_argument("--skip-batch", action="store_true", help="only the SCALE-Sim comparisons")
     args = ap.parse_args(argv)
     if not args.skip_batch:
@@ -188,13 +193,13 @@ def main(argv=None) -> int:
     n = len(rows)
     print(f"\nSCALE-Sim 3.0.0 (CALC) vs structconv on the {n} golden layers; cycles_total == Total Cycles: "
           f"{k['exact']}/{n}")
-    print(f"| comparison (one core) | structconv | SCALE-Sim | ratio |\n|---|---|---|---|")
+    print("| comparison (one core) | structconv | SCALE-Sim | ratio |\n|---|---|---|---|")
     if wp["scalesim_s"]:
         print(f"| whole process vs whole process, {wp['configs']} cfg+topology pairs ({n} layers), wall | "
               f"{wp['ours_s']:.1f} s | {wp['scalesim_s']:.1f} s | {wp['scalesim_s'] / wp['ours_s']:,.1f}x |")
     else:
-        print(f"| whole process, {wp['configs']} cfg+topology pairs ({n} layers), wall | {wp['ours_s']:.1f} s | "
-              f"not run (give --scalesim-python) | - |")
+        print(f"| whole process, {wp['configs']} cfg+topology pairs ({n} layers), wall "
+              f"| {wp['ours_s']:.1f} s | not run (give --scalesim-python) | - |")
     print(f"| in-process per configuration, inputs built in the timed region ({n} layers; SCALE-Sim: "
           f"construction + run_scale, CPU s) | {ip['ours_s'] * 1e3:.1f} ms | {ip['scalesim_s']:.1f} s | "
           f"{ip['scalesim_s'] / ip['ours_s']:,.0f}x total, median {ip['median_ratio']:,.0f}x, "
@@ -209,7 +214,8 @@ def print_batch(args) -> None:
     print(f"batch API ({args.hw}, resnet50: {b['layers']} layers, {b['table_rows']} (layer, choice) rows)")
     print("| benchmark (one core) | result |\n|---|---|")
     print(f"| batch API, layer evaluations / s | {b['evals_per_s']:.3g} |")
-    print(f"| analytical kernel, uncached (layer, choice) simulations / s (KERNEL ONLY) | {b['kernel_rows_per_s']:.3g} |")
+    print("| analytical kernel, uncached (layer, choice) simulations / s (KERNEL ONLY) "
+          f"| {b['kernel_rows_per_s']:.3g} |")
     print(f"| ResNet-50 x {b['plans']:,} random plans, evaluate | {b['t_eval'] * 1e3:.1f} ms |")
     print(f"| ResNet-50 x {b['plans']:,} random plans, incl. building the {b['table_rows']}-row table "
           f"| {b['t_total'] * 1e3:.0f} ms |")

@@ -58,7 +58,8 @@ def run_one(cacti: Path, base: str, size: int) -> dict:
     fields = dict(FIELDS, **{"size (bytes)": size})
     cfg.write_text(base + "".join(f"-{k} {v}\n" for k, v in fields.items()))
     # CACTI segfaults on absolute config paths (ZigZag's note): run it in its own folder
-    subprocess.run([f"./{cacti.name}", "-infile", cfg.name], cwd=cacti.parent, check=True, capture_output=True)
+    subprocess.run([f"./{cacti.name}", "-infile", cfg.name], cwd=cacti.parent, check=True,
+                   capture_output=True)
     head, *rows = Path(f"{cfg}.out").read_text().splitlines()
     row = dict(zip((h.strip() for h in head.split(",")), (v.strip() for v in rows[-1].split(","))))
     if int(row["Capacity (bytes)"]) != size or int(row["Tech node (nm)"]) != 45:
@@ -69,7 +70,8 @@ def run_one(cacti: Path, base: str, size: int) -> dict:
 def emit_python(path: Path) -> str:
     """The knots (power-of-two sizes) of the pinned grid as memory_cost.py's literal, CACTI's units."""
     data = json.loads(path.read_text())
-    lines = ["_CACTI_45NM = (  # (bytes, read nJ, write nJ, area mm^2) of a 64-bit access: tests/data/" + path.name]
+    lines = ["_CACTI_45NM = (  # (bytes, read nJ, write nJ, area mm^2) of a 64-bit access: tests/data/"
+             + path.name]
     for r in data["grid"]:
         if r["bytes"] & (r["bytes"] - 1) == 0:
             lines.append(f"    ({r['bytes']}, {r['read_nj']!r}, {r['write_nj']!r}, {r['area_mm2']!r}),")
@@ -96,8 +98,8 @@ def main(argv=None) -> int:
         grid = []
         for size in SIZES:
             grid.append(run_one(cacti, base, size))
-            print(f"{size:>10} B  read {grid[-1]['read_nj'] * 1e3:8.3f} pJ  area {grid[-1]['area_mm2']:9.5f} mm^2",
-                  file=sys.stderr)
+            print(f"{size:>10} B  read {grid[-1]['read_nj'] * 1e3:8.3f} pJ  "
+                  f"area {grid[-1]['area_mm2']:9.5f} mm^2", file=sys.stderr)
     meta = {"tool": "CACTI 7.0 from zigzag-dse (zigzag/cacti/cacti_master), built with make opt",
             "zigzag_dse": version, "config": {k: v for k, v in FIELDS.items() if v is not None},
             "baseline": "zigzag CactiConfig.baseline_config (itrs-hp, 360 K, UCA, ED^2, ECC on)",

@@ -36,7 +36,8 @@ def make_plans(model, input_shape, width):
     """Plan A from the uniform-n2 preset, plan B by hand (both checked against the model)."""
     net = network_from_module(model, torch.zeros((1,) + tuple(input_shape)), name="small_cnn")
     a = resolve_plan("uniform-n2", net)
-    b = resolve_plan(Plan({"conv2": {"c": width // 2, "n": 2}, "conv3": {"c": width, "n": 2}, "fc": {"c": 3 * width}},
+    b = resolve_plan(Plan({"conv2": {"c": width // 2, "n": 2}, "conv3": {"c": width, "n": 2},
+                           "fc": {"c": 3 * width}},
                           name="B", model="small_cnn"), net)
     return net, {"A": a, "B": b}
 
@@ -110,7 +111,8 @@ def main(argv=None) -> int:
     for pname in plan_names:
         cost = count_network(net, plans[pname])
         desc = ", ".join(f"{k}: {v.label}" for k, v in plans[pname].choices.items())
-        lines.append(f"- Plan {pname} ({plans[pname].name}): {desc}; mults x{cost.structured.mults / cost.original.mults:.3f}, "
+        lines.append(f"- Plan {pname} ({plans[pname].name}): {desc}; "
+                     f"mults x{cost.structured.mults / cost.original.mults:.3f}, "
                      f"params x{cost.structured.params / cost.original.params:.3f}")
     lines += ["", "max residual: the largest per-layer ||(I - A A^+) W||_F / ||W||_F at the end of training.",
               "", "| plan | lambda | acc before | acc after | gap (points) | gap per seed | max residual |",
@@ -118,10 +120,11 @@ def main(argv=None) -> int:
     for pname in plan_names:
         for lam in sorted(lams, reverse=True):
             rs = [r for r in rows if r["plan"] == pname and r["lam"] == lam]
-            m = {k: statistics.mean(r[k] for r in rs) for k in ("acc_before", "acc_after", "gap", "max_residual")}
+            m = {k: statistics.mean(r[k] for r in rs)
+                 for k in ("acc_before", "acc_after", "gap", "max_residual")}
             per_seed = ", ".join(f"{r['gap']:.2f}" for r in rs)
-            lines.append(f"| {pname} | {lam:g} | {m['acc_before']:.2f} | {m['acc_after']:.2f} | {m['gap']:.2f} | "
-                         f"{per_seed} | {m['max_residual']:.2g} |")
+            lines.append(f"| {pname} | {lam:g} | {m['acc_before']:.2f} | {m['acc_after']:.2f} "
+                         f"| {m['gap']:.2f} | {per_seed} | {m['max_residual']:.2g} |")
     lines += ["", f"{len(rows)} runs, {total_s / 60:.1f} min with {args.threads} CPU thread(s) "
                   f"(torch {torch.__version__}). Every run: `{out.with_suffix('.csv').name}`.", ""]
     text = "\n".join(lines)

@@ -190,7 +190,8 @@ def measure(model, shape) -> tuple[dict, list[dict]]:
               "params": int(info.total_params),
               "fvcore_by_operator": {k: int(v) for k, v in sorted(by_op.items())},
               "fvcore_all": int(fl.total()), "torchinfo_mult_adds": int(info.total_mult_adds)}
-    assert totals["mults"] == sum(r["mults"] for r in layers), (totals["mults"], "conv/matmul outside a layer")
+    assert totals["mults"] == sum(r["mults"] for r in layers), \
+        (totals["mults"], "conv/matmul outside a layer")
     assert totals["params"] == sum(p.numel() for p in model.parameters())
     return totals, layers
 
@@ -316,7 +317,8 @@ def static_shapes(model) -> dict:
 def fold_pass(g, shapes: dict, opsets, np) -> bool:
     from onnx import TensorProto, helper, numpy_helper
     from onnx.reference import ReferenceEvaluator
-    known = {t.name: numpy_helper.to_array(t) for t in g.initializer if t.data_location != TensorProto.EXTERNAL}
+    known = {t.name: numpy_helper.to_array(t) for t in g.initializer
+             if t.data_location != TensorProto.EXTERNAL}
     keep, changed = [], False
     for node in g.node:
         if node.op_type == "Shape" and node.input[0] in shapes and not node.attribute:

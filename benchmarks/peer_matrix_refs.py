@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "tests" / "data" / "peer_matrix.json"
 STUB = ("import sys, types\n"
-        "sys.modules.setdefault('torchvision._meta_registrations', types.ModuleType('torchvision._meta_registrations'))\n"
+        "sys.modules.setdefault('torchvision._meta_registrations', "
+        "types.ModuleType('torchvision._meta_registrations'))\n"
         "import timm, torchvision\n")
 
 
@@ -57,7 +58,8 @@ def main() -> int:
             t0 = time.perf_counter()
             shape = ",".join(map(str, m["input_shape"]))
             r = subprocess.run([str(ROOT / ".venv" / "bin" / "structconv"), "cost", f"peer_models.py:{name}",
-                                "--input-shape", shape, "--json"], capture_output=True, text=True, env=env, cwd=tmp)
+                                "--input-shape", shape, "--json"], capture_output=True, text=True, env=env,
+                               cwd=tmp)
             diffs = [r.stderr.strip()] if r.returncode else compare(name, m, json.loads(r.stdout))
             failed += bool(diffs)
             print(f"{name:26s} {'equal' if not diffs else 'DIFFERENT'} ({time.perf_counter() - t0:.1f} s)"

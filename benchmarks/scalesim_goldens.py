@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
 
     wide = args.set == "wide"
     if args.out is None:
-        args.out = os.path.join(repo, "tests", "data", "scalesim_goldens_wide.csv" if wide else "scalesim_goldens.csv")
+        args.out = os.path.join(repo, "tests", "data",
+                                "scalesim_goldens_wide.csv" if wide else "scalesim_goldens.csv")
     todo = wide_cases() if wide else cases()
     if args.only:
         todo = [c for c in todo if args.only in c["case_id"]]

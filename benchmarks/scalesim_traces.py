@@ -189,7 +189,8 @@ def run_case_int64(case: dict, dump: str | None = None, verify_files: bool = Fal
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", choices=("small", "goldens"), default="small")
-    ap.add_argument("--out", default=None, help="default: digests.json (small) / goldens_int64.json (goldens)")
+    ap.add_argument("--out", default=None,
+                    help="default: digests.json (small) / goldens_int64.json (goldens)")
     ap.add_argument("--dump", default=None, help="also copy the raw trace CSVs here")
     ap.add_argument("--only", default=None, help="only cases whose id contains this")
     ap.add_argument("--verify-files", action="store_true",
@@ -212,7 +213,8 @@ def main(argv=None) -> int:
         res[case["case_id"]] = dict(case={k: case[k] for k in keys}, traces=traces)
         print(f"{time.process_time() - c0:7.2f}s cpu", case["case_id"],
               {op: v["rows"] for op, v in traces.items()}, flush=True)
-    print(f"{len(res)} cases, {sum(v['traces'][op]['rows'] * v['traces'][op]['ports'] for v in res.values() for op in OPS):,} "
+    print(f"{len(res)} cases, "
+          f"{sum(v['traces'][op]['rows'] * v['traces'][op]['ports'] for v in res.values() for op in OPS):,} "
           f"trace cells, {time.process_time() - cpu0:.1f} s cpu (SCALE-Sim + digests)", flush=True)
     if args.int64 and not goldens:
         return 0

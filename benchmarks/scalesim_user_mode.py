@@ -9,7 +9,8 @@ the ofmap drain from ``[architecture_presets] Bandwidth``; all three set to the 
 
 Step 1 (SCALE-Sim's venv; stdlib + scalesim only)::
 
-    nice benchmarks/scalesim_venv/bin/python benchmarks/scalesim_user_mode.py run [grid|extra|arrays|mixed|gemm]
+    nice benchmarks/scalesim_venv/bin/python benchmarks/scalesim_user_mode.py \\
+        run [grid|extra|arrays|mixed|gemm]
 
 runs every case twice in a forked child (fresh SCALE-Sim state each time): as shipped, and with
 ``read_buffer.service_reads`` patched so that a positive prefetch stall is added to the offset
@@ -160,7 +161,8 @@ def _mixed() -> list[dict]:
                       [ARRAY], (0,), (0,)):
         for kbs, bws in MIXED:
             c = dict(case, **dict(zip(MIXED_KEYS, kbs + bws)))
-            c["case_id"] = case["case_id"].replace("__bw0__sram0kB", "__sram{}-{}-{}kB__bw{}-{}-{}".format(*kbs, *bws))
+            c["case_id"] = case["case_id"].replace("__bw0__sram0kB",
+                                                   "__sram{}-{}-{}kB__bw{}-{}-{}".format(*kbs, *bws))
             out.append(c)
     return out
 
@@ -268,7 +270,8 @@ def _report_items(layer) -> dict:
 def _sizes(layer, mem, case: dict) -> dict:
     import numpy as np
     op = layer.op_mat_obj
-    words = lambda m: int(np.unique(m[m != -1]).size)
+    def words(m):
+        return int(np.unique(m[m != -1]).size)
     out = {"sram_half_words": per_operand(case)["kb_i"] * 1024 // 2,     # the ifmap SRAM's
            "ifmap_words": words(op.ifmap_addr_matrix), "filter_words": words(op.filter_addr_matrix),
            "ofmap_words": words(op.ofmap_addr_matrix)}
@@ -367,8 +370,9 @@ def trace(argv) -> None:
     print(case["case_id"], _report_items(layer))
     print(_sizes(layer, mem, case))
     b = mem.ifmap_buf
-    print(f"words per hash line {math.ceil(b.total_size_elems / 100)}, active half {b.active_buf_size} words, "
-          f"DRAM words per window move {math.ceil(b.prefetch_buf_size / b.req_gen_bandwidth) * b.req_gen_bandwidth}"
+    print(f"words per hash line {math.ceil(b.total_size_elems / 100)}, "
+          f"active half {b.active_buf_size} words, DRAM words per window move "
+          f"{math.ceil(b.prefetch_buf_size / b.req_gen_bandwidth) * b.req_gen_bandwidth}"
           f" taking {math.ceil(b.prefetch_buf_size / b.req_gen_bandwidth) + 1} cycles")
     print("operand row issue_cycle first_miss_lines win_start_before win_start_after moves dram_words "
           "last_prefetch_before last_prefetch_after row_delay")
@@ -379,7 +383,8 @@ def trace(argv) -> None:
 # ------------------------------------------------------------------ the report (project venv)
 def load_rows(path=OUT_CSV) -> list[dict]:
     with open(path) as f:
-        return [{k: (v if k in ("case_id", "layer", "dataflow") else int(float(v)) if k != "scalesim_cpu_seconds"
+        return [{k: (v if k in ("case_id", "layer", "dataflow")
+                     else int(float(v)) if k != "scalesim_cpu_seconds"
                      else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
@@ -420,7 +425,8 @@ def departures(rows: list[dict]) -> None:
     print(f"{len(rows)} runs; SCALE-Sim CPU {sum(r['scalesim_cpu_seconds'] for r in rows):.1f} s")
     over_sram = [r for r in rows if r["dram_ifmap_reads"] > r["sram_ifmap_reads"]
                  or r["dram_filter_reads"] > r["sram_filter_reads"]]
-    ratio = lambda r, op, by: r[f"dram_{op}_reads"] / r[by.format(op)]
+    def ratio(r, op, by):
+        return r[f"dram_{op}_reads"] / r[by.format(op)]
     print(f"DRAM reads > SRAM reads (ifmap or filter): {len(over_sram)}/{len(rows)}; DRAM/SRAM reads "
           f"up to {max(max(ratio(r, o, 'sram_{}_reads') for o in ('ifmap', 'filter')) for r in rows):.2f}x")
     for op in ("ifmap", "filter"):
@@ -453,13 +459,14 @@ def _identities(rows: list[dict], quiet: list[dict]) -> None:
     def fill(r, op):
         return min(math.ceil(r["sram_half_words"] / r["bandwidth"]),
                    math.ceil(r[f"{op}_fetch_entries"] / r["bandwidth"])) * r["bandwidth"]
-    move = lambda r: math.ceil(r["sram_half_words"] / r["bandwidth"]) * r["bandwidth"]
+    def move(r):
+        return math.ceil(r["sram_half_words"] / r["bandwidth"]) * r["bandwidth"]
     ok = sum(all(r[f"dram_{op}_reads"] == fill(r, op) + r[f"{op}_new_prefetches"] * move(r)
                  for op in ("ifmap", "filter")) for r in rows)
     print(f"DRAM reads = first fill (min(half, prefetch-order entries incl. -1 padding), rounded up to "
           f"bw) + window moves x half (rounded up to bw): {ok}/{len(rows)} runs")
-    once = sum(all(r[f"dram_{op}_reads"] == math.ceil(r[f"{op}_fetch_entries"] / r["bandwidth"]) * r["bandwidth"]
-                   for op in ("ifmap", "filter")) for r in quiet)
+    once = sum(all(r[f"dram_{op}_reads"] == math.ceil(r[f"{op}_fetch_entries"] / r["bandwidth"])
+                   * r["bandwidth"] for op in ("ifmap", "filter")) for r in quiet)
     print(f"  no window move: each prefetch-order entry fetched once, in {once}/{len(quiet)}")
     moves = [r for r in rows if r["ifmap_new_prefetches"] + r["filter_new_prefetches"]]
     adv = [r for r in moves if min(r[f"{op}_prefetch_lines"] for op in ("ifmap", "filter")
@@ -508,7 +515,8 @@ def comparison(rows: list[dict]) -> None:
         for r in rows:
             simulate_scalesim_user(_layer(r), _hw(r, tmp))
         port_cpu = time.process_time() - c1
-    print(f"compatibility option: {port_cpu:.2f} s CPU for {len(rows)} runs, inputs built in the timed region "
+    print(f"compatibility option: {port_cpu:.2f} s CPU for {len(rows)} runs, "
+          "inputs built in the timed region "
           f"(SCALE-Sim: {sum(r['scalesim_cpu_seconds'] for r in rows):.1f} s CPU, construction + run)")
     n_bad = len({c for c, _ in bad})
     print(f"compatibility option (structconv.sim.scalesim_user): every pinned field equal in "
@@ -572,5 +580,5 @@ if __name__ == "__main__":
     elif cmd == "search":
         search(rest)
     else:
-        sys.exit(f"unknown command {cmd!r}: run [grid|extra|arrays|mixed|gemm] [SUBSTR] | trace CASE_ID [N] | "
-                 f"report | search [N]")
+        sys.exit(f"unknown command {cmd!r}: "
+                 "run [grid|extra|arrays|mixed|gemm] [SUBSTR] | trace CASE_ID [N] | report | search [N]")

@@ -44,7 +44,8 @@ def collect(root: Path) -> dict:
     seeds = cfg["seeds"]
     jobs = {d.name: _load(d / "result.json") for d in root.iterdir() if d.is_dir()}
     errors = {d.name: _load(d / "error.json") for d in root.iterdir() if (d / "error.json").exists()}
-    missing = [f"run-{p['id']}-s{s}" for p in plans["plans"] for s in seeds if not jobs.get(f"run-{p['id']}-s{s}")]
+    missing = [f"run-{p['id']}-s{s}" for p in plans["plans"] for s in seeds
+               if not jobs.get(f"run-{p['id']}-s{s}")]
     missing += [f"{k}-s{s}" for k in ("dense", "ref") for s in seeds if not jobs.get(f"{k}-s{s}")]
     rows = []
     for p in plans["plans"]:
@@ -52,8 +53,10 @@ def collect(root: Path) -> dict:
         accs = [r["acc"] if r else float("nan") for r in runs]
         before = [r["acc_before"] for r in runs if r and r.get("acc_before") is not None]
         res = [r["max_residual"] for r in runs if r and r.get("max_residual") is not None]
-        rows.append({**p, "acc": accs, "acc_mean": float(np.mean(accs)) if all(np.isfinite(accs)) else float("nan"),
-                     "acc_std": float(np.std(accs, ddof=1)) if len(accs) > 1 and all(np.isfinite(accs)) else float("nan"),
+        rows.append({**p, "acc": accs,
+                     "acc_mean": float(np.mean(accs)) if all(np.isfinite(accs)) else float("nan"),
+                     "acc_std": (float(np.std(accs, ddof=1)) if len(accs) > 1 and all(np.isfinite(accs))
+                                 else float("nan")),
                      "acc_before_mean": float(np.mean(before)) if len(before) == len(seeds) else float("nan"),
                      "max_residual": max(res) if res else float("nan"),
                      "diverged": any(r and r.get("diverged") for r in runs)})
@@ -77,7 +80,8 @@ def analyse(data: dict) -> dict:
         sub = rows if split == "all" else [r for r in rows if r["split"] == split]
         acc = np.array([r["acc_mean"] for r in sub])
         px = {n: _oriented(sub, n, orient[n]) for n in order}
-        out[split] = {"n": len(sub), "corr": stats.correlations(px, acc, BASELINE, B, seed=0) if len(sub) > 2 else {}}
+        out[split] = {"n": len(sub),
+                      "corr": stats.correlations(px, acc, BASELINE, B, seed=0) if len(sub) > 2 else {}}
     calib = out["calibration"]["corr"]
     cands = [n for n in order if n not in COST_BASELINES and n in calib and np.isfinite(calib[n]["tau"])]
     sel = max(cands, key=lambda n: (calib[n]["tau"], -order.index(n))) if cands else None
@@ -92,11 +96,15 @@ def analyse(data: dict) -> dict:
     ref = [jobs[f"ref-s{s}"]["acc"] for s in seeds if jobs.get(f"ref-s{s}")]
     dense = [jobs[f"dense-s{s}"]["acc"] for s in seeds if jobs.get(f"dense-s{s}")]
     seed_diff = [abs(r["acc"][0] - r["acc"][1]) for r in rows] if len(seeds) >= 2 else []
-    out["spread"] = {"min": float(acc_all.min()), "max": float(acc_all.max()), "median": float(np.median(acc_all)),
+    out["spread"] = {"min": float(acc_all.min()), "max": float(acc_all.max()),
+                     "median": float(np.median(acc_all)),
                      "q25": float(np.percentile(acc_all, 25)), "q75": float(np.percentile(acc_all, 75)),
-                     "sd": float(acc_all.std(ddof=1)), "ref": ref, "ref_mean": float(np.mean(ref)) if ref else None,
-                     "dense_pretrain": dense, "seed_noise_median": float(np.median(seed_diff)) if seed_diff else None,
-                     "within_1pt_of_dense": int(np.sum(np.abs(acc_all - np.mean(ref)) <= 1.0)) if ref else None,
+                     "sd": float(acc_all.std(ddof=1)), "ref": ref,
+                     "ref_mean": float(np.mean(ref)) if ref else None,
+                     "dense_pretrain": dense,
+                     "seed_noise_median": float(np.median(seed_diff)) if seed_diff else None,
+                     "within_1pt_of_dense": (int(np.sum(np.abs(acc_all - np.mean(ref)) <= 1.0)) if ref
+                                             else None),
                      "diverged_plans": [r["id"] for r in rows if r["diverged"]]}
     return out
 
@@ -111,21 +119,22 @@ def _fmt(v):
 
 def write_csv(path: Path, data: dict, plan_dir: Path) -> None:
     seeds, order = data["config"]["seeds"], data["plans"]["proxy_order"]
-    head = ["plan_id", "plan_file", "source", "split", "cycles_ratio", "energy_ratio", "params", "params_ratio",
-            "mults", "design_layers", "changed_layers"] + [f"proxy:{n}" for n in order] + \
+    head = ["plan_id", "plan_file", "source", "split", "cycles_ratio", "energy_ratio", "params",
+            "params_ratio", "mults", "design_layers", "changed_layers"] + [f"proxy:{n}" for n in order] + \
            [f"acc_seed{s}" for s in seeds] + ["acc_mean", "acc_std", "acc_before_mean", "max_residual",
                                               "diverged", "aliases"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
-    rel = plan_dir.resolve().relative_to(ROOT) if plan_dir.resolve().is_relative_to(ROOT) else plan_dir.resolve()
+    rel = (plan_dir.resolve().relative_to(ROOT) if plan_dir.resolve().is_relative_to(ROOT)
+           else plan_dir.resolve())
     for r in data["rows"]:
         w.writerow([r["id"], f"{rel}/{r['id']}.yaml", r["source"], r["split"]] +
                    [_fmt(r[k]) for k in ("cycles_ratio", "energy_ratio", "params", "params_ratio", "mults",
                                          "design_layers", "changed_layers")] +
                    [_fmt(float(r["proxies"][n])) for n in order] + [_fmt(float(a)) for a in r["acc"]] +
-                   [_fmt(r["acc_mean"]), _fmt(r["acc_std"]), _fmt(r["acc_before_mean"]), _fmt(r["max_residual"]),
-                    str(bool(r["diverged"])).lower(), _fmt(r["aliases"])])
+                   [_fmt(r["acc_mean"]), _fmt(r["acc_std"]), _fmt(r["acc_before_mean"]),
+                    _fmt(r["max_residual"]), str(bool(r["diverged"])).lower(), _fmt(r["aliases"])])
     _atomic(path, buf.getvalue())
 
 
@@ -146,7 +155,8 @@ def main(argv=None) -> int:
     results = Path(args.results_dir) if args.results_dir else RESULTS
     data = collect(root)
     if data["config"].get("overrides") and results.resolve() == RESULTS.resolve():
-        raise SystemExit("accuracy analysis: this run used --set overrides; it cannot write to benchmarks/results")
+        raise SystemExit("accuracy analysis: this run used --set overrides; "
+                         "it cannot write to benchmarks/results")
     if data["missing"] and not args.allow_incomplete:
         print(f"accuracy analysis: {len(data['missing'])} job(s) have no result ({data['missing'][:6]}...); "
               f"finish the benchmark or pass --allow-incomplete", file=sys.stderr)
@@ -166,7 +176,8 @@ def main(argv=None) -> int:
                                                "rows": data["rows"], "missing": data["missing"],
                                                "wall_seconds": data["wall_seconds"],
                                                "job_seconds": data["job_seconds"],
-                                               "excluded": data["plans"]["excluded"], "info": data["plans"]["info"]})
+                                               "excluded": data["plans"]["excluded"],
+                                               "info": data["plans"]["info"]})
     print(f"accuracy analysis: wrote {results / stem}.md/.csv/.json ({an['n_plans']} plans)")
     return 0
 

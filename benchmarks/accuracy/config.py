@@ -18,7 +18,7 @@ RUNS = BENCH / "runs"                      # git-ignored: one directory per job
 RESULTS = ROOT / "benchmarks" / "results"
 HW = "edge-int8"
 DATASET = "fashion-mnist"
-SELECTION_PROXY = "projection_loss"        # draws the greedy and front plans (the search's default with weights)
+SELECTION_PROXY = "projection_loss"  # draws the greedy and front plans (the search's default with weights)
 SPLIT_SALT = "structconv-accuracy-v1|"
 DESIGN_KINDS = ("dw_pw", "gc_pwg", "pw_dw_pw", "pwg_dw_pwg")
 DIVERGED_ACC = 10.0                        # a run whose loss became non-finite scores chance (10 classes)
@@ -53,7 +53,7 @@ class Scale:
     calib_size: int = 128
     boot: int = 10000
     smoke_plans: int = 0                   # > 0 only in smoke runs: keep the first K drawn plans
-    designs: bool = True                   # False only in smoke runs (--set designs=0): a structure-only space
+    designs: bool = True  # False only in smoke runs (--set designs=0): a structure-only space
     device: str = "cpu"
     workers: int = 0                       # DataLoader worker processes per job (in-memory data: 0 on CPU)
     overrides: tuple = ()                  # (key, text) pairs of --set (smoke tests only)
@@ -68,7 +68,7 @@ class Scale:
         d["protocol_version"] = PROTOCOL_VERSION
         return d
 
-    def with_overrides(self, pairs: list[str]) -> "Scale":
+    def with_overrides(self, pairs: list[str]) -> Scale:
         """``key=value`` strings (smoke tests only), parsed by the field's type."""
         if not pairs:
             return self

@@ -112,8 +112,8 @@ def reference(scale: Scale, seed: int, d: Path, device: str) -> dict:
     t0 = time.perf_counter()
     model = _dense_model(scale, seed)
     data = bundle(scale, seed)
-    train(model, train_only(data), None, lam=0.0, epochs=scale.epochs, lr=scale.lr, evaluate_decomposition=False,
-          **_train_kwargs(scale, seed, d / "train", device))
+    train(model, train_only(data), None, lam=0.0, epochs=scale.epochs, lr=scale.lr,
+          evaluate_decomposition=False, **_train_kwargs(scale, seed, d / "train", device))
     ev = evaluate(model, data.val, device=device, workers=scale.workers)
     _tidy(d / "train")
     return {"job": "reference", "seed": seed, "acc": ev["acc"], "loss": ev["loss"],
@@ -135,8 +135,8 @@ def run(scale: Scale, plan_id: str, seed: int, d: Path, device: str, plan_file: 
                   evaluate_decomposition=False, **_design_kwargs(plan),
                   **_train_kwargs(scale, seed, d / "train", device))
     except NonFiniteError as e:
-        return {**out, "acc": DIVERGED_ACC, "acc_before": None, "diverged": True, "error": str(e).splitlines()[0],
-                "seconds": time.perf_counter() - t0}
+        return {**out, "acc": DIVERGED_ACC, "acc_before": None, "diverged": True,
+                "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0}
     before = evaluate(model, data.val, device=device, workers=scale.workers)
     dec, report = decompose(model, plan, strict=True)
     if report.skipped:
@@ -204,5 +204,6 @@ def plans(scale: Scale, d: Path, device: str) -> dict:
                      "design_layers": sum(ch.kind in DESIGN_KINDS for ch in r["plan"].choices.values()),
                      "proxies": prox})
     return {"job": "plans", "plans": rows, "excluded": excluded, "info": info, "orientation": orient,
-            "proxy_order": list(orient), "proxy_notes": list(suite.notes) + [f"[init] {n}" for n in init.notes],
+            "proxy_order": list(orient),
+            "proxy_notes": list(suite.notes) + [f"[init] {n}" for n in init.notes],
             "dense_costs": {k: float(v) for k, v in costs.dense.items()}, "seconds": time.perf_counter() - t0}

@@ -95,10 +95,12 @@ def front_plans(space, costs, suite, scale: Scale, info: dict):
     problem = Problem(space, costs, suite, SELECTION_PROXY, ("proxy", "cycles_total"))
     res = run_search(problem, trials=scale.search_trials, seed=0)
     info.update({"front_size": len(res.front), "trials": res.n_complete, "wall_seconds": res.wall_seconds,
-                 "mode": getattr(res, "mode", None) or "nsga2 (run_search default)", "notes": list(res.notes)})
+                 "mode": getattr(res, "mode", None) or "nsga2 (run_search default)",
+                 "notes": list(res.notes)})
     used, out = set(), []
     for t in scale.front_targets:
-        cands = [(abs(m.evaluation.ratios["cycles_total"] - t), i) for i, m in enumerate(res.front) if i not in used]
+        cands = [(abs(m.evaluation.ratios["cycles_total"] - t), i)
+                 for i, m in enumerate(res.front) if i not in used]
         if not cands:
             break
         _, i = min(cands)
@@ -167,7 +169,7 @@ def check_trainable(plans: list[dict]) -> None:
     forms = torch_forms()
     bad = {}
     for p in plans:
-        for layer, ch in p["plan"].choices.items():
+        for ch in p["plan"].choices.values():
             form = forms.get(ch.kind)
             if form is None or form.pending:
                 why = "no torch form" if form is None else f"pending: {form.pending}"
@@ -199,7 +201,8 @@ def draw(space, costs, suite, scale: Scale) -> tuple[list[dict], list[dict], dic
         d.add(p, "front", name)
     info["search"] = search
     if len(d.plans) > scale.n_plans:
-        raise SystemExit(f"accuracy benchmark: {len(d.plans)} structured plans exceed n_plans = {scale.n_plans}")
+        raise SystemExit(f"accuracy benchmark: {len(d.plans)} structured plans "
+                         f"exceed n_plans = {scale.n_plans}")
     fill_random(d, scale)
     assign_split(d.plans)
     check_trainable(d.plans)

@@ -35,8 +35,9 @@ def _header(data, an, stem) -> list[str]:
           f"Dense pre-training {cfg['pretrain_epochs']} epochs per seed; per plan SR fine-tuning "
           f"(lambda {cfg['lam']:g}, lr {cfg['lr']:g} cosine, {cfg['epochs']} epochs) from it; seeds "
           f"{list(cfg['seeds'])}; {an['n_plans']} plans; bootstrap {cfg['boot']} resamples.", "",
-          f"Wall time: **{data['wall_seconds'] / 60:.1f} min** from the first job's start to the last job's end "
-          f"({data['processes']} process(es); {data['job_seconds'] / 60:.1f} min of job time in total).", ""]
+          f"Wall time: **{data['wall_seconds'] / 60:.1f} min** from the first job's start "
+          f"to the last job's end ({data['processes']} process(es); "
+          f"{data['job_seconds'] / 60:.1f} min of job time in total).", ""]
     return L
 
 
@@ -45,10 +46,10 @@ def _spread(an) -> list[str]:
     ref = ", ".join(f"{a:.2f}" for a in s["ref"])
     pre = ", ".join(f"{a:.2f}" for a in s["dense_pretrain"])
     return ["## Spread of accuracy across plans", "",
-            f"- Dense ResNet-20 at this scale (fine-tuned like a plan, without SR): **{_f(s['ref_mean'], 2)} %** "
-            f"(per seed: {ref}); after pre-training only: {pre}.",
-            f"- Plans (mean over seeds): min **{s['min']:.2f} %**, max **{s['max']:.2f} %**, median {s['median']:.2f}, "
-            f"IQR [{s['q25']:.2f}, {s['q75']:.2f}], SD {s['sd']:.2f} points.",
+            "- Dense ResNet-20 at this scale (fine-tuned like a plan, without SR): "
+            f"**{_f(s['ref_mean'], 2)} %** (per seed: {ref}); after pre-training only: {pre}.",
+            f"- Plans (mean over seeds): min **{s['min']:.2f} %**, max **{s['max']:.2f} %**, "
+            f"median {s['median']:.2f}, IQR [{s['q25']:.2f}, {s['q75']:.2f}], SD {s['sd']:.2f} points.",
             f"- Seed noise: median |acc(seed 0) - acc(seed 1)| = {_f(s['seed_noise_median'], 2)} points; "
             f"{s['within_1pt_of_dense']} of {an['n_plans']} plans within 1 point of dense.",
             f"- Diverged runs (scored 10 %): {s['diverged_plans'] or 'none'}.", ""]
@@ -65,9 +66,11 @@ def _primary(an) -> list[str]:
     cal = an["calibration"]["corr"][sel]["tau"]
     sig = np.isfinite(h.get("p_vs_baseline", np.nan)) and h["p_vs_baseline"] < 0.05 and h["d_tau"] > 0
     L += [f"Selected on the calibration plans: `{sel}` (calibration tau {cal:.3f}). On the "
-          f"{an['held-out']['n']} held-out plans: Kendall tau **{_f(h.get('tau'))}** {_ci(h.get('tau_ci', (np.nan,) * 2))}, "
+          f"{an['held-out']['n']} held-out plans: Kendall tau **{_f(h.get('tau'))}** "
+          f"{_ci(h.get('tau_ci', (np.nan,) * 2))}, "
           f"#params tau {_f(an['held-out']['corr'][BASELINE]['tau'])}; difference "
-          f"{_f(h.get('d_tau'))} {_ci(h.get('d_tau_ci', (np.nan,) * 2))}, paired bootstrap p = {_p(h.get('p_vs_baseline'))}: "
+          f"{_f(h.get('d_tau'))} {_ci(h.get('d_tau_ci', (np.nan,) * 2))}, "
+          f"paired bootstrap p = {_p(h.get('p_vs_baseline'))}: "
           f"**{'beats' if sig else 'does not beat'} #params at alpha 0.05**.", ""]
     if "noise_ceiling_tau" in an:
         L += [f"Noise ceiling (held-out plans, Kendall tau between the seed-0 and seed-1 accuracies): "
@@ -80,7 +83,8 @@ def _table(an, orient) -> list[str]:
     L = [f"## Held-out plans ({an['held-out']['n']}): every proxy", "",
          "Oriented so that + means \"predicts higher accuracy\" (sign in the last column). Paired: "
          "tau(proxy) - tau(#params) on the same resamples; Holm over all proxies but #params.", "",
-         "| proxy | Kendall tau [95% CI] | Spearman rho [95% CI] | tau - tau(#params) [95% CI] | p | p (Holm) | sign |",
+         "| proxy | Kendall tau [95% CI] | Spearman rho [95% CI] | tau - tau(#params) [95% CI] "
+         "| p | p (Holm) | sign |",
          "|---|---|---|---|---|---|---|"]
     for n, c in sorted(corr.items(), key=lambda kv: -np.nan_to_num(kv[1]["tau"], nan=-9)):
         mark = " (baseline)" if n == BASELINE else ""
@@ -102,7 +106,8 @@ def _per_plan(data) -> list[str]:
     by = {}
     for r in rows:
         by.setdefault(r["source"], []).append(r["acc_mean"])
-    L = ["## By source (descriptive)", "", "| source | plans | mean acc % | min | max |", "|---|---|---|---|---|"]
+    L = ["## By source (descriptive)", "", "| source | plans | mean acc % | min | max |",
+         "|---|---|---|---|---|"]
     for s, v in by.items():
         v = np.array(v)
         L.append(f"| {s} | {len(v)} | {np.nanmean(v):.2f} | {np.nanmin(v):.2f} | {np.nanmax(v):.2f} |")
@@ -110,9 +115,11 @@ def _per_plan(data) -> list[str]:
           + " | ".join(f"acc s{s}" for s in seeds) + " | mean | before decomp. | max residual |",
           "|---|---|---|---|---|---|" + "---|" * len(seeds) + "---|---|---|"]
     for r in sorted(rows, key=lambda r: r["cycles_ratio"]):
-        L.append(f"| {r['id']} | {r['source']} | {r['split']} | {r['cycles_ratio']:.3f} | {r['params_ratio']:.3f} | "
-                 f"{r['design_layers']} | " + " | ".join(_f(a, 2) for a in r["acc"]) +
-                 f" | {_f(r['acc_mean'], 2)} | {_f(r['acc_before_mean'], 2)} | {_f(r['max_residual'], 4)} |")
+        L.append(f"| {r['id']} | {r['source']} | {r['split']} | {r['cycles_ratio']:.3f} "
+                 f"| {r['params_ratio']:.3f} | {r['design_layers']} | "
+                 + " | ".join(_f(a, 2) for a in r["acc"])
+                 + f" | {_f(r['acc_mean'], 2)} | {_f(r['acc_before_mean'], 2)} "
+                   f"| {_f(r['max_residual'], 4)} |")
     return L + [""]
 
 
@@ -121,8 +128,10 @@ def _notes(data) -> list[str]:
     alias = {r["id"]: r["aliases"] for r in data["rows"] if r["aliases"]}
     L = ["## Plan drawing", "", f"- Search front: {p['info'].get('search')}.",
          f"- Aliases (the same plan drawn again, counted once): {alias or 'none'}.",
-         f"- Left out (outside the window, or dense): {[(e['id'], round(e.get('cycles_ratio', 1), 3)) for e in p['excluded']] or 'none'}.",
-         f"- Plans with at least one sparse-kernel design layer: {sum(r['design_layers'] > 0 for r in data['rows'])}."]
+         "- Left out (outside the window, or dense): "
+         f"{[(e['id'], round(e.get('cycles_ratio', 1), 3)) for e in p['excluded']] or 'none'}.",
+         "- Plans with at least one sparse-kernel design layer: "
+         f"{sum(r['design_layers'] > 0 for r in data['rows'])}."]
     L += [f"- Proxy note: {n}" for n in dict.fromkeys(p.get("proxy_notes", []))]
     if data["errors"]:
         L += [f"- FAILED job {k}: {v.get('error')}" for k, v in data["errors"].items()]

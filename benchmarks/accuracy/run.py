@@ -47,7 +47,8 @@ def job_list(q: jobqueue.Queue, scale: Scale, device: str) -> list[Job]:
 
     out = [Job(f"dense-s{s}", [], lambda d, s=s: J.dense(scale, s, d, device)) for s in scale.seeds]
     out.append(Job("plans", ["dense-s0"], lambda d: J.plans(scale, d, device)))
-    out += [Job(f"ref-s{s}", [f"dense-s{s}"], lambda d, s=s: J.reference(scale, s, d, device)) for s in scale.seeds]
+    out += [Job(f"ref-s{s}", [f"dense-s{s}"], lambda d, s=s: J.reference(scale, s, d, device))
+            for s in scale.seeds]
     if q.done("plans"):
         for p in q.result("plans")["plans"]:
             plan_file = q.dir("plans") / p["plan_file"]
@@ -103,8 +104,8 @@ def work(q: jobqueue.Queue, scale: Scale, device: str) -> int:
         if ran:
             continue
         if all(j.name in dead or j.name in blocked for j in pending):
-            log(f"stopping: {len(dead)} job(s) failed ({sorted(dead)[:5]}...), {len(blocked)} blocked by them; "
-                f"see <job>/error.json, fix, then rerun with --retry-failed")
+            log(f"stopping: {len(dead)} job(s) failed ({sorted(dead)[:5]}...), "
+                f"{len(blocked)} blocked by them; see <job>/error.json, fix, then rerun with --retry-failed")
             return 1
         time.sleep(POLL_S)                   # others hold the ready jobs, or their dependencies run
 
@@ -142,13 +143,15 @@ def parse(argv=None):
     ap.add_argument("--runs-dir", default=None, help="default benchmarks/accuracy/runs/<scale>")
     ap.add_argument("--results-dir", default=None, help="default benchmarks/results")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="smoke tests only")
-    ap.add_argument("--retry-failed", action="store_true", help="clear error.json files and run those jobs again")
+    ap.add_argument("--retry-failed", action="store_true",
+                    help="clear error.json files and run those jobs again")
     ap.add_argument("--no-analyze", action="store_true")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     scale = SCALES[args.scale].with_overrides(args.set)
     if scale.overrides and (args.runs_dir is None or args.results_dir is None):
-        ap.error("--set changes the protocol's settings: give --runs-dir and --results-dir (not the defaults)")
+        ap.error("--set changes the protocol's settings: "
+                 "give --runs-dir and --results-dir (not the defaults)")
     if scale.overrides and Path(args.results_dir).resolve() == RESULTS.resolve():
         ap.error("--set runs must not write to benchmarks/results")
     if args.workers < 1 or args.threads < 1:
@@ -196,8 +199,8 @@ def main(argv=None) -> int:
         return rc
     import analyze
 
-    return max(rc, analyze.main(["--scale", scale.name, "--runs-dir", str(root), "--results-dir", str(results)]
-                                + (["--allow-incomplete"] if rc else [])))
+    return max(rc, analyze.main(["--scale", scale.name, "--runs-dir", str(root),
+                                 "--results-dir", str(results)] + (["--allow-incomplete"] if rc else [])))
 
 
 if __name__ == "__main__":

@@ -94,8 +94,8 @@ def correlations(proxies: dict, acc: np.ndarray, baseline: str, B: int, seed: in
     out = {}
     for k, v in proxies.items():
         d = taus[k] - base
-        out[k] = {"tau": kendall(v, acc), "tau_ci": ci(taus[k]), "rho": spearman(v, acc), "rho_ci": ci(rhos[k]),
-                  "discarded": int(np.count_nonzero(~np.isfinite(taus[k]))),
+        out[k] = {"tau": kendall(v, acc), "tau_ci": ci(taus[k]), "rho": spearman(v, acc),
+                  "rho_ci": ci(rhos[k]), "discarded": int(np.count_nonzero(~np.isfinite(taus[k]))),
                   "d_tau": kendall(v, acc) - kendall(proxies[baseline], acc), "d_tau_ci": ci(d),
                   "p_vs_baseline": paired_p(d) if k != baseline else float("nan")}
     adj = holm({k: r["p_vs_baseline"] for k, r in out.items() if k != baseline})

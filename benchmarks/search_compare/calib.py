@@ -18,8 +18,8 @@ from settings import PROTOCOL, RESULTS, TOY
 
 SPLIT = {"calibration": "calibration", "held-out": "held_out"}
 # additive tables on the dense-s0 checkpoint (what table 2's ridge model may use)
-DENSE_TABLES = ("params", "mults", "kept_dof", "field_ratio", "grad_norm", "snip", "synflow", "naswot", "residual",
-                "projection_loss")
+DENSE_TABLES = ("params", "mults", "kept_dof", "field_ratio", "grad_norm", "snip", "synflow", "naswot",
+                "residual", "projection_loss")
 
 
 def convert(src: Path, dst: Path) -> list[str]:
@@ -38,14 +38,16 @@ def convert(src: Path, dst: Path) -> list[str]:
         if not all(r[c] != "" and math.isfinite(float(r[c])) for r in rows):
             notes.append(f"proxy {c[6:]!r} left out: a non-finite or empty value")
         elif len({float(r[c]) for r in cal}) < 2:
-            # its calibration tau is undefined (structconv.search.fit_calibration cannot orient it; see REQUESTS.md)
+            # its calibration tau is undefined (structconv.search.fit_calibration cannot orient it;
+            # see REQUESTS.md)
             notes.append(f"proxy {c[6:]!r} left out: constant on the calibration plans "
                          f"(value {cal[0][c]}; on all plans: {sorted({r[c] for r in rows})[:4]})")
         else:
             keep.append(c)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["plan_id", "plan_file", "split", "cycles_ratio", "params"] + [c[6:] for c in keep] + ["accuracy_mean"])
+    w.writerow(["plan_id", "plan_file", "split", "cycles_ratio", "params"] + [c[6:] for c in keep]
+               + ["accuracy_mean"])
     for r in rows:
         w.writerow([r["plan_id"], r["plan_file"], SPLIT[r["split"]], r["cycles_ratio"], r["params"]] +
                    [r[c] for c in keep] + [r["acc_mean"]])
@@ -85,13 +87,16 @@ def markdown(res, gt, notes, choice, acc_md_primary) -> str:
     adj = holm(ps)
     order = sorted(P, key=lambda n: -P[n]["tau"])
     L = ["# Proxies against post-decomposition accuracy on the held-out plans (issue 13, part a)", "",
-         "Protocol: benchmarks/search_compare/PROTOCOL.md (version 1). Ground truth: the accuracy benchmark's CPU "
-         f"scale (benchmarks/results/accuracy_cpu.csv, converted unchanged to {res['gt_file']}). "
+         "Protocol: benchmarks/search_compare/PROTOCOL.md (version 1). Ground truth: the accuracy "
+         "benchmark's CPU scale (benchmarks/results/accuracy_cpu.csv, converted unchanged to "
+         f"{res['gt_file']}). "
          f"Fit on {res['calibration_plans']} calibration plans; every number below on the "
          f"{res['held_out_plans']} held-out plans only. {res['bootstrap']} bootstrap resamples (rng 0). "
          "Direction of each proxy: the sign of its Kendall tau on the calibration plans (shown). "
-         "p vs #params: paired bootstrap, one-sided, P(tau(proxy) - tau(params) <= 0); Holm over all proxies.", "",
-         "| proxy | sign | Kendall tau [95% CI] | Spearman rho [95% CI] | tau - tau(params) | p vs #params | Holm p |",
+         "p vs #params: paired bootstrap, one-sided, P(tau(proxy) - tau(params) <= 0); "
+         "Holm over all proxies.", "",
+         "| proxy | sign | Kendall tau [95% CI] | Spearman rho [95% CI] | tau - tau(params) | p vs #params "
+         "| Holm p |",
          "|---|---|---|---|---|---|---|"]
     for n in order:
         r = P[n]
@@ -105,10 +110,12 @@ def markdown(res, gt, notes, choice, acc_md_primary) -> str:
     L += ["", f"**Search default by the issue's rule (highest held-out tau): `{w['proxy']}`** — "
           + ("it beats #params significantly (p < 0.05)." if w["beats_params"]
              else "**no proxy beats #params significantly** (paired bootstrap, alpha 0.05)."),
-          "Caveat: this winner is picked on the held-out plans themselves, so its p is optimistic; the accuracy "
-          "benchmark's primary test (proxy picked on calibration plans, two-sided) is the unbiased one"
+          "Caveat: this winner is picked on the held-out plans themselves, so its p is optimistic; "
+          "the accuracy benchmark's primary test (proxy picked on calibration plans, two-sided) is the "
+          "unbiased one"
           + (f": {acc_md_primary}" if acc_md_primary else "") + ".",
-          f"Table 2 of part (b): {choice[1]}.", "`calibrated` = ridge model (ridge 1) over all standardised proxies, "
+          f"Table 2 of part (b): {choice[1]}.",
+          "`calibrated` = ridge model (ridge 1) over all standardised proxies, "
           "fitted on calibration plans."]
     L += [f"- {n}" for n in notes]
     return "\n".join(L) + "\n"
@@ -140,12 +147,14 @@ def main(argv=None) -> int:
         m2 = fit_calibration(gt, names=[n for n in DENSE_TABLES if n in gt.proxies])
         res["table2_model"] = m2.to_dict()
     res["table2_proxy"], res["table2_note"] = choice
-    res["holm"] = holm({n: r["p_vs_params"] for n, r in res["proxies"].items() if r["p_vs_params"] is not None})
+    res["holm"] = holm({n: r["p_vs_params"] for n, r in res["proxies"].items()
+                        if r["p_vs_params"] is not None})
     res["notes"] = notes
     prim = _primary(Path(args.csv))
     write_data_file(results / "search_compare_proxies_cpu.json", res)
     atomic_write_text(results / "search_compare_proxies_cpu.md",
-                      ("**SMOKE RUN: not a result.**\n\n" if args.toy else "") + markdown(res, gt, notes, choice, prim))
+                      ("**SMOKE RUN: not a result.**\n\n" if args.toy else "")
+                      + markdown(res, gt, notes, choice, prim))
     print(f"default: {res['winner']} ; table 2: {choice}")
     return 0
 
@@ -166,7 +175,7 @@ def _primary(csv_path: Path) -> str | None:
         return (f"`{sel}` selected on calibration plans, held-out tau {r['tau']:.3f} "
                 f"[{r['tau_ci'][0]:.3f}, {r['tau_ci'][1]:.3f}], two-sided paired bootstrap p vs #params "
                 f"{p:.4f} (Holm {r.get('p_holm', float('nan')):.4f})")
-    except Exception:                                 # its layout is the accuracy helper's; quote nothing then
+    except Exception:  # its layout is the accuracy helper's; quote nothing then
         return None
 
 

@@ -13,7 +13,8 @@ from settings import BUDGET
 
 
 def setup(scale, acc_runs):
-    """(space, costs, suite): the benchmark's space, edge-int8 costs, proxies on dense-s0 (as its plans job)."""
+    """(space, costs, suite): the benchmark's space, edge-int8 costs, proxies on dense-s0 (as its plans
+    job)."""
     from structconv.nn import build_module
     from structconv.search import build_costs, build_space, compute_proxies
 
@@ -21,7 +22,8 @@ def setup(scale, acc_runs):
     network, data = J.net(scale), J.bundle(scale, 0)
     space = build_space(network)
     costs = build_costs(space, HW)
-    suite = compute_proxies(space, model=copy.deepcopy(build_module(network)), weights=str(J.dense_path(scale, 0)),
+    suite = compute_proxies(space, model=copy.deepcopy(build_module(network)),
+                            weights=str(J.dense_path(scale, 0)),
                             data=data, calib_size=scale.calib_size, seed=0)
     return space, costs, suite
 

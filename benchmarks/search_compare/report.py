@@ -19,7 +19,8 @@ LABEL = {"in_loop": "accuracy-in-the-loop", "exact": "exact front (least proxy)"
 
 
 def table2_suite(spec: str, suite, space, scale):
-    """(proxy name, suite holding it) for table 2: a dense-s0 table, an '[init]' table, or calib.py's model."""
+    """(proxy name, suite holding it) for table 2: a dense-s0 table, an '[init]' table, or calib.py's
+    model."""
     from structconv.search import Calibrated, ProxySuite, compute_proxies
 
     if spec in suite.tables:
@@ -40,13 +41,15 @@ def table2_suite(spec: str, suite, space, scale):
 
 
 def benchmark_seed0(acc_runs: Path, tables) -> list:
-    """Picked plans that are also benchmark plans: our seed-0 accuracy beside the benchmark's (same computation)."""
+    """Picked plans that are also benchmark plans: our seed-0 accuracy beside the benchmark's (same
+    computation)."""
     from config import SCALES
     from structconv.core import resolve_plan
 
     rec = json.loads((acc_runs / "plans" / "result.json").read_text())
     net = J.net(SCALES["cpu"])
-    keys = {M.plan_key(resolve_plan(str(acc_runs / "plans" / p["plan_file"]), net)): p["id"] for p in rec["plans"]}
+    keys = {M.plan_key(resolve_plan(str(acc_runs / "plans" / p["plan_file"]), net)): p["id"]
+            for p in rec["plans"]}
     out = []
     for t in tables:
         for m, r in t["runs"].items():
@@ -108,7 +111,8 @@ def table_md(t) -> list[str]:
     acc = accuracies(t)
     te = tests(t)
     seeds = len(next(iter(acc.values()))) if acc else 0
-    L = [f"### {t['table']}: plans chosen with proxy `{t['proxy']}`, budget cycles_total <= {BUDGET}x dense (edge-int8)",
+    L = [f"### {t['table']}: plans chosen with proxy `{t['proxy']}`, "
+         f"budget cycles_total <= {BUDGET}x dense (edge-int8)",
          "", "| method | plan | cycles ratio | params ratio | proxy loss | design layers | " +
          " | ".join(f"acc s{s}" for s in range(seeds)) + " | mean ± std | vs exact: diff, p_t, p_W | "
          "vs greedy: diff, p_t, p_W |", "|---" * (9 + seeds) + "|"]
@@ -132,14 +136,16 @@ def table_md(t) -> list[str]:
     for m in acc:
         same.setdefault(t["runs"][m]["key"], []).append(m)
     shared = [v for v in same.values() if len(v) > 1]
-    L += ["", f"p_t: paired t-test, p_W: Wilcoxon signed-rank, both two-sided over the {seeds} fine-tune seeds "
+    L += ["",
+          f"p_t: paired t-test, p_W: Wilcoxon signed-rank, both two-sided over the {seeds} fine-tune seeds "
           f"(with {seeds} pairs the smallest possible p_W is 2/2^{seeds} = {2 / 2 ** seeds:.4g})."]
     if shared:
         L.append("Methods that picked the same plan (shared runs, difference 0): " +
                  "; ".join(" = ".join(v) for v in shared) + ".")
     L += [""] + verdict(t)
     n = t["notes"]
-    L += ["", f"Picks: uniform = {n.get('uniform')}, rule preset = {n.get('rule_preset') or 'none feasible'}, "
+    L += ["",
+          f"Picks: uniform = {n.get('uniform')}, rule preset = {n.get('rule_preset') or 'none feasible'}, "
           f"random = best of {n.get('random_feasible')} feasible plans out of {n.get('random_draws')} draws; "
           f"picking took {n.get('pick_seconds', 0):.1f} s."]
     if t.get("in_loop"):
@@ -147,8 +153,8 @@ def table_md(t) -> list[str]:
         L += ["", f"Accuracy-in-the-loop: {len(il['candidates'])} candidates from the exact front "
               f"({il['front_size']} feasible points), successive halving over 1/2/3 epochs, scored on the "
               f"selection split (never the test set); {il['epochs_spent']} epochs spent vs "
-              f"{il['epochs_without_pruning']} without pruning, {il.get('compute_seconds', il['seconds']):.0f} s of "
-              f"training and evaluation.", "",
+              f"{il['epochs_without_pruning']} without pruning, "
+              f"{il.get('compute_seconds', il['seconds']):.0f} s of training and evaluation.", "",
               "| candidate | key | cycles ratio | proxy loss | state | epochs reached | selection acc |",
               "|---|---|---|---|---|---|---|"]
         cand = {c["name"]: c for c in il["candidates"]}
@@ -175,21 +181,23 @@ def markdown(data) -> str:
     s = data["scale"]
     L = (["**SMOKE RUN: not the protocol's settings, not a result.**", ""] if data["smoke"] else []) + [
         "# Search methods at 0.5x dense cycles: post-decomposition accuracy (issue 13)", "",
-        "Protocol: benchmarks/search_compare/PROTOCOL.md (version 1, committed before any run). Network, data, "
-        f"recipe: the accuracy benchmark's CPU scale (ResNet-20 widths {s['widths']}, Fashion-MNIST "
-        f"{s['input_size']}x{s['input_size']}, {s['train_per_class']} training images per class, SR fine-tune "
-        f"E = {s['epochs']} epochs, lam {s['lam']}, lr {s['lr']}) from the dense seed-0 checkpoint; fine-tune seeds "
-        f"{list(data['settings']['seeds'])}; metric: top-1 (%) on the 10,000-image test set after "
-        f"decompose(strict=True). Compute: {_job_minutes(data):.1f} min of training and evaluation over all jobs "
-        f"(one process, one thread; this invocation {data['wall_seconds'] / 60:.1f} min of wall time, reusing the "
-        f"result.json of jobs an earlier invocation finished), finished {data['finished']}.", ""]
+        "Protocol: benchmarks/search_compare/PROTOCOL.md (version 1, committed before any run). "
+        f"Network, data, recipe: the accuracy benchmark's CPU scale (ResNet-20 widths {s['widths']}, "
+        f"Fashion-MNIST {s['input_size']}x{s['input_size']}, {s['train_per_class']} training images per "
+        f"class, SR fine-tune E = {s['epochs']} epochs, lam {s['lam']}, lr {s['lr']}) from the dense seed-0 "
+        f"checkpoint; fine-tune seeds {list(data['settings']['seeds'])}; metric: top-1 (%) on the "
+        f"10,000-image test set after decompose(strict=True). Compute: {_job_minutes(data):.1f} min of "
+        f"training and evaluation over all jobs (one process, one thread; this invocation "
+        f"{data['wall_seconds'] / 60:.1f} min of wall time, reusing the result.json of jobs an earlier "
+        f"invocation finished), finished {data['finished']}.", ""]
     for t in data["tables"]:
         L += table_md(t) + [""]
     if data["benchmark_seed0"]:
-        L += ["Reproducibility check (not a result): picked plans that are also accuracy-benchmark plans, seed 0 "
-              "(the same computation):", ""] + [
-            f"- {r['table']} {r['method']} = benchmark `{r['benchmark_plan']}`: ours {r['ours_seed0']:.2f} %, "
-            f"benchmark {_f(r['benchmark_seed0'])} %" for r in data["benchmark_seed0"]] + [""]
+        L += ["Reproducibility check (not a result): picked plans that are also accuracy-benchmark plans, "
+              "seed 0 (the same computation):", ""] + [
+            f"- {r['table']} {r['method']} = benchmark `{r['benchmark_plan']}`: "
+            f"ours {r['ours_seed0']:.2f} %, benchmark {_f(r['benchmark_seed0'])} %"
+            for r in data["benchmark_seed0"]] + [""]
     return "\n".join(L) + "\n"
 
 
@@ -201,8 +209,8 @@ def write(results: Path, data: dict, space) -> None:
     pdir.mkdir(exist_ok=True)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["table", "proxy", "method", "plan_key", "plan_file", "cycles_ratio", "params_ratio", "proxy_loss",
-                "seed", "acc", "acc_before", "diverged"])
+    w.writerow(["table", "proxy", "method", "plan_key", "plan_file", "cycles_ratio", "params_ratio",
+                "proxy_loss", "seed", "acc", "acc_before", "diverged"])
     for t in data["tables"]:
         for m in t["order"]:
             p = t["picks"].get(m)

@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +63,7 @@ def final_runs(problem, picks, st, scale, root, device, order) -> dict:
         for s in st.seeds:
             d = root / f"run-{key}-s{s}"
             fresh = not (d / "result.json").exists()
-            r = T.cached(d, lambda: T.fine_tune(scale, plan, s, scale.epochs, d, device))
+            r = T.cached(d, partial(T.fine_tune, scale, plan, s, scale.epochs, d, device))
             rows.append(r)
             log(f"{m} ({key}) seed {s}: test acc {r['acc']:.2f}%{'' if fresh else ' (done before)'}")
         out[m] = {"key": key, "runs": rows}
@@ -82,7 +83,8 @@ def one_table(name, proxy, suite, space, costs, st, scale, root, device, with_in
     order = [m for m in S.PRIMARY if m in picks] + [m for m in S.SECONDARY if m in picks]
     runs = final_runs(problem, picks, st, scale, root, device, order)
     desc = {m: (None if picks.get(m) is None else {**M.describe(problem, picks[m], DESIGN_KINDS),
-                                                    "key": M.plan_key(space.plan(picks[m])), "index": picks[m]})
+                                                   "key": M.plan_key(space.plan(picks[m])),
+                                                   "index": picks[m]})
             for m in order}
     return {"table": name, "proxy": proxy, "picks": desc, "notes": notes, "in_loop": loop, "runs": runs,
             "order": order}
@@ -133,7 +135,8 @@ def main(argv=None) -> int:
         proxy, suite2 = report.table2_suite(args.table2, suite, space, scale)
         tables.append(one_table("table2", proxy, suite2, space, costs, st, scale, root, args.device, False))
     data = {"settings": st.to_dict(), "scale": scale.to_dict(), "smoke": st.toy, "tables": tables,
-            "benchmark_seed0": report.benchmark_seed0(acc_runs, tables), "wall_seconds": time.perf_counter() - t0,
+            "benchmark_seed0": report.benchmark_seed0(acc_runs, tables),
+            "wall_seconds": time.perf_counter() - t0,
             "checked_plans": checked, "pid": os.getpid(), "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC",
                                                                                   time.gmtime())}
     report.write(results, data, space)

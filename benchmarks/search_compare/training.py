@@ -65,7 +65,8 @@ def fine_tune(scale, plan, seed: int, epochs: int, d: Path, device: str, eval_se
     out = {"seed": seed, "epochs": epochs, "eval": "test" if eval_set is None else "selection"}
     try:
         train(model, J.train_only(data), plan, lam=scale.lam, epochs=epochs, lr=scale.lr,
-              evaluate_decomposition=False, **J._design_kwargs(plan), **J._train_kwargs(scale, seed, d / "train", device))
+              evaluate_decomposition=False, **J._design_kwargs(plan),
+              **J._train_kwargs(scale, seed, d / "train", device))
     except NonFiniteError as e:
         return {**out, "acc": DIVERGED_ACC, "acc_before": None, "diverged": True,
                 "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0}
@@ -91,10 +92,12 @@ def cached(d: Path, fn) -> dict:
 
 
 class SelectionEval:
-    """evaluate(plan, epochs) for run_in_loop: seed 0, scored on the selection split; cached per (plan, epochs)."""
+    """evaluate(plan, epochs) for run_in_loop: seed 0, scored on the selection split; cached per
+    (plan, epochs)."""
 
     def __init__(self, scale, settings, root: Path, device: str, keys: dict, log):
-        self.scale, self.settings, self.root, self.device, self.keys, self.log = scale, settings, root, device, keys, log
+        self.scale, self.settings, self.root, self.device, self.keys, self.log = (
+            scale, settings, root, device, keys, log)
         self.epochs_spent, self.compute_seconds = 0, 0.0
 
     def __call__(self, plan, epochs: int) -> float:

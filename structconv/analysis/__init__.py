@@ -28,11 +28,29 @@ import importlib
 
 from .export import export_frame, export_tables
 from .ground_truth import load_ground_truth, plan_accuracy_frame, proxy_validation_frame
-from .study import (baselines_frame, front_frame, history_frame, load_front_yaml, load_study,
-                    parse_study_spec, trials_frame)
-from .tables import (cost_frame, cost_totals, cycles_long_frame, energy_frame, layer_frame, paper_frame,
-                     plan_comparison_frame, preset_totals_frame, roofline_frame, sim_frame, sim_totals,
-                     summary)
+from .study import (
+    baselines_frame,
+    front_frame,
+    history_frame,
+    load_front_yaml,
+    load_study,
+    parse_study_spec,
+    trials_frame,
+)
+from .tables import (
+    cost_frame,
+    cost_totals,
+    cycles_long_frame,
+    energy_frame,
+    layer_frame,
+    paper_frame,
+    plan_comparison_frame,
+    preset_totals_frame,
+    roofline_frame,
+    sim_frame,
+    sim_totals,
+    summary,
+)
 from .training import accuracy_frame, curves_frame, find_runs, read_metrics, read_summary
 
 # name -> the submodule that defines it; these need plotly (report, figures) or torch (verify)

@@ -24,12 +24,20 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from structconv.core import (count_network, FieldError, Network, Plan, resolve_network, resolve_plan, shown,
-                             write_data_file)
+from structconv.core import (
+    FieldError,
+    Network,
+    Plan,
+    count_network,
+    resolve_network,
+    resolve_plan,
+    shown,
+    write_data_file,
+)
 from structconv.sim import DEFAULT_HW, load_accelerator, simulate
 
-from .report import ReportSettings, build_report
 from .render import write_report
+from .report import ReportSettings, build_report
 from .study import baselines_frame
 from .tables import cost_totals
 
@@ -181,10 +189,12 @@ def _search(st: Stage, s: DemoState):
     try:
         from structconv.search import search, space_config_from_dict
     except ImportError as e:
-        raise Skip(f"structconv.search is not available ({_first(e)}); using preset {shown(s.cfg.fallback_plan)}")
+        raise Skip(f"structconv.search is not available ({_first(e)}); "
+                   f"using preset {shown(s.cfg.fallback_plan)}") from e
     cfg = s.cfg
     res, problem = search(s.net, s.res.hw, max_cycles_ratio=cfg.max_cycles_ratio, trials=cfg.trials,
-                          out=s.out / "search", space=space_config_from_dict({"designs": False}, source="demo space"),
+                          out=s.out / "search",
+                          space=space_config_from_dict({"designs": False}, source="demo space"),
                           proxies=list(cfg.proxies), seed=cfg.seed, log=s.say)   # decomposable choices only
     st.detail.update(trials=res.n_complete, feasible=res.n_feasible, front=len(res.front), proxy=res.proxy)
     s.say(f"{res.n_complete} trials ({res.n_feasible} feasible) in {res.wall_seconds:.1f} s; "
@@ -192,7 +202,8 @@ def _search(st: Stage, s: DemoState):
     for n in res.notes:
         s.say(f"note: {n}")
     if res.best is None:
-        raise Skip(f"no plan met max_cycles_ratio={cfg.max_cycles_ratio}; using preset {shown(cfg.fallback_plan)}")
+        raise Skip(f"no plan met max_cycles_ratio={cfg.max_cycles_ratio}; "
+                   f"using preset {shown(cfg.fallback_plan)}")
     b = res.best.to_dict()
     s.say(f"chosen: trial {b['trial']} ({b['origin']}), cycles x{b['ratios']['cycles_total']:.3f}, "
           f"energy x{b['ratios']['energy_pj']:.3f}, params x{b['ratios']['params']:.3f}, "
@@ -209,7 +220,7 @@ def _baselines(s: DemoState, problem) -> None:
         base = [greedy(problem), uniform(problem)[0], best_random(problem, s.cfg.trials, seed=s.cfg.seed)]
         bf = baselines_frame([b for b in base if b is not None], list(problem.objectives))
         bf["plan"] = bf["plan"].replace({"random": f"random ({s.cfg.trials} plans)"})
-    except Exception as e:  # noqa: BLE001 - baselines are extras: never sink the search step
+    except Exception as e:  # baselines are extras: never sink the search step
         s.say(f"baselines not available: {_first(e)}")
         return
     s.baselines = bf
@@ -230,7 +241,7 @@ def train_step(st: Stage, s: DemoState) -> None:
     try:
         from structconv.nn import build_module, load_digits_data, train
     except ImportError as e:
-        raise Skip(f"structconv.nn training is not available ({_first(e)})")
+        raise Skip(f"structconv.nn training is not available ({_first(e)})") from e
     cfg = s.cfg
     data = load_digits_data(size=cfg.train_size, channels=s.net.input_shape[0])
     train_ds, val_ds = _subsets(data.train, data.val, cfg.train_samples)
@@ -249,7 +260,7 @@ def _subsets(train_ds, val_ds, samples: int | None):
     """The first ``samples`` training images and a quarter as many (at least 64) validation images."""
     if not samples:
         return train_ds, val_ds
-    from torch.utils.data import Subset       # torch is there: the training step imported nn
+    from torch.utils.data import Subset  # torch is there: the training step imported nn
 
     return (Subset(train_ds, list(range(min(samples, len(train_ds))))),
             Subset(val_ds, list(range(min(max(samples // 4, 64), len(val_ds))))))
@@ -260,7 +271,7 @@ def verify_step(st: Stage, s: DemoState) -> None:
         raise Skip("no trained model (the training stage did not run)")
     from structconv.nn import save_decomposed
 
-    from .verify import verify_decomposition       # torch: imported only when a model was trained
+    from .verify import verify_decomposition  # torch: imported only when a model was trained
 
     detail = verify_decomposition(s.trained["module"], s.plan, s.trained["val"])
     dec = detail.pop("_model")
@@ -330,7 +341,7 @@ def run_step(i: int, name: str, fn, s: DemoState) -> Stage:
         st.status = f"skipped: {e}"
     except ImportError as e:
         st.status = f"skipped: {name} needs {e.name or _first(e)}, which is not available ({_first(e)})"
-    except Exception as e:  # noqa: BLE001 - a failed step must not stop the demo
+    except Exception as e:  # a failed step must not stop the demo
         st.status = f"failed: {_first(e)}"
     st.seconds = time.perf_counter() - t0
     s.log(f"[{i}/{len(STEPS)}] {name}: {st.status} ({st.seconds:.1f} s)")

@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 UNIT_COLORS = {"sum-pool unit": "#f58518", "MAC array": "#4c78a8", "stall": "#b0b0b0"}
-ENERGY_COLORS = {"mac": "#4c78a8", "add": "#f58518", "sram": "#54a24b", "dram": "#e45756", "leakage": "#9d755d"}
+ENERGY_COLORS = {"mac": "#4c78a8", "add": "#f58518", "sram": "#54a24b", "dram": "#e45756",
+                 "leakage": "#9d755d"}
 _GROUP_COLORS = ["#b279a2", "#ff9da6", "#72b7b2", "#9d755d", "#eeca3b", "#54a24b"]
 VARIANT_SHORT = {"original": "orig", "structured": "struct"}
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=90, b=40),
@@ -24,7 +25,8 @@ def _arr(s) -> np.ndarray:
     return np.asarray(pd.to_numeric(pd.Series(s), errors="coerce"), dtype=np.float64)
 
 
-def fig_layer_cycles(cycles: pd.DataFrame, title: str = "Cycles per layer: original vs structured") -> go.Figure:
+def fig_layer_cycles(cycles: pd.DataFrame,
+                     title: str = "Cycles per layer: original vs structured") -> go.Figure:
     """Stacked per-layer cycles (sum-pool unit / MAC array / stall), original and structured
     side by side. ``cycles`` is ``tables.cycles_long_frame(layer_frame(...))``."""
     fig = go.Figure()
@@ -138,10 +140,12 @@ def _pareto_axes(trials: pd.DataFrame) -> tuple[str, list[str]]:
 
 def _trial_points(fig, done, x, y, col, show) -> None:
     feasible = done["feasible"].astype(bool)
-    for part, name, color in ((done[~feasible], "infeasible", "#d0d0d0"), (done[feasible], "feasible trial", "#9ecae9")):
+    for part, name, color in ((done[~feasible], "infeasible", "#d0d0d0"),
+                              (done[feasible], "feasible trial", "#9ecae9")):
         if len(part):
             fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=name, legendgroup=name,
-                            showlegend=show, marker=dict(size=5, color=color), text=list(part["number"].astype(str)),
+                            showlegend=show, marker=dict(size=5, color=color),
+                            text=list(part["number"].astype(str)),
                             hovertemplate="trial " + _hover(x, y), row=1, col=col)
 
 
@@ -160,9 +164,10 @@ def _source_points(fig, done, x, y, col, show) -> None:
     symbols = ["diamond", "square", "triangle-up", "cross", "x", "pentagon"]
     for j, src in enumerate(s for s in dict.fromkeys(done["source"]) if s != "search"):
         part = done[done["source"] == src]
-        fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=str(src), legendgroup=f"s{src}",
-                        showlegend=show, marker=dict(size=11, symbol=symbols[j % len(symbols)], line=dict(width=1),
-                                                     color=_GROUP_COLORS[j % len(_GROUP_COLORS)]),
+        fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=str(src),
+                        legendgroup=f"s{src}", showlegend=show,
+                        marker=dict(size=11, symbol=symbols[j % len(symbols)], line=dict(width=1),
+                                    color=_GROUP_COLORS[j % len(_GROUP_COLORS)]),
                         text=[str(v) for v in part.get("origin", part["number"])],
                         hovertemplate=_hover(x, y, str(src)), row=1, col=col)
 
@@ -173,7 +178,8 @@ def _highlight_points(fig, done, highlight, x, y, col, show) -> None:
         fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers+text", name="chosen plan",
                         legendgroup="chosen", showlegend=show, textposition="top center",
                         text=[str(highlight[n]) for n in part["number"]],
-                        marker=dict(size=16, symbol="star", color="#f2c744", line=dict(width=1.5, color="black")),
+                        marker=dict(size=16, symbol="star", color="#f2c744",
+                                    line=dict(width=1.5, color="black")),
                         row=1, col=col)
 
 
@@ -184,8 +190,9 @@ def _baseline_points(fig, baselines, x, y, col, show) -> None:
     for k, (_, b) in enumerate(baselines.iterrows()):
         name = f"baseline: {b['plan']}"
         fig.add_scatter(x=_arr([b[x]]), y=_arr([b[y]]), mode="markers", name=name, legendgroup=name,
-                        showlegend=show, marker=dict(size=14, symbol=symbols[k % len(symbols)], color="#54a24b",
-                                                     line=dict(width=1, color="black")),
+                        showlegend=show,
+                        marker=dict(size=14, symbol=symbols[k % len(symbols)], color="#54a24b",
+                                    line=dict(width=1, color="black")),
                         text=[str(b["plan"])], hovertemplate=_hover(x, y, "baseline"), row=1, col=col)
 
 
@@ -193,8 +200,8 @@ def _budget_line(fig, budgets, x, col) -> None:
     if budgets and x in budgets:
         v, label = budgets[x]
         fig.add_vline(x=v, line=dict(color="#e45756", dash="dash", width=1), row=1, col=col)
-        fig.add_annotation(x=v, y=1, yref="paper", xref=f"x{col if col > 1 else ''}", text=label, showarrow=False,
-                           xanchor="right", font=dict(size=10, color="#e45756"))
+        fig.add_annotation(x=v, y=1, yref="paper", xref=f"x{col if col > 1 else ''}", text=label,
+                           showarrow=False, xanchor="right", font=dict(size=10, color="#e45756"))
 
 
 def fig_pareto(trials: pd.DataFrame, front: pd.DataFrame, baselines: pd.DataFrame | None = None,
@@ -301,13 +308,15 @@ def fig_accuracy_vs_cycles(plans: pd.DataFrame, dense_acc: float | None = None,
             part = plans[(plans["source"] == source) & (plans["split"] == split)]
             if not part.empty:
                 fig.add_scatter(x=part["cycles_ratio"].astype(float), y=part["acc_mean"].astype(float),
-                                mode="markers", name=f"{source} ({split})", legendgroup=source, text=list(part["plan"]),
+                                mode="markers", name=f"{source} ({split})", legendgroup=source,
+                                text=list(part["plan"]),
                                 marker=dict(symbol=SOURCE_MARKERS.get(source, "circle") + fill, size=10),
                                 error_y=dict(type="data", array=np.nan_to_num(part["acc_std"].astype(float)),
                                              thickness=1, width=2),
-                                hovertemplate="%{text}<br>cycles x %{x:.3f}<br>accuracy %{y:.2f} %<extra></extra>")
+                                hovertemplate="%{text}<br>cycles x %{x:.3f}<br>accuracy %{y:.2f} %"
+                                              "<extra></extra>")
     if dense_acc is not None and math.isfinite(dense_acc):
         fig.add_hline(y=dense_acc, line_dash="dash", annotation_text=f"dense {dense_acc:.2f} %")
-    fig.update_layout(title=title, xaxis_title="cycles_total / dense", yaxis_title="top-1 after decomposition (%)",
-                      template="plotly_white")
+    fig.update_layout(title=title, xaxis_title="cycles_total / dense",
+                      yaxis_title="top-1 after decomposition (%)", template="plotly_white")
     return fig

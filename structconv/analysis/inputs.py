@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structconv.core import load_data_file, Network, Plan, resolve_network, resolve_plan, shown
+from structconv.core import Network, Plan, load_data_file, resolve_network, resolve_plan, shown
 from structconv.sim import DEFAULT_HW, load_accelerator
 
 from . import study as S
@@ -216,21 +216,24 @@ def _check_study_fits(ctx: ReportContext, st, trials: pd.DataFrame) -> None:
         raise ValueError(f"study {shown(st.study_name)} has parameters {bad} that are not layers of "
                          f"{shown(net.name)}: it searched another network")
     if not (trials["state"] == "COMPLETE").any():
-        raise ValueError(f"study {shown(st.study_name)} has no completed trial ({len(trials)} trials in total)")
+        raise ValueError(f"study {shown(st.study_name)} has no completed trial "
+                         f"({len(trials)} trials in total)")
 
 
 def _check_front_model(ctx: ReportContext) -> None:
     fm = front_model(ctx.search_dir, ctx.front_yaml)
     if fm is not None and fm != ctx.net.name:
-        ctx.notes.missing(ctx.sections["search"], f"the search in {shown(str(ctx.search_dir))} is for {shown(fm)}, "
-                                                  f"not {shown(ctx.net.name)}")
+        ctx.notes.missing(ctx.sections["search"],
+                          f"the search in {shown(str(ctx.search_dir))} is for {shown(fm)}, "
+                          f"not {shown(ctx.net.name)}")
         ctx.front_yaml = None
 
 
 def _front_plan_files(search_dir: Path, front_yaml: pd.DataFrame) -> list[Path]:
     """front.yaml's 'best' plan file, then the first member's (relative to the search directory)."""
     row = front_yaml.iloc[0] if len(front_yaml) else {}
-    names = [front_yaml.attrs.get("best_plan_file")] + [row.get(k) for k in ("plan_file", "file", "path", "plan")]
+    names = ([front_yaml.attrs.get("best_plan_file")]
+             + [row.get(k) for k in ("plan_file", "file", "path", "plan")])
     return [Path(v) if Path(v).is_absolute() else search_dir / v for v in names if isinstance(v, str)]
 
 
@@ -273,6 +276,6 @@ def choose_plan(ctx: ReportContext) -> None:
         ctx.plan, ctx.plan_source = resolve_plan(None, ctx.net), "none given: dense"
         if ctx.trials is not None:
             ctx.sections["search"].text.append(
-                "No plan was given, so the costs above are the dense network's: a study stores choice indices, "
-                "not Plans; pass --plan SEARCH_DIR/best.yaml (or --search-dir SEARCH_DIR) to report on the "
-                "searched plan.")
+                "No plan was given, so the costs above are the dense network's: a study stores choice "
+                "indices, not Plans; pass --plan SEARCH_DIR/best.yaml (or --search-dir SEARCH_DIR) to report "
+                "on the searched plan.")

@@ -59,7 +59,8 @@ def _cells(df: pd.DataFrame) -> list[list[str]]:
 
 def table_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(printable(str(c), 120))}</th>" for c in df.columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in _cells(df))
+    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                     for row in _cells(df))
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
 
 
@@ -79,7 +80,8 @@ def summary_cards(s: dict) -> list[tuple[str, str, str]]:
 
     cards = []
     if s.get("speedup") is not None:
-        cards.append(("speedup", f"{s['speedup']:.3f}x", f"{s['orig_cycles_total']:,} -> {s['cycles_total']:,} cycles"))
+        cards.append(("speedup", f"{s['speedup']:.3f}x",
+                      f"{s['orig_cycles_total']:,} -> {s['cycles_total']:,} cycles"))
         cards.append(("energy saving", pct(s.get("energy_saving")),
                       f"{s['orig_energy_pj'] / 1e6:,.1f} -> {s['energy_pj'] / 1e6:,.1f} uJ"))
     cards.append(("params saving", pct(s["params_saving"]), f"{s['orig_params']:,} -> {s['params']:,}"))
@@ -94,7 +96,8 @@ def summary_cards(s: dict) -> list[tuple[str, str, str]]:
 
 # -- HTML ------------------------------------------------------------------------------------
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1400px;padding:16px 24px;color:#222}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1400px;\
+padding:16px 24px;color:#222}
 h1{font-size:1.5em;margin-bottom:4px} h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
 .meta{color:#666;font-size:.9em}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
@@ -150,9 +153,11 @@ def render_html(rep: Report) -> str:
     summary_json = json.dumps({"summary": summary_jsonable(rep.summary), "inputs": rep.inputs,
                                "notices": rep.notices}).replace("</", "<\\/")   # no early </script>
     meta = (f"model {rep.inputs['model']} &middot; hw {rep.inputs['hw']} &middot; plan "
-            f"{html.escape(str(rep.inputs['plan']))} &middot; generated {rep.inputs['created']} by structconv")
+            f"{html.escape(str(rep.inputs['plan']))} &middot; generated {rep.inputs['created']} "
+            "by structconv")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{html.escape(rep.title)}</title>"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(rep.title)}</title>"
             f"<style>{_CSS}</style>"
             f'<script type="text/javascript" id="{PLOTLYJS_ID}">{plotly.offline.get_plotlyjs()}</script>'
             f'<script type="application/json" id="{SUMMARY_ID}">{summary_json}</script>'
@@ -179,7 +184,7 @@ def write_pngs(rep: Report, image_dir, image_prefix: str = "") -> tuple[dict, st
     try:
         pio.write_images([f for _, f in figs], [str(Path(image_dir) / f"{n}.png") for n, _ in figs],
                          format="png", width=1200, height=520)
-    except Exception as e:  # noqa: BLE001 - no browser, sandbox trouble, ...
+    except Exception as e:  # no browser, sandbox trouble, ...
         return {}, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return {name: f"{image_prefix}{name}.png" for name, _ in figs}, ""
 

@@ -17,8 +17,8 @@ from . import training as TR
 from .document import Section
 from .inputs import ReportContext
 
-LAYER_COLUMNS = ("layer", "kind", "shape", "choice", "orig_mults", "mults", "sumpool_adds", "orig_params", "params",
-                 "orig_cycles_total", "cycles_total", "speedup", "spu_cycles", "mac_cycles",
+LAYER_COLUMNS = ("layer", "kind", "shape", "choice", "orig_mults", "mults", "sumpool_adds", "orig_params",
+                 "params", "orig_cycles_total", "cycles_total", "speedup", "spu_cycles", "mac_cycles",
                  "cycles_stall", "mac_utilization", "orig_energy_pj", "energy_pj", "dram_bytes")
 # the searched metrics whose budgets (ratios to dense) are drawn as lines on the Pareto front
 BUDGET_METRICS = ("cycles_total", "energy_pj")
@@ -54,8 +54,9 @@ def layers_section(ctx: ReportContext, sec: Section) -> None:
                     "stalls waiting on DRAM. Energy is event counts x the accelerator's energy table.")
     layers, m = ctx.frames["layers"], ctx.measured
     sec.figures.append(("layer_cycles", F.fig_layer_cycles(T.cycles_long_frame(layers))))
-    sec.figures.append(("energy", F.fig_energy(T.energy_frame({"original": m["sim_o"], ctx.plan.name: m["sim_p"]}),
-                                               title="Energy by component: original vs plan")))
+    sec.figures.append(("energy",
+                        F.fig_energy(T.energy_frame({"original": m["sim_o"], ctx.plan.name: m["sim_p"]}),
+                                     title="Energy by component: original vs plan")))
     sec.figures.append(("layer_energy", F.fig_layer_energy(layers)))
     _roofline(ctx, sec)
     _layer_table(ctx, sec)
@@ -102,7 +103,8 @@ def search_section(ctx: ReportContext, sec: Section) -> None:
         _study_part(ctx, sec)
     elif fy is not None and not fy.empty:
         caption = ("Exact Pareto front (multiple-choice knapsack DP over the layers; nothing sampled)"
-                   if fy.attrs.get("mode") == "exact" else "front.yaml (no study storage: trial history not available)")
+                   if fy.attrs.get("mode") == "exact"
+                   else "front.yaml (no study storage: trial history not available)")
         sec.table(caption, fy[[c for c in fy.columns if not c.startswith("proxies.")]])
     if fy is not None and fy.attrs.get("best_plan_file"):
         sec.text.append(f"Best plan under the budgets (front.yaml 'best'): trial "
@@ -199,7 +201,7 @@ def paper_section(ctx: ReportContext, sec: Section) -> None:
     ctx.notes("reproducing the seed paper tables")
     try:
         _paper_tables(ctx, sec)
-    except Exception as e:  # noqa: BLE001 - a paper model missing from the zoo must not sink the report
+    except Exception as e:  # a paper model missing from the zoo must not sink the report
         ctx.notes.missing(sec, f"paper tables: {e}")
 
 
@@ -222,10 +224,11 @@ def ground_truth_section(ctx: ReportContext, sec: Section) -> None:
     sec.table("Accuracy proxies on the held-out plans (rank correlation with accuracy after decomposition)",
               G.proxy_validation_frame(data))
     plans = G.plan_accuracy_frame(data)
-    sec.figures.append(("accuracy_vs_cycles", F.fig_accuracy_vs_cycles(plans, data["analysis"]["spread"].get("ref_mean"))))
+    sec.figures.append(("accuracy_vs_cycles",
+                        F.fig_accuracy_vs_cycles(plans, data["analysis"]["spread"].get("ref_mean"))))
     sec.table("Plans: accuracy after decomposition (mean over seeds)", plans)
 
 
 SECTIONS = (("summary", summary_section), ("layers", layers_section), ("plans", plans_section),
-            ("search", search_section), ("ground_truth", ground_truth_section), ("training", training_section),
-            ("paper", paper_section))
+            ("search", search_section), ("ground_truth", ground_truth_section),
+            ("training", training_section), ("paper", paper_section))

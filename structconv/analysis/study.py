@@ -77,7 +77,7 @@ def open_storage(storage):
 
     try:
         return JournalStorage(JournalFileBackend(str(p)))
-    except Exception as e:  # noqa: BLE001 - a corrupt journal
+    except Exception as e:  # a corrupt journal
         raise ValueError(f"study storage {shown(s)} is not a readable Optuna journal: {_first(e)}") from None
 
 
@@ -94,7 +94,7 @@ def load_study(storage, name: str | None = None):
     st = open_storage(storage)
     try:
         summaries = optuna.get_all_study_summaries(st, include_best_trial=False)
-    except Exception as e:  # noqa: BLE001 - bad URL, corrupt file, unreachable server
+    except Exception as e:  # bad URL, corrupt file, unreachable server
         raise ValueError(f"study storage {shown(str(storage))} cannot be read: {_first(e)}") from None
     names = [s.study_name for s in summaries]
     if name is None:
@@ -127,8 +127,8 @@ def trials_frame(study, params: bool = False) -> pd.DataFrame:
     rows = [_trial_row(t, info["metrics"], params) for t in study.get_trials(deepcopy=False)]
     df = pd.DataFrame(rows)
     if df.empty:
-        df = pd.DataFrame(columns=["number", "state", *info["metrics"], "duration_s", "constraints", "feasible",
-                                   "source", "n_params"])
+        df = pd.DataFrame(columns=["number", "state", *info["metrics"], "duration_s", "constraints",
+                                   "feasible", "source", "n_params"])
     df.attrs.update(info)
     return df
 
@@ -240,7 +240,8 @@ def baselines_frame(baselines, metrics=("proxy", "cycles_total", "energy_pj")) -
 def _baseline_row(b, metrics) -> dict:
     name = b["name"] if isinstance(b, dict) else b.name
     ev = b["evaluation"] if isinstance(b, dict) else b.evaluation.to_dict(values=True)
-    row = {"plan": name, "feasible": bool(ev.get("feasible", True)), **{k: ev.get(k) for k in BASELINE_TOTALS}}
+    row = {"plan": name, "feasible": bool(ev.get("feasible", True)),
+           **{k: ev.get(k) for k in BASELINE_TOTALS}}
     row.update((m, float(v)) for m, v in zip(metrics, ev.get("values", ())))
     return row
 

@@ -291,7 +291,8 @@ def _preset_row(model: str, preset: str, hw) -> dict:
     plan = resolve_plan(preset, net)
     cost = count_network(net, plan)
     o, s = cost.original, cost.structured
-    row = {"model": model, "plan": preset, "orig_adds": o.adds, "adds": s.adds, "rel_adds": s.adds / o.adds - 1,
+    row = {"model": model, "plan": preset, "orig_adds": o.adds, "adds": s.adds,
+           "rel_adds": s.adds / o.adds - 1,
            "orig_mults": o.mults, "mults": s.mults, "rel_mults": s.mults / o.mults - 1,
            "orig_params": o.params, "params": s.params, "rel_params": s.params / o.params - 1,
            "sumpool_adds": s.sumpool_adds}

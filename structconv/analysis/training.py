@@ -98,7 +98,8 @@ def accuracy_frame(run_dirs) -> pd.DataFrame:
         b, a = s.get("acc_before"), s.get("acc_after")
         rows.append({"run": Path(d).name, "lam": cfg.get("lam"), "acc_before": b, "acc_after": a,
                      "gap": (b - a) if (a is not None and b is not None) else None,
-                     "epochs": s.get("epochs_trained"), "plan": plan.get("name") if isinstance(plan, dict) else None,
+                     "epochs": s.get("epochs_trained"),
+                     "plan": plan.get("name") if isinstance(plan, dict) else None,
                      "model": s.get("model"), "seconds": s.get("seconds")})
     if not rows:
         raise ValueError(f"no finished run (summary.json) among {missing}")

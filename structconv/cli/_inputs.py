@@ -11,7 +11,7 @@ from ._errors import CLIError, one_line, printable, user_input
 
 
 def is_zoo_name(ref) -> bool:
-    from structconv.core import list_networks     # at call time, like every resolver here: a test may wrap it
+    from structconv.core import list_networks  # at call time, like every resolver here: a test may wrap it
 
     return isinstance(ref, str) and ref in list_networks()
 
@@ -50,7 +50,7 @@ def resolve_plan_arg(args, net):
 
 def load_hw_arg(hw):
     """The accelerator --hw names (default edge-int8)."""
-    from structconv.sim import DEFAULT_HW, load_accelerator   # numba: only when an accelerator is needed
+    from structconv.sim import DEFAULT_HW, load_accelerator  # numba: only when an accelerator is needed
 
     with user_input(f"--hw {shown(hw or DEFAULT_HW)}"):
         return load_accelerator(hw or DEFAULT_HW)

@@ -1,30 +1,42 @@
 """`structconv decompose CHECKPOINT --out FILE`: replace structured layers by sum-pool + small conv."""
 from __future__ import annotations
 
-from ._common import (add_input_shape_arg, add_plan_args, check_out_file, parse_input_shape, plain, plan_ref,
-                      print_json, shown)
+from ._common import (
+    add_input_shape_arg,
+    add_plan_args,
+    check_out_file,
+    parse_input_shape,
+    plain,
+    plan_ref,
+    print_json,
+    shown,
+)
 
 
 def register(sub) -> None:
     p = sub.add_parser("decompose", help="decompose a trained checkpoint into sum-pool + small convs "
                                          "(optionally export ONNX)")
-    p.add_argument("checkpoint", help="a checkpoint from `structconv train` (or a bare state dict with --model)")
+    p.add_argument("checkpoint",
+                   help="a checkpoint from `structconv train` (or a bare state dict with --model)")
     add_plan_args(p)
     p.add_argument("--model", help="zoo model name or Python reference (path/to/file.py:function or "
                                    "package.module:function) the weights are for (default: the checkpoint's)")
     add_input_shape_arg(p)
-    p.add_argument("--out", required=True, help="where to write the decomposed model (.pt, weights_only-loadable)")
-    p.add_argument("--onnx", help="also export the decomposed model to this ONNX file (checked with onnxruntime)")
+    p.add_argument("--out", required=True,
+                   help="where to write the decomposed model (.pt, weights_only-loadable)")
+    p.add_argument("--onnx",
+                   help="also export the decomposed model to this ONNX file (checked with onnxruntime)")
     p.add_argument("--method", default="auto", choices=["auto", "avgpool", "separable", "cumsum", "conv"],
                    help="sum-pool implementation (default: auto, per shape)")
     p.add_argument("--strict", action="store_true",
-                   help="fail on plan layers whose kind has no deployable torch form instead of skipping them")
+                   help="fail on plan layers whose kind has no deployable torch form instead of skipping "
+                        "them")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from structconv.nn import decompose_checkpoint                # torch
+    from structconv.nn import decompose_checkpoint  # torch
 
     check_out_file("--out", args.out)                           # before any work: nothing half-written
     if args.onnx:

@@ -42,7 +42,7 @@ FIELDS = ("model", "hw", "trials", "max_cycles_ratio", "lam", "epochs", "pretrai
 
 
 def run(args) -> int:
-    from structconv.analysis import DemoSettings, run_demo   # pandas, plotly; the steps load torch, optuna
+    from structconv.analysis import DemoSettings, run_demo  # pandas, plotly; the steps load torch, optuna
 
     with as_flags():                                     # all checked before any stage runs or OUT is made
         settings = DemoSettings(**{f: getattr(args, f) for f in FIELDS})

@@ -46,7 +46,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from structconv.analysis import ReportSettings, build_report, export_tables, write_report   # plotly
+    from structconv.analysis import ReportSettings, build_report, export_tables, write_report  # plotly
 
     log = None if args.quiet else (lambda m: print(f"structconv report: {m}", file=sys.stderr))
     check_out_file("-o/--output", args.output)             # before the minutes of building the report

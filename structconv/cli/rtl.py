@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from structconv.rtl import sumpool_verilog          # sim's numba: only when used
+    from structconv.rtl import sumpool_verilog  # sim's numba: only when used
 
     check_out_file("-o", args.output)
     hw = load_hw_arg(args.hw)

@@ -46,7 +46,7 @@ def check(args) -> None:
 
 def inputs(args):
     """(network, accelerator) from --scalesim-topology and --scalesim-config (or --hw)."""
-    from structconv.sim import read_scalesim_config            # numba: only when simulating
+    from structconv.sim import read_scalesim_config  # numba: only when simulating
 
     if args.model:
         raise ValueError("give either MODEL or --scalesim-topology, not both")

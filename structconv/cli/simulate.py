@@ -46,7 +46,7 @@ def _inputs(args):
 
 
 def run(args) -> int:
-    from structconv.sim import simulate                      # numba: only when simulating
+    from structconv.sim import simulate  # numba: only when simulating
 
     scalesim_compat.check(args)
     net, plan, hw, scalesim = _inputs(args)

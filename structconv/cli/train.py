@@ -12,20 +12,26 @@ FLAGS = {"world_size": "--nproc"}
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model with Structural Regularization; report accuracy "
                                      "before and after decomposition")
-    p.add_argument("model", help="zoo network with a torch module (resnet20, resnet18, mobilenet_v2, ...), "
-                                 "small_cnn (a 3-conv net for quick runs) or a Python reference "
-                                 "(path/to/file.py:function or package.module:function returning an nn.Module)")
-    p.add_argument("--weights", metavar="FILE", help="initial weights: a state dict (or a `structconv train` "
-                                                     "checkpoint) for the model, loaded with weights_only=True")
-    p.add_argument("--dataset", choices=["digits", "fashion-mnist", "cifar10", "folder", "idx"], default="digits",
-                   help="digits (ships with scikit-learn), fashion-mnist (Debian's dataset-fashion-mnist, or "
-                        "--data-dir), cifar10 (python-pickle version in --data-dir), folder (DIR/CLASS/IMAGE; "
-                        ".npy always, other formats need Pillow), idx (any MNIST-format folder in --data-dir)")
-    p.add_argument("--data-dir", help="dataset directory (cifar10, folder, idx; fashion-mnist to override Debian's)")
-    p.add_argument("--train-size", type=int, help="fashion-mnist/idx: a class-balanced training subset of this size")
+    p.add_argument("model",
+                   help="zoo network with a torch module (resnet20, resnet18, mobilenet_v2, ...), "
+                        "small_cnn (a 3-conv net for quick runs) or a Python reference "
+                        "(path/to/file.py:function or package.module:function returning an nn.Module)")
+    p.add_argument("--weights", metavar="FILE",
+                   help="initial weights: a state dict (or a `structconv train` "
+                        "checkpoint) for the model, loaded with weights_only=True")
+    p.add_argument("--dataset", choices=["digits", "fashion-mnist", "cifar10", "folder", "idx"],
+                   default="digits",
+                   help="digits (ships with scikit-learn), fashion-mnist (Debian's dataset-fashion-mnist, "
+                        "or --data-dir), cifar10 (python-pickle version in --data-dir), "
+                        "folder (DIR/CLASS/IMAGE; .npy always, other formats need Pillow), "
+                        "idx (any MNIST-format folder in --data-dir)")
+    p.add_argument("--data-dir",
+                   help="dataset directory (cifar10, folder, idx; fashion-mnist to override Debian's)")
+    p.add_argument("--train-size", type=int,
+                   help="fashion-mnist/idx: a class-balanced training subset of this size")
     p.add_argument("--design-init", choices=["distill", "scratch"], default="distill",
-                   help="sparse-kernel design layers start as a least-squares fit to the dense layer's outputs "
-                        "(distill, default) or from a fresh init (scratch)")
+                   help="sparse-kernel design layers start as a least-squares fit to the dense layer's "
+                        "outputs (distill, default) or from a fresh init (scratch)")
     add_plan_args(p)
     p.add_argument("--lam", type=float, default=0.1, help="weight of the SR loss (default 0.1; A.2 uses "
                                                          "0.1 for 'A' plans and 1.0 for 'B' plans)")
@@ -35,7 +41,8 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, help="global batch size (default: A.2 recipe, 128)")
     p.add_argument("--lr", type=float, help="initial learning rate of the SR phase (default 0.1)")
     p.add_argument("--pretrain-lr", type=float, help="initial learning rate of the plain phase")
-    p.add_argument("--weight-decay", type=float, help="default 1e-4 (ResNets) or 4e-5 (MobileNetV2, EfficientNet)")
+    p.add_argument("--weight-decay", type=float,
+                   help="default 1e-4 (ResNets) or 4e-5 (MobileNetV2, EfficientNet)")
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum")
     p.add_argument("--schedule", choices=["cosine", "step"], default="cosine",
                    help="cosine (default) or step (/10 at 40%% and 60%% of each phase)")
@@ -46,9 +53,10 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--input-size", type=int,
-                   help="digits, fashion-mnist, idx, folder: image side after resizing (digits: default 16 for "
-                        "small_cnn, 32 for zoo models; MNIST formats: 28)")
-    p.add_argument("--no-augment", action="store_true", help="cifar10, fashion-mnist, idx: no random crop + flip")
+                   help="digits, fashion-mnist, idx, folder: image side after resizing "
+                        "(digits: default 16 for small_cnn, 32 for zoo models; MNIST formats: 28)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="cifar10, fashion-mnist, idx: no random crop + flip")
     p.add_argument("--out", required=True, help="output directory: metrics.jsonl, checkpoint.pt, final.pt, "
                                                 "summary.json")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -60,7 +68,7 @@ def register(sub) -> None:
 def _settings(args):
     """(TrainSettings, DataSettings), checked before the dataset or the output directory are touched;
     a value out of range names its flag."""
-    from structconv.nn import DataSettings, SettingError, TrainSettings      # torch
+    from structconv.nn import DataSettings, SettingError, TrainSettings  # torch
 
     same = {k: getattr(args, k) for k in SAME_NAMES}
     try:

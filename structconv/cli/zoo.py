@@ -36,14 +36,14 @@ def run(args) -> int:
 
 def _accelerators() -> dict:
     try:
-        from structconv.sim import list_accelerators      # numba: loaded only when listing
+        from structconv.sim import list_accelerators  # numba: loaded only when listing
     except ImportError:
         return {}
     return list_accelerators()
 
 
 def _srams(refs, as_json: bool) -> int:
-    from structconv.sim import compare_sram_models, list_accelerators, load_accelerator   # numba: when asked
+    from structconv.sim import compare_sram_models, list_accelerators, load_accelerator  # numba: when asked
 
     hws = [load_accelerator(ref) for ref in refs or list(list_accelerators())]
     report = {hw.name: compare_sram_models(hw) for hw in hws}

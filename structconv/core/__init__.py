@@ -7,8 +7,20 @@ from .checks import FieldError, choice_field, int_field, pair_field, printable, 
 from .choice import Choice, Dense, Part, Structure, choice_from_dict, choice_kinds, register_choice
 from .counting import LayerCost, NetworkCost, count_network, count_ops
 from .designs import DESIGNS, DWPW, GCPWG, PWDWPW, PWGDWPWG, admissible_designs
-from .files import (atomic_path, atomic_write_bytes, atomic_write_text, dumps_json, load_data_file,
-                    parse_yaml, read_jsonl, read_text, remove_orphans, to_jsonable, umask, write_data_file)
+from .files import (
+                    atomic_path,
+                    atomic_write_bytes,
+                    atomic_write_text,
+                    dumps_json,
+                    load_data_file,
+                    parse_yaml,
+                    read_jsonl,
+                    read_text,
+                    remove_orphans,
+                    to_jsonable,
+                    umask,
+                    write_data_file,
+)
 from .layer import Layer, Network
 from .layer_shapes import conv_layer, linear_layer, tf_same_pads, transposed_layer
 from .ops import OpCount, dense_ops, structured_ops, sumpool_output_size

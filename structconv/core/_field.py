@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from itertools import combinations, product
 from math import gcd
 from typing import NamedTuple
@@ -278,7 +278,7 @@ def _channels(kinds: tuple, C: int, K: int, bottleneck: bool) -> list[tuple[int,
     return [(C if i == 0 else K, C if i == n - 1 else K) for i in range(n)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _search(kinds: tuple, C: int, k: int, K: int, bottleneck: bool, early_stop: bool):
     """First group assignment (tuple) whose field ends at (k, k, C), or None.
 

@@ -22,10 +22,10 @@ from .checks import int_field, pair_field, shown
 from .layer import PLANNABLE_OPS, Layer
 from .ops import ZERO, OpCount, dense_ops, structured_ops
 
-_KINDS: dict[str, type["Choice"]] = {}
+_KINDS: dict[str, type[Choice]] = {}
 
 
-def register_choice(cls: type["Choice"]) -> type["Choice"]:
+def register_choice(cls: type[Choice]) -> type[Choice]:
     """Class decorator: make ``cls.kind`` readable by ``choice_from_dict`` and searchable."""
     if not isinstance(getattr(cls, "kind", None), str) or cls.kind in ("", "choice"):
         raise ValueError(f"a registered choice needs a class attribute kind, got {cls.__name__}")
@@ -33,7 +33,7 @@ def register_choice(cls: type["Choice"]) -> type["Choice"]:
     return cls
 
 
-def choice_kinds() -> dict[str, type["Choice"]]:
+def choice_kinds() -> dict[str, type[Choice]]:
     """kind -> class of every registered choice (dense, structure, the designs, plug-ins)."""
     return dict(_KINDS)
 
@@ -43,7 +43,7 @@ class Part:
     """One job for the hardware: a plain layer, optionally behind a sum-pool (``structure``)."""
 
     layer: Layer
-    structure: "Structure | None" = None
+    structure: Structure | None = None
 
     def count(self) -> OpCount:
         s = self.structure
@@ -81,12 +81,12 @@ class Choice:
         return {"kind": self.kind, **self._fields()}
 
     @classmethod
-    def from_dict(cls, d: dict, where: str | None = None) -> "Choice":
+    def from_dict(cls, d: dict, where: str | None = None) -> Choice:
         allowed = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(allowed))
         if unknown:
-            raise ValueError(f"unknown field(s) {unknown} for {cls.kind!r}; allowed: {', '.join(allowed) or 'none'}"
-                             f"{_sfx(where)}")
+            raise ValueError(f"unknown field(s) {unknown} for {cls.kind!r}; "
+                             f"allowed: {', '.join(allowed) or 'none'}{_sfx(where)}")
         with _located(where):
             return cls(**d)
 
@@ -96,7 +96,7 @@ class Choice:
         return self.kind + (f"({args})" if args else "")
 
     @classmethod
-    def options(cls, layer: Layer, rule) -> tuple["Choice", ...]:
+    def options(cls, layer: Layer, rule) -> tuple[Choice, ...]:
         """Candidates the search space offers for ``layer`` under a search ``rule`` (none by default)."""
         return ()
 
@@ -167,8 +167,8 @@ class Structure(Choice):
         super().validate(layer)
         where = f"layer {shown(layer.name)}"
         if layer.op not in PLANNABLE_OPS:
-            raise ValueError(f"op = {shown(layer.op)} is not one of {list(PLANNABLE_OPS)}: a structure applies to "
-                             f"convolutions and linear layers (in {where})")
+            raise ValueError(f"op = {shown(layer.op)} is not one of {list(PLANNABLE_OPS)}: "
+                             f"a structure applies to convolutions and linear layers (in {where})")
         int_field("c", self.c, 1, layer.group_in_channels, where)
         kh, kw = layer.kernel
         int_field("n", self.nh, 1, kh, where)
@@ -191,7 +191,7 @@ class Structure(Choice):
         return {"c": self.c, "n": self.nh if self.nh == self.nw else [self.nh, self.nw]}
 
     @classmethod
-    def from_dict(cls, d: dict, where: str | None = None) -> "Structure":
+    def from_dict(cls, d: dict, where: str | None = None) -> Structure:
         unknown = sorted(set(d) - {"c", "n", "kind"})
         if unknown:
             raise ValueError(f"unknown field(s) {unknown} in a structure choice; allowed: c, n{_sfx(where)}")
@@ -207,7 +207,7 @@ class Structure(Choice):
         return f"c={self.c},n={n}"
 
     @classmethod
-    def options(cls, layer: Layer, rule) -> tuple["Structure", ...]:
+    def options(cls, layer: Layer, rule) -> tuple[Structure, ...]:
         """c over the rule's grid (``rule.c_values(C)``) x n over ``rule.n_values(k)``, identity left out."""
         if getattr(rule, "dense_only", False) or layer.op not in PLANNABLE_OPS:
             return ()
@@ -222,7 +222,8 @@ class Structure(Choice):
 
 
 def choice_from_dict(value, where: str | None = None) -> Choice:
-    """Parse a saved choice: 'dense', a kind name, ``{c, n}``, ``{design: kind, ...}`` or ``{kind: ..., ...}``."""
+    """Parse a saved choice: 'dense', a kind name, ``{c, n}``, ``{design: kind, ...}`` or
+    ``{kind: ..., ...}``."""
     if value is None or value == "dense":
         return Dense()
     if isinstance(value, Choice):
@@ -230,7 +231,8 @@ def choice_from_dict(value, where: str | None = None) -> Choice:
     if isinstance(value, str):
         if value in _KINDS and value != "structure":
             return _KINDS[value].from_dict({}, where)
-        raise ValueError(f"choice = {value!r} is not 'dense', a kind name {_kind_names()} or a mapping{_sfx(where)}")
+        raise ValueError(f"choice = {value!r} is not 'dense', a kind name {_kind_names()} "
+                         f"or a mapping{_sfx(where)}")
     if not isinstance(value, dict):
         raise ValueError(f"choice must be 'dense', a kind name or a mapping, got {value!r}{_sfx(where)}")
     key = "design" if "design" in value else "kind" if "kind" in value else None

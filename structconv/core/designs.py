@@ -22,10 +22,20 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from math import gcd, sqrt
 
+from ._field import (
+    ALPHABET,
+    Candidate,
+    Field,
+    Kernel,
+    Reduction,
+    group_assignments,
+    has_repeated_pattern,
+    information_field,
+    parse_kernels,
+    reduce_design_space,
+    trace,
+)
 from .checks import int_field, shown
-from ._field import (ALPHABET, Candidate, Field, Kernel, Reduction, group_assignments,
-                     has_repeated_pattern, information_field, parse_kernels,
-                     reduce_design_space, trace)
 from .choice import Choice, Part, register_choice
 from .layer import Layer
 
@@ -212,7 +222,7 @@ class GCPWG(_Design):
         if self.M is not None and self.N is not None:
             _need_full_field(self.M, self.N, C, f"C = {C}, the GC output channels", layer)
 
-    def resolved(self, layer: Layer) -> "GCPWG":
+    def resolved(self, layer: Layer) -> GCPWG:
         """M and N filled in: the fewest parameters among the admissible values."""
         self.validate(layer)
         C, F, k2 = layer.in_channels, layer.out_channels, layer.kernel[0] * layer.kernel[1]
@@ -278,7 +288,7 @@ class PWGDWPWG(_Design):
         if self.M is not None and self.N is not None:
             _need_full_field(self.M, self.N, K, f"K = {K}, the bottleneck channels", layer)
 
-    def resolved(self, layer: Layer) -> "PWGDWPWG":
+    def resolved(self, layer: Layer) -> PWGDWPWG:
         self.validate(layer)
         C, F, K = layer.in_channels, layer.out_channels, _bottleneck(self.K, layer)
         pairs = [(M, N) for M in _divisors(gcd(C, K)) for N in _divisors(gcd(K, F)) if M * N <= K
@@ -335,7 +345,7 @@ def admissible_designs(layer: Layer, max_options: int | None = None, efficient_o
         opts += [PWGDWPWG(M, N, K) for M in _divisors(gcd(C, K)) for N in _divisors(gcd(K, F))
                  if (M * N == K if efficient_only else M * N <= K)]
     seen, out = set(), []
-    for params, choice in sorted(((sum(p.out_channels * p.group_in_channels * p.kernel[0] * p.kernel[1]
+    for _params, choice in sorted(((sum(p.out_channels * p.group_in_channels * p.kernel[0] * p.kernel[1]
                                        for p in c.expand(layer)), c) for c in opts),
                                  key=lambda t: t[0]):
         sig = tuple((p.in_channels, p.out_channels, p.kernel, p.groups) for p in choice.expand(layer))

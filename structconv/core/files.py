@@ -113,8 +113,8 @@ def read_text(path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{what} {str(path)!r} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r})") \
-            from None
+        raise ValueError(f"{what} {str(path)!r} is not UTF-8 text "
+                         f"(byte {e.start}: {data[e.start:e.start + 1]!r})") from None
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -124,13 +124,14 @@ class _BoundedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self._aliases = getattr(self, "_aliases", 0) + 1
             if self._aliases > MAX_YAML_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} YAML aliases (*refs); refusing to expand them")
+                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} YAML aliases (*refs); "
+                                     "refusing to expand them")
         return super().compose_node(parent, index)
 
 
 def parse_yaml(text: str):
     """``yaml.safe_load`` with the alias bound: the one YAML parser."""
-    return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
 
 
 def load_data_file(path, what: str):
@@ -144,7 +145,8 @@ def load_data_file(path, what: str):
         return json.loads(text) if is_json else parse_yaml(text)
     except (yaml.YAMLError, json.JSONDecodeError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"{what} {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: {first}") from None
+        raise ValueError(f"{what} {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: "
+                         f"{first}") from None
 
 
 def to_jsonable(obj):

@@ -72,19 +72,21 @@ class Layer:
     # -- constructors -------------------------------------------------------
     @classmethod
     def conv2d(cls, name, in_channels, out_channels, kernel, input_size, stride=1, padding=0,
-               dilation=1, groups=1, bias=False) -> "Layer":
+               dilation=1, groups=1, bias=False) -> Layer:
         return cls(name, "conv2d", in_channels, out_channels, kernel, stride, padding, dilation,
                    groups, bias, input_size)
 
     @classmethod
-    def linear(cls, name, in_features, out_features, bias=True) -> "Layer":
+    def linear(cls, name, in_features, out_features, bias=True) -> Layer:
         return cls(name, "linear", in_features, out_features, bias=bias)
 
     # -- derived ------------------------------------------------------------
     @property
     def output_size(self) -> tuple[int, int]:
-        return (conv_out(self.input_size[0], self.kernel[0], self.stride[0], self.padding[0], self.dilation[0]),
-                conv_out(self.input_size[1], self.kernel[1], self.stride[1], self.padding[1], self.dilation[1]))
+        return (conv_out(self.input_size[0], self.kernel[0], self.stride[0], self.padding[0],
+                         self.dilation[0]),
+                conv_out(self.input_size[1], self.kernel[1], self.stride[1], self.padding[1],
+                         self.dilation[1]))
 
     @property
     def group_in_channels(self) -> int:
@@ -97,7 +99,8 @@ class Layer:
 
     @property
     def kind(self) -> str:
-        """'linear', 'transposed', 'depthwise', 'pointwise', 'grouped' or 'conv': what presets and rules key on."""
+        """'linear', 'transposed', 'depthwise', 'pointwise', 'grouped' or 'conv': what presets and rules
+        key on."""
         if self.op == "linear":
             return "linear"
         if self.op == "conv_transpose2d":
@@ -110,7 +113,7 @@ class Layer:
             return "pointwise"
         return "conv"
 
-    def renamed(self, name: str) -> "Layer":
+    def renamed(self, name: str) -> Layer:
         return replace(self, name=name)
 
     def to_dict(self) -> dict:
@@ -122,7 +125,7 @@ class Layer:
                 **({"shares": self.shares} if self.shares else {})}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Layer":
+    def from_dict(cls, d: dict) -> Layer:
         keys = ("name", "op", "in_channels", "out_channels", "kernel", "stride", "padding",
                 "dilation", "groups", "bias", "input_size", "shares")
         missing = [k for k in ("name", "op", "in_channels", "out_channels") if k not in d]
@@ -142,8 +145,9 @@ def _check_shared(layer: Layer, by_name: dict, seen: set, where: str) -> None:
         raise ValueError(f"layer {shown(layer.name)} shares = {shown(layer.shares)}, which is not an earlier "
                          f"layer with weights of its own (in {where})")
     if weight_shape(first) != weight_shape(layer):
-        raise ValueError(f"layer {shown(layer.name)} shares the weights of {shown(layer.shares)} but their shapes "
-                         f"differ: {weight_shape(layer)} vs {weight_shape(first)} (in {where})")
+        raise ValueError(f"layer {shown(layer.name)} shares the weights of {shown(layer.shares)} "
+                         f"but their shapes differ: {weight_shape(layer)} vs {weight_shape(first)} "
+                         f"(in {where})")
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,8 @@ class Network:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty string, got {shown(self.name)}")
         if isinstance(self.layers, (str, bytes)) or not hasattr(self.layers, "__iter__"):
-            raise TypeError(f"layers must be a sequence of Layer objects, got {type(self.layers).__name__} (in {where})")
+            raise TypeError(f"layers must be a sequence of Layer objects, "
+                            f"got {type(self.layers).__name__} (in {where})")
         object.__setattr__(self, "layers", tuple(self.layers))
         if isinstance(self.input_shape, (str, bytes)) or not hasattr(self.input_shape, "__iter__"):
             raise TypeError(f"input_shape must be a sequence of positive integers such as (3, 224, 224), "
@@ -182,7 +187,8 @@ class Network:
             if not isinstance(layer, Layer):
                 raise ValueError(f"layers must hold Layer objects, got {type(layer).__name__}")
             if layer.name in seen:
-                raise ValueError(f"layer name {shown(layer.name)} appears twice in network {shown(self.name)}")
+                raise ValueError(f"layer name {shown(layer.name)} appears twice "
+                                 f"in network {shown(self.name)}")
             if layer.shares is not None:
                 _check_shared(layer, {l.name: l for l in self.layers}, seen, where)
             seen.add(layer.name)
@@ -210,7 +216,7 @@ class Network:
                 "extra_params": self.extra_params, "layers": [l.to_dict() for l in self.layers]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Network":
+    def from_dict(cls, d: dict) -> Network:
         for k in ("name", "input_shape", "layers"):
             if k not in d:
                 raise ValueError(f"network is missing field {shown(k)}")

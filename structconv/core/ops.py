@@ -25,7 +25,7 @@ class OpCount:
     sumpool_adds: int
     params: int
 
-    def __add__(self, other: "OpCount") -> "OpCount":
+    def __add__(self, other: OpCount) -> OpCount:
         return OpCount(self.mults + other.mults, self.adds + other.adds,
                        self.sumpool_adds + other.sumpool_adds, self.params + other.params)
 

@@ -21,7 +21,8 @@ class Plan:
 
     def __post_init__(self):
         if not hasattr(self.choices, "items"):
-            raise TypeError(f"choices must be a mapping of layer name -> choice, got {type(self.choices).__name__}")
+            raise TypeError("choices must be a mapping of layer name -> choice, "
+                            f"got {type(self.choices).__name__}")
         parsed = {}
         for k, v in dict(self.choices).items():
             if not isinstance(k, str):
@@ -41,7 +42,8 @@ class Plan:
         for k, choice in self.choices.items():
             if k not in names:
                 raise ValueError(
-                    f"plan {shown(self.name)} names layer {shown(k)}, which network {shown(network.name)} does not have")
+                    f"plan {shown(self.name)} names layer {shown(k)}, "
+                    f"which network {shown(network.name)} does not have")
             choice.validate(network[k])
 
     # -- serialization ------------------------------------------------------
@@ -53,7 +55,7 @@ class Plan:
         return d
 
     @classmethod
-    def from_dict(cls, d, source: str = "plan") -> "Plan":
+    def from_dict(cls, d, source: str = "plan") -> Plan:
         if not isinstance(d, dict) or "layers" not in d:
             raise ValueError(f"{source}: a plan is a mapping with a 'layers' mapping (layer name -> choice)")
         layers = d["layers"] or {}
@@ -68,6 +70,6 @@ class Plan:
         return path
 
     @classmethod
-    def load(cls, path) -> "Plan":
+    def load(cls, path) -> Plan:
         data = load_data_file(path, "plan file")
         return cls.from_dict(data, source=str(path))

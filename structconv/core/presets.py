@@ -47,7 +47,7 @@ Rows whose (c, n) equal (C, N) are kept as Structure (dense-equivalent, zero sum
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from .checks import shown
@@ -114,7 +114,7 @@ def _parse_dim(value, where: str) -> tuple[int, int, int, int]:
     return dim
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_table(name: str) -> tuple[str, tuple[dict, ...]]:
     fname = _TABLES[name]
     source = f"structconv/data/presets/{fname}"
@@ -126,7 +126,8 @@ def _load_table(name: str) -> tuple[str, tuple[dict, ...]]:
     for i, row in enumerate(data["rows"], start=1):
         where = f"{source}, entry {i}"
         if not isinstance(row, dict) or set(row) != {"idx", "dim", "c", "n", "layer"}:
-            raise ValueError(f"entry must have exactly the fields idx, dim, c, n, layer ({where}), got {row!r}")
+            raise ValueError(f"entry must have exactly the fields idx, dim, c, n, layer ({where}), "
+                             f"got {row!r}")
         for k in ("c", "n"):
             if isinstance(row[k], bool) or not isinstance(row[k], int) or row[k] < 1:
                 raise ValueError(f"{k} = {row[k]!r} must be a positive integer ({where})")
@@ -185,7 +186,8 @@ def _missing(net: Network, required, target: str) -> str | None:
 
 
 def _hr_a(net: Network, literal: bool):
-    why = _missing(net, ("conv1", "conv2", "last_layer.3"), "HRNet segmentation networks (hrnet_w18_small_v1)")
+    why = _missing(net, ("conv1", "conv2", "last_layer.3"),
+                   "HRNet segmentation networks (hrnet_w18_small_v1)")
     if why:
         return why
     dense = {net.layers[0].name, net.layers[1].name, net.layers[-1].name}

@@ -16,10 +16,10 @@ import functools
 import inspect
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import distributions
 from pathlib import Path
-from typing import Callable
 
 from .checks import shown
 from .layer import Network

@@ -42,8 +42,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .layer import Layer, Network
 from .files import atomic_write_text, read_text
+from .layer import Layer, Network
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")
@@ -122,7 +122,8 @@ def _row_layer(raw: str, columns, gemm: bool, seen: dict, where: str) -> Layer:
     if not lname:
         raise ValueError(f"{where}, column {columns[0]!r}: value '' is empty; every layer needs a name")
     if lname in seen:
-        raise ValueError(f"{where}, column {columns[0]!r}: value {lname!r} repeats the name of row {seen[lname]}")
+        raise ValueError(f"{where}, column {columns[0]!r}: value {lname!r} repeats the name "
+                         f"of row {seen[lname]}")
     if gemm:
         m, n, k = (_int(fields[j], columns[j], where) for j in (1, 2, 3))
         return Layer.conv2d(lname, k, n, 1, (m, 1))
@@ -169,7 +170,8 @@ def topology_rows(network: Network, groups: str = "split") -> list[tuple]:
         ih, iw = _ifmap_extent(H, ph, kh, s, ho), _ifmap_extent(W, pw, kw, s, wo)
         if l.groups == 1:
             if "DP" in l.name and l.in_channels > 1:   # one channel: SCALE-Sim's split is a no-op
-                raise ValueError(f"{where}: SCALE-Sim treats a name containing 'DP' as depthwise; rename the layer")
+                raise ValueError(f"{where}: SCALE-Sim treats a name containing 'DP' as depthwise; "
+                                 "rename the layer")
             rows.append((l.name, ih, iw, kh, kw, l.in_channels, l.out_channels, s))
         elif l.is_depthwise:
             name = l.name if "DP" in l.name else f"{l.name}_DP"
@@ -179,9 +181,11 @@ def topology_rows(network: Network, groups: str = "split") -> list[tuple]:
                              f"use groups='split' to write one row per group")
         else:
             if "DP" in l.name:
-                raise ValueError(f"{where}: SCALE-Sim treats a name containing 'DP' as depthwise; rename the layer")
+                raise ValueError(f"{where}: SCALE-Sim treats a name containing 'DP' as depthwise; "
+                                 "rename the layer")
             for g in range(l.groups):
-                rows.append((f"{l.name}.g{g}", ih, iw, kh, kw, l.group_in_channels, l.out_channels // l.groups, s))
+                rows.append((f"{l.name}.g{g}", ih, iw, kh, kw, l.group_in_channels,
+                             l.out_channels // l.groups, s))
     names = [r[0] for r in rows]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)

@@ -114,9 +114,9 @@ def check_training_memory(model: nn.Module, input_shape, batch: int, device: str
         return
     side = _largest_side(input_shape, max(0, free - weights) / max(1, 2 * act))
     raise ValueError(
-        f"input_shape = {list(input_shape)} with batch_size = {batch} needs about {human_bytes(need)} to train "
-        f"on {device}, more than the {human_bytes(free)} free; allowed: an input side of at most about {side} "
-        f"at this batch size (or a smaller batch_size)")
+        f"input_shape = {list(input_shape)} with batch_size = {batch} needs about {human_bytes(need)} "
+        f"to train on {device}, more than the {human_bytes(free)} free; "
+        f"allowed: an input side of at most about {side} at this batch size (or a smaller batch_size)")
 
 
 def _largest_side(input_shape, fraction: float) -> int:
@@ -136,5 +136,6 @@ def check_image_side(field: str, side: int, lo: int, channels: int, count: int) 
     if need <= free // 2:
         return
     hi = max(lo, int((free // 2 / per_pixel) ** 0.5))
-    raise ValueError(f"{field} = {side} is out of range [{lo}, {hi}]: {count} image(s) of {channels} x {side} x "
-                     f"{side} would need {human_bytes(need)}, more than half the {human_bytes(free)} of free memory")
+    raise ValueError(f"{field} = {side} is out of range [{lo}, {hi}]: "
+                     f"{count} image(s) of {channels} x {side} x {side} would need {human_bytes(need)}, "
+                     f"more than half the {human_bytes(free)} of free memory")

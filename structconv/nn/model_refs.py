@@ -35,7 +35,8 @@ def _load_file(path: str, ref: str):
     try:
         spec.loader.exec_module(module)
     except Exception as e:                                  # the user's code: any failure is their input's
-        raise ValueError(f"model {shown(ref)}: running {shown(path)} failed: {type(e).__name__}: {_first(e)}") from e
+        raise ValueError(f"model {shown(ref)}: running {shown(path)} failed: "
+                         f"{type(e).__name__}: {_first(e)}") from e
     finally:
         sys.path.remove(str(p.resolve().parent))
     return module
@@ -52,7 +53,8 @@ def _load_package(target: str, ref: str):
     except ModuleNotFoundError as e:
         raise ValueError(f"model {shown(ref)}: no module named {shown(e.name or target)}") from e
     except Exception as e:
-        raise ValueError(f"model {shown(ref)}: importing {shown(target)} failed: {type(e).__name__}: {_first(e)}") from e
+        raise ValueError(f"model {shown(ref)}: importing {shown(target)} failed: "
+                         f"{type(e).__name__}: {_first(e)}") from e
 
 
 def load_module_ref(ref: str):
@@ -76,7 +78,8 @@ def load_module_ref(ref: str):
     except Exception as e:
         raise ValueError(f"model {shown(ref)}: calling {fn}() failed: {type(e).__name__}: {_first(e)}") from e
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model {shown(ref)}: {fn}() returned a {type(model).__name__}, not a torch.nn.Module")
+        raise ValueError(f"model {shown(ref)}: {fn}() returned a {type(model).__name__}, "
+                         "not a torch.nn.Module")
     return model
 
 
@@ -114,7 +117,8 @@ def network_from_ref(ref: str, input_shape=None, name: str | None = None, input_
         net, notes = trace_module(model, x, name or _default_name(ref))
     except Exception as e:                           # the user's forward: any failure is about their input
         kind = "" if isinstance(e, ValueError) else f"{type(e).__name__}: "
-        raise ValueError(f"model {shown(ref)} at input shape {','.join(map(str, shape))}: {kind}{_first(e)}") from e
+        raise ValueError(f"model {shown(ref)} at input shape {','.join(map(str, shape))}: "
+                         f"{kind}{_first(e)}") from e
     for msg in notes:
         warnings.warn(f"{name or _default_name(ref)}: {msg}", UserWarning, stacklevel=2)
     info = ImportInfo(str(ref), "python", {}, tuple(notes))

@@ -97,9 +97,10 @@ def forward_padding(conv: nn.Conv2d, name: str = "conv") -> dict | None:
         h, w = base + extra, base + 2 * extra + 1
         watch = _probe(conv, h, w)
         pads, mode, value = _summed(watch.pads)
-        if watch.conv_input is not None and tuple(watch.conv_input[-2:]) != (h + pads[2] + pads[3], w + pads[0] + pads[1]):
-            raise ValueError(f"layer {name!r}: {type(conv).__name__} changes its input's size in forward other than "
-                             f"by F.pad; its replacement cannot reproduce that")
+        if (watch.conv_input is not None
+                and tuple(watch.conv_input[-2:]) != (h + pads[2] + pads[3], w + pads[0] + pads[1])):
+            raise ValueError(f"layer {name!r}: {type(conv).__name__} changes its input's size in forward "
+                             "other than by F.pad; its replacement cannot reproduce that")
         seen.append((h, w, pads))
     if all(p == (0, 0, 0, 0) for _, _, p in seen):
         return None
@@ -108,8 +109,9 @@ def forward_padding(conv: nn.Conv2d, name: str = "conv") -> dict | None:
         return dict(same=True, **common)
     if len({p for _, _, p in seen}) == 1:
         return dict(same=False, pads=seen[0][2], **common)
-    raise ValueError(f"layer {name!r}: {type(conv).__name__} pads its input in forward by amounts that depend on "
-                     f"the input size in a way that is not TF 'same'; its replacement cannot reproduce that")
+    raise ValueError(f"layer {name!r}: {type(conv).__name__} pads its input in forward by amounts "
+                     "that depend on the input size in a way that is not TF 'same'; "
+                     "its replacement cannot reproduce that")
 
 
 def with_forward_padding(original: nn.Module, new: nn.Module, name: str = "conv") -> nn.Module:

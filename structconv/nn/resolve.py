@@ -20,8 +20,13 @@ from torch import nn
 
 from ..core import Network, Plan, resolve_network, resolve_plan, shown
 from .layers import apply_trainable_forms, structure_, unstructure_
-from .model_refs import (DEFAULT_INPUT_SHAPE, confirmed_reference, is_module_ref, load_module_ref,
-                         network_from_ref)
+from .model_refs import (
+    DEFAULT_INPUT_SHAPE,
+    confirmed_reference,
+    is_module_ref,
+    load_module_ref,
+    network_from_ref,
+)
 from .trace import fold_repeated_calls, network_from_module
 from .weights import read_weights
 from .zoo import SMALL, SmallCNN, build_module

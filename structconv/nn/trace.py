@@ -127,8 +127,9 @@ def fold_repeated_calls(plan):
     for name, choice in plan.choices.items():
         base = module_of_call(name)
         if base in merged and merged[base][1].to_dict() != choice.to_dict():
-            raise ValueError(f"plan {plan.name!r} gives layer {merged[base][0]!r} {merged[base][1].label!r} and "
-                             f"{name!r} {choice.label!r}: calls of one module share its weights, so they need one choice")
+            raise ValueError(f"plan {plan.name!r} gives layer {merged[base][0]!r} {merged[base][1].label!r} "
+                             f"and {name!r} {choice.label!r}: calls of one module share its weights, "
+                             "so they need one choice")
         merged.setdefault(base, (name, choice))
     return Plan({k: c for k, (_, c) in merged.items()}, name=plan.name, model=plan.model)
 
@@ -203,11 +204,12 @@ class _Tracer:
             shape = _op_input_shape(call) or call.shape
             return linear_layer(lname, mod.in_features, mod.out_features, shape, mod.bias is not None)
         if len(call.shape) not in (3, 4):
-            raise ValueError(f"layer {lname!r}: {type(mod).__name__} input must be 4-D, got shape {call.shape}")
+            raise ValueError(f"layer {lname!r}: {type(mod).__name__} input must be 4-D, "
+                             f"got shape {call.shape}")
         hw = call.shape[-2:]
         if isinstance(mod, nn.ConvTranspose2d):
-            return transposed_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, hw, mod.dilation,
-                                    mod.groups, mod.bias is not None)
+            return transposed_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, hw,
+                                    mod.dilation, mod.groups, mod.bias is not None)
         return self.padded_conv(lname, mod, call, hw)
 
     def padded_conv(self, lname: str, mod: nn.Conv2d, call: _Call, hw) -> Layer:
@@ -223,7 +225,8 @@ class _Tracer:
             pads = tuple((o[0] + f[0], o[1] + f[1]) for o, f in zip(own, fwd)) if fwd else own
             size = hw if fwd else tuple(seen[-2:])
         return conv_layer(lname, mod.in_channels, mod.out_channels, mod.kernel_size, size, pads,
-                          stride=mod.stride, dilation=mod.dilation, groups=mod.groups, bias=mod.bias is not None)
+                          stride=mod.stride, dilation=mod.dilation, groups=mod.groups,
+                          bias=mod.bias is not None)
 
     def saw_op(self, func, args, kwargs) -> None:
         name = _op_name(func)
@@ -236,7 +239,8 @@ class _Tracer:
             elif name in CONV_FUNCS and top.op is None:
                 top.op = (name, args, kwargs)
             return
-        if name == "pad" or any(is_counted_module(m) or isinstance(m, UNCOUNTED_MODULES) for _, m, _ in self.stack):
+        if name == "pad" or any(is_counted_module(m) or isinstance(m, UNCOUNTED_MODULES)
+                                for _, m, _ in self.stack):
             return
         weight = _arg(args, kwargs, 1, "weight", None)
         if name in CONV_FUNCS and isinstance(weight, nn.Parameter) and id(weight) in self.param_names:
@@ -257,7 +261,8 @@ class _Tracer:
             layer = linear_layer(lname, w[1], w[0], tuple(x.shape), has_bias)
         elif name == "conv2d":
             g = int(_arg(args, kwargs, 6, "groups", 1))
-            stride, dil = _pair(_arg(args, kwargs, 3, "stride", 1)), _pair(_arg(args, kwargs, 5, "dilation", 1))
+            stride, dil = (_pair(_arg(args, kwargs, 3, "stride", 1)),
+                           _pair(_arg(args, kwargs, 5, "dilation", 1)))
             pads = padding_pairs(_arg(args, kwargs, 4, "padding", 0), w[2:], dil)
             layer = conv_layer(lname, w[1] * g, w[0], w[2:], tuple(x.shape[-2:]), pads, stride=stride,
                                dilation=dil, groups=g, bias=has_bias)
@@ -358,7 +363,8 @@ def uncounted_notes(module: nn.Module, tracer: _Tracer) -> list[str]:
         if isinstance(m, UNCOUNTED_MODULES) and not is_layer_module(m):
             by_type.setdefault(f"nn.{type(m).__name__}", []).append(q or "(the module itself)")
     notes = [f"{kind} layers {names[:5]}{' ...' if len(names) > 5 else ''} are not nn.Conv2d/nn.Linear: "
-             f"their compute is not counted, their parameters go to extra_params" for kind, names in by_type.items()]
+             f"their compute is not counted, their parameters go to extra_params"
+             for kind, names in by_type.items()]
     for op, places in tracer.uncounted.items():
         shown_places = [p or "the top-level forward" for p in places[:3]]
         notes.append(f"torch.{op} ran outside an nn.Conv2d/nn.Linear module (in {shown_places}"

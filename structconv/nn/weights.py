@@ -102,7 +102,8 @@ def read_weights(path, what: str = "checkpoint") -> tuple[str | None, dict, dict
     """(model name, state_dict, plan dict, meta) from a structconv checkpoint or a bare state dict."""
     ck = torch_load(path, what)
     if not isinstance(ck, dict) or not ck:
-        raise ValueError(f"{what} {str(path)!r} holds a {type(ck).__name__}, not a checkpoint dict or state dict")
+        raise ValueError(f"{what} {str(path)!r} holds a {type(ck).__name__}, "
+                         "not a checkpoint dict or state dict")
     if "state_dict" in ck:
         sd = ck["state_dict"]
         model, plan, meta = ck.get("model"), ck.get("plan"), ck.get("meta") or {}

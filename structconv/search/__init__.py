@@ -24,21 +24,54 @@ from .api import SearchRun, load_calibration, search, search_with
 from .bounds import MODES, PRUNERS, SAMPLERS, SettingError
 from .codesign import HwSpace, hw_space_from_dict, load_hw_space
 from .codesign_summary import codesign_summary
-from .compare import (BaselinePlan, baseline_summary, best_random, compare, greedy, lagrangian_for_budget,
-                      paired_test, random_plans, uniform)
+from .compare import (
+                      BaselinePlan,
+                      baseline_summary,
+                      best_random,
+                      compare,
+                      greedy,
+                      lagrangian_for_budget,
+                      paired_test,
+                      random_plans,
+                      uniform,
+)
 from .costs import METRICS, CostTables, build_costs
 from .evaluation import OBJECTIVES, Evaluation, Evaluator
 from .exact import ExactFront, brute_force_front, exact_front, exact_result, exact_seed_plans, pareto_front
 from .problem import BUDGETS, Problem, check_budgets
-from .proxies import (Calibrated, GroundTruth, Proxy, ProxySettings, ProxySuite, ProxyTable, compute_proxies,
-                      fit_calibration, get_proxy, list_proxies, load_weights, proxy, read_ground_truth,
-                      register_proxy, validate_proxies)
+from .proxies import (
+                      Calibrated,
+                      GroundTruth,
+                      Proxy,
+                      ProxySettings,
+                      ProxySuite,
+                      ProxyTable,
+                      compute_proxies,
+                      fit_calibration,
+                      get_proxy,
+                      list_proxies,
+                      load_weights,
+                      proxy,
+                      read_ground_truth,
+                      register_proxy,
+                      validate_proxies,
+)
 from .results import FrontMember, SearchResult
 from .settings import InLoopSettings, SearchSettings
 from .space import LayerSpace, SearchSpace, build_space
 from .space_config import Rule, SpaceConfig, load_space_config, space_config_from_dict
-from .study import (InLoopResult, RunSettings, SRFineTune, TrialObjective, front_candidates, make_sampler,
-                    preset_plans, run_in_loop, run_search, uniform_plans)
+from .study import (
+                      InLoopResult,
+                      RunSettings,
+                      SRFineTune,
+                      TrialObjective,
+                      front_candidates,
+                      make_sampler,
+                      preset_plans,
+                      run_in_loop,
+                      run_search,
+                      uniform_plans,
+)
 
 __all__ = [
     # one run from references, and its settings

@@ -89,7 +89,8 @@ class HwSpace:
         mac = dict(rows=base.mac_array.rows, cols=base.mac_array.cols, dataflow=base.mac_array.dataflow)
         spu = dict(adder_lanes=base.sum_pool.adder_lanes, scheme=base.sum_pool.scheme,
                    line_buffer_bytes=base.sum_pool.line_buffer_bytes)
-        mem = dict(ifmap_sram_bytes=base.memory.ifmap_sram_bytes, filter_sram_bytes=base.memory.filter_sram_bytes,
+        mem = dict(ifmap_sram_bytes=base.memory.ifmap_sram_bytes,
+                   filter_sram_bytes=base.memory.filter_sram_bytes,
                    ofmap_sram_bytes=base.memory.ofmap_sram_bytes)
         lpm = None
         for k, v in knob_values.items():
@@ -123,7 +124,8 @@ def _current(base) -> dict:
     return {"mac_array.rows": base.mac_array.rows, "mac_array.cols": base.mac_array.cols,
             "mac_array.dataflow": base.mac_array.dataflow, "sum_pool.adder_lanes": base.sum_pool.adder_lanes,
             "sum_pool.lanes_per_mac": base.sum_pool.adder_lanes / (base.mac_array.rows * base.mac_array.cols),
-            "sum_pool.scheme": base.sum_pool.scheme, "sum_pool.line_buffer_bytes": base.sum_pool.line_buffer_bytes,
+            "sum_pool.scheme": base.sum_pool.scheme,
+            "sum_pool.line_buffer_bytes": base.sum_pool.line_buffer_bytes,
             "memory.ifmap_sram_bytes": base.memory.ifmap_sram_bytes,
             "memory.filter_sram_bytes": base.memory.filter_sram_bytes,
             "memory.ofmap_sram_bytes": base.memory.ofmap_sram_bytes}

@@ -77,12 +77,13 @@ def _answer(ref, ref_lanes, lpm_vals, worth, n, fastest, cheapest) -> tuple[str,
     best_flow, best_flow_e = DATAFLOWS[int(fastest.argmax())], DATAFLOWS[int(cheapest.argmax())]
     energy = (f", {best_flow_e!r} uses the least energy for {cheapest.max()}/{n}" if best_flow_e != best_flow
               else f" and uses the least energy for {cheapest.max()}/{n}")
-    text = (f"at the best plan ({ref.plan.name}, {ref_lanes[0]['macs']} MACs): {lpm_vals[i]:g} sum-pool adder lanes "
-            f"per MAC ({ref_lanes[i]['adder_lanes']} lanes) get within 2% of the cycles with "
-            f"{lpm_vals[-1]:g} lanes/MAC ({lpm_vals[0]:g}: +{100 * (rc[0] / rc[-1] - 1):.0f}% cycles) for "
-            f"+{100 * (ref_lanes[i]['area_mm2'] / ref_lanes[0]['area_mm2'] - 1):.1f}% area; over {n} structured "
-            f"front plans the median needs {worth:g} lanes/MAC. Dataflow {best_flow!r} is fastest for "
-            f"{fastest.max()}/{n} plans" + energy)
+    text = (f"at the best plan ({ref.plan.name}, {ref_lanes[0]['macs']} MACs): "
+            f"{lpm_vals[i]:g} sum-pool adder lanes per MAC ({ref_lanes[i]['adder_lanes']} lanes) "
+            f"get within 2% of the cycles with {lpm_vals[-1]:g} lanes/MAC "
+            f"({lpm_vals[0]:g}: +{100 * (rc[0] / rc[-1] - 1):.0f}% cycles) "
+            f"for +{100 * (ref_lanes[i]['area_mm2'] / ref_lanes[0]['area_mm2'] - 1):.1f}% area; "
+            f"over {n} structured front plans the median needs {worth:g} lanes/MAC. "
+            f"Dataflow {best_flow!r} is fastest for {fastest.max()}/{n} plans" + energy)
     return text, lpm_vals[i]
 
 
@@ -107,7 +108,8 @@ def codesign_summary(problem, result, max_members: int = 24) -> dict:
     return {"answer": answer, "reference": ref.plan.name, "reference_hw": _knobs(ref),
             "plans_analysed": len(members), "lanes_per_mac": list(lpm_vals),
             "median_slowdown": [round(float(x), 4) for x in med],
-            "lanes_per_mac_worth_it": ref_worth, "median_lanes_per_mac_worth_it": worth, "lanes_sweep": ref_lanes,
+            "lanes_per_mac_worth_it": ref_worth, "median_lanes_per_mac_worth_it": worth,
+            "lanes_sweep": ref_lanes,
             "dataflow_sweep": [{"dataflow": df, "cycles_total": int(flow_cycles[r, j]),
                                 "energy_pj": float(flow_energy[r, j])} for j, df in enumerate(DATAFLOWS)],
             "dataflow_fastest_counts": dict(zip(DATAFLOWS, map(int, fastest))),

@@ -29,7 +29,7 @@ class CostTables:
     values: dict = field(default_factory=dict)
     base: dict = field(default_factory=dict)
     dense: dict = field(default_factory=dict)
-    fixed_peak: dict = field(default_factory=dict)   # the largest fixed layer's value (cross-layer objectives)
+    fixed_peak: dict = field(default_factory=dict)  # the largest fixed layer's value (cross-layer objectives)
 
     def __post_init__(self):
         self._rows = np.arange(len(self.space.searched))
@@ -85,7 +85,8 @@ def build_costs(space: SearchSpace, hw="edge-int8", mode: str = "analytical") ->
     fixed = [i for i, ls in enumerate(space.layers) if len(ls) == 1]
     K = max(len(ls) for ls in space.searched)
     ops = _op_tables(space, searched, K)
-    sim = {"cycles_total": bs.cycles_table.astype(np.float64), "energy_pj": bs.energy_table.astype(np.float64)}
+    sim = {"cycles_total": bs.cycles_table.astype(np.float64),
+           "energy_pj": bs.energy_table.astype(np.float64)}
     padding = np.isnan(ops["mults"])
     values = {**{m: np.where(padding, np.nan, t[searched][:, :K]) for m, t in sim.items()}, **ops}
     base = {m: float(t[fixed, 0].sum()) for m, t in sim.items()}

@@ -63,7 +63,7 @@ class Evaluation:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, values=None, constraints=None) -> "Evaluation":
+    def from_dict(cls, d: dict, values=None, constraints=None) -> Evaluation:
         """The record of a dict ``to_dict`` wrote (unknown keys ignored); a trial passes its own values and
         constraints."""
         known = {k: d[k] for k in STORED + STORED_IF_SET if k in d}

@@ -60,8 +60,9 @@ class Problem:
             raise ValueError("objectives must name at least one of " + str(list(OBJECTIVES)))
         for o in self.objectives:
             if o not in OBJECTIVES and o not in self.proxies:
-                raise ValueError(f"objectives [{o!r}] are unknown; choose from {list(OBJECTIVES)} or a computed "
-                                 f"proxy {list(self.proxies.tables)}" + _renamed("objective", o))
+                raise ValueError(f"objectives [{o!r}] are unknown; choose from {list(OBJECTIVES)} "
+                                 f"or a computed proxy {list(self.proxies.tables)}"
+                                 + _renamed("objective", o))
         if len(set(self.objectives)) != len(self.objectives):
             raise ValueError(f"objectives {list(self.objectives)} name one twice")
         if "area" in self.objectives and self.hw_space is None:
@@ -70,7 +71,8 @@ class Problem:
     def _check_budgets(self) -> None:
         for k, v in self.budgets.items():
             if k not in BUDGETS:
-                raise ValueError(f"budget {k!r} is unknown; choose from {list(BUDGETS)}" + _renamed("budget", k))
+                raise ValueError(f"budget {k!r} is unknown; choose from {list(BUDGETS)}"
+                                 + _renamed("budget", k))
             check_budget_value(k, v)
 
     def __getstate__(self):

@@ -30,7 +30,7 @@ class FrontMember:
         d.update({k: getattr(ev, k) for k in ("projected_loss", "hw") if getattr(ev, k) is not None})
         return d
 
-    def renamed(self, name: str, model: str, origin: str | None = None) -> "FrontMember":
+    def renamed(self, name: str, model: str, origin: str | None = None) -> FrontMember:
         plan = Plan(self.plan.choices, name=name, model=model)
         return replace(self, plan=plan, origin=origin or self.origin)
 

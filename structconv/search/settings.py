@@ -66,7 +66,7 @@ class SearchSettings:
     run: RunSettings = field(default_factory=RunSettings)
 
     @classmethod
-    def of(cls, model, hw="edge-int8", **options) -> "SearchSettings":
+    def of(cls, model, hw="edge-int8", **options) -> SearchSettings:
         """Settings from keywords: RunSettings' fields (trials, seed, out, ...) go to ``run``."""
         names = {f.name for f in fields(RunSettings)}
         run = RunSettings(**{k: v for k, v in options.items() if k in names})

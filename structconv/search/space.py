@@ -14,8 +14,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..core import (Choice, Dense, Layer, Network, Plan, choice_kinds, count_ops, presets_for, resolve_plan,
-                    shown)
+from ..core import (
+    Choice,
+    Dense,
+    Layer,
+    Network,
+    Plan,
+    choice_kinds,
+    count_ops,
+    presets_for,
+    resolve_plan,
+    shown,
+)
 from .space_config import Rule, SpaceConfig
 
 DENSE = Dense()
@@ -115,7 +125,8 @@ class SearchSpace:
                              f"{shown(self.network.name)} does not have")
         for ls in self.layers:
             if len(ls) == 1 and plan.choice_for(ls.name) != DENSE:
-                raise ValueError(f"plan {plan.name!r} changes layer {ls.name!r}, which the search space keeps dense")
+                raise ValueError(f"plan {plan.name!r} changes layer {ls.name!r}, "
+                                 "which the search space keeps dense")
         return {ls.name: ls.index(plan.choice_for(ls.name)) for ls in self.searched}
 
     def contains(self, plan: Plan) -> bool:

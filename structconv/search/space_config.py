@@ -46,7 +46,7 @@ class Rule:
     max_designs: int | None = None
     dense_only: bool | None = None
 
-    def merged(self, over: "Rule") -> "Rule":
+    def merged(self, over: Rule) -> Rule:
         """``over``'s fields where set, else this rule's."""
         return Rule(**{k: (getattr(over, k) if getattr(over, k) is not None else getattr(self, k))
                        for k in RULE_KEYS})

@@ -40,13 +40,14 @@ def test_build_report_keywords_build_the_settings_and_nothing_else(monkeypatch):
     log = print
     for call in (lambda: report.build_report("resnet20", hw="tpu-like", paper=False, runs="r", log=log),
                  lambda: report.build_report("resnet20", log=log,
-                                             settings=ReportSettings(hw="tpu-like", paper=False, runs=("r",))),
+                                             settings=ReportSettings(hw="tpu-like", paper=False,
+                                                                     runs=("r",))),
                  lambda: report.build_report("resnet20", settings=ReportSettings(hw="tpu-like"), paper=False,
                                              runs="r", log=log)):
         with pytest.raises(_Stop):
             call()
-    assert seen[0] == seen[1] == seen[2] == ("resnet20", ReportSettings(hw="tpu-like", paper=False, runs=("r",)),
-                                             log)
+    assert seen[0] == seen[1] == seen[2] == ("resnet20",
+                                             ReportSettings(hw="tpu-like", paper=False, runs=("r",)), log)
     with pytest.raises(TypeError, match="bogus"):
         report.build_report("resnet20", bogus=1)
 

@@ -140,5 +140,6 @@ def test_one_set_of_bounds_for_the_api_and_the_command_line(field, flag, value, 
         TrainSettings(**{field: value})
     assert str(e.value) == f"{field} = {value!r} is out of range {bound}"
     rc = main(["train", "small_cnn", flag, str(value), "--out", str(tmp_path / "o")])
-    assert rc == 2 and capsys.readouterr().err == f"structconv: error: {flag} = {value!r} is out of range {bound}\n"
-    assert not (tmp_path / "o").exists()                                   # checked before anything is written
+    assert rc == 2 and (capsys.readouterr().err
+                        == f"structconv: error: {flag} = {value!r} is out of range {bound}\n")
+    assert not (tmp_path / "o").exists()  # checked before anything is written

@@ -9,8 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from structconv.core import (Importer, Network, Plan, Structure, count_network, get_network, get_preset,
-                             pareto_mask, read_jsonl, register_importer, resolve_network, resolve_plan, to_jsonable)
+from structconv.core import (
+    Importer,
+    Network,
+    Plan,
+    Structure,
+    count_network,
+    get_network,
+    get_preset,
+    pareto_mask,
+    read_jsonl,
+    register_importer,
+    resolve_network,
+    resolve_plan,
+    to_jsonable,
+)
 
 
 # -- resolver ----------------------------------------------------------------------

@@ -17,8 +17,14 @@ from torch import nn
 
 from structconv.cli import main
 from structconv.core import Plan
-from structconv.nn import (decompose, decompose_checkpoint, load_decomposed, resolve_trained, save_checkpoint,
-                           save_decomposed)
+from structconv.nn import (
+    decompose,
+    decompose_checkpoint,
+    load_decomposed,
+    resolve_trained,
+    save_checkpoint,
+    save_decomposed,
+)
 
 PAYLOAD = '''
 import pathlib
@@ -28,8 +34,8 @@ pathlib.Path(__file__).with_name("marker").write_text("ran")
 
 
 def build():
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.Flatten(),
-                         nn.Linear(8 * 8 * 8, 10))
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
+                         nn.Flatten(), nn.Linear(8 * 8 * 8, 10))
 '''
 PLAN = {"2": {"c": 4, "n": 2}}
 META = {"input_shape": [3, 8, 8], "num_classes": 10}
@@ -38,8 +44,8 @@ BUILTIN_REFS = ("os:abort", "sys:exit", "builtins:input")
 
 def _module() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.Flatten(),
-                         nn.Linear(8 * 8 * 8, 10))
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
+                         nn.Flatten(), nn.Linear(8 * 8 * 8, 10))
 
 
 @pytest.fixture

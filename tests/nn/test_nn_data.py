@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from structconv.nn import ArrayDataset, load_cifar10, load_dataset, load_digits_data, load_image_folder
-from structconv.nn.data.folder import have_pil
 from tests.support.fake_data import write_batch, write_fake_cifar
 
 

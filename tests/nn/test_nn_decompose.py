@@ -6,8 +6,17 @@ from hypothesis import strategies as st
 from torch import nn
 
 from structconv.core import Plan, project, structural_residual
-from structconv.nn import (DecomposedConv2d, DecomposedLinear, SumPool3d, compose, decompose, decompose_conv,
-                           decompose_linear, load_decomposed, save_decomposed)
+from structconv.nn import (
+    DecomposedConv2d,
+    DecomposedLinear,
+    SumPool3d,
+    compose,
+    decompose,
+    decompose_conv,
+    decompose_linear,
+    load_decomposed,
+    save_decomposed,
+)
 from structconv.nn.layers.sumpool import METHODS
 
 

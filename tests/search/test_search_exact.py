@@ -5,8 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structconv.search import brute_force_front, exact_front, pareto_front, run_search
-from structconv.search.exact import fold_sum
-from structconv.search.exact import dominates_or_equals, front_of, hypervolume_2d
+from structconv.search.exact import dominates_or_equals, fold_sum, front_of, hypervolume_2d
 
 
 @st.composite

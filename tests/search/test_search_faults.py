@@ -187,8 +187,7 @@ def test_a_dead_workers_trial_is_failed_and_a_live_ones_is_not(tmp_path):
     import optuna
     from optuna.trial import TrialState
 
-    from structconv.search.study import recover_dead_trials
-    from structconv.search.study import open_storage
+    from structconv.search.study import open_storage, recover_dead_trials
 
     path = tmp_path / "s.journal"
     live = open_storage("journal", str(path))

@@ -69,7 +69,8 @@ def test_sr_fine_tuning_in_the_loop_on_digits():
     net = resolve_network("small_cnn", input_size=(8, 8), in_channels=1, num_classes=10)
     harsh = Plan({n: Structure(1, (1, 1)) for n in ("conv2", "conv3")}, name="harsh", model="small_cnn")
     plans = [resolve_plan(None, net), harsh]
-    ev = SRFineTune("small_cnn", nn.load_dataset("digits"), device="cpu", model_kw={"num_classes": 10, "in_channels": 1})
+    ev = SRFineTune("small_cnn", nn.load_dataset("digits"), device="cpu",
+                    model_kw={"num_classes": 10, "in_channels": 1})
     res = run_in_loop(plans, ev, budgets=(1,), pruner="none", study_name="sr")
     acc = {r["plan"]: r["accuracy"] for r in res.ranking}
     assert np.isfinite(list(acc.values())).all()

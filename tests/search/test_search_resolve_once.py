@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-import structconv.cli.search  # noqa: F401  (its modules and the search's are bound before wrapping)
+import structconv.cli.search  # its modules and the search's are bound before wrapping
 import structconv.core as core
 import structconv.search  # noqa: F401
 from structconv.cli import main
@@ -49,7 +49,8 @@ def test_one_search_run_resolves_the_network_once_and_each_preset_once(calls, tm
     presets = set(core.presets_for(core.get_network("resnet20")))
     calls.clear()
     rc = main(["search", "resnet20", "--trials", "8", "--population", "4", "--proxies", "kept_dof,params",
-               "--max-cycles-ratio", "0.8", "--baselines", "--no-progress", "--json", "--out", str(tmp_path / "s")])
+               "--max-cycles-ratio", "0.8", "--baselines", "--no-progress", "--json", "--out",
+               str(tmp_path / "s")])
     assert rc == 0, capsys.readouterr().err
     by = {name: [c for c in calls if c[0] == name] for name in WRAPPED}
     assert [c[1] for c in by["resolve_network"] if not isinstance(c[1][0], core.Network)] == [("resnet20",)]
@@ -57,4 +58,5 @@ def test_one_search_run_resolves_the_network_once_and_each_preset_once(calls, tm
     assert all(c[1][0] is network for c in by["resolve_network"][1:])
     assert len(by["get_network"]) == 1
     assert len(by["presets_for"]) == 1
-    assert presets and Counter(c[2].name for c in by["resolve_plan"]) == Counter({name: 1 for name in presets})
+    assert presets and (Counter(c[2].name for c in by["resolve_plan"])
+                        == Counter({name: 1 for name in presets}))

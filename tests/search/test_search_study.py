@@ -57,7 +57,8 @@ def test_seeds_and_breakdown_in_study(tmp_path):
 
     pb = small_problem({"cycles_total": 0.7})
     res = run_search(pb, trials=40, seed=0, population=10, out=tmp_path, study="s")
-    study = optuna.load_study(study_name="s", storage=open_storage("journal", str(tmp_path / "study.journal")))
+    study = optuna.load_study(study_name="s",
+                              storage=open_storage("journal", str(tmp_path / "study.journal")))
     trials = sorted(study.trials, key=lambda t: t.number)
     assert trials[0].user_attrs["seed"] == "preset:uniform-n2"
     assert trials[1].user_attrs["seed"].startswith("uniform:")
@@ -150,7 +151,8 @@ def test_lagrangian_meets_budget():
 
 def test_bad_inputs_are_clear_errors(tmp_path):
     pb = small_problem({"cycles_total": 0.01})
-    with pytest.raises(ValueError, match=r"max_cycles_ratio = 0.01 cannot be met: the cheapest plan .* reaches"):
+    with pytest.raises(ValueError,
+                       match=r"max_cycles_ratio = 0.01 cannot be met: the cheapest plan .* reaches"):
         run_search(pb, trials=5)
     pb = small_problem({"cycles_total": 0.7})
     with pytest.raises(ValueError, match=r"sampler = 'cmaes' is not one of"):

@@ -20,13 +20,13 @@ B1 is B0 with depth multiplier 1.1 (stage repeats ceil(n * 1.1) = 2,3,3,4,4,5,2)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder
-from .mobilenet import make_divisible
 from ._builder import input_hw as _hw
+from .mobilenet import make_divisible
 
 # expand ratio, kernel, stride, input channels, output channels, repeats (before width/depth scaling)
 EFFICIENTNET_B_STAGES = ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
@@ -81,9 +81,9 @@ class EfficientNetSpec:
                              f"got {self.stages} (in {where})")
         for e, k, s, cin, cout, n in self.stages:
             if e < 1 or k < 1 or k % 2 == 0 or s not in (1, 2) or cin < 1 or cout < 1 or n < 1:
-                raise ValueError(f"stage (expand, kernel, stride, in, out, repeats) = {(e, k, s, cin, cout, n)} "
-                                 f"needs expand >= 1, odd kernel, stride in (1, 2), channels and repeats "
-                                 f">= 1 (in {where})")
+                raise ValueError(f"stage (expand, kernel, stride, in, out, repeats) = "
+                                 f"{(e, k, s, cin, cout, n)} needs expand >= 1, odd kernel, "
+                                 f"stride in (1, 2), channels and repeats >= 1 (in {where})")
         if self.num_classes < 1:
             raise ValueError(f"num_classes = {self.num_classes} must be >= 1 (in {where})")
         object.__setattr__(self, "input_size", _hw(self.input_size, where))
@@ -134,7 +134,8 @@ def build_efficientnet(spec: EfficientNetSpec) -> Network:
         if blk.has_expansion:
             size = b.conv(f"{p}.block.0.0", blk.in_channels, exp, 1, size).output_size
             j = 1
-        size = b.conv(f"{p}.block.{j}.0", exp, exp, blk.kernel, size, stride=blk.stride, groups=exp).output_size
+        size = b.conv(f"{p}.block.{j}.0", exp, exp, blk.kernel, size, stride=blk.stride,
+                      groups=exp).output_size
         b.conv(f"{p}.block.{j + 1}.fc1", exp, blk.squeeze_channels, 1, (1, 1), bias=True, bn=False)
         b.conv(f"{p}.block.{j + 1}.fc2", blk.squeeze_channels, exp, 1, (1, 1), bias=True, bn=False)
         size = b.conv(f"{p}.block.{j + 2}.0", exp, blk.out_channels, 1, size).output_size

@@ -26,11 +26,12 @@ printed 1.5M). The HRNet model zoo quotes 31.1 GFLOPs and 1.5M params for the sa
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
-from ._builder import NetBuilder, input_hw as _hw
+from ._builder import NetBuilder
+from ._builder import input_hw as _hw
 
 BLOCKS = {"BASIC": 1, "BOTTLENECK": 4}          # block -> expansion
 
@@ -92,16 +93,18 @@ class HRNetSpec:
         where = f"HRNetSpec {self.name!r}"
         object.__setattr__(self, "stages", tuple(self.stages))
         if len(self.stages) != 4:
-            raise ValueError(f"stages must hold 4 HRNetStage entries (STAGE1..STAGE4), got {len(self.stages)} "
-                             f"(in {where})")
+            raise ValueError(f"stages must hold 4 HRNetStage entries (STAGE1..STAGE4), "
+                             f"got {len(self.stages)} (in {where})")
         for s, st in enumerate(self.stages, start=1):
             if not isinstance(st, HRNetStage):
-                raise ValueError(f"stages[{s - 1}] must be an HRNetStage, got {type(st).__name__} (in {where})")
+                raise ValueError(f"stages[{s - 1}] must be an HRNetStage, "
+                                 f"got {type(st).__name__} (in {where})")
             if st.num_branches != s:
-                raise ValueError(f"STAGE{s} must have {s} branch(es), got num_blocks = {st.num_blocks} (in {where})")
+                raise ValueError(f"STAGE{s} must have {s} branch(es), "
+                                 f"got num_blocks = {st.num_blocks} (in {where})")
         if self.stages[0].num_modules != 1:
-            raise ValueError(f"STAGE1 is one layer of blocks: num_modules = {self.stages[0].num_modules} must "
-                             f"be 1 (in {where})")
+            raise ValueError(f"STAGE1 is one layer of blocks: "
+                             f"num_modules = {self.stages[0].num_modules} must be 1 (in {where})")
         if self.final_conv_kernel not in (1, 3):
             raise ValueError(f"final_conv_kernel = {self.final_conv_kernel} must be 1 or 3 (in {where})")
         if self.stem_channels < 1:

@@ -15,8 +15,8 @@ Convs are bias-free and followed by BatchNorm; BatchNorm affine parameters go to
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder
@@ -77,7 +77,8 @@ class MobileNetV2Spec:
             raise ValueError(f"width_mult = {self.width_mult} must be > 0 (in {where})")
         object.__setattr__(self, "setting", tuple(tuple(row) for row in self.setting))
         if not self.setting or any(len(row) != 4 for row in self.setting):
-            raise ValueError(f"setting must be non-empty rows of (t, c, n, s), got {self.setting} (in {where})")
+            raise ValueError(f"setting must be non-empty rows of (t, c, n, s), "
+                             f"got {self.setting} (in {where})")
         for t, c, n, s in self.setting:
             if t < 1 or c < 1 or n < 1 or s not in (1, 2):
                 raise ValueError(f"setting row (t, c, n, s) = {(t, c, n, s)} needs t >= 1, c >= 1, n >= 1 "

@@ -13,11 +13,12 @@ Every conv is bias-free and followed by BatchNorm; BatchNorm affine parameters
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network, conv_out
-from ._builder import NetBuilder, input_hw as _hw
+from ._builder import NetBuilder
+from ._builder import input_hw as _hw
 
 BLOCKS = {"basic": 1, "bottleneck": 4}     # block kind -> channel expansion of its output
 

@@ -13,8 +13,8 @@ ResNet ('conv1', 'layerS.B.convK', 'fc'). ResNet-20: 269,722 params, 40,551,040 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder
@@ -85,7 +85,8 @@ def build_cifar_resnet(spec: CifarResNetSpec) -> Network:
     size = b.conv("conv1", 3, spec.stem_channels, 3, (H, W)).output_size
     for blk in spec.blocks():
         c1 = b.conv(f"{blk.prefix}.conv1", blk.in_channels, blk.out_channels, 3, size, stride=blk.stride)
-        size = b.conv(f"{blk.prefix}.conv2", blk.out_channels, blk.out_channels, 3, c1.output_size).output_size
+        size = b.conv(f"{blk.prefix}.conv2", blk.out_channels, blk.out_channels, 3,
+                      c1.output_size).output_size
     b.linear("fc", spec.widths[-1], spec.num_classes)
     return b.build(spec)
 

@@ -13,8 +13,8 @@ linear always has 25,088 inputs whatever the input size. ``VGGSpec`` is shared w
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..layer import Network
 from ._builder import NetBuilder
@@ -75,7 +75,8 @@ def build_vgg(spec: VGGSpec) -> Network:
                 raise ValueError(f"input_size = {spec.input_size} is too small for {spec.name}: the max "
                                  f"pool at features.{k} would output {size}")
         else:
-            size = b.conv(f"features.{k}", cin, v, 3, size, padding=1, bias=True, bn=spec.batch_norm).output_size
+            size = b.conv(f"features.{k}", cin, v, 3, size, padding=1, bias=True,
+                          bn=spec.batch_norm).output_size
             cin = v
     b.linear("classifier.0", spec.classifier_in, spec.hidden)
     b.linear("classifier.3", spec.hidden, spec.hidden)

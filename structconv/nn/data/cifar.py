@@ -41,7 +41,8 @@ def _unpickle(path: Path):
         raise ValueError(f"CIFAR-10 file {str(path)!r} cannot be read: {e.strerror}") from None
     except Exception as e:  # UnpicklingError, EOFError, ValueError, ... : all mean "not this format"
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"CIFAR-10 file {str(path)!r} is not a python pickle of the CIFAR-10 format: {first}") from None
+        raise ValueError(f"CIFAR-10 file {str(path)!r} is not a python pickle of the CIFAR-10 format: "
+                         f"{first}") from None
 
 
 def _get(d: dict, key: str, path: Path):
@@ -58,12 +59,14 @@ def _s(k) -> str:
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     d = _unpickle(path)
     if not isinstance(d, dict):
-        raise ValueError(f"CIFAR-10 file {str(path)!r} holds a {type(d).__name__}, not a dict with 'data' and 'labels'")
+        raise ValueError(f"CIFAR-10 file {str(path)!r} holds a {type(d).__name__}, "
+                         "not a dict with 'data' and 'labels'")
     data = _get(d, "data", path)
     labels = _get(d, "labels", path)
     if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072:
         shape = getattr(data, "shape", type(data).__name__)
-        raise ValueError(f"CIFAR-10 file {str(path)!r}: 'data' must be a (N, 3072) uint8 array, got shape {shape}")
+        raise ValueError(f"CIFAR-10 file {str(path)!r}: 'data' must be a (N, 3072) uint8 array, "
+                         f"got shape {shape}")
     if data.dtype != np.uint8:
         raise ValueError(f"CIFAR-10 file {str(path)!r}: 'data' must be uint8, got {data.dtype}")
     return data.reshape(-1, 3, 32, 32), _labels(labels, data.shape[0], path)

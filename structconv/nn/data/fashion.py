@@ -43,7 +43,8 @@ def read_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"IDX file {str(img_path)!r}: images must be 3-D uint8 (N, H, W), got "
                          f"{images.ndim}-D {images.dtype}")
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise ValueError(f"IDX file {str(lab_path)!r}: labels must be 1-D uint8, got {labels.ndim}-D {labels.dtype}")
+        raise ValueError(f"IDX file {str(lab_path)!r}: labels must be 1-D uint8, "
+                         f"got {labels.ndim}-D {labels.dtype}")
     if len(labels) != len(images):
         raise ValueError(f"IDX file {str(lab_path)!r}: {len(labels)} labels for {len(images)} images "
                          f"in {str(img_path)!r}")

@@ -33,7 +33,8 @@ def _read_npy(path: Path) -> torch.Tensor:
     try:
         a = np.load(path, allow_pickle=False)
     except Exception as e:
-        raise ValueError(f"image {str(path)!r} is not a readable .npy array: {str(e).splitlines()[0]}") from None
+        raise ValueError(f"image {str(path)!r} is not a readable .npy array: "
+                         f"{str(e).splitlines()[0]}") from None
     t = _npy_tensor(_channels_first(a, path), path)
     if not torch.isfinite(t).all():
         raise ValueError(f"image {str(path)!r} contains NaN or inf values")
@@ -63,7 +64,7 @@ def _read_pil(path: Path) -> torch.Tensor:
     if not have_pil():
         raise ValueError(f"image {str(path)!r} needs Pillow to be read (pip install pillow), "
                          f"or store images as .npy arrays")
-    from PIL import Image                          # Pillow is optional: only non-.npy images need it
+    from PIL import Image  # Pillow is optional: only non-.npy images need it
 
     try:
         with Image.open(path) as im:
@@ -177,8 +178,8 @@ def _presplit(train_dir: Path, val_dir: Path, ext):
     classes, train_s = _scan(train_dir, ext)
     val_classes, val_s = _scan(val_dir, ext)
     if set(val_classes) - set(classes):
-        raise ValueError(f"image folder {str(val_dir)!r} has classes {sorted(set(val_classes) - set(classes))} "
-                         f"that {str(train_dir)!r} does not have")
+        raise ValueError(f"image folder {str(val_dir)!r} has classes "
+                         f"{sorted(set(val_classes) - set(classes))} that {str(train_dir)!r} does not have")
     return classes, train_s, val_s
 
 
@@ -197,7 +198,7 @@ def _split(classes, found, val_fraction: float, seed: int):
     return train_s, val_s
 
 
-def _stats(train: "FolderDataset", mean, std):
+def _stats(train: FolderDataset, mean, std):
     """Channel means and standard deviations of up to 256 training images (given ones kept)."""
     if mean is not None and std is not None:
         return mean, std

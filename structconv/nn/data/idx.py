@@ -78,7 +78,8 @@ def read_idx(path) -> np.ndarray:
         dtype, dims = _header(f, path)
         nbytes = int(np.prod(dims, dtype=object)) * dtype.itemsize
         if nbytes > MAX_IDX_BYTES:
-            raise _bad(path, f"dimensions {list(dims)} need {nbytes} bytes, out of range [1, {MAX_IDX_BYTES}]")
+            raise _bad(path,
+                       f"dimensions {list(dims)} need {nbytes} bytes, out of range [1, {MAX_IDX_BYTES}]")
         data = _read_exact(f, nbytes, path, f"data of shape {list(dims)} ({dtype.name})")
         if _read_exact_or_empty(f, path):
             raise _bad(path, f"holds bytes after the data of shape {list(dims)} ({nbytes} bytes)")

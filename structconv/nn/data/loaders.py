@@ -43,7 +43,7 @@ def load_digits_data(size: int = 8, channels: int = 1, mode: str = "resize", val
     repeats the gray channel. Pixels are scaled to [0, 1] and normalized with
     the training split's mean and standard deviation.
     """
-    from sklearn.datasets import load_digits          # scikit-learn: needed by this loader only
+    from sklearn.datasets import load_digits  # scikit-learn: needed by this loader only
 
     _check_digits_args(size, channels, mode, val_fraction)
     d = load_digits()
@@ -87,7 +87,7 @@ def _enlarge(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
 
 
 def _stratified_split(y: np.ndarray, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.model_selection import train_test_split     # scikit-learn: slow to import, digits only
+    from sklearn.model_selection import train_test_split  # scikit-learn: slow to import, digits only
 
     idx_train, idx_val = train_test_split(np.arange(len(y)), test_size=val_fraction, stratify=y,
                                           random_state=seed)

@@ -11,8 +11,16 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..layers import (Calibration, PlanEntry, calibration_inputs, checked_weight, design_scope, plan_entries,
-                      resolve_module_plan, set_submodule)
+from ..layers import (
+    Calibration,
+    PlanEntry,
+    calibration_inputs,
+    checked_weight,
+    design_scope,
+    plan_entries,
+    resolve_module_plan,
+    set_submodule,
+)
 from ..padding import with_forward_padding
 
 
@@ -67,7 +75,8 @@ class DecompositionReport:
 
     def to_dict(self) -> dict:
         return {"plan": self.plan, "decomposed": len(self.decomposed), "skipped": len(self.skipped),
-                "max_residual": self.max_residual, "max_fit_error": self.max_fit_error, "layers": [l.to_dict() for l in self.layers]}
+                "max_residual": self.max_residual, "max_fit_error": self.max_fit_error,
+                "layers": [l.to_dict() for l in self.layers]}
 
     def to_markdown(self) -> str:
         rows = ["| layer | choice | status | residual | fit error | params | note |",
@@ -107,7 +116,8 @@ def _deploy_entry(model: nn.Module, e: PlanEntry, method: str) -> tuple[nn.Modul
     mod = model.get_submodule(e.name)
     before = _nparams(mod)
     if e.form.pending is not None:
-        return model, LayerDecomposition(e.name, e.choice.label, "skipped", None, before, before, e.form.pending)
+        return model, LayerDecomposition(e.name, e.choice.label, "skipped", None, before, before,
+                                         e.form.pending)
     res = e.form.residual_of(mod, e.choice, e.layer)
     new = e.form.deploy_module(mod, e.choice, e.layer, method)
     fit = getattr(new, "fit_error", None) if new is not mod else None
@@ -117,7 +127,8 @@ def _deploy_entry(model: nn.Module, e: PlanEntry, method: str) -> tuple[nn.Modul
                                          "the layer is its own deployable form")
     model = set_submodule(model, e.name, new)
     note = "" if fit is None else "fitted to the layer's outputs by least squares"
-    return model, LayerDecomposition(e.name, e.choice.label, "decomposed", res, before, _nparams(new), note, fit)
+    return model, LayerDecomposition(e.name, e.choice.label, "decomposed", res, before, _nparams(new),
+                                     note, fit)
 
 
 def decompose(model: nn.Module, plan, method: str = "auto", inplace: bool = False,

@@ -24,7 +24,8 @@ def patches(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         pad = 0
     else:
         pad = (t, l)
-    cols = F.unfold(x, tuple(conv.kernel_size), dilation=tuple(conv.dilation), padding=pad, stride=tuple(conv.stride))
+    cols = F.unfold(x, tuple(conv.kernel_size), dilation=tuple(conv.dilation), padding=pad,
+                    stride=tuple(conv.stride))
     return cols.transpose(1, 2).reshape(-1, cols.shape[1])
 
 
@@ -66,7 +67,8 @@ def calibration_inputs(data, n: int, seed: int = 0) -> torch.Tensor:
         idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
         return x[idx.sort().values]
     if not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
-        raise ValueError(f"calibration must be a tensor, a Dataset or a DataBundle, got {type(data).__name__}")
+        raise ValueError("calibration must be a tensor, a Dataset or a DataBundle, "
+                         f"got {type(data).__name__}")
     if len(data) == 0:
         raise ValueError("calibration: the dataset is empty")
     idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values

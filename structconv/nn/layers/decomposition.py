@@ -54,7 +54,8 @@ def projection_residual(module: nn.Module, c: int, n=1) -> float:
         return float(_kron.structural_residual(w4.double(), c, nh, nw))
 
 
-def decompose_conv(conv: nn.Conv2d, c: int, n=1, method: str = "auto", name: str = "conv") -> DecomposedConv2d:
+def decompose_conv(conv: nn.Conv2d, c: int, n=1, method: str = "auto",
+                   name: str = "conv") -> DecomposedConv2d:
     """SumPool3d + small Conv2d computing ``conv`` with its weight projected onto structure (c, n).
 
     Exact (up to rounding) when ``conv.weight`` is (c, n)-structured. Works for any
@@ -88,7 +89,8 @@ def _copy_params(small: nn.Module, alpha: torch.Tensor, bias) -> None:
         small.bias.copy_(bias.detach())
 
 
-def decompose_linear(linear: nn.Linear, c: int, method: str = "auto", name: str = "linear") -> DecomposedLinear:
+def decompose_linear(linear: nn.Linear, c: int, method: str = "auto",
+                     name: str = "linear") -> DecomposedLinear:
     """SumPool1d (width C-c+1) + Linear(c, M) computing ``linear`` with its weight projected."""
     if not isinstance(linear, nn.Linear):
         raise ValueError(f"decompose_linear needs an nn.Linear, got {type(linear).__name__}")

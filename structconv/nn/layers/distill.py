@@ -146,7 +146,8 @@ class _Problem:
 
     def energy(self) -> float:
         """E||y||^2 of the dense layer."""
-        return float((self.W @ self.Sigma * self.W).sum() + 2 * self.b0 @ (self.W @ self.mu) + self.b0 @ self.b0)
+        return float((self.W @ self.Sigma * self.W).sum() + 2 * self.b0 @ (self.W @ self.mu)
+                     + self.b0 @ self.b0)
 
 
 def _solve(H: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
@@ -182,7 +183,8 @@ def _pcg(op, rhs: torch.Tensor, x0: torch.Tensor, diag: torch.Tensor, iters: int
     return x
 
 
-def _step_B(P: _Problem, S: torch.Tensor, bmask: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _step_B(P: _Problem, S: torch.Tensor, bmask: torch.Tensor,
+            b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The last stage (and bias) in closed form, one output group at a time."""
     S2 = S.reshape(S.shape[0], -1)
     Szz, Sz, cross = S2 @ P.Sigma @ S2.T, S2 @ P.mu, P.M0 @ S2.T            # cross: E[y z^T]
@@ -276,7 +278,8 @@ def _init(lay: Layout, P: _Problem, seed: int):
         if bool((lay.allowed.sum(1) == 1).all()) and bool((lay.allowed.sum(0) <= 1).all()):
             S, B = _svd_init(lay, P)
             return S, B, b
-        return torch.randn(lay.J, lay.C, lay.T, generator=g, dtype=torch.float64) * lay.allowed[:, :, None], B, b
+        return (torch.randn(lay.J, lay.C, lay.T, generator=g, dtype=torch.float64) * lay.allowed[:, :, None],
+                B, b)
     D = torch.randn(lay.J, lay.T, generator=g, dtype=torch.float64)
     Q = torch.randn(lay.J, lay.C, generator=g, dtype=torch.float64) * lay.allowed
     return (D, Q), B, b
@@ -364,7 +367,8 @@ def _problem(conv: nn.Conv2d, moments) -> _Problem:
                     conv.in_channels, kh * kw)
 
 
-def distill_into(module: DesignConv, conv: nn.Conv2d, moments=None, sweeps: int = 300, seed: int = 0) -> float:
+def distill_into(module: DesignConv, conv: nn.Conv2d, moments=None, sweeps: int = 300,
+                 seed: int = 0) -> float:
     """Fit ``module``'s weights to ``conv``'s outputs (in place); returns the relative output error.
 
     ``moments``: (Sigma, mu) of the conv's input patches on calibration data (``Moments``), or
@@ -378,7 +382,8 @@ def distill_into(module: DesignConv, conv: nn.Conv2d, moments=None, sweeps: int 
     return float(err)
 
 
-def distill_design(conv: nn.Conv2d, choice, layer, moments=None, sweeps: int = 300, seed: int = 0) -> DesignConv:
+def distill_design(conv: nn.Conv2d, choice, layer, moments=None, sweeps: int = 300,
+                   seed: int = 0) -> DesignConv:
     """A ``DesignConv`` of ``choice`` fitted to ``conv`` by least squares (``fit_error`` set)."""
     if not isinstance(conv, nn.Conv2d) or isinstance(conv, nn.ConvTranspose2d):
         raise ValueError(f"layer {layer.name!r}: a design replaces an nn.Conv2d, got {type(conv).__name__}")

@@ -16,9 +16,9 @@ from __future__ import annotations
 from torch import nn
 
 from ...core import DESIGNS, Choice, Layer
+from .calibration import current_scope
 from .decomposition import decompose_module, projection_residual
 from .design_modules import DesignConv
-from .calibration import current_scope
 from .distill import distill_design
 from .registry import register_torch_choice, weight_structure
 from .structured import structure_module

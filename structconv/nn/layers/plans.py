@@ -64,7 +64,7 @@ def _entry(modules: dict, plan: Plan, name: str, choice: Choice) -> PlanEntry:
         raise ValueError(f"plan {plan.name!r} names layer {name!r}, which the model does not have")
     layer = layer_from_module(name, modules[name])
     choice.validate(layer)
-    torch_form(choice, name)                        # a kind without a torch form fails here, before any change
+    torch_form(choice, name)  # a kind without a torch form fails here, before any change
     return PlanEntry(name, modules[name], choice, layer)
 
 
@@ -123,7 +123,8 @@ def apply_trainable_forms(model: nn.Module, plan, *, init: str = "distill", cali
     cal = None
     if calibration is not None and init == "distill" and entries:
         # a dense copy: every layer is fitted on the original network's activations
-        cal = Calibration(copy.deepcopy(unwrap(model)), calibration_inputs(calibration, calibration_size, seed))
+        cal = Calibration(copy.deepcopy(unwrap(model)),
+                          calibration_inputs(calibration, calibration_size, seed))
     fits = {}
     with design_scope(init, cal):
         for e in entries:

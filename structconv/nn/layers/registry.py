@@ -19,8 +19,8 @@ registration at all is a one-line ValueError naming the layer and the kind.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from torch import nn
 

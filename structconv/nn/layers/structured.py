@@ -69,7 +69,8 @@ class StructuredWeight(nn.Module):
         if self.weight_shape is None:
             self.weight_shape = shape
         elif shape != self.weight_shape:
-            raise ValueError(f"weight shape {shape} does not match this parametrization's {self.weight_shape}")
+            raise ValueError(f"weight shape {shape} does not match this parametrization's "
+                             f"{self.weight_shape}")
         if not torch.isfinite(weight).all():
             raise ValueError("weight contains NaN or inf values")
         W = weight if weight.dim() == 4 else weight[:, :, None, None]
@@ -117,12 +118,12 @@ class StructuredConv2d(nn.Conv2d):
         return self.parametrizations.weight.original
 
     @classmethod
-    def from_module(cls, conv: nn.Conv2d, c: int, n=1) -> "StructuredConv2d":
+    def from_module(cls, conv: nn.Conv2d, c: int, n=1) -> StructuredConv2d:
         """A StructuredConv2d with alpha = A^+ conv.weight (bias copied)."""
         w = conv.weight.detach()
         new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, c, n, stride=conv.stride,
-                  padding=conv.padding, dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
-                  padding_mode=conv.padding_mode, device=w.device, dtype=w.dtype)
+                  padding=conv.padding, dilation=conv.dilation, groups=conv.groups,
+                  bias=conv.bias is not None, padding_mode=conv.padding_mode, device=w.device, dtype=w.dtype)
         with torch.no_grad():
             new.weight = w                         # goes through right_inverse: alpha = A^+ W
             if conv.bias is not None:
@@ -142,7 +143,7 @@ class StructuredLinear(nn.Linear):
         return self.parametrizations.weight.original
 
     @classmethod
-    def from_module(cls, linear: nn.Linear, c: int) -> "StructuredLinear":
+    def from_module(cls, linear: nn.Linear, c: int) -> StructuredLinear:
         w = linear.weight.detach()
         new = cls(linear.in_features, linear.out_features, c, bias=linear.bias is not None,
                   device=w.device, dtype=w.dtype)

@@ -272,7 +272,8 @@ class SumPool3d(nn.Module):
 
     def resolved_method(self, channels_last: bool = False) -> str:
         """The implementation ``forward`` runs (for 'auto': on NCHW or channels-last input)."""
-        return choose_method(self.window, self.dilation, channels_last) if self.method == "auto" else self.method
+        return (choose_method(self.window, self.dilation, channels_last) if self.method == "auto"
+                else self.method)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:

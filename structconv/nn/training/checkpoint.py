@@ -47,7 +47,8 @@ def set_rng_state(state: dict) -> None:
     """Restore what ``get_rng_state`` captured."""
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["gauss"]))
     p = state["python"]
     random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
     if "cuda" in state and torch.cuda.is_available():
@@ -98,11 +99,13 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     """Read a training checkpoint with ``weights_only=True``; anything wrong is a one-line ValueError."""
     ck = torch_load(path, "checkpoint", map_location)
     if not isinstance(ck, dict):
-        raise ValueError(f"checkpoint {str(path)!r} holds a {type(ck).__name__}, not a structconv checkpoint dict")
+        raise ValueError(f"checkpoint {str(path)!r} holds a {type(ck).__name__}, "
+                         "not a structconv checkpoint dict")
     missing = [k for k in CHECKPOINT_KEYS if k not in ck]
     if missing:
         raise ValueError(f"checkpoint {str(path)!r} is missing key(s) {missing}")
-    if not isinstance(ck["state_dict"], dict) or not all(isinstance(v, torch.Tensor) for v in ck["state_dict"].values()):
+    if not isinstance(ck["state_dict"], dict) or not all(isinstance(v, torch.Tensor)
+                                                         for v in ck["state_dict"].values()):
         raise ValueError(f"checkpoint {str(path)!r}: 'state_dict' must map names to tensors")
     if not isinstance(ck["epoch"], int) or ck["epoch"] < -1:
         raise ValueError(f"checkpoint {str(path)!r}: 'epoch' = {ck['epoch']!r} must be an integer >= -1")

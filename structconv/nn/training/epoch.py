@@ -53,9 +53,9 @@ def check_loss(run, loss, task, sr, where: str) -> None:
         raise NonFiniteError(f"training diverged: the loss became NaN or inf in another process at {where}")
     sr_v = float(sr.detach()) if sr is not None else 0.0
     raise NonFiniteError(
-        f"training diverged: loss became {float(loss.detach()):g} at {where} (task {float(task.detach()):g}, "
-        f"SR {sr_v:g}, lr {run.sched.get_last_lr()[0]:g}); lower the learning rate or check the data for NaN/inf"
-        f"{nonfinite_hint(run.model)}")
+        f"training diverged: loss became {float(loss.detach()):g} at {where} "
+        f"(task {float(task.detach()):g}, SR {sr_v:g}, lr {run.sched.get_last_lr()[0]:g}); "
+        f"lower the learning rate or check the data for NaN/inf{nonfinite_hint(run.model)}")
 
 
 def batch_sums(loss, task, sr, logits, y, device) -> torch.Tensor:

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from . import distributed as D
 from ..devices import check_device
+from . import distributed as D
 
 
 class NonFiniteError(ValueError):
@@ -42,7 +42,8 @@ def nonfinite_hint(model: nn.Module) -> str:
 @contextlib.contextmanager
 def deterministic_mode(enabled: bool = True, cuda: bool = False):
     """Deterministic kernels (warn-only where torch has none) for the duration of the block."""
-    prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+    prev = (torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     if enabled:
         if cuda:
@@ -94,4 +95,5 @@ def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 256, device=N
         model.train(was_training)
     if indices is not None:
         correct, loss, n = D.all_reduce_sum([correct, loss, float(n)], device)
-    return {"acc": 100.0 * correct / n if n else float("nan"), "loss": loss / n if n else float("nan"), "n": int(n)}
+    return {"acc": 100.0 * correct / n if n else float("nan"), "loss": loss / n if n else float("nan"),
+            "n": int(n)}

@@ -27,6 +27,6 @@ def log(msg: str, quiet: bool) -> None:
 def epoch_line(rec: dict, total: int) -> str:
     """One epoch's progress line."""
     va = f", val_acc {rec['val_acc']:.2f}" if "val_acc" in rec else ""
-    return (f"epoch {rec['epoch'] + 1}/{total} phase {rec['phase']} lam {rec['lam']:g}: loss {rec['loss']:.4f} "
-            f"(task {rec['task_loss']:.4f}, SR {rec['sr_loss']:.4f}), train_acc {rec['train_acc']:.2f}"
-            f"{va} [{rec['seconds']:.1f}s]")
+    return (f"epoch {rec['epoch'] + 1}/{total} phase {rec['phase']} lam {rec['lam']:g}: "
+            f"loss {rec['loss']:.4f} (task {rec['task_loss']:.4f}, SR {rec['sr_loss']:.4f}), "
+            f"train_acc {rec['train_acc']:.2f}{va} [{rec['seconds']:.1f}s]")

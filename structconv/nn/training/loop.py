@@ -21,11 +21,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from . import distributed as D
 from ...core import Plan
 from ..data import DataBundle
 from ..layers import StructuralRegularizer, unwrap
 from ..weights import save_atomic
+from . import distributed as D
 from .checkpoint import get_rng_state, load_checkpoint, make_checkpoint, set_rng_state
 from .epoch import epoch_record, train_batches
 from .evaluation import NonFiniteError, check_finite, seed_everything
@@ -163,7 +163,8 @@ def wrap_model(model: nn.Module, job: Job, device: torch.device, world: int) -> 
         return model, model
     if job.sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return model, nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    return model, nn.parallel.DistributedDataParallel(model,
+                                                      device_ids=[device] if device.type == "cuda" else None)
 
 
 def start_history(run: Run) -> list[dict]:
@@ -228,7 +229,8 @@ def make_loader(run: Run, epoch: int) -> DataLoader:
     run.sampler.set_epoch(epoch)
     if hasattr(train_ds, "set_epoch"):
         train_ds.set_epoch(epoch)
-    g = torch.Generator().manual_seed(run.job.cfg.seed * 1_000_003 + epoch)   # worker seeds; global RNG untouched
+    # worker seeds; global RNG untouched
+    g = torch.Generator().manual_seed(run.job.cfg.seed * 1_000_003 + epoch)
     return DataLoader(train_ds, batch_size=run.local_batch, sampler=run.sampler, num_workers=run.job.workers,
                       generator=g, pin_memory=run.device.type == "cuda", drop_last=False)
 
@@ -249,8 +251,8 @@ def save_epoch_checkpoint(run: Run, epoch: int, phase: int, rec: dict, rng: dict
         return
     job = run.job
     meta = dict(job.meta, config=job.cfg.to_dict(), phase=phase, metrics=rec)
-    save_atomic(make_checkpoint(job.model_name, cpu_state(run.model), epoch, run.opt, run.sched, job.plan, rng,
-                                meta), path)
+    save_atomic(make_checkpoint(job.model_name, cpu_state(run.model), epoch, run.opt, run.sched, job.plan,
+                                rng, meta), path)
 
 
 def publish(run: Run, rec: dict) -> None:

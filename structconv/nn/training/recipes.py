@@ -11,10 +11,12 @@ from .settings import BOUNDS, SCHEDULES, TrainSettings
 # called without ``epochs``; batch 128 is the CIFAR-10 batch (ImageNet ResNets: 256).
 RECIPES = {
     "resnet": dict(lr=0.1, pretrain_lr=0.1, weight_decay=1e-4, batch_size=128, epochs=200, pretrain_epochs=0),
-    "mobilenet": dict(lr=0.1, pretrain_lr=0.5, weight_decay=4e-5, batch_size=128, epochs=150, pretrain_epochs=90),
+    "mobilenet": dict(lr=0.1, pretrain_lr=0.5, weight_decay=4e-5, batch_size=128, epochs=150,
+                      pretrain_epochs=90),
     "efficientnet": dict(lr=0.1, pretrain_lr=0.5, weight_decay=4e-5, batch_size=384, epochs=250,
                          pretrain_epochs=90),
-    "default": dict(lr=0.1, pretrain_lr=0.1, weight_decay=1e-4, batch_size=128, epochs=200, pretrain_epochs=0),
+    "default": dict(lr=0.1, pretrain_lr=0.1, weight_decay=1e-4, batch_size=128, epochs=200,
+                    pretrain_epochs=0),
 }
 
 

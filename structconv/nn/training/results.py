@@ -51,7 +51,8 @@ class TrainResult:
                 "eval_split": self.eval_split,
                 "acc_before": self.acc_before, "acc_after": self.acc_after, "gap": self.gap,
                 "loss_before": self.loss_before, "loss_after": self.loss_after,
-                "residuals": self.residuals, "distillation": self.distillation, "decomposition": to_jsonable(self.decomposition),
+                "residuals": self.residuals, "distillation": self.distillation,
+                "decomposition": to_jsonable(self.decomposition),
                 "final": self.final, "out_dir": self.out_dir, "seconds": round(self.seconds, 3)}
 
 

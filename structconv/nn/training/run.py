@@ -194,7 +194,8 @@ def _spawn(model: nn.Module, bundle, job: Job) -> tuple[list, int]:
     """K spawned processes; the main one's weights come back into ``model``."""
     with tempfile.TemporaryDirectory(prefix="structconv-ddp-") as tmp:
         result_file = os.path.join(tmp, "result.pt")
-        D.spawn(_ddp_worker, job.cfg.world_size, (model, bundle, job, os.path.join(tmp, "rendezvous"), result_file))
+        D.spawn(_ddp_worker, job.cfg.world_size,
+                (model, bundle, job, os.path.join(tmp, "rendezvous"), result_file))
         res = torch.load(result_file, weights_only=True)
     model.load_state_dict(res["state_dict"])
     model.to(job.device)

@@ -8,8 +8,8 @@ Unset lengths, rates and the batch (None) come from the model's recipe when the 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..settings import Bound, check_choice, checked_fields
 

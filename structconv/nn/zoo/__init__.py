@@ -31,8 +31,9 @@ from .resnets import CifarResNet, ResNet
 from .small import SmallCNN
 from .vgg import VGG
 
-__all__ = ["CLASSIFICATION", "SMALL", "build_module", "small_cnn", "small_cnn_network", "network_to_module", "module_from_spec",
-           "conv_linear_modules", "ConvBNAct", "ShortcutA", "StochasticDepth", "SqueezeExcitation",
+__all__ = ["CLASSIFICATION", "SMALL", "build_module", "small_cnn", "small_cnn_network", "network_to_module",
+           "module_from_spec", "conv_linear_modules", "ConvBNAct", "ShortcutA", "StochasticDepth",
+           "SqueezeExcitation",
            "ResNet", "CifarResNet", "MobileNetV2", "EfficientNet", "VGG", "SmallCNN"]
 
 #: networks of our own (no core zoo spec); ``build_module`` and ``resolve_network`` know them by name
@@ -71,7 +72,8 @@ def _spec_of(model):
     return network.spec
 
 
-def build_module(name_or_network, num_classes: int | None = None, in_channels: int | None = None) -> nn.Module:
+def build_module(name_or_network, num_classes: int | None = None,
+                 in_channels: int | None = None) -> nn.Module:
     """A torch module for a classification zoo network (a name, a Network from the zoo, or a
     spec) or for ``"small_cnn"``.
 
@@ -83,7 +85,8 @@ def build_module(name_or_network, num_classes: int | None = None, in_channels: i
         return small_cnn(num_classes, in_channels)
     if in_channels not in (None, 3):
         raise ValueError(f"in_channels = {in_channels!r} is out of range [3, 3] for model "
-                         f"{getattr(name_or_network, 'name', name_or_network)!r} (zoo networks take RGB input)")
+                         f"{getattr(name_or_network, 'name', name_or_network)!r} "
+                         "(zoo networks take RGB input)")
     spec = _spec_of(name_or_network)
     if num_classes is not None:
         spec = replace(spec, num_classes=num_classes)
@@ -108,7 +111,8 @@ def small_cnn_network(ref: str = "small_cnn", input_size=16, num_classes: int | 
         in_channels, input_size = shape[1], shape[2:]
     h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
     module = small_cnn(num_classes, in_channels)
-    x = torch.zeros((1, module.conv1.in_channels, int_field("input_size", h, 1), int_field("input_size", w, 1)))
+    x = torch.zeros((1, module.conv1.in_channels, int_field("input_size", h, 1),
+                     int_field("input_size", w, 1)))
     return network_from_module(module, x, name=ref)
 
 

@@ -37,7 +37,8 @@ class MobileNetV2(nn.Module):
         features.append(ConvBNAct(spec.block_out, spec.last_out, 1, activation=nn.ReLU6))
         assert len(features) == spec.last_index + 1
         self.features = nn.Sequential(*features)
-        self.classifier = nn.Sequential(nn.Dropout(p=spec.dropout), nn.Linear(spec.last_out, spec.num_classes))
+        self.classifier = nn.Sequential(nn.Dropout(p=spec.dropout),
+                                        nn.Linear(spec.last_out, spec.num_classes))
         init_weights(self, "normal")
 
     def forward(self, x: Tensor) -> Tensor:

@@ -41,13 +41,14 @@ def _rule_preset(problem: Problem) -> BaselinePlan | None:
 def compare(problem: Problem, trials: int = 500, seed: int = 0, in_loop_best=None) -> dict:
     """method -> BaselinePlan (None where a method found no feasible plan)."""
     if len(problem.budgets) != 1 or len(problem.objectives) != 2:
-        raise ValueError("compare needs one budget and two objectives (proxy and one cost): the same question "
-                         "for every method")
+        raise ValueError("compare needs one budget and two objectives (proxy and one cost): "
+                         "the same question for every method")
     ex = exact_result(problem)
     s = run_search(problem, trials=trials, seed=seed, warm_start=False, mode="sampler")
     out = {"exact": None if ex.best is None else wrap(problem, "exact", ex.best.index),
            "sampler": None if s.best is None else wrap(problem, "sampler", s.best.index),
-           "greedy": greedy(problem), "greedy_lagrangian": _lagrangian(problem), "uniform": uniform(problem)[0],
+           "greedy": greedy(problem), "greedy_lagrangian": _lagrangian(problem),
+           "uniform": uniform(problem)[0],
            "rule_preset": _rule_preset(problem), "random": best_random(problem, trials, seed)}
     if in_loop_best is not None:
         out["in_loop"] = wrap(problem, "in_loop", problem.space.params_of(in_loop_best).values())
@@ -55,18 +56,21 @@ def compare(problem: Problem, trials: int = 500, seed: int = 0, in_loop_best=Non
 
 
 def paired_test(accuracy: dict, reference: str) -> dict:
-    """{method: per-seed accuracies} -> mean, and p-values of each method against ``reference``, paired by seed."""
+    """{method: per-seed accuracies} -> mean, and p-values of each method against ``reference``,
+    paired by seed."""
     ref = np.asarray(accuracy[reference], float)
     out = {}
     for name, acc in accuracy.items():
         a = np.asarray(acc, float)
         if a.shape != ref.shape:
             raise ValueError(f"accuracy[{name!r}] has {a.size} seeds; {reference!r} has {ref.size}")
-        row = {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0, "seeds": int(a.size)}
+        row = {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if a.size > 1 else 0.0,
+               "seeds": int(a.size)}
         if name != reference:
             d = a - ref
             row["mean_diff"] = float(d.mean())
             row["p_wilcoxon"] = float(stats.wilcoxon(a, ref).pvalue) if np.any(d != 0) else 1.0
-            row["p_ttest"] = float(stats.ttest_rel(a, ref).pvalue) if np.any(d != d[0]) else (0.0 if d[0] else 1.0)
+            row["p_ttest"] = (float(stats.ttest_rel(a, ref).pvalue) if np.any(d != d[0])
+                              else (0.0 if d[0] else 1.0))
         out[name] = row
     return out

@@ -81,7 +81,8 @@ def _prune_nd(v: np.ndarray, block: int = 512) -> np.ndarray:
     rows = []
     for s in range(0, len(v), block):
         b = v[s:s + block]
-        dom = (kept[None, :, :] <= b[:, None, :]).all(axis=2).any(axis=1) if len(kept) else np.zeros(len(b), bool)
+        dom = ((kept[None, :, :] <= b[:, None, :]).all(axis=2).any(axis=1) if len(kept)
+               else np.zeros(len(b), bool))
         within = (b[None, :, :] <= b[:, None, :]).all(axis=2)           # [i, j]: b[j] weakly dominates b[i]
         keep = np.zeros(len(b), bool)
         for i in np.flatnonzero(~dom):                                   # earlier kept points of this block
@@ -93,7 +94,8 @@ def _prune_nd(v: np.ndarray, block: int = 512) -> np.ndarray:
 
 @njit(cache=True)
 def _staircase_3d(r1: np.ndarray, v2: np.ndarray) -> np.ndarray:
-    """keep[i]: no earlier point j has rank1[j] <= rank1[i] and v2[j] <= v2[i] (a Fenwick tree of prefix minima)."""
+    """keep[i]: no earlier point j has rank1[j] <= rank1[i] and v2[j] <= v2[i] (a Fenwick tree of
+    prefix minima)."""
     n = len(r1)
     size = int(r1.max()) + 2 if n else 1
     tree = np.full(size, np.inf)
@@ -199,15 +201,15 @@ def pareto_front(tables, limits: dict[int, float] | None = None, objectives: int
             ok = (cand[:, lim_cols] + rest[l + 1] <= lim).all(axis=1)
             cand, par, ch = cand[ok], par[ok], ch[ok]
             if not len(cand):
-                return ExactFront(np.zeros((0, k)), np.zeros((0, L), np.int64), time.perf_counter() - t0, peak,
-                                  ["no plan meets the limits"])
+                return ExactFront(np.zeros((0, k)), np.zeros((0, L), np.int64), time.perf_counter() - t0,
+                                  peak, ["no plan meets the limits"])
         rows = prune(cand)
         V = cand[rows]
         back.append((par[rows], ch[rows]))
         peak = max(peak, len(V))
         if len(V) > max_points:
-            raise ValueError(f"the exact front passed max_points = {max_points} partial points at layer row {l} "
-                             f"({d} dimensions); use fewer objectives or a budget")
+            raise ValueError(f"the exact front passed max_points = {max_points} partial points "
+                             f"at layer row {l} ({d} dimensions); use fewer objectives or a budget")
     plans = _backtrack(back, len(V))
     final = prune(V[:, :k]) if k < d else np.arange(len(V))
     return ExactFront(V[final, :k], plans[final], time.perf_counter() - t0, peak)

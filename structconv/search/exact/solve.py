@@ -1,4 +1,5 @@
-"""The exact solver on a search Problem: its objectives and budgets as per-layer tables, the front as a result.
+"""The exact solver on a search Problem: its objectives and budgets as per-layer tables, the front as
+a result.
 
 ``exact_front(problem)`` returns the exact feasible Pareto front of the problem's
 objectives (``knapsack.pareto_front``), when every objective and budget is a sum over
@@ -112,7 +113,8 @@ def exact_seed_plans(problem: Problem, count: int = 16) -> list[np.ndarray]:
     a seed that misses another budget is an infeasible trial, no harm). Hardware co-design
     seeds use the base accelerator.
     """
-    costs = [o for o in problem.objectives if o in COST_OBJECTIVES] + [m for m in BUDGETS if m in problem.budgets]
+    costs = ([o for o in problem.objectives if o in COST_OBJECTIVES]
+             + [m for m in BUDGETS if m in problem.budgets])
     costs = list(dict.fromkeys(costs)) or ["cycles_total"]
     per = max(2, count // len(costs))
     proxy = "proxy" if problem.proxy != "projected_loss" else _surrogate(problem)
@@ -147,7 +149,8 @@ def front_of(values: np.ndarray) -> np.ndarray:
 
 
 def hypervolume_2d(points, ref) -> float:
-    """Area dominated by ``points`` (n x 2, minimised) and bounded by ``ref``; points beyond ref add nothing."""
+    """Area dominated by ``points`` (n x 2, minimised) and bounded by ``ref``; points beyond ref add
+    nothing."""
     p = np.asarray(points, float).reshape(-1, 2)
     p = p[(p[:, 0] < ref[0]) & (p[:, 1] < ref[1])]
     if not len(p):

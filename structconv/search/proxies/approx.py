@@ -61,7 +61,8 @@ def kronecker_project(X: np.ndarray, structure) -> np.ndarray:
     except ImportError:                             # pragma: no cover - torch is a dependency
         return numpy_project(X, structure.c, structure.n)
     with torch.no_grad():
-        return project(torch.from_numpy(np.ascontiguousarray(X)), structure.c, structure.nh, structure.nw).numpy()
+        return project(torch.from_numpy(np.ascontiguousarray(X)), structure.c, structure.nh,
+                       structure.nw).numpy()
 
 
 def _tangent(U: np.ndarray, V: np.ndarray, M: np.ndarray) -> np.ndarray:

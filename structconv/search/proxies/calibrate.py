@@ -71,8 +71,8 @@ def read_ground_truth(path) -> GroundTruth:
             raise ValueError(f"{p.name} line {i}: split = {r['split']!r} is not one of {list(SPLITS)}")
     num = {c: np.array([_number(r[c], f"{p.name} line {i}: {c}") for i, r in enumerate(rows, start=2)])
            for c in names + ["accuracy_mean"]}
-    return GroundTruth([r["plan_id"] for r in rows], np.array([r["split"] for r in rows]), num["accuracy_mean"],
-                       {c: num[c] for c in names}, [r["plan_file"] for r in rows])
+    return GroundTruth([r["plan_id"] for r in rows], np.array([r["split"] for r in rows]),
+                       num["accuracy_mean"], {c: num[c] for c in names}, [r["plan_file"] for r in rows])
 
 
 # -- the fit: calibration rows only ---------------------------------------------------------------
@@ -85,7 +85,7 @@ class Calibrated:
     mean: np.ndarray
     std: np.ndarray
     intercept: float = 0.0
-    signs: dict = field(default_factory=dict)          # per proxy: +1 / -1, its direction on calibration plans
+    signs: dict = field(default_factory=dict)  # per proxy: +1 / -1, its direction on calibration plans
 
     def predict(self, proxies: dict) -> np.ndarray:
         X = np.column_stack([proxies[n] for n in self.names])
@@ -99,7 +99,8 @@ class Calibrated:
             scale = 1.0 / t.values.shape[0] if t.reduce == "mean" else 1.0
             vals = vals + (w / s) * scale * t.values
             base += (w / s) * (t.base - m)
-        return ProxyTable("calibrated", vals, base, "sum", True, any(tables[n].requires_weights for n in self.names),
+        return ProxyTable("calibrated", vals, base, "sum", True,
+                          any(tables[n].requires_weights for n in self.names),
                           note="ridge model over " + ", ".join(self.names))
 
     def to_dict(self) -> dict:
@@ -153,12 +154,14 @@ def validate(gt: GroundTruth, model: Calibrated | None = None, n_boot: int = 200
     for n, s in scores.items():
         rhos = np.array([_rho(s[b], y[b]) for b in boots])
         d = taus[n] - taus[BASELINE]
-        out[n] = {"tau": _tau(s, y), "tau_ci": [float(np.percentile(taus[n], lo)), float(np.percentile(taus[n], hi))],
-                  "rho": _rho(s, y), "rho_ci": [float(np.percentile(rhos, lo)), float(np.percentile(rhos, hi))],
+        out[n] = {"tau": _tau(s, y),
+                  "tau_ci": [float(np.percentile(taus[n], lo)), float(np.percentile(taus[n], hi))],
+                  "rho": _rho(s, y),
+                  "rho_ci": [float(np.percentile(rhos, lo)), float(np.percentile(rhos, hi))],
                   "tau_minus_params": float(_tau(s, y) - _tau(scores[BASELINE], y)),
                   "p_vs_params": None if n == BASELINE else float((1 + np.sum(d <= 0)) / (1 + n_boot))}
-    return {"held_out_plans": len(held), "calibration_plans": len(gt.rows("calibration")), "bootstrap": n_boot,
-            "proxies": out, "model": model.to_dict(), "winner": winner(out)}
+    return {"held_out_plans": len(held), "calibration_plans": len(gt.rows("calibration")),
+            "bootstrap": n_boot, "proxies": out, "model": model.to_dict(), "winner": winner(out)}
 
 
 def winner(results: dict, alpha: float = 0.05) -> dict:
@@ -173,6 +176,7 @@ def winner(results: dict, alpha: float = 0.05) -> dict:
 
 
 def _direction(x, y) -> int:
-    """+1 or -1: the sign of Kendall's tau on the calibration plans; +1 when it is undefined (a constant proxy)."""
+    """+1 or -1: the sign of Kendall's tau on the calibration plans; +1 when it is undefined
+    (a constant proxy)."""
     t = stats.kendalltau(x, y).statistic
     return 1 if not np.isfinite(t) or t == 0 else int(np.sign(t))

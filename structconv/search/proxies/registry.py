@@ -10,12 +10,12 @@ A table proxy scores a plan in O(layers): ``score = base + reduce(table[l, index
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-_PROXIES: dict[str, "Proxy"] = {}
+_PROXIES: dict[str, Proxy] = {}
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,9 @@ class ProxyTable:
         self._scale = 1.0 / self.values.shape[0] if self.reduce == "mean" else 1.0
 
     @classmethod
-    def of(cls, p: Proxy, rows, K: int, run) -> "ProxyTable":
-        return cls(p.name, pad(rows, K), p.base(run), p.reduce, p.higher_is_better, p.needs_weights, p.note(run))
+    def of(cls, p: Proxy, rows, K: int, run) -> ProxyTable:
+        return cls(p.name, pad(rows, K), p.base(run), p.reduce, p.higher_is_better, p.needs_weights,
+                   p.note(run))
 
     def score(self, idx) -> float:
         return float(self.base + self._scale * self.values[self._rows, idx].sum())

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-
-from typing import Callable
 
 from ...core import count_ops
 from ..bounds import check
@@ -60,7 +59,7 @@ class ProxySuite:
         """projection_loss with weights; else the best weight-free proxy of the validation benchmark."""
         return next((n for n in DEFAULT_OBJECTIVES if n in self.tables), next(iter(self.tables)))
 
-    def without_evaluator(self) -> "ProxySuite":
+    def without_evaluator(self) -> ProxySuite:
         """A picklable copy (the torch model stays in this process)."""
         return replace(self, notes=list(self.notes), evaluator=None)
 
@@ -82,7 +81,8 @@ class ProxySuite:
         return self.evaluator.loss_with(rep, recalibrate)
 
     def to_dict(self) -> dict:
-        return {"weights": self.weights, "weight_free": self.weights is None, "seconds": round(self.seconds, 2),
+        return {"weights": self.weights, "weight_free": self.weights is None,
+                "seconds": round(self.seconds, 2),
                 "notes": list(self.notes), "proxies": {k: t.to_dict() for k, t in self.tables.items()},
                 "default_objective": self.default_objective}
 
@@ -90,7 +90,8 @@ class ProxySuite:
 # -- which proxies run --------------------------------------------------------------------
 def _wanted(proxies, dense_macs: float, notes: list) -> list[str]:
     known = list_proxies()
-    wanted = [n for n, p in known.items() if not p.per_trial] if proxies is None else list(dict.fromkeys(proxies))
+    wanted = ([n for n, p in known.items() if not p.per_trial] if proxies is None
+              else list(dict.fromkeys(proxies)))
     unknown = sorted(set(wanted) - set(known))
     if unknown:
         raise ValueError(f"proxies {unknown} are unknown; choose from {list(known)}")

@@ -233,7 +233,8 @@ def _residual(run, work):
 
 @proxy("projection_loss", "sensitivity-weighted projection loss (sum of per-layer loss increases)",
        higher_is_better=False, needs_weights=True, needs_torch=True, base=lambda run: run.ev.dense_loss,
-       note=lambda run: f"per-layer loss increase measured at {run.anchors} anchors per layer, interpolated in r")
+       note=lambda run: f"per-layer loss increase measured at {run.anchors} anchors per layer, "
+                        "interpolated in r")
 def _projection_loss(run, work):
     return work.interpolated(lambda j: run.ev.loss_with({work.name: work.approx(j)}) - run.ev.dense_loss)
 

@@ -54,7 +54,8 @@ def _as_4d(w: np.ndarray) -> np.ndarray:
 class TorchEval:
     """A torch model of the network plus a fixed calibration batch."""
 
-    def __init__(self, network, model, x, y, weights_loaded: bool, seed: int = 0, bn_recalibrate: bool = True):
+    def __init__(self, network, model, x, y, weights_loaded: bool, seed: int = 0,
+                 bn_recalibrate: bool = True):
         import torch
 
         self.torch = torch
@@ -201,9 +202,11 @@ class TorchEval:
 
     def _activation_hooks(self, hook) -> list:
         nn = self.torch.nn
-        hooks = [m.register_forward_hook(hook) for m in self.model.modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+        hooks = [m.register_forward_hook(hook) for m in self.model.modules()
+                 if isinstance(m, (nn.ReLU, nn.ReLU6))]
         if not hooks:                                   # functional activations: use BN outputs
-            hooks = [m.register_forward_hook(hook) for m in self.model.modules() if isinstance(m, nn.BatchNorm2d)]
+            hooks = [m.register_forward_hook(hook) for m in self.model.modules()
+                     if isinstance(m, nn.BatchNorm2d)]
         return hooks
 
     def naswot(self, replaced: dict, bn_train: bool) -> float:

@@ -201,7 +201,8 @@ def recovery_notes(failed: list, retried: dict, unknown: list) -> list[str]:
         again = f"; re-enqueued as trial(s) {[retried[n] for n in failed if n in retried]}" if retried else ""
         lost = [n for n in failed if n not in retried]
         none = f"; not re-enqueued (no parameters chosen yet): {lost}" if lost else ""
-        out.append(f"resumed: trial(s) {failed} were running in a search worker that died; marked FAIL{again}{none}")
+        out.append(f"resumed: trial(s) {failed} were running in a search worker that died; "
+                   f"marked FAIL{again}{none}")
     if unknown:
         out.append(f"trial(s) {unknown} are RUNNING under a writer that holds no structconv lease "
                    f"(not a structconv worker): left as they are")

@@ -43,7 +43,8 @@ def check_budgets_list(budgets) -> tuple:
 @dataclass
 class InLoopResult:
     study_name: str
-    ranking: list = field(default_factory=list)     # [{candidate, plan, state, budget_reached, accuracy}], best first
+    # [{candidate, plan, state, budget_reached, accuracy}], best first
+    ranking: list = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -117,7 +118,7 @@ def run_in_loop(plans, evaluate, budgets=(1, 2, 4), pruner: str = "sha", storage
         if storage is None:
             raise ValueError("workers > 1 need a shared storage (a journal file or a postgresql:// URL)")
         ctx = mp.get_context("spawn")
-        sent = [p.to_dict() for p in plans]                   # Plans hold mapping proxies: send their saved form
+        sent = [p.to_dict() for p in plans]  # Plans hold mapping proxies: send their saved form
         procs = [ctx.Process(target=join, args=(storage, study_name, sent, evaluate, budgets, pruner))
                  for _ in range(workers)]
         for p in procs:
@@ -171,18 +172,21 @@ class SRFineTune:
                 module.load_state_dict(sd)
             except RuntimeError:
                 raise ValueError(f"weights file {str(self.weights)!r} does not hold the parameters of "
-                                 f"{getattr(self.model, 'name', self.model)!r} (names or shapes differ)") from None
+                                 f"{getattr(self.model, 'name', self.model)!r} "
+                                 "(names or shapes differ)") from None
         return module
 
     def __call__(self, plan, epochs: int) -> float:
         from ...nn import train
 
-        res = train(self.module(), self.data, plan, lam=self.lam, epochs=int(epochs), lr=self.lr, pretrain_epochs=0,
-                    batch_size=self.batch_size, seed=self.seed, quiet=True, device=self.device)
+        res = train(self.module(), self.data, plan, lam=self.lam, epochs=int(epochs), lr=self.lr,
+                    pretrain_epochs=0, batch_size=self.batch_size, seed=self.seed, quiet=True,
+                    device=self.device)
         return float(res.acc_after)
 
 
 def front_candidates(result, problem, n: int) -> list:
     """The ``n`` plans of ``result``'s front with the least proxy loss: the ones worth training."""
-    ranked = sorted(result.front, key=lambda m: (problem.proxy_loss(problem.proxy, list(m.index)), m.plan.name))
+    ranked = sorted(result.front,
+                    key=lambda m: (problem.proxy_loss(problem.proxy, list(m.index)), m.plan.name))
     return [m.plan for m in ranked[:n]]

@@ -147,7 +147,8 @@ def check_journal(path) -> None:
     with open(path, "rb") as f:
         for i, line in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
             if len(line) > MAX_LINE_BYTES:
-                raise ValueError(f"study file {str(path)!r} is corrupt: line {i} is over {MAX_LINE_BYTES} bytes")
+                raise ValueError(f"study file {str(path)!r} is corrupt: "
+                                 f"line {i} is over {MAX_LINE_BYTES} bytes")
             if not line.endswith(b"\n"):                # being appended by a live worker right now
                 return
             try:

@@ -54,7 +54,8 @@ def uniform_plans(space: SearchSpace) -> list[Plan]:
             choices = {ls.name: ch for ls in space.searched if (ch := _nearest(ls, frac, dn)) is not None}
             if not choices:
                 continue
-            p = Plan(choices, name=f"uniform-c{frac:g}-n{'k' if dn == 0 else f'k-{dn}'}", model=space.network.name)
+            p = Plan(choices, name=f"uniform-c{frac:g}-n{'k' if dn == 0 else f'k-{dn}'}",
+                     model=space.network.name)
             if all(q.choices != p.choices for q in out):
                 out.append(p)
     return out

@@ -58,8 +58,8 @@ def resolve_storage_spec(storage: str | None, out_dir) -> tuple[str, str]:
     if "://" in s:
         scheme = urlparse(s).scheme.split("+")[0].lower()
         if scheme not in RDB_SCHEMES:
-            raise ValueError(f"storage = {describe(s)!r}: scheme {scheme!r} is not one of {list(RDB_SCHEMES)} "
-                             f"(or give a journal file path)")
+            raise ValueError(f"storage = {describe(s)!r}: scheme {scheme!r} is not one of "
+                             f"{list(RDB_SCHEMES)} (or give a journal file path)")
         if scheme in ("postgresql", "postgres"):
             if s.startswith("postgres://"):
                 s = "postgresql://" + s[len("postgres://"):]
@@ -73,7 +73,8 @@ def resolve_storage_spec(storage: str | None, out_dir) -> tuple[str, str]:
                     try:
                         import psycopg2  # noqa: F401
                     except ImportError:
-                        raise ValueError("storage: PostgreSQL needs a driver (pip install psycopg2-binary)") from None
+                        raise ValueError("storage: PostgreSQL needs a driver "
+                                         "(pip install psycopg2-binary)") from None
                     s = "postgresql+psycopg2://" + s[len("postgresql://"):]
         return "rdb", s
     if s.endswith(JOURNAL_SUFFIXES) or os.sep in s:
