@@ -81,7 +81,8 @@ def test_the_scan_sees_a_long_function_and_a_wide_one():
 
 
 def test_the_scan_tells_a_numba_kernel():
-    src = "@njit(**FLAGS)\ndef k(a):\n    pass\n@numba.njit\ndef j(a):\n    pass\n@cache\ndef p(a):\n    pass\n"
+    src = ("@njit(**FLAGS)\ndef k(a):\n    pass\n@numba.njit\ndef j(a):\n    pass\n"
+           "@cache\ndef p(a):\n    pass\n")
     assert [_is_kernel(fn) for _, fn in _functions(src)] == [True, True, False]
 
 

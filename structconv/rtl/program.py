@@ -16,6 +16,7 @@ needs more adds than the simulator counts shows up as a mismatch, not as a silen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -118,9 +119,8 @@ class _Group:
 
     def channel(self, j, y, x):
         if (y, x) not in self.ch:
-            v = lambda k: self.inp(k, y, x)
             need = [True] * self.c
-            self.ch[(y, x)] = _line(self.bld, v, need, 1, self.kc, self.run_ch)
+            self.ch[(y, x)] = _line(self.bld, partial(self.inp, y=y, x=x), need, 1, self.kc, self.run_ch)
         return self.ch[(y, x)][j]
 
     def row(self, j, y, x):
@@ -142,7 +142,7 @@ class _Group:
         out = []
         for j in range(self.c):
             for y in ys:
-                line = _line(self.bld, lambda p: self.row(j, y, p), self.need_w, self.dw, self.b, self.run_w)
+                line = _line(self.bld, partial(self.row, j, y), self.need_w, self.dw, self.b, self.run_w)
                 out += [line[x] for x in xs]
         return out
 

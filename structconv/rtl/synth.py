@@ -20,8 +20,8 @@ def synth_lanes(lanes: int = 1, width: int = 32) -> dict[str, int]:
         src.write_text(VERILOG.format(lanes=lanes, scheme="any", w=width, aw=8, pw=8))
         script = (f"read_verilog {src}; chparam -set LANES {lanes} -set W {width} spu_adder_lanes; "
                   "synth -flatten -top spu_adder_lanes; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; opt_clean; stat")
-        out = subprocess.run(["yosys", "-q", "-p", script.replace("stat", "tee -o stat.txt stat")], cwd=d,
-                             check=True, capture_output=True, text=True)
+        subprocess.run(["yosys", "-q", "-p", script.replace("stat", "tee -o stat.txt stat")], cwd=d,
+                       check=True, capture_output=True, text=True)
         text = (Path(d) / "stat.txt").read_text()
     cells = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\$_\w+_)\s*$", text, re.M)}
     if not cells:

@@ -44,7 +44,7 @@ keep running an edited callee from another.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from itertools import repeat
 
 import numpy as np
@@ -138,7 +138,7 @@ def record(dtype: np.dtype, /, **values) -> np.ndarray:
     return np.fromiter(map(values.get, names, repeat(0)), dtype[0], len(names)).view(dtype)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _field_set(names: tuple) -> frozenset:
     return frozenset(names)
 
@@ -1762,7 +1762,7 @@ def fold_timeline(job, hw, out, grid, order, iload, Fi, fused):
     n_outer, n_inner = (rf, cf) if order == 1 else (cf, rf)
     fill = windows = link = link_i = link_f = link_o = busy = nb = prev_cyc = w_prev = w_prev2 = 0
     dram_i = dram_f = dram_o = 0
-    for g in range(G):
+    for _g in range(G):
         for o in range(n_outer):
             for q in range(n_inner):
                 fr, fc = (o, q) if order == 1 else (q, o)
