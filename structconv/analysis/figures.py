@@ -173,7 +173,7 @@ def _source_points(fig, done, x, y, col, show) -> None:
     for j, src in enumerate(s for s in dict.fromkeys(done["source"]) if s != "search"):
         part = done[done["source"] == src]
         fig.add_scatter(x=_arr(part[x]), y=_arr(part[y]), mode="markers", name=_t(src),
-                        legendgroup=f"s{src}", showlegend=show,
+                        legendgroup=_t(f"s{src}"), showlegend=show,
                         marker=dict(size=11, symbol=symbols[j % len(symbols)], line=dict(width=1),
                                     color=_GROUP_COLORS[j % len(_GROUP_COLORS)]),
                         text=_labels(part.get("origin", part["number"])),
@@ -317,7 +317,7 @@ def fig_accuracy_vs_cycles(plans: pd.DataFrame, dense_acc: float | None = None,
             part = plans[(plans["source"] == source) & (plans["split"] == split)]
             if not part.empty:
                 fig.add_scatter(x=part["cycles_ratio"].astype(float), y=part["acc_mean"].astype(float),
-                                mode="markers", name=_t(f"{source} ({split})"), legendgroup=source,
+                                mode="markers", name=_t(f"{source} ({split})"), legendgroup=_t(source),
                                 text=_labels(part["plan"]),
                                 marker=dict(symbol=SOURCE_MARKERS.get(source, "circle") + fill, size=10),
                                 error_y=dict(type="data", array=np.nan_to_num(part["acc_std"].astype(float)),
