@@ -49,10 +49,12 @@ def onnx_model(path: Path) -> tuple[Path, list[str]]:
         x = f"c{i}"
     nodes += [helper.make_node("GlobalAveragePool", [x], ["g"]), helper.make_node("Flatten", ["g"], ["f"]),
               helper.make_node("Gemm", ["f", f"{layers[3]}.weight"], ["y"], transB=1, name=HOSTILE)]
-    graph = helper.make_graph(nodes, HOSTILE, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    io = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8]),
+          helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    graph = helper.make_graph(nodes, HOSTILE, io[:1], io[1:], inits)
     out = path / f"{NO_SLASH}.onnx"
-    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name=HOSTILE), str(out))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name=HOSTILE)
+    save(model, str(out))
     return out, layers
 
 
@@ -87,9 +89,9 @@ def run_dirs(path: Path, net, recorded_model: str) -> list[Path]:
     for i, (d, model) in enumerate(((NO_SLASH, recorded_model), ("lam0.5", HOSTILE))):
         run = path / "runs" / d
         run.mkdir(parents=True)
-        recs = [{"epoch": e, "phase": 1 if e == 0 else 2, "lam": 0.1 * (i + 1), "lr": 0.1, "loss": 1.0 / (e + 1),
-                 "task_loss": 0.8 / (e + 1), "sr_loss": 2.0 / (e + 1), "train_acc": 60.0 + e,
-                 "val_acc": 55.0 + e} for e in range(3)]
+        recs = [{"epoch": e, "phase": 1 if e == 0 else 2, "lam": 0.1 * (i + 1), "lr": 0.1,
+                 "loss": 1.0 / (e + 1), "task_loss": 0.8 / (e + 1), "sr_loss": 2.0 / (e + 1),
+                 "train_acc": 60.0 + e, "val_acc": 55.0 + e} for e in range(3)]
         (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
         (run / "summary.json").write_text(json.dumps({"model": model, "config": {"lam": 0.1 * (i + 1)},
                                                       "plan": plan, "epochs_trained": 3, "acc_before": 91.5,
@@ -115,8 +117,8 @@ def search_dir(path: Path, net, accel_name: str, recorded_model: str) -> Path:
     storage = JournalStorage(JournalFileBackend(str(d / "study.journal")))
     study = optuna.create_study(study_name=HOSTILE, storage=storage, directions=["minimize", "minimize"])
     study.set_metric_names(list(METRICS))
-    study.set_user_attr("structconv_config", {"model": net.name, "hw": accel_name, "objectives": list(METRICS),
-                                              "budgets": {"cycles_total": 0.8}})
+    study.set_user_attr("structconv_config", {"model": net.name, "hw": accel_name,
+                                              "objectives": list(METRICS), "budgets": {"cycles_total": 0.8}})
     dist = {layer.name: CategoricalDistribution([0, 1]) for layer in net.layers}
     for t in range(8):
         source = (HOSTILE, f"preset:{NO_SLASH}", "search", f"uniform:{SVG}")[t % 4]
@@ -154,7 +156,8 @@ def ground_truth_file(path: Path) -> Path:
 def payload_module(path: Path) -> tuple[str, Path]:
     """A Python model reference that leaves a marker file if it is ever run: (reference, marker)."""
     marker = path / "payload-ran"
-    code = f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\ndef build():\n    raise SystemExit(3)\n"
+    code = (f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+            "def build():\n    raise SystemExit(3)\n")
     (path / "payload.py").write_text(code)
     return f"{path / 'payload.py'}:build", marker
 

@@ -28,8 +28,8 @@ from tests.analysis.browser import CDP, CHROMIUM, RENDER_CHECK
 FIGURES = ("layer_cycles", "energy", "layer_energy", "roofline", "pareto", "history", "accuracy_vs_cycles",
            "training_curves", "accuracy")
 # every element the report writes itself
-TAGS = {"html", "head", "meta", "title", "style", "script", "body", "h1", "h2", "h3", "p", "nav", "a", "section",
-        "div", "details", "summary", "table", "thead", "tbody", "tr", "th", "td"}
+TAGS = {"html", "head", "meta", "title", "style", "script", "body", "h1", "h2", "h3", "p", "nav", "a",
+        "section", "div", "details", "summary", "table", "thead", "tbody", "tr", "th", "td"}
 CSP_RE = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get "
                                     "install chromium); set CHROMIUM=/path/to/chrome to use another")
@@ -50,7 +50,8 @@ def hostile(tmp_path_factory):
         warnings.simplefilter("ignore")                  # optuna: set_metric_names is experimental
         search = H.search_dir(d, net, H.HOSTILE, ref)
     rep = build_report(str(onnx), hw=str(accel), plan=str(H.plan_file(d, net)), search_dir=search,
-                       runs=H.run_dirs(d, net, ref), baselines=H.baselines(), ground_truth=H.ground_truth_file(d))
+                       runs=H.run_dirs(d, net, ref), baselines=H.baselines(),
+                       ground_truth=H.ground_truth_file(d))
     path = write_report(rep, d / "report.html")
     return SimpleNamespace(rep=rep, net=net, layers=layers, ref=ref, marker=marker, path=path,
                            html=path.read_text(encoding="utf-8"), md=render_markdown(rep, None)[0])
@@ -59,8 +60,8 @@ def hostile(tmp_path_factory):
 def test_every_section_is_built_from_the_hostile_names(hostile):
     """The fixture reaches every section, so the checks below cover them all."""
     rep = hostile.rep
-    assert [s.id for s in rep.sections] == ["summary", "layers", "plans", "search", "ground_truth", "training",
-                                            "paper"]
+    assert [s.id for s in rep.sections] == ["summary", "layers", "plans", "search", "ground_truth",
+                                            "training", "paper"]
     assert [n for s in rep.sections for n, _ in s.figures] == list(FIGURES)
     assert all(not s.missing for s in rep.sections) and rep.notices == []
     assert (rep.inputs["model"], rep.inputs["hw"], rep.inputs["plan"]) == (H.NO_SLASH, H.HOSTILE, H.HOSTILE)
@@ -103,15 +104,16 @@ def test_html_holds_no_element_or_attribute_from_a_name(hostile):
     assert "\u202e" not in hostile.html
     # each name is there, as text
     e, rep = html_text, hostile.rep
-    assert f"<p class=\"meta\">model {e(H.NO_SLASH)} &middot; hw {e(H.HOSTILE)} &middot; plan {e(H.HOSTILE)}" \
-        in hostile.html
+    meta = f'<p class="meta">model {e(H.NO_SLASH)} &middot; hw {e(H.HOSTILE)} &middot; plan {e(H.HOSTILE)}'
+    assert meta in hostile.html
     assert all(f"<td>{e(name)}</td>" in hostile.html for name in hostile.layers)
     assert f"<title>{e(rep.title)}</title>" in hostile.html and f"<h1>{e(rep.title)}</h1>" in hostile.html
 
 
 def test_the_summary_data_block_keeps_the_names_as_data(hostile):
     """JSON with < > & escaped: no name can close the block, and the names read back unchanged."""
-    m = re.search(r'<script type="application/json" id="structconv-summary">(.*?)</script>', hostile.html, re.S)
+    m = re.search(r'<script type="application/json" id="structconv-summary">(.*?)</script>', hostile.html,
+                  re.S)
     assert not re.search(r"[<>&]", m.group(1))
     data = json.loads(m.group(1))
     assert (data["inputs"]["model"], data["inputs"]["hw"], data["inputs"]["plan"]) == (H.NO_SLASH, H.HOSTILE,
@@ -130,7 +132,7 @@ def _strings(obj):
 
 
 def test_figures_hold_no_plotly_markup_from_a_name(hostile):
-    """Plotly reads <b>, <a href>, <br> ... in every label: the only tags left are the hover templates' own."""
+    """Plotly reads <b>, <a href>, <br> ... in every label: the only tags left are the hover templates'."""
     for name, fig in ((n, f) for s in hostile.rep.sections for n, f in s.figures):
         texts = list(_strings(fig.to_plotly_json()))
         tags = {t for s in texts for t in re.findall(r"<[^>]*>?", s)}
@@ -188,6 +190,19 @@ def test_a_python_reference_that_a_file_records_is_never_run(hostile):
     assert hostile.ref.split("/")[-1] in text
 
 
+def test_the_cli_echoes_no_raw_control_or_bidi_character(hostile, tmp_path, capsys):
+    """Progress lines and notices quote the names through ``printable``: nothing reorders the terminal."""
+    from structconv.cli import main
+
+    onnx = next(hostile.path.parent.glob("*.onnx"))
+    rc = main(["report", str(onnx), "--hw", str(hostile.path.parent / "accel.yaml"), "--no-paper",
+               "--run", str(tmp_path / H.NO_SLASH), "-o", str(tmp_path / "r.md")])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "counting and simulating" in err and "does not exist" in err
+    assert not [ch for ch in out + err if not (ch.isprintable() or ch == "\n")]
+    assert "<" not in (tmp_path / "r.md").read_text(encoding="utf-8")
+
+
 # -- in the browser -----------------------------------------------------------------------------------
 PROBE = """(() => {
   document.querySelectorAll('div.plotly-graph-div').forEach(d => {
@@ -228,7 +243,8 @@ def open_page(path: Path, tmp: Path, timeout: float = 60) -> dict:
             return json.loads(cdp.send("Runtime.evaluate", {"expression": expr, "returnByValue": True},
                                        session=sid)["result"]["value"])
         state = evaluate(RENDER_CHECK)
-        while time.monotonic() - t0 < timeout and not (state["figures"] and state["rendered"] == state["figures"]):
+        while time.monotonic() - t0 < timeout and not (state["figures"] and
+                                                       state["rendered"] == state["figures"]):
             time.sleep(0.05)
             state = evaluate(RENDER_CHECK)
         cdp.drain(0.3)
