@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from structconv.analysis.markup import html_text, md_text
+from structconv.core import printable
 from tests.analysis import hostile_inputs as H
 from tests.analysis.browser import CDP, CHROMIUM, RENDER_CHECK
 
@@ -220,6 +221,8 @@ PROBE = """(() => {
                                  && e.id !== 'js-plotly-tester'))           // plotly measures text in it
                 .map(e => e.tagName),
     scripts: document.scripts.length,
+    ticks: Array.from(document.querySelectorAll('#fig-layer_cycles [class^=xtick] text'))
+                .map(t => t.textContent),
     violations: window.__csp || []});
 })()"""
 WATCH = ("window.__csp = []; document.addEventListener('securitypolicyviolation', "
@@ -267,6 +270,7 @@ def test_no_payload_runs_in_chromium_and_every_figure_renders(hostile, tmp_path)
     assert r["pwned"] is None and r["on"] == r["links"] == r["foreign"] == [], r
     assert r["violations"] == [], r["violations"]      # nothing even tried to run or load
     assert r["scripts"] == len(FIGURES) + 2
+    assert {printable(n) for n in hostile.layers} <= set(r["ticks"]), r["ticks"]   # shown as the names read
 
 
 @needs_chromium
