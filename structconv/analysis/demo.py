@@ -29,6 +29,7 @@ from structconv.core import (
     Network,
     Plan,
     count_network,
+    printable,
     resolve_network,
     resolve_plan,
     shown,
@@ -159,7 +160,7 @@ def _first(e: BaseException) -> str:
 def cost_step(st: Stage, s: DemoState) -> None:
     c = cost_totals(count_network(s.net, resolve_plan(s.cfg.fallback_plan, s.net)))
     st.detail.update(layers=len(s.net.layers), dense_mults=c["orig_mults"], dense_params=c["orig_params"])
-    s.say(f"{s.net.name}: {len(s.net.layers)} conv/linear layers, {c['orig_mults']:,} mults, "
+    s.say(f"{printable(s.net.name)}: {len(s.net.layers)} conv/linear layers, {c['orig_mults']:,} mults, "
           f"{c['orig_params']:,} params (dense)")
     s.say(f"under {s.cfg.fallback_plan}: mults x{c['mults_ratio']:.3f}, params x{c['params_ratio']:.3f}, "
           f"{c['sumpool_adds']:,} sum-pool adds")
@@ -170,7 +171,7 @@ def simulate_step(st: Stage, s: DemoState) -> None:
     d = simulate(s.net, None, acc)
     p = simulate(s.net, s.cfg.fallback_plan, acc)
     st.detail.update(dense_cycles_total=d.cycles_total, dense_energy_pj=d.energy_pj.total)
-    s.say(f"{acc.name}: dense {d.cycles_total:,} cycles ({d.latency_s * 1e3:.3f} ms), "
+    s.say(f"{printable(acc.name)}: dense {d.cycles_total:,} cycles ({d.latency_s * 1e3:.3f} ms), "
           f"{d.energy_pj.total / 1e6:,.1f} uJ")
     s.say(f"{s.cfg.fallback_plan}: {p.cycles_total:,} cycles (x{p.cycles_total / d.cycles_total:.3f}), "
           f"{p.energy_pj.total / 1e6:,.1f} uJ (x{p.energy_pj.total / d.energy_pj.total:.3f})")

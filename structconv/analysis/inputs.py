@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from structconv.core import Network, Plan, load_data_file, resolve_network, resolve_plan, shown
+from structconv.core import Network, Plan, load_data_file, printable, resolve_network, resolve_plan, shown
 from structconv.sim import DEFAULT_HW, load_accelerator
 
 from . import study as S
@@ -135,7 +135,7 @@ def _run_plan(ctx: ReportContext, run_dir) -> Plan | None:
         return resolve_plan(Plan.from_dict(p, source=f"{run_dir}/summary.json"), ctx.net)
     except ValueError as e:
         ctx.notes.missing(ctx.sections["training"], f"the plan of run {shown(str(run_dir))} does not fit "
-                                                    f"{ctx.net.name}: {e}")
+                                                    f"{printable(ctx.net.name)}: {e}")
         return None
 
 

@@ -4,12 +4,12 @@ Both are written atomically: a crash never leaves half a report (nor half a fold
 """
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
 import shutil
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +19,7 @@ import plotly.offline
 from structconv.core import atomic_write_text, printable, remove_orphans, shown, umask
 
 from .document import SUMMARY_ID, Report, Section, summary_jsonable
+from .markup import content_security_policy, html_text, md_text
 
 PLOTLYJS_ID = "plotlyjs"
 
@@ -58,18 +59,19 @@ def _cells(df: pd.DataFrame) -> list[list[str]]:
 
 
 def table_html(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(printable(str(c), 120))}</th>" for c in df.columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+    head = "".join(f"<th>{html_text(printable(str(c), 120))}</th>" for c in df.columns)
+    body = "\n".join("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>"
                      for row in _cells(df))
     return f'<table class="data"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
 
 
 def table_md(df: pd.DataFrame) -> str:
-    def esc(s) -> str:
-        return str(s).replace("|", "\\|")
+    def cell(text: str) -> str:
+        return md_text(text, inline=True)
 
-    lines = ["| " + " | ".join(esc(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in _cells(df)]
+    lines = ["| " + " | ".join(cell(printable(str(c), 120)) for c in df.columns) + " |",
+             "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in _cells(df)]
     return "\n".join(lines)
 
 
@@ -117,7 +119,7 @@ nav a{margin-right:14px}
 
 
 def _cards_html(summary: dict) -> str:
-    e = html.escape
+    e = html_text
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="label">{e(l)}</div><div class="value">{e(v)}</div>'
         f'<div class="detail">{e(d)}</div></div>' for l, v, d in summary_cards(summary)) + "</div>"
@@ -132,37 +134,45 @@ def _figure_html(name: str, fig) -> str:
 def _table_html(t) -> str:
     inner = f'<div class="tablewrap">{table_html(t.frame)}</div>'
     if t.collapsed:
-        return f"<details><summary>{html.escape(t.caption)} ({len(t.frame)} rows)</summary>{inner}</details>"
-    return f"<h3>{html.escape(t.caption)}</h3>{inner}"
+        return f"<details><summary>{html_text(t.caption)} ({len(t.frame)} rows)</summary>{inner}</details>"
+    return f"<h3>{html_text(t.caption)}</h3>{inner}"
 
 
 def _section_html(s: Section, summary: dict) -> str:
-    parts = [f'<section id="{s.id}"><h2>{html.escape(s.title)}</h2>']
+    parts = [f'<section id="{html_text(s.id)}"><h2>{html_text(s.title)}</h2>']
     if s.id == "summary":
         parts.append(_cards_html(summary))
-    parts += [f'<p class="missing">{html.escape(m)}</p>' for m in s.missing]
-    parts += [f"<p>{html.escape(t)}</p>" for t in s.text]
+    parts += [f'<p class="missing">{html_text(m)}</p>' for m in s.missing]
+    parts += [f"<p>{html_text(t)}</p>" for t in s.text]
     parts += [_figure_html(name, fig) for name, fig in s.figures]
     parts += [_table_html(t) for t in s.tables]
     return "".join(parts) + "</section>"
 
 
 def render_html(rep: Report) -> str:
-    """One self-contained HTML document: plotly.js inline once, no external resources."""
-    nav = " ".join(f'<a href="#{s.id}">{html.escape(s.title.split(":")[0])}</a>' for s in rep.sections)
-    summary_json = json.dumps({"summary": summary_jsonable(rep.summary), "inputs": rep.inputs,
-                               "notices": rep.notices}).replace("</", "<\\/")   # no early </script>
-    meta = (f"model {rep.inputs['model']} &middot; hw {rep.inputs['hw']} &middot; plan "
-            f"{html.escape(str(rep.inputs['plan']))} &middot; generated {rep.inputs['created']} "
-            "by structconv")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(rep.title)}</title>"
-            f"<style>{_CSS}</style>"
+    """One self-contained HTML document: plotly.js inline once, no external resources, every interpolated
+    string through ``markup.html_text``, and a Content-Security-Policy under which only the document's own
+    scripts run."""
+    e, i = html_text, rep.inputs
+    nav = " ".join(f'<a href="#{e(s.id)}">{e(s.title.split(":")[0])}</a>' for s in rep.sections)
+    meta = (f"model {e(i['model'])} &middot; hw {e(i['hw'])} &middot; plan {e(i['plan'])} &middot; "
+            f"generated {e(i['created'])} by structconv")
+    head = ("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{e(rep.title)}</title><style>{_CSS}</style>"
             f'<script type="text/javascript" id="{PLOTLYJS_ID}">{plotly.offline.get_plotlyjs()}</script>'
-            f'<script type="application/json" id="{SUMMARY_ID}">{summary_json}</script>'
-            f"</head><body><h1>{html.escape(rep.title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav>\n"
-            + "\n".join(_section_html(s, rep.summary) for s in rep.sections) + "\n</body></html>\n")
+            f'<script type="application/json" id="{SUMMARY_ID}">{_json_data(rep)}</script>')
+    body = (f"<h1>{e(rep.title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav>\n"
+            + "\n".join(_section_html(s, rep.summary) for s in rep.sections) + "\n")
+    csp = f'<meta http-equiv="Content-Security-Policy" content="{e(content_security_policy(head + body))}">'
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"{csp}{head}</head><body>{body}</body></html>\n")
+
+
+def _json_data(rep: Report) -> str:
+    """The summary for scripts: JSON with ``< > &`` as \\u escapes: no name can end or re-open the block."""
+    text = json.dumps({"summary": summary_jsonable(rep.summary), "inputs": rep.inputs,
+                       "notices": rep.notices})
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # -- Markdown --------------------------------------------------------------------------------
@@ -190,34 +200,42 @@ def write_pngs(rep: Report, image_dir, image_prefix: str = "") -> tuple[dict, st
 
 
 def _section_md(s: Section, summary: dict, images: dict) -> list[str]:
-    out = [f"## {s.title}", ""]
+    m = md_text
+    out = [f"## {m(s.title, inline=True)}", ""]
     if s.id == "summary":
-        cards = summary_cards(summary)
+        cards = [[md_text(x, inline=True) for x in card] for card in summary_cards(summary)]
         out += ["| " + " | ".join(l for l, _, _ in cards) + " |", "|" + "---|" * len(cards),
                 "| " + " | ".join(f"**{v}** ({d})" for _, v, d in cards) + " |", ""]
-    out += [f"> {m}" for m in s.missing] + ([""] if s.missing else [])
+    out += [f"> {m(x)}" for x in s.missing] + ([""] if s.missing else [])
     for t in s.text:
-        out += [t, ""]
-    out += [line for name, _ in s.figures if name in images for line in (f"![{name}]({images[name]})", "")]
+        out += [m(t), ""]
+    out += [line for name, _ in s.figures if name in images
+            for line in (f"![{m(name, inline=True)}]({_md_link(images[name])})", "")]
     for t in s.tables:
-        out += [f"**{t.caption}**", "", table_md(t.frame), ""]
+        out += [f"**{m(t.caption, inline=True)}**", "", table_md(t.frame), ""]
     return out
 
 
-def render_markdown(rep: Report, image_dir: Path | None, image_prefix: str = "") -> tuple[str, list]:
-    """Markdown text and (when ``image_dir`` is given and an exporter works) PNGs written there.
+def _md_link(path: str) -> str:
+    """A relative link target: percent-encoded, so a file name cannot close the link or start another."""
+    return urllib.parse.quote(path, safe="/")
 
-    Returns (markdown, notes)."""
+
+def render_markdown(rep: Report, image_dir: Path | None, image_prefix: str = "") -> tuple[str, list]:
+    """Markdown text and (when ``image_dir`` is given and an exporter works) PNGs written there; every
+    interpolated string through ``markup.md_text``. Returns (markdown, notes)."""
     images, notes = {}, []
     if image_dir is not None:
         images, why = write_pngs(rep, image_dir, image_prefix)
         if why:
             notes.append(f"figures are not included: no static image exporter works here ({why}); "
                          "use --format html for the interactive figures")
-    out = [f"# {rep.title}", "", f"model {rep.inputs['model']} · hw {rep.inputs['hw']} · plan "
-           f"{rep.inputs['plan']} · generated {rep.inputs['created']} by structconv", ""]
+    m, i = md_text, rep.inputs
+    out = [f"# {m(rep.title, inline=True)}", "", f"model {m(i['model'], inline=True)} · hw "
+           f"{m(i['hw'], inline=True)} · plan {m(i['plan'], inline=True)} · generated "
+           f"{m(i['created'], inline=True)} by structconv", ""]
     for n in notes:
-        out += [f"> Note: {n}", ""]
+        out += [f"> Note: {m(n)}", ""]
     for s in rep.sections:
         out += _section_md(s, rep.summary, images)
     return "\n".join(out) + "\n", notes

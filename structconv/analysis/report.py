@@ -17,7 +17,7 @@ import datetime as _dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from structconv.core import choice_field, count_network, int_field, shown
+from structconv.core import choice_field, count_network, int_field, printable, shown
 from structconv.sim import MODES, simulate
 
 from . import tables as T
@@ -83,8 +83,8 @@ def build_report(model, *, settings: ReportSettings | None = None, log=None, **o
 def measure(ctx: ReportContext) -> None:
     """Count and simulate the network dense and under the plan; the summary numbers."""
     net, plan, accel = ctx.net, ctx.plan, ctx.accel
-    ctx.notes(f"counting and simulating {net.name} ({len(net.layers)} layers) under {shown(plan.name)} "
-              f"on {accel.name}")
+    ctx.notes(f"counting and simulating {printable(net.name)} ({len(net.layers)} layers) under "
+              f"{shown(plan.name)} on {printable(accel.name)}")
     m = ctx.measured
     m["cost"] = count_network(net, plan)
     m["sim_o"] = simulate(net, None, accel, ctx.mode)

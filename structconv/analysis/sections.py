@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from structconv.core import presets_for, shown
+from structconv.core import is_module_ref, presets_for, shown
 
 from . import figures as F
 from . import ground_truth as G
@@ -190,10 +190,15 @@ def _accuracy_part(ctx: ReportContext, sec: Section) -> None:
     sec.table("Accuracy before / after decomposition", acc)
     for m in acc.attrs.get("missing", []):
         ctx.notes.missing(sec, f"run {shown(m)} has no summary.json (not finished): no accuracy")
-    other = [m for m in acc["model"].dropna().unique() if m != ctx.net.name]
+    this = (ctx.net.name, getattr(ctx.net.spec, "source", None))
+    other = [m for m in acc["model"].dropna().unique() if m not in this]
     if other:
         sec.text.append(f"Note: the runs trained {', '.join(map(str, other))}; the costs above are "
                         f"for {ctx.net.name}.")
+    refs = [shown(m) for m in other if is_module_ref(m)]
+    if refs:                                # a file's reference is data: the report never runs it
+        sec.text.append(f"The runs record model reference {', '.join(refs)}; a report does not run a "
+                        "reference a file records: give it as the report's MODEL to report on that network.")
 
 
 # -- the seed paper ---------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from structconv.core import printable
+
 from ._args import add_hw_arg, add_model_args, add_plan_args, plan_ref
 from ._inputs import resolve_model
 from ._output import print_json
@@ -58,8 +60,8 @@ def run(args) -> int:
                               paper=not args.no_paper, title=args.title)
     rep = build_report(net, settings=settings, log=log)
     path = write_report(rep, args.output, args.format)     # no --format: from the file name
-    for n in rep.notices:
-        print(f"structconv report: {n}", file=sys.stderr)
+    for n in rep.notices:                                  # they quote names from the inputs' files
+        print(f"structconv report: {printable(n)}", file=sys.stderr)
     if args.export_dir:
         for p in export_tables(rep, args.export_dir, args.export_format):
             if log:

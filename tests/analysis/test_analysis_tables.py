@@ -315,5 +315,6 @@ def test_report_tables_escape_bidi_and_cut_long_names():
 
     df = pd.DataFrame({"name": ["conv\u202e1", "a" * 300]})
     out = table_html(df) + table_md(df)
-    assert "\u202e" not in out and out.count("conv\\u202e1") == 2
+    # Markdown escapes the backslash of the shown escape: both read conv\u202e1
+    assert "\u202e" not in out and "conv\\u202e1" in table_html(df) and "conv\\\\u202e1" in table_md(df)
     assert "a" * 120 not in out and ("a" * 119 + "…") in out
