@@ -17,7 +17,8 @@ import sys
 
 from ._errors import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
 
-COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "train", "decompose", "report", "demo", "rtl")
+COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "score", "train", "decompose", "report", "demo",
+            "rtl")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -20,7 +20,9 @@ def add_args(p) -> None:
     g = p.add_argument_group("accuracy in the loop (needs --weights and --data)")
     g.add_argument("--in-loop", type=int, metavar="N",
                    help="after the search: SR fine-tune the N front plans with the least proxy loss from "
-                        "--weights, decompose and evaluate them on --data, pruning weak ones early; writes "
+                        "--weights at the accuracy benchmark's recipe, decompose and rank them on a "
+                        "validation split carved from --data's training split (never its test split), "
+                        "pruning weak ones early; writes "
                         "in_loop.json and in_loop_best.yaml")
     g.add_argument("--in-loop-epochs", default="1,2,4", metavar="E,E,..",
                    help="increasing epoch budgets per plan (default 1,2,4)")
@@ -58,5 +60,9 @@ def print_ranking(d: dict, out: str) -> None:
     print(f"\naccuracy in the loop ({d['seconds']:.1f} s; accuracy after decomposition at the last epoch "
           f"budget reached):")
     print(render(["plan", "state", "epochs", "top-1 %"], rows, "llrr"))
+    if "recipe" in d:
+        r = d["recipe"]
+        print(f"recipe: lam {r['lam']:g}, lr {r['lr']:g}, batch {r['batch_size']} ({r['source']}); "
+              f"ranked on the {r['ranked_on']}, never on the test split")
     if d["best"] is not None:
         print(f"best trained plan: {plain(d['best']['plan'])} -> {os.path.join(out, 'in_loop_best.yaml')}")

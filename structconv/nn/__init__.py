@@ -55,6 +55,7 @@ from .data import (
                    DataBundle,
                    DataSettings,
                    as_bundle,
+                   is_split,
                    load_cifar10,
                    load_dataset,
                    load_digits_data,
@@ -62,6 +63,8 @@ from .data import (
                    load_idx_folder,
                    load_image_folder,
                    read_idx,
+                   selection_bundle,
+                   split_validation,
                    write_idx,
 )
 from .deploy import (
@@ -181,7 +184,7 @@ __all__ = [
     "save_atomic", "get_rng_state", "set_rng_state",
     "DATASETS", "DataBundle", "ArrayDataset", "load_dataset", "load_digits_data", "load_cifar10",
     "load_image_folder", "as_bundle", "load_fashion_mnist", "load_idx_folder", "FASHION_MNIST_DIR",
-    "FASHION_CLASSES", "read_idx", "write_idx",
+    "FASHION_CLASSES", "read_idx", "write_idx", "split_validation", "selection_bundle", "is_split",
     "DesignConv", "ChannelShuffle", "distill_design", "effective_kernel", "design_scope", "Calibration",
     "Moments", "calibration_inputs", "output_error", "apply_trainable_forms",
     "CLASSIFICATION", "SMALL", "build_module", "network_to_module", "module_from_spec", "conv_linear_modules",

@@ -57,6 +57,7 @@ from .proxies import (
                       validate_proxies,
 )
 from .results import FrontMember, SearchResult
+from .score import Scores, ScoreSettings, score_plans
 from .settings import InLoopSettings, SearchSettings
 from .space import LayerSpace, SearchSpace, build_space
 from .space_config import Rule, SpaceConfig, load_space_config, space_config_from_dict
@@ -74,6 +75,7 @@ from .study import (
 )
 
 __all__ = [
+    "score_plans", "ScoreSettings", "Scores",
     # one run from references, and its settings
     "search", "search_with", "SearchRun", "SearchSettings", "RunSettings", "InLoopSettings", "SettingError",
     "SAMPLERS", "MODES", "PRUNERS", "load_calibration",

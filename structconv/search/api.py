@@ -159,10 +159,11 @@ def _in_loop(settings: SearchSettings, res: SearchResult, problem: Problem) -> d
     if not plans:
         return {"ranking": [], "best": None, "note": "the front is empty: nothing to train"}
     out = settings.run.out
-    loop = run_in_loop(plans, _fine_tuner(settings, problem.space.network), budgets=settings.in_loop.epochs,
+    tuner = _fine_tuner(settings, problem.space.network)
+    loop = run_in_loop(plans, tuner, budgets=settings.in_loop.epochs,
                        pruner=settings.in_loop.pruner, storage=os.path.join(out, "in_loop.journal"),
                        study_name=_in_loop_study(settings, plans))
-    d = loop.to_dict()
+    d = dict(loop.to_dict(), recipe=tuner.recipe)
     write_data_file(os.path.join(out, "in_loop.json"), d)
     if loop.best is not None:
         best = next(p for p in plans if p.name == loop.best["plan"])

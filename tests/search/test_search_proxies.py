@@ -146,9 +146,12 @@ def test_every_proxy_carries_its_metadata():
     for name, p in reg.items():
         assert p.name == name and p.description and "\n" not in p.description
         assert p.direction in ("maximize", "minimize")
-    assert [n for n, p in reg.items() if p.needs_weights] == ["residual", "projection_loss", "projected_loss"]
+    measured = ["fisher", "sensitivity_loss", "sensitivity_acc"]              # issue 18, asked for by name
+    assert [n for n, p in reg.items() if p.needs_weights] == ["residual", "projection_loss", "projected_loss",
+                                                              *measured]
     assert [n for n, p in reg.items() if not p.higher_is_better] == ["residual", "projection_loss",
-                                                                       "projected_loss"]
+                                                                       "projected_loss", *measured]
+    assert [n for n, p in reg.items() if p.opt_in] == measured
     assert reg["projected_loss"].per_trial and not reg["params"].per_trial
 
 

@@ -11,7 +11,11 @@ from torch.utils.data import Dataset
 
 @dataclass
 class DataBundle:
-    """A train split, a validation split (or None) and what a model needs to know about them."""
+    """A train split, a validation split (or None) and what a model needs to know about them.
+
+    ``test``: the evaluation split kept apart once ``val`` is carved from the training data
+    (``validation.split_validation``): reported, never read to choose.
+    """
 
     name: str
     train: Dataset
@@ -20,11 +24,13 @@ class DataBundle:
     input_shape: tuple[int, int, int]
     classes: tuple[str, ...] = ()
     info: dict = field(default_factory=dict)
+    test: Dataset | None = None
 
     def to_dict(self) -> dict:
+        test = {"test_size": len(self.test)} if self.test is not None else {}
         return {"name": self.name, "num_classes": self.num_classes, "input_shape": list(self.input_shape),
                 "train_size": len(self.train), "val_size": len(self.val) if self.val is not None else 0,
-                "classes": list(self.classes), **self.info}
+                **test, "classes": list(self.classes), **self.info}
 
 
 def channel_tensor(values, channels: int, what: str) -> torch.Tensor:

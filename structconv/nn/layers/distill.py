@@ -21,6 +21,8 @@ Two stage layouts cover the four designs:
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 from dataclasses import dataclass
 
 import torch
@@ -376,10 +378,33 @@ def distill_into(module: DesignConv, conv: nn.Conv2d, moments=None, sweeps: int 
     """
     lay = layout_of(module)
     P = _problem(conv, moments)
-    front, B, b, err = fit(lay, P, sweeps=sweeps, seed=seed)
+    front, B, b, err = _cached_fit(module, lay, P, (sweeps, seed))
     lay.write(front, B, b if P.has_bias else None)
     module.fit_error = float(err)
     return float(err)
+
+
+#: fits kept per (layer, design, weights and moments digest): accuracy in the loop trains the same
+#: candidates from the same dense weights at every budget, and a fit is deterministic in these
+_FITS: dict = {}
+FITS_KEPT = 64
+
+
+def _fit_key(module: DesignConv, P: _Problem, options: tuple) -> str:
+    h = hashlib.sha256(repr((module.layer, module.choice, P.has_bias, options)).encode())
+    for t in (P.W, P.b0, P.Sigma, P.mu):
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _cached_fit(module: DesignConv, lay: Layout, P: _Problem, options: tuple):
+    """``fit``'s result, computed once per key (copies out, so a caller's in-place change stays its own)."""
+    key = _fit_key(module, P, options)
+    if key not in _FITS:
+        if len(_FITS) >= FITS_KEPT:
+            _FITS.pop(next(iter(_FITS)))
+        _FITS[key] = fit(lay, P, sweeps=options[0], seed=options[1])
+    return copy.deepcopy(_FITS[key])
 
 
 def distill_design(conv: nn.Conv2d, choice, layer, moments=None, sweeps: int = 300,

@@ -33,6 +33,7 @@ class Proxy:
     prepare: Callable | None = None      # (run) -> None, or why the proxy is skipped
     note: Callable = lambda run: ""      # (run) -> how it was obtained (estimates, anchors)
     heavy: bool = False                  # a forward pass per anchor: skipped by default over 1 GMAC
+    opt_in: bool = False                 # computed only when asked for by name (measured tables)
 
     @property
     def per_trial(self) -> bool:

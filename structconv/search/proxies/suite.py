@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from ...core import count_ops
 from ..bounds import check
 from ..space import SearchSpace
-from . import terms  # noqa: F401  (registers the built-in proxies)
+from . import fisher, sensitivity, terms  # noqa: F401  (register the built-in proxies)
 from .approx import FITTED, method
 from .registry import ProxyTable, list_proxies
 from .terms import LayerWork, ProxyRun
@@ -90,7 +90,7 @@ class ProxySuite:
 # -- which proxies run --------------------------------------------------------------------
 def _wanted(proxies, dense_macs: float, notes: list) -> list[str]:
     known = list_proxies()
-    wanted = ([n for n, p in known.items() if not p.per_trial] if proxies is None
+    wanted = ([n for n, p in known.items() if not (p.per_trial or p.opt_in)] if proxies is None
               else list(dict.fromkeys(proxies)))
     unknown = sorted(set(wanted) - set(known))
     if unknown:
@@ -139,6 +139,7 @@ class ProxySettings:
     bn_recalibrate: the loss-based proxies re-estimate BatchNorm statistics on the
         calibration batch after projecting (adaptive BN), as pruning-candidate
         evaluation does (EagleEye); False evaluates with the dense running statistics.
+    quiet: no progress bar for the measured tables (``sensitivity_*``).
     """
 
     proxies: tuple | list | None = None
@@ -148,6 +149,7 @@ class ProxySettings:
     progress: Callable | None = None
     torch_threads: int = 1
     bn_recalibrate: bool = True
+    quiet: bool = False
 
     def __post_init__(self):
         check(self, ("anchors", "seed"))
@@ -259,7 +261,7 @@ def _torch_tables(suite, names, inputs: _TorchInputs) -> None:
     if model is None:
         return
     ev = suite.evaluator = _evaluator(suite, model, inputs)
-    run = ProxyRun(suite.space, ev, s.anchors)
+    run = ProxyRun(suite.space, ev, s.anchors, s.quiet)
     known = list_proxies()
     for n in list(names):
         reason = known[n].prepare(run) if known[n].prepare else None

@@ -40,10 +40,11 @@ DENSE = Dense()
 class ProxyRun:
     """The space, the torch evaluator (None: cost proxies only) and the quantities computed once."""
 
-    def __init__(self, space, evaluator=None, anchors: int = 3):
+    def __init__(self, space, evaluator=None, anchors: int = 3, quiet: bool = False):
         self.space = space
         self.ev = evaluator
         self.anchors = anchors
+        self.quiet = quiet                           # no progress bar for the measured tables
         self.bn_train = evaluator is not None and not evaluator.weights_loaded
         self.fitted = False                          # some P(W) is a fit, not a projection
         self._cache = {}

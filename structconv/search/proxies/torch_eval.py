@@ -32,7 +32,9 @@ def load_weights(model, path) -> dict:
 
 def calibration_batch(network, data=None, size: int = 128, seed: int = 0):
     """(x, y) from a dataset (DataBundle, Dataset or (x, y) tensors) or, without one,
-    seeded N(0, 1) inputs of the network's input shape and y = None."""
+    seeded N(0, 1) inputs of the network's input shape and y = None. A bundle is read from its
+    training split, or from its validation split once carved (``nn.split_validation``): never
+    from its evaluation (test) split."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
@@ -41,10 +43,14 @@ def calibration_batch(network, data=None, size: int = 128, seed: int = 0):
     if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor):
         x, y = data
         return x[:size].float(), (None if y is None else y[:size].long())
-    ds = getattr(data, "train", data)
+    ds = data.val if _is_split(data) else getattr(data, "train", data)
     idx = torch.randperm(len(ds), generator=g)[:min(size, len(ds))].tolist()
     xs, ys = zip(*(ds[i] for i in idx))
     return torch.stack([torch.as_tensor(v) for v in xs]).float(), torch.as_tensor(ys).long()
+
+
+def _is_split(data) -> bool:
+    return isinstance(getattr(data, "info", None), dict) and "validation_seed" in data.info
 
 
 def _as_4d(w: np.ndarray) -> np.ndarray:

@@ -10,8 +10,9 @@ of worker processes may run ``join`` on it: each takes the next waiting candidat
 A trial the sampler made up (no queued candidate left) is pruned at once, never run.
 
 ``SRFineTune`` is the default evaluator (``structconv.nn``: train with SR for the
-budget's epochs, decompose, evaluate; ``device`` picks the accelerator); any callable
-``evaluate(plan, budget) -> accuracy`` does.
+budget's epochs at the accuracy benchmark's recipe, decompose, evaluate on a validation split
+carved from the training data, never on the test split; ``device`` picks the accelerator); any
+callable ``evaluate(plan, budget) -> accuracy`` does.
 """
 from __future__ import annotations
 
@@ -144,22 +145,40 @@ def _ranking(study, plans) -> list:
                                        -(r["accuracy"] if r["accuracy"] is not None else -1e9)))
 
 
+#: the accuracy benchmark's fine-tuning recipe (benchmarks/accuracy/config.py, PROTOCOL.md v1)
+BENCHMARK_RECIPE = {"lam": 200.0, "lr": 0.05, "batch_size": 128}
+
+
 @dataclass(frozen=True)
 class SRFineTune:
-    """evaluate(plan, epochs): SR fine-tuning from ``weights`` for ``epochs``, decomposed, test accuracy (%).
+    """evaluate(plan, epochs): SR fine-tuning from ``weights`` for ``epochs``, decomposed, accuracy (%)
+    on the validation split carved from the training data (``nn.selection_bundle``: the test split is
+    dropped before training starts, so it is never read to choose).
 
-    ``model_kw`` go to ``nn.build_module`` (e.g. num_classes, in_channels).
+    The defaults are the accuracy benchmark's recipe (``BENCHMARK_RECIPE``); ``model_kw`` go to
+    ``nn.build_module`` (e.g. num_classes, in_channels); ``validation_size`` / ``validation_seed``
+    carve the split (default size: 10% of the training data, at most 5000).
     """
 
     model: str
     data: object
     weights: object = None
     device: str | None = None
-    lam: float = 0.1
-    lr: float = 0.01
-    batch_size: int = 64
+    lam: float = BENCHMARK_RECIPE["lam"]
+    lr: float = BENCHMARK_RECIPE["lr"]
+    batch_size: int = BENCHMARK_RECIPE["batch_size"]
     seed: int = 0
     model_kw: dict = field(default_factory=dict)
+    validation_size: int | None = None
+    validation_seed: int = 0
+
+    @property
+    def recipe(self) -> dict:
+        """What the candidates are trained and ranked with (the in-loop output says it)."""
+        same = all(getattr(self, k) == v for k, v in BENCHMARK_RECIPE.items())
+        return {"lam": self.lam, "lr": self.lr, "batch_size": self.batch_size,
+                "source": "accuracy benchmark (PROTOCOL.md v1)" if same else "custom",
+                "ranked_on": "validation split carved from the training data"}
 
     def module(self):
         """A fresh module holding ``weights``; a state dict of another model is a one-line ValueError."""
@@ -176,10 +195,15 @@ class SRFineTune:
                                  "(names or shapes differ)") from None
         return module
 
+    def selection_data(self):
+        from ...nn import as_bundle, selection_bundle
+
+        return selection_bundle(as_bundle(self.data), self.validation_size, self.validation_seed)
+
     def __call__(self, plan, epochs: int) -> float:
         from ...nn import train
 
-        res = train(self.module(), self.data, plan, lam=self.lam, epochs=int(epochs), lr=self.lr,
+        res = train(self.module(), self.selection_data(), plan, lam=self.lam, epochs=int(epochs), lr=self.lr,
                     pretrain_epochs=0, batch_size=self.batch_size, seed=self.seed, quiet=True,
                     device=self.device)
         return float(res.acc_after)
