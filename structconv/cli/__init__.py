@@ -11,6 +11,8 @@ Bad input of any kind ends as one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
 import importlib
 import os
 import sys
@@ -51,6 +53,8 @@ def _dispatch(parser, argv) -> int:
 
 
 def _error(message: str) -> int:
+    if sys.stderr is None:                     # `2>&-`: the exit status says it (print would pick stdout)
+        return 2
     try:
         print(f"structconv: error: {message}", file=sys.stderr, flush=True)
     except OSError:                            # stderr itself is unwritable: the exit status still says it
@@ -69,7 +73,59 @@ def _silence_stdout() -> None:
         pass
 
 
+def _plug_closed_fds() -> None:
+    """Open /dev/null on a closed fd 0, 1 or 2 (`>&-`), so no file opened later takes its number and
+    receives what a library writes to stdout or stderr by fd."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+
+
+def _can_fail(stream) -> bool:
+    """Writing some text to ``stream`` would raise: strict errors, or an encoding short of Unicode
+    (LANG=C without UTF-8 mode: ASCII with surrogateescape)."""
+    errors = getattr(stream, "errors", None)
+    if errors not in ("strict", "surrogateescape") or not hasattr(stream, "reconfigure"):
+        return False
+    try:
+        return errors == "strict" or not codecs.lookup(stream.encoding).name.startswith("utf")
+    except (LookupError, TypeError):
+        return True
+
+
+@contextlib.contextmanager
+def _escaping_streams():
+    """Characters the terminal's encoding cannot show are written as backslash escapes, not a traceback;
+    text it can show, all of it on a UTF-8 terminal, is written byte for byte as before."""
+    changed = [(s, s.errors) for s in (sys.stdout, sys.stderr) if _can_fail(s)]
+    for stream, _ in changed:
+        with contextlib.suppress(ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in changed:
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors=errors)
+
+
 def main(argv=None) -> int:
+    stdout_closed = sys.stdout is None
+    _plug_closed_fds()
+    if stdout_closed:                          # before any work: its results would have nowhere to go
+        return _error("standard output is closed; structconv writes its results there (use > FILE or "
+                      "> /dev/null)")
+    with _escaping_streams():
+        return _main(argv)
+
+
+def _main(argv) -> int:
     parser = build_parser()
     try:
         with guarded_stdout():
@@ -85,7 +141,8 @@ def main(argv=None) -> int:
     except OSError as e:                       # an unwritable --out/-o or an unreadable input, found late
         return _error(os_error_line(e))
     except KeyboardInterrupt:
-        print("structconv: interrupted", file=sys.stderr)
+        if sys.stderr is not None:
+            print("structconv: interrupted", file=sys.stderr)
         return 130
 
 
