@@ -31,7 +31,7 @@ from .collect import collect_result
 from .journal import journal_errors, lease_dir, recover_dead_trials
 from .seeds import enqueue_seeds
 from .settings import RunSettings
-from .storage import DirLock, Place, describe, open_storage
+from .storage import DirLock, Place, describe, missing_dirs, open_storage
 from .workers import Job, count_complete, make_sampler, run_local, run_workers
 
 
@@ -171,6 +171,7 @@ def _removed_on_error(made_out_dir, journal):
     without its seeds) and the directory made for it."""
     out = Path(made_out_dir) if made_out_dir is not None else None
     made_out = out is not None
+    journal_dirs = missing_dirs(Path(journal).parent) if journal is not None else []
     try:
         yield
     except BaseException:
@@ -178,8 +179,9 @@ def _removed_on_error(made_out_dir, journal):
             for p in (Path(journal), Path(str(journal) + ".lock")):
                 with contextlib.suppress(OSError):
                     p.unlink()
-            with contextlib.suppress(OSError):
-                lease_dir(journal).rmdir()
+            for d in [lease_dir(journal), *journal_dirs]:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
         if made_out:
             with contextlib.suppress(OSError):
                 (out / ".search.lock").unlink()
