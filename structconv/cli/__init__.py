@@ -11,13 +11,12 @@ Bad input of any kind ends as one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import codecs
-import contextlib
 import importlib
 import os
 import sys
 
 from ._errors import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
+from ._output import escaping_streams, plug_closed_fds
 
 COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "score", "train", "decompose", "report", "demo",
             "rtl")
@@ -73,55 +72,13 @@ def _silence_stdout() -> None:
         pass
 
 
-def _plug_closed_fds() -> None:
-    """Open /dev/null on a closed fd 0, 1 or 2 (`>&-`), so no file opened later takes its number and
-    receives what a library writes to stdout or stderr by fd."""
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            with contextlib.suppress(OSError):
-                null = os.open(os.devnull, os.O_RDWR)
-                if null != fd:
-                    os.dup2(null, fd)
-                    os.close(null)
-
-
-def _can_fail(stream) -> bool:
-    """Writing some text to ``stream`` would raise: strict errors, or an encoding short of Unicode
-    (LANG=C without UTF-8 mode: ASCII with surrogateescape)."""
-    errors = getattr(stream, "errors", None)
-    if errors not in ("strict", "surrogateescape") or not hasattr(stream, "reconfigure"):
-        return False
-    try:
-        return errors == "strict" or not codecs.lookup(stream.encoding).name.startswith("utf")
-    except (LookupError, TypeError):
-        return True
-
-
-@contextlib.contextmanager
-def _escaping_streams():
-    """Characters the terminal's encoding cannot show are written as backslash escapes, not a traceback;
-    text it can show, all of it on a UTF-8 terminal, is written byte for byte as before."""
-    changed = [(s, s.errors) for s in (sys.stdout, sys.stderr) if _can_fail(s)]
-    for stream, _ in changed:
-        with contextlib.suppress(ValueError, OSError):
-            stream.reconfigure(errors="backslashreplace")
-    try:
-        yield
-    finally:
-        for stream, errors in changed:
-            with contextlib.suppress(ValueError, OSError):
-                stream.reconfigure(errors=errors)
-
-
 def main(argv=None) -> int:
     stdout_closed = sys.stdout is None
-    _plug_closed_fds()
+    plug_closed_fds()
     if stdout_closed:                          # before any work: its results would have nowhere to go
         return _error("standard output is closed; structconv writes its results there (use > FILE or "
                       "> /dev/null)")
-    with _escaping_streams():
+    with escaping_streams():
         return _main(argv)
 
 
