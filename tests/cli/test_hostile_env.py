@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
 KIB = 1 << 10
 SEARCH_FAST = ["--proxies", "params", "--trials", "3", "--no-progress", "--population", "10"]
-TRAIN_FAST = ["--preset", "uniform-n2", "--input-size", "8", "--batch-size", "128", "--threads", "1", "--quiet"]
+TRAIN_FAST = ["--preset", "uniform-n2", "--input-size", "8", "--batch-size", "128", "--threads", "1",
+              "--quiet"]
 
 
 @dataclass
