@@ -16,6 +16,7 @@ import os
 import sys
 
 from ._errors import CLIError, StdoutError, guarded_stdout, one_line, os_error_line
+from ._output import escaping_streams, plug_closed_fds
 
 COMMANDS = ("zoo", "cost", "paper", "simulate", "search", "score", "train", "decompose", "report", "demo",
             "rtl")
@@ -51,6 +52,8 @@ def _dispatch(parser, argv) -> int:
 
 
 def _error(message: str) -> int:
+    if sys.stderr is None:                     # `2>&-`: the exit status says it (print would pick stdout)
+        return 2
     try:
         print(f"structconv: error: {message}", file=sys.stderr, flush=True)
     except OSError:                            # stderr itself is unwritable: the exit status still says it
@@ -70,6 +73,16 @@ def _silence_stdout() -> None:
 
 
 def main(argv=None) -> int:
+    stdout_closed = sys.stdout is None
+    plug_closed_fds()
+    if stdout_closed:                          # before any work: its results would have nowhere to go
+        return _error("standard output is closed; structconv writes its results there (use > FILE or "
+                      "> /dev/null)")
+    with escaping_streams():
+        return _main(argv)
+
+
+def _main(argv) -> int:
     parser = build_parser()
     try:
         with guarded_stdout():
@@ -85,7 +98,8 @@ def main(argv=None) -> int:
     except OSError as e:                       # an unwritable --out/-o or an unreadable input, found late
         return _error(os_error_line(e))
     except KeyboardInterrupt:
-        print("structconv: interrupted", file=sys.stderr)
+        if sys.stderr is not None:
+            print("structconv: interrupted", file=sys.stderr)
         return 130
 
 

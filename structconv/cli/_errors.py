@@ -1,6 +1,7 @@
 """The one error path: what a user did wrong becomes one escaped line (exit 2), whichever call found it."""
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from contextlib import contextmanager
@@ -26,9 +27,16 @@ def one_line(e: BaseException) -> str:
     return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 1] + "…"
 
 
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
 def os_error_line(e: OSError) -> str:
-    """'PATH': reason (-> 'PATH2') for an OSError, whichever call raised it."""
+    """'PATH': reason (-> 'PATH2') for an OSError, whichever call raised it; a full disk or quota:
+    no space left on 'PATH'."""
     reason = e.strerror or one_line(e)
+    if e.errno in NO_SPACE:
+        where = shown(os.fsdecode(e.filename)) if e.filename is not None else "the device"
+        return f"no space left on {where}" + ("" if e.errno == errno.ENOSPC else f" ({reason})")
     if e.filename is None:
         return reason
     line = f"{shown(os.fsdecode(e.filename))}: {reason}"

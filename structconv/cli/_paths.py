@@ -1,4 +1,5 @@
-"""Output locations, checked before any work so a bad one costs nothing and leaves nothing behind."""
+"""Output locations, checked before any work so a bad one (unwritable, or on a full disk) costs nothing and
+leaves nothing behind."""
 from __future__ import annotations
 
 import os
@@ -37,6 +38,20 @@ def _check_creatable(flag: str, path, target: Path) -> None:
         raise CLIError(f"{flag} {shown(str(path))}: {shown(str(anc))} is not a directory")
     if not os.access(anc, os.W_OK | os.X_OK):
         raise CLIError(f"{flag} {shown(str(path))}: directory {shown(str(anc))} is not writable")
+    if _full(anc):
+        raise CLIError(f"{flag} {shown(str(path))}: no space left on {shown(str(anc))}")
+
+
+def _full(directory: Path) -> bool:
+    """The file system of ``directory`` has no block (or no inode) left for this user: a write would fail
+    after the work. A disk with some room left is the atomic writers' to report, when it runs out."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    blocks = st.f_bfree if os.geteuid() == 0 else st.f_bavail      # root may use the reserved blocks
+    inodes = st.f_ffree if os.geteuid() == 0 else st.f_favail
+    return st.f_blocks > 0 and blocks == 0 or st.f_files > 0 and inodes == 0
 
 
 def _nearest_existing(p: Path) -> Path:

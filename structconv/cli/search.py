@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import search_in_loop as in_loop
 from . import search_render as render
-from ._common import CLIError, add_model_args, is_zoo_name, resolve_model
+from ._common import CLIError, add_model_args, check_out_dir, is_zoo_name, resolve_model
 from .search_flags import FLAGS, SETTINGS
 
 
@@ -46,9 +46,13 @@ def _settings(args, out: str):
 
 def run(args) -> int:
     from structconv.search import search_with
+    from structconv.search.study import check_place
 
     out = args.out or os.path.join("out", f"search-{Path(args.model).stem or 'model'}")   # a file's stem
     settings = _settings(args, out)
+    check_out_dir("--out", out)                            # a full disk, before the model is traced
+    if settings.run.mode != "exact":
+        check_place(*settings.run.place)                   # the study file, before the model is traced
     network = None if is_zoo_name(args.model) and args.input_shape is None else \
         resolve_model(args.model, args.input_shape)       # a file or Python reference: importer warnings said
     job = search_with(settings, network, log=None if args.json else (lambda m: print(m, flush=True)))

@@ -86,7 +86,7 @@ def _alive(pid: int) -> bool:
 
 def atomic_write_text(path, text: str) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")      # never the locale's (LANG=C: ASCII)
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

@@ -17,13 +17,37 @@ from ..core import atomic_path
 
 
 def save_atomic(obj, path) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place. A write that fails
+    (a full disk) is that OSError, not the RuntimeError torch makes of it, which no longer says why."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            writer = _Writer(f)
+            try:
+                torch.save(obj, writer)
+            except RuntimeError:
+                if writer.error is None:
+                    raise
+                raise writer.error from None
             f.flush()
             os.fsync(f.fileno())
     return Path(path)
+
+
+class _Writer:
+    """The file ``torch.save`` writes through, keeping the OSError of a failed write."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 _ADVICE = re.compile(r"weights_only|safe_globals|trust|file an issue|documentation|load failed", re.I)

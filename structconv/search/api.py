@@ -24,7 +24,7 @@ from .results import SearchResult
 from .settings import SearchSettings
 from .space import build_space
 from .space_config import SpaceConfig, load_space_config
-from .study import SRFineTune, front_candidates, run_in_loop, run_search
+from .study import SRFineTune, check_place, front_candidates, run_in_loop, run_search
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,10 @@ def search(model, hw="edge-int8", *, log=None, **options) -> tuple[SearchResult,
 
 
 def search_with(settings: SearchSettings, network: Network | None = None, log=None) -> SearchRun:
-    """The whole run of ``settings``; ``network``: the model already resolved (else resolved here, once)."""
+    """The whole run of ``settings``; ``network``: the model already resolved (else resolved here, once).
+    Every file is checked before the costs and proxies are computed: the study's storage first."""
+    if settings.run.mode != "exact":
+        check_place(*settings.run.place)
     if settings.in_loop is not None:
         _fine_tuner(settings, None).module()          # a checkpoint of another model fails before the search
     t0 = time.perf_counter()
@@ -68,16 +71,16 @@ def search_with(settings: SearchSettings, network: Network | None = None, log=No
 
 
 def build_problem(settings: SearchSettings, network: Network, say=lambda msg: None) -> Problem:
-    """The search space, its cost and proxy tables, and the Problem over them."""
+    """The search space, its cost and proxy tables, and the Problem over them (the files read first)."""
     cfg = _space_config(settings.space)
     hs = load_hw_space(settings.hw_space) if isinstance(settings.hw_space, (str, Path)) else settings.hw_space
     area = hs.area_budget_mm2 if hs is not None else None
     acc = load_accelerator(settings.hw)
+    calib = load_calibration(settings.data, network, settings.data_dir)
     sp = build_space(network, cfg, with_presets=cfg is None)      # the default space: every preset that fits
     say(f"search space: {len(sp.searched)} layers, {sum(sp.sizes)} choices, 10^{sp.log10_size:.1f} plans")
     costs = build_costs(sp, acc)
     check_budgets(costs, settings.budgets, hs, area)                # before the proxies
-    calib = load_calibration(settings.data, network, settings.data_dir)
     suite = compute_proxies(sp, weights=settings.weights, data=calib, settings=ProxySettings(
         proxies=settings.proxies, anchors=settings.anchors, seed=settings.run.seed))
     say(f"proxies: {', '.join(suite.names)} ({suite.seconds:.1f} s)")

@@ -1,10 +1,13 @@
 """What a search yields: the feasible Pareto front, the best plan under the budgets, how they are saved."""
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..core import Plan, write_data_file
+from ..core import Plan, remove_orphans, write_data_file
 from .evaluation import Evaluation
 
 
@@ -79,8 +82,31 @@ class SearchResult:
                 "proxies": self.proxy_info, "codesign": self.codesign}
 
     def save(self, out_dir) -> Path:
-        """DIR/front.yaml (summary + members) and DIR/plans/<name>.yaml, one per member."""
+        """DIR/front.yaml (summary + members) and DIR/plans/<name>.yaml, one per member.
+
+        Everything is written first into a staging folder in DIR, then moved into place, front.yaml
+        last: a write that fails (a full disk) leaves DIR's files as they were, none half-written, and
+        no folder this call made."""
+        from .study.storage import missing_dirs
+
         out = Path(out_dir)
+        made = missing_dirs(out)
+        stage = out / f".save.{os.getpid()}.tmp"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            remove_orphans(out, ".save.", ".tmp")          # a killed writer's staging folder
+            self._write(stage)
+            _move_into(stage, out)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            for d in made:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+            raise
+        shutil.rmtree(stage, ignore_errors=True)
+        return out / "front.yaml"
+
+    def _write(self, out: Path) -> None:
         (out / "plans").mkdir(parents=True, exist_ok=True)
         d = self.to_dict()
         for m, md in zip(self.front, d["front"]):
@@ -91,7 +117,16 @@ class SearchResult:
             self.best.plan.save(out / "best.yaml")
             d["best"]["plan_file"] = "best.yaml"
         write_data_file(out / "front.yaml", d)
-        return out / "front.yaml"
+
+
+def _move_into(stage: Path, out: Path) -> None:
+    """The staged files into ``out`` (renames: no new space needed), front.yaml last."""
+    (out / "plans").mkdir(exist_ok=True)
+    for f in sorted((stage / "plans").iterdir()):
+        os.replace(f, out / "plans" / f.name)
+    if (stage / "best.yaml").exists():
+        os.replace(stage / "best.yaml", out / "best.yaml")
+    os.replace(stage / "front.yaml", out / "front.yaml")
 
 
 def result_of(problem, front: list, best: FrontMember | None, **run) -> SearchResult:

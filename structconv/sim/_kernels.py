@@ -48,9 +48,8 @@ from functools import cache
 from itertools import repeat
 
 import numpy as np
-from numba import njit
 
-NUMBA_FLAGS = dict(cache=True, nogil=True, fastmath=False)   # exact integer maths: no fastmath
+from ._numba import NUMBA_FLAGS, njit  # Numba's flags and cache directory: one place, before numba loads
 
 # -- the layout: names, one place -------------------------------------------------------
 # It lives in this file, not beside it, because Numba's cache freezes globals at compile

@@ -121,7 +121,7 @@ def test_late_os_error_is_one_line_naming_the_path(capsys, monkeypatch):
 
     monkeypatch.setattr(cost, "run", boom)
     rc, out, err = run(capsys, "cost", "resnet18")
-    assert rc == 2 and err == "structconv: error: '/data/out/front.yaml': No space left on device\n"
+    assert rc == 2 and err == "structconv: error: no space left on '/data/out/front.yaml'\n"
 
 
 def test_error_message_is_one_escaped_line(capsys, monkeypatch):

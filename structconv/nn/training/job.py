@@ -11,7 +11,7 @@ from ..data import DataBundle, DataSettings
 from ..resolve import ResolvedModel, resolve_model
 from ..zoo import SMALL
 from .results import TrainResult
-from .run import run_training, use_threads
+from .run import check_out_dir, run_training, use_threads
 from .settings import TrainSettings
 
 
@@ -31,6 +31,7 @@ def train_model(ref: str, data: DataSettings, settings: TrainSettings, *, plan=N
     ``resolve_model`` builds it for the data (seeded by ``settings.seed``), loads ``weights`` and
     resolves the plan once; ``train`` takes it from there (checkpoints name the model ``ref``)."""
     use_threads(settings)
+    check_out_dir(settings)                               # a run already there: before the data and model
     bundle = data.load(ref in SMALL, settings.seed)
     torch.manual_seed(settings.seed)                      # the initial weights depend on the seed too
     resolved = resolve_model(ref, bundle, plan=plan, weights=weights)

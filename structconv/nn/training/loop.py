@@ -125,13 +125,19 @@ def resume_checkpoint(job: Job, path: Path | None, model: nn.Module) -> dict | N
     """The checkpoint to resume from (its weights loaded into ``model``), or None for a fresh run."""
     if path is None or not path.exists():
         return None
-    if not job.resume:
-        raise ValueError(f"{str(path)!r} already exists: pass resume=True (--resume) to continue "
-                         f"that run, or choose another output directory")
+    check_not_started(path.parent, job.resume)
     ck = load_checkpoint(path)
     check_resume(ck, job.cfg, job.model_name, job.plan, path)
     model.load_state_dict(ck["state_dict"])
     return ck
+
+
+def check_not_started(out_dir, resume: bool) -> None:
+    """A run already in ``out_dir`` (its checkpoint) is continued only when asked: checked before any work."""
+    path = Path(out_dir) / "checkpoint.pt"
+    if not resume and path.exists():
+        raise ValueError(f"{str(path)!r} already exists: pass resume=True (--resume) to continue "
+                         f"that run, or choose another output directory")
 
 
 def check_resume(ck: dict, cfg: TrainConfig, model_name: str, plan_dict, path) -> None:
@@ -173,7 +179,12 @@ def start_history(run: Run) -> list[dict]:
     if path is None or not run.main:
         return []
     history = read_history(path, run.start)
-    write_history(path, history)
+    last = ((run.resume_ck or {}).get("meta") or {}).get("metrics")
+    if isinstance(last, dict) and last.get("epoch") == run.start - 1 and \
+            not any(r["epoch"] == run.start - 1 for r in history):
+        history.append(last)             # its metrics write failed (a full disk) after the checkpoint's
+    if history or path.exists():         # a fresh run makes no empty file: nothing until its first epoch
+        write_history(path, history)
     return history
 
 

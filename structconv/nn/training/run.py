@@ -25,8 +25,10 @@ processes (here: one, K spawned, or torchrun's), then the end of the run (measur
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -42,7 +44,7 @@ from ..weights import save_atomic
 from . import distributed as D
 from .checkpoint import get_rng_state, make_checkpoint
 from .evaluation import check_finite, deterministic_mode
-from .loop import Job, cpu_state, fit
+from .loop import Job, check_not_started, cpu_state, fit
 from .recipes import TrainConfig
 from .results import TrainResult, measure_decomposition
 from .settings import TrainSettings
@@ -78,8 +80,10 @@ def run_training(model: nn.Module, data, plan, settings: TrainSettings) -> Train
     """``train`` with its settings built: prepare, run the processes, measure and save."""
     t_start = time.perf_counter()
     use_threads(settings)
-    job, bundle, plan, env, distillation = prepare(model, data, plan, settings)
-    history, start, main = run_processes(model, bundle, job, env)
+    check_out_dir(settings)
+    with _dirs_removed_on_error(settings.out_dir):
+        job, bundle, plan, env, distillation = prepare(model, data, plan, settings)
+        history, start, main = run_processes(model, bundle, job, env)
     result = TrainResult(model, job.model_name, job.cfg.to_dict(), job.plan, history, start,
                          out_dir=job.out_dir, distillation=distillation)
     if main and settings.evaluate_decomposition:
@@ -91,6 +95,44 @@ def run_training(model: nn.Module, data, plan, settings: TrainSettings) -> Train
     return result
 
 
+def check_out_dir(s: TrainSettings, model: nn.Module | None = None) -> None:
+    """Before any work: a run already there is continued only when asked; with ``model``, the disk has
+    room for its checkpoint (the weights alone; the optimizer's state needs as much again)."""
+    if s.out_dir is None:
+        return
+    check_not_started(s.out_dir, bool(s.resume))
+    if model is None:
+        return
+    need = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    where = Path(s.out_dir).absolute()
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if free < need:
+        raise ValueError(f"no space left on {str(s.out_dir)!r}: a checkpoint of this model takes at least "
+                         f"{_size(need)}, {_size(free)} free")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
+@contextlib.contextmanager
+def _dirs_removed_on_error(out_dir):
+    """A run that fails leaves no empty directory it made (a full disk: the first checkpoint failed)."""
+    made, p = [], Path(out_dir).absolute() if out_dir is not None else None
+    while p is not None and not p.exists() and p != p.parent:
+        made.append(p)
+        p = p.parent
+    try:
+        yield
+    except BaseException:
+        for d in made:                   # deepest first; rmdir leaves a directory with files in place
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+
+
 def use_threads(settings: TrainSettings) -> None:
     if settings.threads:
         torch.set_num_threads(settings.threads)
@@ -100,6 +142,7 @@ def prepare(model: nn.Module, data, plan, s: TrainSettings) -> tuple[Job, object
     """(job, data bundle, resolved plan, torchrun environment, design fits): everything checked, the
     plan's design layers swapped in, the output directory made; nothing trained yet."""
     model_name = _model_name(model, s.model_name)
+    check_out_dir(s, model)                                   # before the design fits and the epochs
     env = D.torchrun_env() if s.world_size in (None, 1) else None
     cfg = TrainConfig.from_settings(s, model_name, env[1] if env else (s.world_size or 1))
     device = _device(s.device, s.sync_bn)

@@ -15,10 +15,10 @@ from .journal import recover_dead_trials
 from .objective import TrialObjective
 from .seeds import preset_plans, seed_params, uniform_plans
 from .settings import RunSettings
-from .storage import Place, describe, open_storage, resolve_storage_spec
+from .storage import Place, check_place, describe, open_storage, resolve_storage_spec
 from .workers import make_sampler
 
 __all__ = ["run_search", "RunSettings", "TrialObjective", "make_sampler", "pick_mode", "resume_seed",
            "collect_result", "preset_plans", "uniform_plans", "seed_params", "open_storage",
            "resolve_storage_spec", "describe", "Place", "recover_dead_trials", "run_in_loop", "SRFineTune",
-           "front_candidates", "InLoopResult"]
+           "front_candidates", "InLoopResult", "check_place"]

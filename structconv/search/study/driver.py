@@ -28,10 +28,10 @@ from ..exact import dimensions, exact_result
 from ..problem import Problem
 from ..results import SearchResult
 from .collect import collect_result
-from .journal import lease_dir, recover_dead_trials
+from .journal import journal_errors, lease_dir, recover_dead_trials
 from .seeds import enqueue_seeds
 from .settings import RunSettings
-from .storage import DirLock, Place, describe, open_storage
+from .storage import DirLock, Place, describe, missing_dirs, open_storage
 from .workers import Job, count_complete, make_sampler, run_local, run_workers
 
 
@@ -89,8 +89,10 @@ def _run_study(problem: Problem, s: RunSettings) -> SearchResult:
     notes: list[str] = list(problem.proxies.notes)
     t0 = time.perf_counter()
     made_out = s.out is not None and not os.path.lexists(s.out)
-    with DirLock(s.out) if (s.out is not None and kind == "journal") else contextlib.nullcontext():
-        with _removed_on_error(s.out if made_out else None, spec if kind == "journal" else None):
+    new_journal = kind == "journal" and not os.path.lexists(spec)
+    with DirLock(s.out) if (s.out is not None and kind == "journal") else contextlib.nullcontext(), \
+            journal_errors():
+        with _removed_on_error(s.out if made_out else None, spec if new_journal else None):
             study, storage, existing = _open_study(problem, s, place, notes)
         before = _resume(study, storage, place, existing, notes)
         n_existing = len(study.get_trials(deepcopy=False)) if existing else 0
@@ -165,18 +167,21 @@ def _study_exists(storage, name: str) -> bool:
 
 @contextlib.contextmanager
 def _removed_on_error(made_out_dir, journal):
-    """Setting up a new study failed: remove the empty journal and the directory made for it."""
+    """Setting up a new study failed: remove the journal it made (a half-seeded study would resume
+    without its seeds) and the directory made for it."""
     out = Path(made_out_dir) if made_out_dir is not None else None
     made_out = out is not None
+    journal_dirs = missing_dirs(Path(journal).parent) if journal is not None else []
     try:
         yield
     except BaseException:
-        if journal is not None and os.path.isfile(journal) and os.path.getsize(journal) == 0:
+        if journal is not None and os.path.isfile(journal):
             for p in (Path(journal), Path(str(journal) + ".lock")):
                 with contextlib.suppress(OSError):
                     p.unlink()
-            with contextlib.suppress(OSError):
-                lease_dir(journal).rmdir()
+            for d in [lease_dir(journal), *journal_dirs]:
+                with contextlib.suppress(OSError):
+                    d.rmdir()
         if made_out:
             with contextlib.suppress(OSError):
                 (out / ".search.lock").unlink()

@@ -19,6 +19,7 @@ journal's own lock does: a local file system (or NFSv4). Across machines, use Po
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -36,6 +37,32 @@ from ..evaluation import TRIAL_ATTR
 MAX_JOURNAL_BYTES = 4 << 30                         # 4 GiB: ~200k trials; replay holds it all in memory
 MAX_LINE_BYTES = 16 << 20
 WORKER_PREFIX = "structconv"
+
+
+class JournalWriteError(OSError):
+    """A write to the study's files failed (a full disk): an OSError naming the journal, told apart from
+    the errors of Optuna's that it sets off (``journal_errors``)."""
+
+
+def write_error(e: OSError, journal) -> JournalWriteError:
+    return JournalWriteError(e.errno, e.strerror, str(journal))
+
+
+@contextlib.contextmanager
+def journal_errors():
+    """A failed journal write inside Optuna's optimize ends the trial in no state, which Optuna reports
+    as ``AssertionError: Should not reach.``: the write's error is raised instead."""
+    try:
+        yield
+    except JournalWriteError:
+        raise
+    except Exception as e:
+        cause = e.__context__
+        while cause is not None and not isinstance(cause, JournalWriteError):
+            cause = cause.__context__
+        if cause is None:
+            raise
+        raise cause from None
 
 
 class _FlockLock:
@@ -73,21 +100,36 @@ def backend_class():
 
         def append_logs(self, logs) -> None:
             data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode()
-            self.flock.acquire()
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-                try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
-                    if self.fsync:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
+                self.flock.acquire()
+            except OSError as e:
+                raise write_error(e, self.path) from None
+            try:
+                _append(self.path, data, self.fsync)
             finally:
                 self.flock.release()
 
     return FastJournalFileBackend
+
+
+def _append(path: str, data: bytes, fsync: bool) -> None:
+    """Append ``data`` whole or not at all (the caller holds the lock): a write cut short by a full disk
+    is truncated away at once, not left for the next start's repair."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if fsync:
+                os.fsync(fd)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise write_error(e, path) from None
+    finally:
+        os.close(fd)
 
 
 # -- repair and checks ---------------------------------------------------------------
@@ -183,6 +225,7 @@ class Lease:
     """This process's claim on the trials it runs in one journal: an flock held while it lives."""
 
     def __init__(self, journal):
+        self.journal = journal
         self.dir = lease_dir(journal)
         host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:64] or "host"
         self.token = f"{host}.{os.getpid()}.{time.time_ns():x}.{secrets.token_hex(3)}"
@@ -194,21 +237,32 @@ class Lease:
         # locked under a temporary name, then renamed: a sweeper never sees an unlocked lease
         tmp = self.dir / f".{self.token}.tmp"
         for _ in range(20):                          # the directory may vanish under us (last one out)
-            self.dir.mkdir(parents=True, exist_ok=True)
             try:
+                self.dir.mkdir(parents=True, exist_ok=True)
                 fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
             except FileNotFoundError:
                 continue
+            except OSError as e:
+                raise write_error(e, self.journal) from None
+            if self._lock_as(fd, tmp):
+                return fd
+        raise ValueError(f"cannot create a worker lease in {str(self.dir)!r}")
+
+    def _lock_as(self, fd: int, tmp: Path) -> bool:
+        """Lock ``tmp`` and rename it to the lease's name; False when the directory vanished first. A
+        failed write (a full disk) leaves no temporary file and no empty directory behind."""
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.write(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
                                      "started": time.time()}).encode())
-            try:
-                os.rename(tmp, self.path)
-            except FileNotFoundError:
-                os.close(fd)
-                continue
-            return fd
-        raise ValueError(f"cannot create a worker lease in {str(self.dir)!r}")
+            os.rename(tmp, self.path)
+            return True
+        except FileNotFoundError:
+            os.close(fd)
+            return False
+        except OSError as e:
+            _release(fd, tmp)
+            raise write_error(e, self.journal) from None
 
     def release(self) -> None:
         self._finalizer()

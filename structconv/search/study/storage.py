@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import os
 from dataclasses import dataclass
@@ -20,9 +22,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .._optuna import optuna, quiet
-from .journal import check_journal, check_journal_file, open_journal, repair_journal
+from .journal import JournalWriteError, check_journal, check_journal_file, open_journal, repair_journal
 
 RDB_SCHEMES = ("postgresql", "postgres", "sqlite", "mysql")
+SQLITE_MAGIC = b"SQLite format 3\0"
 JOURNAL_SUFFIXES = (".journal", ".jsonl", ".log")
 
 
@@ -113,18 +116,65 @@ def _retry_callback(storages, max_retry: int) -> dict:
     return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}   # optuna < 4.9
 
 
+_CHECKED: dict[str, tuple] = {}                    # journal -> (size, mtime) when check_place read it whole
+
+
+def check_place(kind: str, spec: str) -> None:
+    """Read-only checks of a study's storage, made before any work (and before any lock file): a journal
+    that is not a journal, a SQLite URL naming a file that is not a database. Nothing is created; a
+    journal unchanged since this process last checked it is not read again."""
+    if kind == "journal":
+        check_journal_file(spec)
+        if os.path.isfile(spec):
+            st = os.stat(spec)
+            if _CHECKED.get(os.path.abspath(spec)) != (st.st_size, st.st_mtime_ns):
+                check_journal(spec)
+                _CHECKED[os.path.abspath(spec)] = (st.st_size, st.st_mtime_ns)
+    elif kind == "rdb" and urlparse(spec).scheme.split("+")[0] == "sqlite":
+        _check_sqlite(spec)
+
+
+def _check_sqlite(url: str) -> None:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path == ":memory:" or not os.path.lexists(path):
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise ValueError(f"storage {describe(url)!r} cannot be read: {e.strerror or e}") from None
+    if head and head != SQLITE_MAGIC:
+        raise ValueError(f"storage {describe(url)!r}: {path!r} is not an SQLite database")
+
+
 def _open_journal_checked(path: Path, fsync: bool, check: bool):
     check_journal_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ValueError(f"study file {str(path)!r}: cannot create its directory ({e.strerror})") from None
+    lock = Path(str(path) + ".lock")
+    had_lock = os.path.lexists(lock)
+    try:
+        return _open_journal(path, fsync, check)
+    except BaseException:
+        if not had_lock:                             # made by this call for a journal that did not open
+            with contextlib.suppress(OSError):
+                lock.unlink()
+        raise
+
+
+def _open_journal(path: Path, fsync: bool, check: bool):
     if path.exists() and check:
+        check_journal(path)                          # read-only: a file that is no journal gets no lock
         repair_journal(path)
-        check_journal(path)
     try:
         return open_journal(path, fsync=fsync)
+    except JournalWriteError:
+        raise
     except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise JournalWriteError(e.errno, e.strerror, str(path)) from None
         raise ValueError(f"study file {str(path)!r} cannot be opened: {e.strerror or e}") from None
     except ValueError:
         raise
@@ -134,30 +184,73 @@ def _open_journal_checked(path: Path, fsync: bool, check: bool):
 
 
 class DirLock:
-    """An exclusive flock on ``DIR/.search.lock`` for one local search at a time."""
+    """An exclusive flock on ``DIR/.search.lock`` for one local search at a time.
+
+    The holder removes the lock file when it leaves (a run leaves no lock behind), and a taker checks,
+    once it holds the lock, that the file it locked is still the one at the path; if the holder removed
+    it meanwhile, it takes the lock again on the new file. On an error, the directories the lock made
+    are removed again where they are empty.
+    """
 
     def __init__(self, out_dir):
         self.path = Path(out_dir) / ".search.lock"
         self.fd = None
+        self.made: list[Path] = []
 
     def __enter__(self):
+        self.made = missing_dirs(self.path.parent)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            while not self._take():
+                pass
         except OSError as e:
+            self._remove_made()
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OSError(e.errno, e.strerror, str(self.path.parent)) from None
             raise ValueError(f"out = {str(self.path.parent)!r} cannot be used as the output directory "
                              f"({e.strerror or e})") from None
+        return self
+
+    def _take(self) -> bool:
+        """True once the lock on the file now at the path is held; False: taken on a removed file."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(self.fd)
-            self.fd = None
+            os.close(fd)
             raise ValueError(f"another search is running in {str(self.path.parent)!r} "
                              f"(lock {self.path.name}); wait for it or use another --out") from None
-        return self
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
 
     def __exit__(self, *exc):
         if self.fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()                   # while held: a waiting taker then sees it gone
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+        if exc[0] is not None:
+            self._remove_made()
+
+    def _remove_made(self) -> None:
+        for d in self.made:                          # deepest first; a directory with files stays
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+def missing_dirs(path) -> list[Path]:
+    """The directories of ``path`` that do not exist yet, deepest first: what to remove again if the
+    run that makes them fails."""
+    out, p = [], path.absolute()
+    while not os.path.lexists(p) and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
