@@ -7,8 +7,9 @@ from types import MappingProxyType
 
 from .checks import shown
 from .choice import Choice, Dense, choice_from_dict
-from .files import load_data_file, write_data_file
+from .files import write_data_file
 from .layer import Network
+from .readers import load_data_file
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from importlib import resources
 
 from .checks import shown
 from .choice import Choice, Structure
-from .files import parse_yaml
+from .readers import parse_yaml
 from .layer import Layer, Network
 from .plan import Plan
 

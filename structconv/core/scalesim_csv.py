@@ -42,8 +42,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .files import atomic_write_text, read_text
+from .files import atomic_write_text
 from .layer import Layer, Network
+from .readers import read_text
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")
