@@ -15,6 +15,8 @@ def add_plan_args(p) -> None:
     g.add_argument("--preset", help="a named plan (see `structconv zoo`); rule presets such as uniform-n2 "
                                     "fit any network")
     g.add_argument("--plan", help="a plan file (YAML or JSON)")
+    p.add_argument("--force", action="store_true",
+                   help="apply a --plan file whose 'model' names another network to this one anyway")
 
 
 def add_model_args(p, help: str = MODEL_HELP, nargs=None) -> None:
@@ -43,6 +45,16 @@ def parse_input_shape(text) -> tuple[int, ...] | None:
     return tuple(int(t) for t in parts)
 
 
-def plan_ref(args):
-    """The plan reference --preset/--plan give (None: dense), for ``core.resolve_plan``."""
+def given_plan(args):
+    """What --preset/--plan name (None: dense): a preset name or a plan file."""
     return getattr(args, "preset", None) or getattr(args, "plan", None)
+
+
+def plan_ref(args):
+    """The plan reference --preset/--plan give, for the library's resolvers. A plan file made for another
+    model is refused there; with --force it is read here, and the Plan object is applied as it is."""
+    if getattr(args, "force", False) and getattr(args, "plan", None):
+        from structconv.core import Plan
+
+        return Plan.load(args.plan)
+    return given_plan(args)

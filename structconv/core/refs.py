@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .checks import shown
 
@@ -33,6 +34,19 @@ def is_module_ref(ref) -> bool:
     if not fn.isidentifier():
         return False
     return target.lower().endswith(".py") or bool(_DOTTED.match(target))
+
+
+def same_model(a: str, b: str) -> bool:
+    """Whether network names ``a`` and ``b`` name one model: equal, or one Python reference however its
+    file is spelled (a search names ``dir/m.py:build``'s network 'm:build', training the reference)."""
+    return a == b or _model_key(a) == _model_key(b)
+
+
+def _model_key(name: str) -> str:
+    if not is_module_ref(name):
+        return name
+    target, _, fn = name.rpartition(":")
+    return f"{Path(target).stem if target.lower().endswith('.py') else target.rsplit('.', 1)[-1]}:{fn}"
 
 
 def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]:
