@@ -1,6 +1,8 @@
 """Arguments several commands share: the model, its input shape, the plan and the accelerator."""
 from __future__ import annotations
 
+import re
+
 from structconv.core import shown
 
 from ._errors import CLIError
@@ -34,12 +36,15 @@ def add_hw_arg(p, help: str = HW_HELP) -> None:
     p.add_argument("--hw", default=None, help=help)
 
 
+_ASCII_INT = re.compile(r"[0-9]{1,6}")     # str.isdigit() and int() also take '²' and other scripts' digits
+
+
 def parse_input_shape(text) -> tuple[int, ...] | None:
-    """--input-shape N,C,H,W: 2 to 5 positive integers."""
+    """--input-shape N,C,H,W: 2 to 5 integers in [1, 65536], written in ASCII digits."""
     if text is None:
         return None
     parts = [t.strip() for t in str(text).split(",")]
-    if not 2 <= len(parts) <= 5 or not all(t.isdigit() and 1 <= int(t) <= 65536 for t in parts):
+    if not 2 <= len(parts) <= 5 or not all(_ASCII_INT.fullmatch(t) and 1 <= int(t) <= 65536 for t in parts):
         raise CLIError(f"--input-shape = {shown(str(text))} must be 2 to 5 integers in [1, 65536], "
                        "such as 1,3,224,224")
     return tuple(int(t) for t in parts)

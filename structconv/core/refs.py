@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .checks import shown
 
+_ASCII_INT = re.compile(r"[0-9]{1,20}")    # int() also takes '²', '1_000' and other scripts' digits
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -51,13 +52,10 @@ def _model_key(name: str) -> str:
 
 def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]:
     """A shape of 2 to 5 positive ints, such as (1, 3, 224, 224)."""
-    if isinstance(input_shape, str):
-        try:
-            input_shape = tuple(int(v) for v in input_shape.replace("x", ",").split(",") if v.strip())
-        except ValueError:
-            raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
     try:
-        shape = tuple(int(v) for v in input_shape)
+        if isinstance(input_shape, str):
+            input_shape = tuple(_dim(v) for v in input_shape.replace("x", ",").split(",") if v.strip())
+        shape = tuple(_dim(v) for v in input_shape)
     except (TypeError, ValueError):
         raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
     if not 2 <= len(shape) <= 5 or min(shape) < 1 or max(shape) > 1 << 16 or \
@@ -65,3 +63,10 @@ def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]
         raise ValueError(f"{what} = {shown(input_shape)} must be 2 to 5 integers in [1, 65536], "
                          "such as 1,3,224,224")
     return shape
+
+
+def _dim(v) -> int:
+    """One dimension as an int; text only in ASCII digits (int() also reads '²', '1_000', '١٢')."""
+    if isinstance(v, str) and not _ASCII_INT.fullmatch(v.strip()):
+        raise ValueError(v)
+    return int(v)
