@@ -146,23 +146,22 @@ def resolve_plan(ref, network: Network, force: bool = False) -> Plan:
     """A Plan validated against ``network`` from None (dense), a Plan, a mapping, a preset name or a plan
     file.
 
-    A plan file (or a saved plan's mapping) whose ``model`` names another network is refused unless
-    ``force`` (the CLI's --force): its layer names may well fit, its choices were made for another
-    model. A Plan object is the caller's own and taken as it is.
+    A plan file whose ``model`` names another network is refused unless ``force`` (the CLI's --force):
+    its layer names may well fit, its choices were made for another model. A Plan or a mapping is the
+    caller's own (a checkpoint's plan, one a program built) and taken as it is.
     """
     plan = _plan(ref, network)
-    if not force and not isinstance(ref, Plan):
-        _check_model(plan, network, ref)
+    if not force and isinstance(ref, (str, os.PathLike)):
+        _check_model(plan, network, os.fspath(ref))
     plan.validate(network)
     return _shared_calls(plan, network)
 
 
-def _check_model(plan: Plan, network: Network, ref) -> None:
+def _check_model(plan: Plan, network: Network, path: str) -> None:
     if plan.model and not same_model(plan.model, network.name):
-        what = (f"plan file {shown(os.fspath(ref))}" if isinstance(ref, (str, os.PathLike))
-                else f"plan {shown(plan.name)}")
-        raise ValueError(f"{what} is for model {shown(plan.model)}, not {shown(network.name)}: pass --force "
-                         f"(force=True) to apply it to {shown(network.name)} anyway")
+        name = shown(network.name)
+        raise ValueError(f"plan file {shown(path)} is for model {shown(plan.model)}, not {name}: "
+                         f"pass --force (force=True) to apply it to {name} anyway")
 
 
 def _shared_calls(plan: Plan, network: Network) -> Plan:
