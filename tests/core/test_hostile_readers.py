@@ -156,6 +156,22 @@ def test_scalesim_files_with_a_byte_order_mark_read(tmp_path):
     assert read_topology(tmp_path / "t.csv").layer_names == ("conv1",)
 
 
+CFG = "[architecture_presets]\nArrayHeight = 32\nArrayWidth = 32\nDataflow = ws\n"
+
+
+@pytest.mark.parametrize("text,needle", [
+    (CFG + "arrayheight = 8\n", r"key 'ArrayHeight' appears twice in section \[architecture_presets\] "
+                                r"\(lines 2 and 5\)"),
+    (CFG + "[architecture_presets]\nx = 1\n",
+     r"section \[architecture_presets\] appears twice \(lines 1 and 5\)"),
+])
+def test_scalesim_config_repeats_name_both_lines(tmp_path, text, needle):
+    (tmp_path / "c.cfg").write_text(text)
+    msg = _one_line_error(sim.read_scalesim_config, tmp_path / "c.cfg")
+    assert msg.startswith(f"SCALE-Sim config '{tmp_path}/c.cfg' is not a valid config file: ") and \
+        re.search(needle, msg), msg
+
+
 def test_jsonl_lines_past_the_bounds_are_skipped_and_counted(tmp_path):
     lines = ['{"epoch": 1}', "[" * 50_000, '{"epoch": 2, "epoch": 3}', '{"epoch": 4}']
     (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
