@@ -387,7 +387,8 @@ def admissible_designs(layer: Layer, max_options: int | None = None, efficient_o
     for K in Ks:
         opts.append(PWDWPW(K))
         pwg = _pairs_within(divisors(gcd(C, K)), divisors(gcd(K, F)), K, efficient_only, layer)
-        opts += [PWGDWPWG(M, N, K) for M, N in _cheapest(pwg, lambda p: K * (C // p[0]) + F * (K // p[1]))]
+        opts += [PWGDWPWG(M, N, K)
+                 for M, N in _cheapest(pwg, lambda p, K=K: K * (C // p[0]) + F * (K // p[1]))]
     seen, out = set(), []
     for _params, choice in sorted(((sum(p.out_channels * p.group_in_channels * p.kernel[0] * p.kernel[1]
                                        for p in c.expand(layer)), c) for c in opts),

@@ -104,8 +104,8 @@ def basis_matrix(C: int, N, c: int, n) -> np.ndarray:
     nh, nw = pair_field("n", n, 1, (kh, kw))
     size = C * kh * kw * c * nh * nw
     if size > MAX_DENSE:
-        raise ValueError(f"the dense A of C = {C}, N = {(kh, kw)}, c = {c}, n = {(nh, nw)} has {size:,} entries "
-                         f"(over {MAX_DENSE:,}); project() and alphas() work without it")
+        raise ValueError(f"the dense A of C = {C}, N = {(kh, kw)}, c = {c}, n = {(nh, nw)} has {size:,} "
+                         f"entries (over {MAX_DENSE:,}); project() and alphas() work without it")
     return np.kron(sliding_ones(C, c), np.kron(sliding_ones(kh, nh), sliding_ones(kw, nw)))
 
 
