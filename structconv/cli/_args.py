@@ -17,8 +17,12 @@ def add_plan_args(p) -> None:
     g.add_argument("--preset", help="a named plan (see `structconv zoo`); rule presets such as uniform-n2 "
                                     "fit any network")
     g.add_argument("--plan", help="a plan file (YAML or JSON)")
+    add_force_arg(p)
+
+
+def add_force_arg(p) -> None:
     p.add_argument("--force", action="store_true",
-                   help="apply a --plan file whose 'model' names another network to this one anyway")
+                   help="apply a plan file whose 'model' names another network to this one anyway")
 
 
 def add_model_args(p, help: str = MODEL_HELP, nargs=None) -> None:
@@ -56,10 +60,17 @@ def given_plan(args):
 
 
 def plan_ref(args):
-    """The plan reference --preset/--plan give, for the library's resolvers. A plan file made for another
-    model is refused there; with --force it is read here, and the Plan object is applied as it is."""
-    if getattr(args, "force", False) and getattr(args, "plan", None):
-        from structconv.core import Plan
+    """The plan reference --preset/--plan give, for the library's resolvers."""
+    plan = getattr(args, "plan", None)
+    return plan_file_ref(plan, getattr(args, "force", False)) if plan else getattr(args, "preset", None)
 
-        return Plan.load(args.plan)
-    return given_plan(args)
+
+def plan_file_ref(path, force: bool):
+    """A plan file for the library's resolvers, which refuse one made for another model. With --force it
+    is read here and handed on as a mapping without its 'model' (checked against the network's layers
+    like any plan, applied to whichever model is given)."""
+    if not force:
+        return path
+    from structconv.core import Plan
+
+    return {k: v for k, v in Plan.load(path).to_dict().items() if k != "model"}
