@@ -6,7 +6,7 @@ import warnings
 
 from structconv.core import shown
 
-from ._args import parse_input_shape, plan_ref
+from ._args import given_plan, parse_input_shape
 from ._errors import CLIError, one_line, printable, user_input
 
 
@@ -44,8 +44,8 @@ def resolve_plan_arg(args, net):
     """The plan --preset/--plan name, fitted to ``net`` (dense without either)."""
     from structconv.core import resolve_plan
 
-    with user_input(f"plan {shown(plan_ref(args))}"):
-        return resolve_plan(plan_ref(args), net)
+    with user_input(f"plan {shown(given_plan(args))}"):
+        return resolve_plan(given_plan(args), net, force=getattr(args, "force", False))
 
 
 def load_hw_arg(hw):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from structconv.core import shown
 
-from ._args import add_model_args
+from ._args import add_force_arg, add_model_args, plan_file_ref
 from ._inputs import is_zoo_name, resolve_model
 from ._output import plain, print_json
 from ._table import render
@@ -15,6 +15,7 @@ def register(sub) -> None:
     p = sub.add_parser("score", help="every accuracy proxy for each of some plans, the default first")
     add_model_args(p)
     p.add_argument("--plans", nargs="+", required=True, metavar="PLAN", help="plan files (YAML or JSON)")
+    add_force_arg(p)
     p.add_argument("--weights", help="trained checkpoint of MODEL (else: weight-free proxies only)")
     p.add_argument("--data", help="dataset the proxies read (a validation split carved from its training "
                                   "split): digits | fashion-mnist | cifar10 | folder | idx")
@@ -32,7 +33,8 @@ def run(args) -> int:
         resolve_model(args.model, args.input_shape)
     settings = ScoreSettings(args.weights, args.data, args.data_dir, calib_size=args.calib_size,
                              quiet=args.quiet or args.json)
-    scores = score_plans(args.model, args.plans, settings, network=network)
+    plans = [plan_file_ref(f, args.force) for f in args.plans]
+    scores = score_plans(args.model, plans, settings, network=network)
     if args.json:
         print_json(scores.to_dict())
         return 0

@@ -12,10 +12,6 @@ from .files import (
                     atomic_write_bytes,
                     atomic_write_text,
                     dumps_json,
-                    load_data_file,
-                    parse_yaml,
-                    read_jsonl,
-                    read_text,
                     remove_orphans,
                     to_jsonable,
                     umask,
@@ -28,6 +24,7 @@ from .paper import compare_paper_tables
 from .pareto import pareto_mask
 from .plan import Plan
 from .presets import get_preset, layer_dim, list_presets, preset_kind, preset_table, presets_for
+from .readers import load_data_file, parse_json, parse_yaml, read_jsonl, read_text
 from .refs import ImportInfo, check_input_shape, is_module_ref
 from .resolve import Importer, importers, register_importer, resolve_network, resolve_plan
 from .scalesim_csv import read_topology, write_topology
@@ -46,6 +43,6 @@ __all__ = [
     "preset_table", "layer_dim", "compare_paper_tables", "read_topology", "write_topology", "pareto_mask",
     "basis_matrix", "project", "alphas", "compose", "structural_residual",
     "atomic_write_text", "atomic_write_bytes", "atomic_path", "load_data_file", "read_text", "read_jsonl",
-    "to_jsonable", "dumps_json", "write_data_file", "umask", "parse_yaml", "remove_orphans",
+    "to_jsonable", "dumps_json", "write_data_file", "umask", "parse_yaml", "parse_json", "remove_orphans",
     "FieldError", "int_field", "pair_field", "choice_field", "where_suffix", "shown", "printable",
 ]

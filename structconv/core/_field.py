@@ -16,6 +16,7 @@ from itertools import combinations, product
 from math import gcd
 from typing import NamedTuple
 
+from ._divisors import divisors
 from .checks import choice_field, int_field
 
 KINDS = ("CONV", "GC", "DW", "PW", "PWG", "SHUFFLE")
@@ -149,7 +150,7 @@ def _apply(state, kind, groups, out, ksize, stride, dilation, implicit_shuffle):
                 raise ValueError(f"SHUFFLE groups = {g} must divide the {n} channels it permutes")
             deps = _shuffle(deps, g)
         return rf, jump, deps, last
-    out = n if out is None or kind == "DW" else out
+    out = n if out is None or kind == "DW" else _channels_traced(out, f"{kind} out")
     g = {"CONV": 1, "PW": 1, "DW": n}.get(kind, groups)
     if g is None:
         raise ValueError(f"{kind} needs a group number, e.g. '{kind}(4)' "
@@ -170,7 +171,17 @@ def _field_of(state) -> Field:
     return Field(rf, rf, min(d.bit_count() for d in deps))
 
 
+# The trace keeps one C-bit set per channel (C**2 bits): 2**14 channels are 32 MiB; the paper's
+# analysis needs 16 to 64, and the widest layers of the zoo have 4096.
+MAX_TRACE_CHANNELS = 2**14
+
+
+def _channels_traced(n: int, what: str) -> int:
+    return int_field(what, n, 1, MAX_TRACE_CHANNELS, "the exact field trace: a C-bit set per channel")
+
+
 def _start(C: int):
+    C = _channels_traced(C, "C")
     return (1, 1, tuple(1 << i for i in range(C)), 1)
 
 
@@ -207,8 +218,7 @@ def group_options(kind: str, n_in: int, n_out: int) -> tuple:
     channel counts (g = 1 is CONV/PW; GC(n) is DW). (None,) for other kernels."""
     if kind not in GROUPED:
         return (None,)
-    d = gcd(n_in, n_out)
-    return tuple(g for g in range(2, min(d, n_in - 1) + 1) if d % g == 0)
+    return tuple(g for g in divisors(gcd(n_in, n_out)) if 2 <= g <= n_in - 1)
 
 
 def group_assignments(sequence, C: int):

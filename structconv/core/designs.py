@@ -18,10 +18,12 @@ parameters (so the Theorem-1 optimum); K None is max(1, F // 4).
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from math import gcd, sqrt
 
+from ._divisors import divisors
 from ._field import (
     ALPHABET,
     Candidate,
@@ -100,8 +102,48 @@ def pwg_dw_pwg_best_M(C, F, K) -> float:
 
 
 # -- the Choices --------------------------------------------------------------
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+def _allowed(n: int) -> str:
+    """The divisors of ``n`` for a message: all of them, or the first and last few of a long list."""
+    d = list(divisors(n))
+    return str(d) if len(d) <= 24 else f"{str(d[:10])[:-1]}, ..., {str(d[-2:])[1:]} ({len(d)} divisors)"
+
+
+def _largest_at_most(values: tuple[int, ...], bound: int) -> int | None:
+    """The largest of the ascending ``values`` that is <= ``bound`` (None: none is)."""
+    i = bisect_right(values, bound)
+    return values[i - 1] if i else None
+
+
+def _cheapest_pairs(Ms: tuple[int, ...], Ns: tuple[int, ...], total: int) -> list[tuple[int, int]]:
+    """Per N, (the largest M with M * N <= total, N): with M dividing the channels the cost falls as M
+    grows, so the cheapest pair is among these, found without trying all |Ms| x |Ns| pairs."""
+    return [(M, N) for N in Ns if (M := _largest_at_most(Ms, total // N)) is not None]
+
+
+# Divisor pairs kept per design and bottleneck K. A layer of up to 10**5 channels has at most 128
+# divisors, so real layers never reach it; one that claims 10**12 channels (an ONNX file can) has
+# thousands, each pair a stack of layers to build and count.
+MAX_PAIRS = 1024
+
+
+def _pairs_within(Ms: tuple[int, ...], Ns: tuple[int, ...], total: int, exact: bool, layer: Layer) -> list:
+    """(M, N) with M * N == total (``exact``) or <= total, M outer and N inner, both ascending; the work
+    grows with the pairs found, not with |Ms| x |Ns| (refused past MAX_PAIRS**2 when not ``exact``)."""
+    if exact:
+        members = set(Ns)
+        return [(M, total // M) for M in Ms if total % M == 0 and total // M in members]
+    if len(Ms) * len(Ns) > MAX_PAIRS**2:
+        raise ValueError(f"efficient_only=False would list up to {len(Ms) * len(Ns):,} designs of "
+                         f"{_where(layer)} (over {MAX_PAIRS**2:,}); use efficient_only=True")
+    return [(M, N) for M in Ms for N in Ns[:bisect_right(Ns, total // M)]]
+
+
+def _cheapest(pairs: list, cost) -> list:
+    """``pairs`` in their order, thinned to the MAX_PAIRS cheapest by ``cost`` (then by the pair)."""
+    if len(pairs) <= MAX_PAIRS:
+        return pairs
+    kept = set(sorted(pairs, key=lambda p: (cost(p), p))[:MAX_PAIRS])
+    return [p for p in pairs if p in kept]
 
 
 def _where(layer: Layer) -> str:
@@ -110,7 +152,7 @@ def _where(layer: Layer) -> str:
 
 def _need_divides(name: str, value: int, n: int, what: str, layer: Layer) -> None:
     if n % value:
-        raise ValueError(f"{name} = {value} must divide {what} = {n}; allowed {_divisors(n)} "
+        raise ValueError(f"{name} = {value} must divide {what} = {n}; allowed {_allowed(n)} "
                          f"(in {_where(layer)})")
 
 
@@ -226,9 +268,9 @@ class GCPWG(_Design):
         """M and N filled in: the fewest parameters among the admissible values."""
         self.validate(layer)
         C, F, k2 = layer.in_channels, layer.out_channels, layer.kernel[0] * layer.kernel[1]
-        pairs = [(M, N) for M in _divisors(C) for N in _divisors(gcd(C, F)) if M * N <= C
-                 and self.M in (None, M) and self.N in (None, N)]
-        M, N = min(pairs, key=lambda p: (k2 * C * (C // p[0]) + F * (C // p[1]), p))
+        Ms = divisors(C) if self.M is None else (self.M,)
+        Ns = divisors(gcd(C, F)) if self.N is None else (self.N,)
+        M, N = min(_cheapest_pairs(Ms, Ns, C), key=lambda p: (k2 * C * (C // p[0]) + F * (C // p[1]), p))
         return GCPWG(M, N)
 
     def kernels(self, layer: Layer) -> tuple[Kernel, ...]:
@@ -291,9 +333,9 @@ class PWGDWPWG(_Design):
     def resolved(self, layer: Layer) -> PWGDWPWG:
         self.validate(layer)
         C, F, K = layer.in_channels, layer.out_channels, _bottleneck(self.K, layer)
-        pairs = [(M, N) for M in _divisors(gcd(C, K)) for N in _divisors(gcd(K, F)) if M * N <= K
-                 and self.M in (None, M) and self.N in (None, N)]
-        M, N = min(pairs, key=lambda p: (K * (C // p[0]) + F * (K // p[1]), p))
+        Ms = divisors(gcd(C, K)) if self.M is None else (self.M,)
+        Ns = divisors(gcd(K, F)) if self.N is None else (self.N,)
+        M, N = min(_cheapest_pairs(Ms, Ns, K), key=lambda p: (K * (C // p[0]) + F * (K // p[1]), p))
         return PWGDWPWG(M, N, K)
 
     def kernels(self, layer: Layer) -> tuple[Kernel, ...]:
@@ -327,7 +369,8 @@ def admissible_designs(layer: Layer, max_options: int | None = None, efficient_o
     the others have more parameters and mults for the same field. GC(1), a full
     standard conv, is left out. K = F // r for r
     in ``bottlenecks``. ``max_options`` keeps that many: the cheapest of each design,
-    then the others evenly spaced by parameters.
+    then the others evenly spaced by parameters. Of each design (and K) the MAX_PAIRS cheapest
+    group-number pairs are considered: real layers have fewer.
     """
     if max_options is not None:
         max_options = int_field("max_options", max_options, 1, None)
@@ -335,15 +378,17 @@ def admissible_designs(layer: Layer, max_options: int | None = None, efficient_o
         DWPW().validate(layer)
     except ValueError:
         return []
-    C, F = layer.in_channels, layer.out_channels
+    C, F, k2 = layer.in_channels, layer.out_channels, layer.kernel[0] * layer.kernel[1]
     Ks = sorted({max(1, F // int_field("bottleneck ratio", r, 1)) for r in bottlenecks})
     opts: list[Choice] = [DWPW()]
-    opts += [GCPWG(M, N) for N in _divisors(gcd(C, F)) for M in _divisors(C)[1:]   # GC(1) = CONV
-             if (M * N == C if efficient_only else M * N <= C)]
+    gc = _pairs_within(divisors(C)[1:], divisors(gcd(C, F)), C, efficient_only, layer)   # GC(1) = CONV
+    gc = _cheapest(sorted(gc, key=lambda p: (p[1], p[0])), lambda p: k2 * C * (C // p[0]) + F * (C // p[1]))
+    opts += [GCPWG(M, N) for M, N in gc]
     for K in Ks:
         opts.append(PWDWPW(K))
-        opts += [PWGDWPWG(M, N, K) for M in _divisors(gcd(C, K)) for N in _divisors(gcd(K, F))
-                 if (M * N == K if efficient_only else M * N <= K)]
+        pwg = _pairs_within(divisors(gcd(C, K)), divisors(gcd(K, F)), K, efficient_only, layer)
+        opts += [PWGDWPWG(M, N, K)
+                 for M, N in _cheapest(pwg, lambda p, K=K: K * (C // p[0]) + F * (K // p[1]))]
     seen, out = set(), []
     for _params, choice in sorted(((sum(p.out_channels * p.group_in_channels * p.kernel[0] * p.kernel[1]
                                        for p in c.expand(layer)), c) for c in opts),

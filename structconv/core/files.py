@@ -1,7 +1,11 @@
-"""Files: atomic writes (a crash never leaves half a file) and reads whose errors name the file."""
+"""Writing files: atomically (a crash never leaves half a file), as JSON or YAML through one serializer.
+
+Reading them is ``readers``.
+"""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import numbers
 import os
@@ -29,7 +33,9 @@ def atomic_path(path, suffix: str = ".tmp"):
     The temp name carries the writer's pid, so a later write removes the leftovers of a
     writer that was killed (SIGKILL skips every cleanup) without touching a live one's.
     The file gets the mode open() would give (mkstemp's 0600 would make shared
-    reports and plans unreadable to others). Any OSError is a one-line ValueError naming the path.
+    reports and plans unreadable to others). Any OSError is a one-line ValueError naming the path;
+    a full disk is "no space left on <path>", also where the writer inside reports it as an error
+    of its own (torch.save: a RuntimeError from its zip writer).
     """
     path = Path(path)
     _remove_orphans(path, suffix)
@@ -38,16 +44,34 @@ def atomic_path(path, suffix: str = ".tmp"):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
         os.close(fd)
     except OSError as e:
-        raise ValueError(f"cannot write {shown(str(path))}: {e.strerror or e}") from None
+        raise _write_error(path, e) from None
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except OSError as e:
-        raise ValueError(f"cannot write {shown(str(path))}: {e.strerror or e}") from None
+        raise _write_error(path, e) from None
+    except Exception:
+        if _disk_full(path.parent):
+            raise _write_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _write_error(path: Path, e: OSError) -> ValueError:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ValueError(f"no space left on {shown(str(path))} ({e.strerror or e})")
+    return ValueError(f"cannot write {shown(str(path))}: {e.strerror or e}")
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system holding ``folder`` has no block left for this user."""
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except (OSError, AttributeError):          # the folder is gone, or no statvfs (Windows)
+        return False
 
 
 def _remove_orphans(path: Path, suffix: str) -> None:
@@ -94,61 +118,6 @@ def atomic_write_bytes(path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-MAX_INPUT_BYTES = 8 * 2**20      # plans, accelerators, spaces, topologies: far below this
-MAX_YAML_ALIASES = 64            # a plan needs none; nested aliases can expand exponentially
-
-
-def read_text(path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> str:
-    """The text of ``path``, read with a size cap (``/dev/zero`` stops at the cap).
-
-    A missing, unreadable, oversized or non-UTF-8 file is a one-line ValueError naming ``what``.
-    """
-    try:
-        with open(path, "rb") as f:
-            data = f.read(max_bytes + 1)
-    except OSError as e:
-        raise ValueError(f"{what} {str(path)!r} cannot be read: {e.strerror or e}") from None
-    if len(data) > max_bytes:
-        raise ValueError(f"{what} {str(path)!r} is larger than the {max_bytes:,}-byte cap for input files")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{what} {str(path)!r} is not UTF-8 text "
-                         f"(byte {e.start}: {data[e.start:e.start + 1]!r})") from None
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses more than MAX_YAML_ALIASES alias references ("billion laughs")."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self._aliases = getattr(self, "_aliases", 0) + 1
-            if self._aliases > MAX_YAML_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} YAML aliases (*refs); "
-                                     "refusing to expand them")
-        return super().compose_node(parent, index)
-
-
-def parse_yaml(text: str):
-    """``yaml.safe_load`` with the alias bound: the one YAML parser."""
-    return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
-
-
-def load_data_file(path, what: str):
-    """Parse a YAML (safe loader) or, for *.json, a JSON file; errors name ``what`` and the file.
-
-    The one reader of every plan, accelerator, space and front file.
-    """
-    text = read_text(path, what)
-    is_json = Path(path).suffix == ".json"
-    try:
-        return json.loads(text) if is_json else parse_yaml(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"{what} {str(path)!r} is not valid {'JSON' if is_json else 'YAML'}: "
-                         f"{first}") from None
-
-
 def to_jsonable(obj):
     """Plain JSON/YAML data from results: ``to_dict()`` objects, numpy and torch scalars, tuples, paths.
 
@@ -186,25 +155,3 @@ def write_data_file(path, obj) -> None:
     text = (json.dumps(data, indent=2) + "\n" if path.suffix == ".json"
             else yaml.safe_dump(data, sort_keys=False))
     atomic_write_text(path, text)
-
-
-def read_jsonl(path, what: str = "records file") -> tuple[list[dict], int]:
-    """The JSON objects of a JSON-lines file, one per line, and how many lines were skipped.
-
-    A line that is not a JSON object (a run killed mid-write) is skipped and counted.
-    The one reader of ``metrics.jsonl``.
-    """
-    rows, bad = [], 0
-    for line in read_text(path, what).splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
-        if isinstance(rec, dict):
-            rows.append(rec)
-        else:
-            bad += 1
-    return rows, bad

@@ -7,8 +7,9 @@ from types import MappingProxyType
 
 from .checks import shown
 from .choice import Choice, Dense, choice_from_dict
-from .files import load_data_file, write_data_file
+from .files import write_data_file
 from .layer import Network
+from .readers import load_data_file
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,11 @@ class Plan:
         layers = d["layers"] or {}
         if not isinstance(layers, dict):
             raise ValueError(f"{source}: field 'layers' must be a mapping, got {type(layers).__name__}")
-        return cls(layers, name=str(d.get("name", Path(source).stem)), model=d.get("model"))
+        model = d.get("model")
+        if model is not None and not isinstance(model, str):
+            raise ValueError(f"{source}: field 'model' must be the name of the network the plan is for, "
+                             f"got {shown(model)}")
+        return cls(layers, name=str(d.get("name", Path(source).stem)), model=model)
 
     def save(self, path) -> Path:
         """Write YAML (or JSON for *.json) atomically: a crash never leaves half a file."""

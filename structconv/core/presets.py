@@ -52,9 +52,9 @@ from importlib import resources
 
 from .checks import shown
 from .choice import Choice, Structure
-from .files import parse_yaml
 from .layer import Layer, Network
 from .plan import Plan
+from .readers import parse_yaml
 
 _TABLES = {
     "struct-mv2-a": "struct-mv2-a.yaml",

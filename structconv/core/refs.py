@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .checks import shown
 
+_ASCII_INT = re.compile(r"[0-9]{1,20}")    # int() also takes '²', '1_000' and other scripts' digits
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -35,15 +37,25 @@ def is_module_ref(ref) -> bool:
     return target.lower().endswith(".py") or bool(_DOTTED.match(target))
 
 
+def same_model(a: str, b: str) -> bool:
+    """Whether network names ``a`` and ``b`` name one model: equal, or one Python reference however its
+    file is spelled (a search names ``dir/m.py:build``'s network 'm:build', training the reference)."""
+    return a == b or _model_key(a) == _model_key(b)
+
+
+def _model_key(name: str) -> str:
+    if not is_module_ref(name):
+        return name
+    target, _, fn = name.rpartition(":")
+    return f"{Path(target).stem if target.lower().endswith('.py') else target.rsplit('.', 1)[-1]}:{fn}"
+
+
 def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]:
     """A shape of 2 to 5 positive ints, such as (1, 3, 224, 224)."""
-    if isinstance(input_shape, str):
-        try:
-            input_shape = tuple(int(v) for v in input_shape.replace("x", ",").split(",") if v.strip())
-        except ValueError:
-            raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
     try:
-        shape = tuple(int(v) for v in input_shape)
+        if isinstance(input_shape, str):
+            input_shape = tuple(_dim(v) for v in input_shape.replace("x", ",").split(",") if v.strip())
+        shape = tuple(_dim(v) for v in input_shape)
     except (TypeError, ValueError):
         raise ValueError(f"{what} = {shown(input_shape)} is not N,C,H,W (positive integers)") from None
     if not 2 <= len(shape) <= 5 or min(shape) < 1 or max(shape) > 1 << 16 or \
@@ -51,3 +63,10 @@ def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]
         raise ValueError(f"{what} = {shown(input_shape)} must be 2 to 5 integers in [1, 65536], "
                          "such as 1,3,224,224")
     return shape
+
+
+def _dim(v) -> int:
+    """One dimension as an int; text only in ASCII digits (int() also reads '²', '1_000', '١٢')."""
+    if isinstance(v, str) and not _ASCII_INT.fullmatch(v.strip()):
+        raise ValueError(v)
+    return int(v)

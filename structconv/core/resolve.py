@@ -25,6 +25,7 @@ from .checks import shown
 from .layer import Network
 from .plan import Plan
 from .presets import get_preset, list_presets
+from .refs import same_model
 from .zoo import get_network, list_networks
 
 #: the entry point group whose objects are Importers (``name = "package.module:IMPORTER"``)
@@ -141,12 +142,26 @@ def _is_saved_plan(d: dict) -> bool:
     return layers is None or (isinstance(layers, dict) and not {"c", "n", "design", "kind"} & set(layers))
 
 
-def resolve_plan(ref, network: Network) -> Plan:
+def resolve_plan(ref, network: Network, force: bool = False) -> Plan:
     """A Plan validated against ``network`` from None (dense), a Plan, a mapping, a preset name or a plan
-    file."""
+    file.
+
+    A plan file whose ``model`` names another network is refused unless ``force`` (the CLI's --force):
+    its layer names may well fit, its choices were made for another model. A Plan or a mapping is the
+    caller's own (a checkpoint's plan, one a program built) and taken as it is.
+    """
     plan = _plan(ref, network)
+    if not force and isinstance(ref, (str, os.PathLike)):
+        _check_model(plan, network, os.fspath(ref))
     plan.validate(network)
     return _shared_calls(plan, network)
+
+
+def _check_model(plan: Plan, network: Network, path: str) -> None:
+    if plan.model and not same_model(plan.model, network.name):
+        name = shown(network.name)
+        raise ValueError(f"plan file {shown(path)} is for model {shown(plan.model)}, not {name}: "
+                         f"pass --force (force=True) to apply it to {name} anyway")
 
 
 def _shared_calls(plan: Plan, network: Network) -> Plan:

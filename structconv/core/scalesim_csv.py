@@ -42,8 +42,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .files import atomic_write_text, read_text
+from .files import atomic_write_text
 from .layer import Layer, Network
+from .readers import read_text
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")
@@ -147,6 +148,9 @@ def _ifmap_extent(size: int, pad: int, kernel: int, stride: int, out: int) -> in
     return min(size + 2 * pad, (out - 1) * stride + kernel)
 
 
+MAX_ROWS = 100_000      # SCALE-Sim simulates row by row; the zoo networks it can take have at most 116
+
+
 def topology_rows(network: Network, groups: str = "split") -> list[tuple]:
     """(name, ifmap_h, ifmap_w, filter_h, filter_w, channels, num_filter, stride) per SCALE-Sim row."""
     if groups not in ("split", "raise"):
@@ -183,6 +187,9 @@ def topology_rows(network: Network, groups: str = "split") -> list[tuple]:
             if "DP" in l.name:
                 raise ValueError(f"{where}: SCALE-Sim treats a name containing 'DP' as depthwise; "
                                  "rename the layer")
+            if len(rows) + l.groups > MAX_ROWS:
+                raise ValueError(f"{where}: groups = {l.groups} would make the topology longer than "
+                                 f"{MAX_ROWS:,} rows (one per group); SCALE-Sim runs a row at a time")
             for g in range(l.groups):
                 rows.append((f"{l.name}.g{g}", ih, iw, kh, kw, l.group_in_channels,
                              l.out_channels // l.groups, s))

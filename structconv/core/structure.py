@@ -93,12 +93,19 @@ def _params(W, c, n):
     return W.astype(np.float64, copy=False), c, nh, nw
 
 
+MAX_DENSE = 2**26         # entries of a dense A (512 MiB of float64): the reference is for small cases
+
+
 def basis_matrix(C: int, N, c: int, n) -> np.ndarray:
     """Dense A (C*kh*kw x c*nh*nw); N and n are ints or (h, w) pairs. For reference and tests."""
     C = int_field("C", C, 1)
     kh, kw = pair_field("N", N, 1)
     c = int_field("c", c, 1, C)
     nh, nw = pair_field("n", n, 1, (kh, kw))
+    size = C * kh * kw * c * nh * nw
+    if size > MAX_DENSE:
+        raise ValueError(f"the dense A of C = {C}, N = {(kh, kw)}, c = {c}, n = {(nh, nw)} has {size:,} "
+                         f"entries (over {MAX_DENSE:,}); project() and alphas() work without it")
     return np.kron(sliding_ones(C, c), np.kron(sliding_ones(kh, nh), sliding_ones(kw, nw)))
 
 

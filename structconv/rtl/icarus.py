@@ -82,6 +82,8 @@ class IcarusSpu:
 
     def run(self, prog: Program) -> RtlRun:
         aw = self.aw
+        if not 0 <= prog.depth <= 255:                     # the unit's depth port is 8 bits
+            raise ValueError(f"pipeline depth = {prog.depth} is out of range [0, 255] (the depth port)")
         if len(prog.image) > 2**aw or len(prog.ops) >= 2**self.pw or len(prog.outputs) >= 2**self.pw:
             raise ValueError(f"program too large for aw={aw}, pw={self.pw}: {len(prog.image)} words, "
                              f"{len(prog.ops)} ops")

@@ -20,8 +20,10 @@ from functools import partial
 
 import numpy as np
 
-from structconv.core import Layer, Structure
+from structconv.core import Layer, Structure, shown
 from structconv.sim import SCHEMES
+
+from .verilog import MAX_AW
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class _Builder:
         self.ops = []
 
     def op(self, a: int, b: int, sub: int = 0) -> int:
+        if self.next >= 2**MAX_AW:
+            raise ValueError(f"the schedule needs more than 2**{MAX_AW} line-buffer words, the largest line "
+                             "buffer the unit is built with (structconv.rtl.verilog.MAX_AW)")
         d = self.next
         self.next += 1
         self.ops.append((sub, d, a, b))
@@ -169,6 +174,9 @@ def compile_sumpool(layer: Layer, s: Structure, scheme: str, seed: int = 0) -> P
     (h, w), (ph, pw) = layer.input_size, layer.padding
     cg, groups = layer.group_in_channels, layer.groups
     hp, wp = h + 2 * ph, w + 2 * pw
+    if groups * cg * hp * wp > 2**MAX_AW:      # the line buffer holds the whole padded input
+        raise ValueError(f"layer {shown(layer.name)}: its padded input of {groups * cg * hp * wp:,} words "
+                         f"does not fit the largest line buffer the unit is built with (2**{MAX_AW} words)")
     xs = np.zeros((groups, cg, hp, wp), np.int64)
     xs[:, :, ph:ph + h, pw:pw + w] = rng.integers(-8, 9, (groups, cg, h, w))
     bld = _Builder(xs.size)

@@ -7,12 +7,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .verilog import VERILOG
+from structconv.core import int_field
+
+from .verilog import MAX_LANES, MAX_WIDTH, VERILOG
 
 
 def synth_lanes(lanes: int = 1, width: int = 32) -> dict[str, int]:
     """Cell counts of ``spu_adder_lanes`` (lanes x width-bit add/sub, registered) after Yosys
     ``synth -flatten`` and ``abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX`` (2-input gates): {cell type: count}."""
+    lanes = int_field("lanes", lanes, 1, MAX_LANES, "synth_lanes")
+    width = int_field("width", width, 1, MAX_WIDTH, "synth_lanes")
     if shutil.which("yosys") is None:
         raise RuntimeError("yosys not installed (Debian package yosys)")
     with tempfile.TemporaryDirectory(prefix="spu_synth_") as d:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import configparser
 import math
+import re
 from pathlib import Path
 
 from structconv.core import read_text
@@ -50,12 +51,43 @@ def _read(path: Path, src: str) -> configparser.ConfigParser:
     cp = configparser.ConfigParser(interpolation=None)
     try:
         cp.read_string(text, source=str(path))
+    except (configparser.DuplicateOptionError, configparser.DuplicateSectionError) as e:
+        raise ValueError(f"{src} is not a valid config file: {_repeated(text, e)}") from None
     except configparser.Error as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"{src} is not a valid config file: {shown(first, 160)[1:-1]}") from None
     if not cp.has_section(_SECTION):
         raise ValueError(f"{src}: missing section [{_SECTION}]")
     return cp
+
+
+_HEADER = re.compile(r"\s*\[(.*)\]\s*$")
+_KEY = re.compile(r"\s*([^=:\s][^=:]*?)\s*[=:]")
+
+
+def _first(text: str, section: str, option: str | None) -> tuple[int | None, str]:
+    """(line, spelling) of the first ``section`` header, or of its key ``option`` (lower case)."""
+    current = None
+    for no, line in enumerate(text.splitlines(), 1):
+        head, key = _HEADER.match(line), _KEY.match(line)
+        if head:
+            current = head.group(1)
+            if option is None and current == section:
+                return no, section
+        elif key and option is not None and current == section and key.group(1).lower() == option:
+            return no, key.group(1)
+    return None, option or section
+
+
+def _repeated(text: str, e) -> str:
+    """A repeated key or section with both its lines (configparser names only the second)."""
+    option = getattr(e, "option", None)
+    line, spelled = _first(text, e.section, option)
+    where = f"(lines {line} and {e.lineno})"
+    section = f"[{shown(e.section, 40)[1:-1]}]"
+    if option is None:
+        return f"section {section} appears twice {where}"
+    return f"key {shown(spelled, 40)} appears twice in section {section} {where}"
 
 
 def _value(sec, src: str, key: str, kind, lo, hi, section: str = _SECTION):
