@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core import shown
 from ._onnx_sizes import node_label
 
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
@@ -34,9 +35,9 @@ def conv_attrs(node, a: dict, x: tuple, w: tuple, transposed: bool = False) -> C
     label = node_label(node)
     group = a.get("group", 1)
     if not isinstance(group, int) or group < 1:
-        raise ValueError(f"{label}: group = {group!r} must be an integer >= 1")
+        raise ValueError(f"{label}: group = {shown(group)} must be an integer >= 1")
     _check_channels(label, x, w, group, transposed)
-    kernel = tuple(a.get("kernel_shape", w[2:]))
+    kernel = _ints(label, a, "kernel_shape", tuple(w[2:]), 2, 1)
     if kernel != tuple(w[2:]):
         raise ValueError(f"{label}: kernel_shape = {list(kernel)} does not match its weight's kernel "
                          f"{list(w[2:])} (weight shape {list(w)})")
@@ -45,7 +46,7 @@ def conv_attrs(node, a: dict, x: tuple, w: tuple, transposed: bool = False) -> C
     pads = _ints(label, a, "pads", (0, 0, 0, 0), 4, 0)
     auto_pad = a.get("auto_pad", "NOTSET")
     if auto_pad not in AUTO_PADS:
-        raise ValueError(f"{label}: auto_pad = {auto_pad!r} is not one of {list(AUTO_PADS)}")
+        raise ValueError(f"{label}: auto_pad = {shown(auto_pad)} is not one of {list(AUTO_PADS)}")
     return ConvAttrs(kernel, strides, dilations, group, auto_pad, pads)
 
 
@@ -65,10 +66,11 @@ def _check_channels(label: str, x: tuple, w: tuple, group: int, transposed: bool
 
 
 def _ints(label: str, a: dict, name: str, default: tuple, n: int, lo: int) -> tuple:
-    v = tuple(a.get(name, default))
-    if len(v) != n or not all(isinstance(i, int) and lo <= i <= MAX_SIDE for i in v):
-        raise ValueError(f"{label}: {name} = {list(v)} must be {n} integers in [{lo}, {MAX_SIDE}]")
-    return v
+    v = a.get(name, default)
+    if not isinstance(v, (list, tuple)) or len(v) != n \
+            or not all(isinstance(i, int) and lo <= i <= MAX_SIDE for i in v):
+        raise ValueError(f"{label}: {name} = {shown(v)} must be {n} integers in [{lo}, {MAX_SIDE}]")
+    return tuple(v)
 
 
 def gemm_transposes(node, a: dict) -> tuple[bool, bool]:
@@ -76,5 +78,5 @@ def gemm_transposes(node, a: dict) -> tuple[bool, bool]:
     flags = tuple(a.get(name, 0) for name in ("transA", "transB"))
     for name, v in zip(("transA", "transB"), flags):
         if v not in (0, 1) or isinstance(v, float):
-            raise ValueError(f"{node_label(node)}: {name} = {v!r} must be 0 or 1")
+            raise ValueError(f"{node_label(node)}: {name} = {shown(v)} must be 0 or 1")
     return bool(flags[0]), bool(flags[1])

@@ -4,12 +4,19 @@ torch exports timm's Conv2dSame pads (math.ceil on the input size) and a channel
 Reshape target as Shape -> Gather -> Ceil -> ... -> Pad/Reshape chains that ONNX shape inference,
 even with data propagation, does not evaluate, leaving every later shape unknown. Inference and
 folding alternate until nothing changes. Only nodes whose inputs are static shapes, integer
-initializers or Constant nodes are folded, never a weight.
+initializers or Constant nodes are folded, never a weight, and only when their output is small
+(_onnx_sizes.py).
+
+Inference runs without ONNX's data propagation: the folder evaluates every op it would (the input's
+dims are made concrete first), and data propagation builds a vector as long as any 1-D value that
+reaches a Gather, Slice, Concat or arithmetic node: a 200-byte file declaring one of length 2^40
+made it allocate until the machine ran out of memory.
 """
 from __future__ import annotations
 
 import math
 
+from ..core import shown
 from . import _onnx_sizes as sizes
 
 FLOAT_TYPES = (1, 10, 11, 16)           # FLOAT, FLOAT16, DOUBLE, BFLOAT16
@@ -29,11 +36,16 @@ def dims(type_proto) -> tuple | None:
 
 
 def attrs(node) -> dict:
+    """{name: value} of ``node``'s attributes (strings decoded); ValueError for one of no known type."""
     onnx = onnx_module()
     out = {}
     for a in node.attribute:
-        v = onnx.helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else v
+        try:
+            v = onnx.helper.get_attribute_value(a)
+        except Exception:                          # onnx's own error for an attribute type it does not know
+            raise ValueError(f"ONNX {sizes.node_label(node)}: attribute {shown(a.name)} has no readable "
+                             f"value (type {a.type})") from None
+        out[a.name] = v.decode(errors="replace") if isinstance(v, bytes) else v
     return out
 
 
@@ -43,7 +55,7 @@ COMPUTE = ("Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum", "LSTM", "GRU", "
 def _infer(model):
     onnx = onnx_module()
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=False)
     except Exception as e:                         # onnx's InferenceError: the input shape does not fit
         raise ValueError(f"ONNX shape inference failed: {str(e).strip().splitlines()[-1][:300]}") from None
 
@@ -132,6 +144,7 @@ class _Folder:
 
     def evaluated(self, node, known: dict) -> list | None:
         """``node`` run by onnx's reference evaluator, once its output size is known to be small."""
+        import numpy as np
         from onnx import helper
         from onnx.reference import ReferenceEvaluator
 
@@ -144,7 +157,8 @@ class _Folder:
         outs_info = [helper.make_tensor_value_info(o, 0, None) for o in node.output]
         sub = helper.make_graph([node], "fold", ins, outs_info)
         try:
-            return ReferenceEvaluator(helper.make_model(sub, opset_imports=self.opsets)).run(None, feeds)
+            with np.errstate(all="ignore"):             # an integer division by zero is the file's, not ours
+                return ReferenceEvaluator(helper.make_model(sub, opset_imports=self.opsets)).run(None, feeds)
         except Exception:                           # an op the reference cannot run: left as it is
             self.failed.add(tuple(node.output))
             return None

@@ -164,7 +164,7 @@ class NodeCounter:
             return "multiplies two activations (B is not a constant matrix)"
         trans_a, trans_b = gemm_transposes(node, fold.attrs(node))
         m, k = b[1] if trans_b else b[1][::-1]
-        if a is not None and (a[0] if trans_a else a[-1]) != k:
+        if a is not None and (len(a) != 2 or (a[0] if trans_a else a[-1]) != k):     # Gemm's A is 2-D
             raise ValueError(f"Gemm node {shown(node.name)}: input {a} does not fit weight {b[1]}")
         bias = self._bias(c_name)
         self._add(Layer.linear("linear", k, m, bias=bias is not None), node, b[0], bias)

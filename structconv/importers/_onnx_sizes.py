@@ -2,9 +2,9 @@
 
 Constant folding exists for shape arithmetic (a Reshape target, a Pad's pads: a few elements), so it
 evaluates a node only when it is one of the ops below and its largest output has at most ``FOLD_MAX``
-elements; any other op is left in the graph unevaluated. A node whose output would exceed
-``NODE_LIMIT`` elements is refused outright (a 600-byte ``ConstantOfShape`` or ``Range`` can ask for
-gigabytes), and all folded values of one file together may not exceed ``TOTAL_LIMIT``.
+elements; any other node is left in the graph unevaluated, as a model would have it (a 600-byte
+``ConstantOfShape`` or ``Range`` can ask for gigabytes, which counting never needs). All folded values
+of one file together may not exceed ``TOTAL_LIMIT``.
 """
 from __future__ import annotations
 
@@ -16,14 +16,12 @@ from ..core import shown
 
 #: the largest value the folder keeps: a shape, a pads vector or a small index table
 FOLD_MAX = 4096
-#: more than this from constants alone (128 MiB at 8 bytes) is no network's shape arithmetic:
-#: the file is damaged or hostile
-NODE_LIMIT = 1 << 24
 #: every folded value of one file together (each <= FOLD_MAX): 1024 of the largest, 32 MiB at 8 bytes;
 #: the shape arithmetic of the largest exported networks folds a few thousand elements
 TOTAL_LIMIT = 1 << 22
 #: bytes per element in the messages: the widest numeric type folded (strings are never folded)
 ITEM_BYTES = 8
+TOO_MANY = 1 << 63                   # an output size beyond counting (an infinite Range)
 
 ELEMENTWISE = frozenset("""
 Abs Add And BitShift Cast CastLike Ceil Clip Div Equal Floor Greater GreaterOrEqual Identity IsInf IsNaN Less
@@ -65,7 +63,7 @@ def _range(vals, _a) -> int | None:
     if all(isinstance(x, int) for x in (start, limit, delta)):
         return max(0, -((start - limit) // delta))           # ceil((limit - start) / delta), exactly
     n = (limit - start) / delta
-    return max(0, math.ceil(n)) if math.isfinite(n) else NODE_LIMIT + 1
+    return max(0, math.ceil(n)) if math.isfinite(n) else TOO_MANY
 
 
 def _tile(vals, _a) -> int | None:
@@ -136,7 +134,12 @@ def output_elements(op: str, vals: list, a: dict) -> int | None:
     if op in NOT_LARGER:
         return max(v.size for v in present)
     rule = RULES.get(op)
-    return None if rule is None or vals[0] is None else rule(vals, a)
+    if rule is None or vals[0] is None:
+        return None
+    try:
+        return rule(vals, a)
+    except (TypeError, ValueError, OverflowError, IndexError):  # attributes of the wrong type: not folded
+        return None
 
 
 def node_label(node) -> str:
@@ -154,14 +157,10 @@ class Budget:
         self.used = 0
 
     def admit(self, node, n: int | None) -> bool:
-        """Whether to evaluate ``node``, whose largest output has ``n`` elements (None: unknown, not
-        folded); ValueError, before anything is evaluated, when ``n`` is absurd or the file's total is
-        spent."""
-        if n is not None and n > NODE_LIMIT:
-            raise ValueError(f"ONNX {node_label(node)} would compute {n} elements ({_bytes(n)}) from "
-                             f"constants; constant folding allows at most {NODE_LIMIT} (shape arithmetic "
-                             "needs a few): the file is damaged or hostile")
-        if n is None or n > FOLD_MAX:                 # not shape arithmetic: left in the graph
+        """Whether to evaluate ``node``, whose largest output has ``n`` elements (None: unknown); a node
+        that is not small shape arithmetic is left in the graph. ValueError, before anything is
+        evaluated, when the file's total is spent."""
+        if n is None or n > FOLD_MAX:
             return False
         if self.used + n > TOTAL_LIMIT:
             raise ValueError(f"ONNX {node_label(node)}: constant folding would exceed {TOTAL_LIMIT} elements "
