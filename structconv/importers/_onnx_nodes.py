@@ -14,6 +14,7 @@ from ..core import (
     transposed_layer,
 )
 from . import _onnx_fold as fold
+from ._onnx_attrs import ConvAttrs, conv_attrs, gemm_transposes
 from ._onnx_graph import Graph
 
 #: ops with no multiply-accumulates in the counting convention (listed, not counted, not warned about)
@@ -33,14 +34,13 @@ Unique Unsqueeze Upsample Where Xor RMSNormalization SkipLayerNormalization Swis
 """.split())
 
 
-def _conv_pads(a: dict, x_hw, k, s, d) -> tuple:
-    auto = a.get("auto_pad", "NOTSET")
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        pairs = [tf_same_pads(x_hw[i], k[i], s[i], d[i]) for i in range(2)]
-        return tuple(p if auto == "SAME_UPPER" else p[::-1] for p in pairs)
-    if auto == "VALID":
+def _conv_pads(a: ConvAttrs, x_hw) -> tuple:
+    if a.auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pairs = [tf_same_pads(x_hw[i], a.kernel[i], a.strides[i], a.dilations[i]) for i in range(2)]
+        return tuple(p if a.auto_pad == "SAME_UPPER" else p[::-1] for p in pairs)
+    if a.auto_pad == "VALID":
         return ((0, 0), (0, 0))
-    p = list(a.get("pads", [0, 0, 0, 0]))
+    p = a.pads
     return ((p[0], p[2]), (p[1], p[3]))
 
 
@@ -131,20 +131,15 @@ class NodeCounter:
             return "has a weight that is not a constant"
         if x is None or len(x) != 4 or len(w[1]) != 4:
             return "is not a 2-D convolution with known shapes"
-        a = fold.attrs(node)
-        k = tuple(a.get("kernel_shape", w[1][2:]))
-        s, d, grp = tuple(a.get("strides", (1, 1))), tuple(a.get("dilations", (1, 1))), int(a.get("group", 1))
-        if x[1] != w[1][1] * grp:
-            raise ValueError(f"Conv node {shown(node.name)}: input has {x[1]} channels, its weight {w[1]} "
-                             f"with group {grp} needs {w[1][1] * grp} (is the input shape right?)")
+        a = conv_attrs(node, fold.attrs(node), x, w[1])
         bias = self._bias(b_name)
-        pads = _conv_pads(a, x[2:], k, s, d)
+        pads = _conv_pads(a, x[2:])
         before = self.g.zero_pad_before(x_name)     # torch's F.pad + conv: one padded conv, as tracing has it
         if before is not None and self.g.shape(before[0]) is not None:
             x = self.g.shape(before[0])
             pads = tuple((p[0] + q[0], p[1] + q[1]) for p, q in zip(pads, before[1]))
-        layer = conv_layer("conv", x[1], w[1][0], k, x[2:], pads, stride=s, dilation=d, groups=grp,
-                           bias=bias is not None)
+        layer = conv_layer("conv", x[1], w[1][0], a.kernel, x[2:], pads, stride=a.strides,
+                           dilation=a.dilations, groups=a.group, bias=bias is not None)
         self._add(layer, node, w[0], bias)
         return None
 
@@ -155,11 +150,10 @@ class NodeCounter:
             return "has a weight that is not a constant"
         if x is None or len(x) != 4 or len(w[1]) != 4:
             return "is not a 2-D transposed convolution with known shapes"
-        a = fold.attrs(node)
-        grp, d = int(a.get("group", 1)), tuple(a.get("dilations", (1, 1)))
-        k = tuple(a.get("kernel_shape", w[1][2:]))
+        a = conv_attrs(node, fold.attrs(node), x, w[1], transposed=True)
         bias = self._bias(b_name)
-        layer = transposed_layer("convt", x[1], w[1][1] * grp, k, x[2:], d, grp, bias is not None)
+        layer = transposed_layer("convt", x[1], w[1][1] * a.group, a.kernel, x[2:], a.dilations, a.group,
+                                 bias is not None)
         self._add(layer, node, w[0], bias)
         return None
 
@@ -168,9 +162,9 @@ class NodeCounter:
         a, b = self.g.shape(a_name), self.g.const(b_name)
         if b is None or len(b[1]) != 2:
             return "multiplies two activations (B is not a constant matrix)"
-        attrs = fold.attrs(node)
-        m, k = b[1] if attrs.get("transB", 0) else b[1][::-1]
-        if a is not None and (a[0] if attrs.get("transA", 0) else a[-1]) != k:
+        trans_a, trans_b = gemm_transposes(node, fold.attrs(node))
+        m, k = b[1] if trans_b else b[1][::-1]
+        if a is not None and (len(a) != 2 or (a[0] if trans_a else a[-1]) != k):     # Gemm's A is 2-D
             raise ValueError(f"Gemm node {shown(node.name)}: input {a} does not fit weight {b[1]}")
         bias = self._bias(c_name)
         self._add(Layer.linear("linear", k, m, bias=bias is not None), node, b[0], bias)

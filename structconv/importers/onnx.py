@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..core import ImportInfo, Network, check_input_shape, shown
 from . import _onnx_fold as fold
+from . import _onnx_sizes as sizes
 from ._onnx_graph import Graph
 from ._onnx_nodes import NodeCounter
 
@@ -35,17 +36,36 @@ def is_onnx_ref(ref) -> bool:
     return isinstance(ref, str) and ref.lower().endswith(".onnx")
 
 
+#: protobuf's limit on one message: a larger model keeps its weights in external data files
+MAX_FILE_BYTES = 2**31 - 1
+
+
 def _read(path):
     onnx = fold.onnx_module()
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"model file {shown(str(path))} does not exist" if not p.exists()
                          else f"model file {shown(str(path))} is not a file")
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:                     # before reading it: protobuf would refuse it anyway
+        raise ValueError(f"model file {shown(str(path))} is {size} bytes; an ONNX file holds at most "
+                         f"{MAX_FILE_BYTES} (larger models keep their weights in external data files)")
     try:
-        return onnx.load(str(p), load_external_data=False)
+        model = onnx.load(str(p), load_external_data=False)
     except Exception as e:                        # a truncated or foreign file: protobuf's own errors
         raise ValueError(f"model file {shown(str(path))} is not a readable ONNX model "
                          f"({type(e).__name__})") from e
+    _drop_weight_data(model)
+    return model
+
+
+def _drop_weight_data(model) -> None:
+    """Drop the data of float initializers too large to be shape arithmetic: only their dims count, and
+    folding and inference copy the model several times."""
+    for t in model.graph.initializer:
+        if t.data_type in fold.FLOAT_TYPES and math.prod(t.dims) > sizes.FOLD_MAX:
+            for data in ("raw_data", "float_data", "double_data", "int32_data"):
+                t.ClearField(data)
 
 
 def _set_dims(value_info, dims) -> None:
@@ -63,13 +83,29 @@ def _fix_inputs(model, input_shape, path) -> tuple[str, dict]:
     inputs = [i for i in g.input if i.name not in inits]
     if not inputs:
         raise ValueError(f"model file {shown(str(path))}: the graph has no input")
+    for t in g.initializer:
+        _check_dims(t.dims, f"initializer {shown(t.name)}", path)
     data, weights = inputs[0], {}
     for w in inputs[1:]:
         dims = fold.dims(w.type)
         if dims is None or None in dims:
             raise ValueError(f"model file {shown(str(path))}: graph input {shown(w.name)} (taken as a "
                              "weight) has no static shape")
+        _check_dims(dims, f"graph input {shown(w.name)} (taken as a weight)", path)
         weights[w.name] = (dims, w.type.tensor_type.elem_type)
+    dims = _data_dims(data, input_shape, path)
+    _set_dims(data, dims)
+    return data.name, weights
+
+
+def _check_dims(dims, what: str, path) -> None:
+    if any(v < 0 for v in dims):
+        raise ValueError(f"model file {shown(str(path))}: {what} has dims {list(dims)}; a dimension is >= 0")
+
+
+def _data_dims(data, input_shape, path) -> tuple[int, ...]:
+    """The data input's dims: ``input_shape``, else the file's (a symbolic batch taken as 1), each checked
+    as --input-shape is, so a file cannot declare a larger input than the command line may."""
     dims = fold.dims(data.type) or ()
     if input_shape is not None:
         shape = check_input_shape(input_shape)
@@ -77,13 +113,12 @@ def _fix_inputs(model, input_shape, path) -> tuple[str, dict]:
             shown_shape = ",".join(map(str, shape))
             raise ValueError(f"input_shape = {shown_shape} has {len(shape)} dimensions; the ONNX input "
                              f"{shown(data.name)} has {len(dims)}")
-        dims = shape
-    elif None in dims[1:] or not dims:
+        return shape
+    if None in dims[1:] or not dims:
         raise ValueError(f"model file {shown(str(path))}: input {shown(data.name)} has symbolic dimensions "
                          f"{dims}: give input_shape (--input-shape N,C,H,W)")
     dims = tuple(1 if v is None else v for v in dims)
-    _set_dims(data, dims)
-    return data.name, weights
+    return check_input_shape(dims, f"model file {shown(str(path))}: the shape of input {shown(data.name)}")
 
 
 def _bn_stats(graph: Graph) -> set[str]:

@@ -2,10 +2,13 @@
 training run would take, estimated before anything large is allocated."""
 from __future__ import annotations
 
+import math
 import os
 
 import torch
 from torch import nn
+
+from ..core import FieldError
 
 
 def available_devices() -> list[str]:
@@ -43,13 +46,21 @@ def check_device(device) -> str:
 
 # -- memory --------------------------------------------------------------------------------
 def available_memory(device: str) -> int | None:
-    """Bytes free for a run on ``device`` (host: MemAvailable), or None when unknown."""
+    """Bytes free for a run on ``device`` (host: MemAvailable, or the container's cgroup limit less its
+    use when that is lower), or None when unknown."""
     dev = torch.device(device)
     if dev.type == "cuda":
         try:
             return int(torch.cuda.mem_get_info(dev)[0])
         except (RuntimeError, AssertionError):
             return None
+    host = _host_available()
+    group = _cgroup_available()
+    known = [v for v in (host, group) if v is not None]
+    return min(known) if known else None
+
+
+def _host_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -63,17 +74,39 @@ def available_memory(device: str) -> int | None:
         return None
 
 
-def activation_bytes(model: nn.Module, input_shape, batch: int) -> int | None:
-    """Bytes of every module output of one forward pass at (batch, *input_shape), found on the
+#: (limit, usage) files of a container's memory cgroup: v2, then v1 (both as mounted inside the container)
+CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                 "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def _cgroup_available() -> int | None:
+    """The container's memory limit less its use; None without a limit (or a limit beyond 2^60 bytes)."""
+    for limit_file, usage_file in CGROUP_FILES:
+        try:
+            with open(limit_file) as f:
+                limit = f.read().strip()
+            with open(usage_file) as f:
+                used = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 1 << 60:
+            return None
+        return max(0, int(limit) - used)
+    return None
+
+
+def _output_bytes(model: nn.Module, input_shape, batch: int) -> list[int] | None:
+    """Bytes of each leaf module's output in one forward pass at (batch, *input_shape), found on the
     meta device (nothing allocated); None when the model cannot run there."""
     shapes = {n: torch.empty(p.shape, dtype=p.dtype, device="meta")
               for n, p in list(model.named_parameters()) + list(model.named_buffers())}
-    total = [0]
+    sizes: list[int] = []
 
     def hook(_m, _args, out):
         for t in out if isinstance(out, (tuple, list)) else (out,):
             if isinstance(t, torch.Tensor):
-                total[0] += t.numel() * t.element_size()
+                sizes.append(t.numel() * t.element_size())
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not any(True for _ in m.children())]
     was_training = model.training
@@ -88,7 +121,14 @@ def activation_bytes(model: nn.Module, input_shape, batch: int) -> int | None:
         for h in handles:
             h.remove()
         model.train(was_training)
-    return total[0]
+    return sizes
+
+
+def activation_bytes(model: nn.Module, input_shape, batch: int) -> int | None:
+    """Bytes of every module output of one forward pass at (batch, *input_shape), found on the
+    meta device (nothing allocated); None when the model cannot run there."""
+    sizes = _output_bytes(model, input_shape, batch)
+    return None if sizes is None else sum(sizes)
 
 
 def human_bytes(n: float) -> str:
@@ -139,3 +179,33 @@ def check_image_side(field: str, side: int, lo: int, channels: int, count: int) 
     raise ValueError(f"{field} = {side} is out of range [{lo}, {hi}]: "
                      f"{count} image(s) of {channels} x {side} x {side} would need {human_bytes(need)}, "
                      f"more than half the {human_bytes(free)} of free memory")
+
+
+def check_input_memory(shape, itemsize: int = 4, field: str = "input_shape") -> None:
+    """FieldError naming ``field`` when a tensor of ``shape`` (``itemsize`` bytes each) alone exceeds the
+    free host memory: checked before a model is built or anything is allocated."""
+    free = available_memory("cpu")
+    need = math.prod(int(v) for v in shape) * itemsize
+    if free is not None and need > free:
+        raise _memory_error(field, shape, need, free, "for the input tensor alone")
+
+
+def check_trace_memory(model: nn.Module, shape, dtype=torch.float32, field: str = "input_shape") -> None:
+    """FieldError naming ``field`` when tracing ``model`` on zeros of ``shape`` would not fit in free host
+    memory: the input and twice the largest activation (a layer's input and output), sized on the meta
+    device before anything is allocated. The model runs there: call it inside the user-code fence."""
+    free = available_memory("cpu")
+    if free is None:
+        return
+    item = torch.empty((), dtype=dtype).element_size()
+    need = math.prod(int(v) for v in shape) * item
+    sizes = _output_bytes(model, tuple(shape[1:]), int(shape[0])) if need <= free else None
+    need += 2 * max(sizes or [0])
+    if need > free:
+        raise _memory_error(field, shape, need, free, "to trace (the input and its largest activation)")
+
+
+def _memory_error(field: str, shape, need: int, free: int, what: str) -> FieldError:
+    shown_shape = ",".join(str(int(v)) for v in shape)
+    return FieldError((field, f" = {shown_shape} needs about {human_bytes(need)} {what}, more than the "
+                              f"{human_bytes(free)} of free memory: give a smaller {field}"))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 import warnings
 from pathlib import Path
 
 from ..core import ImportInfo, Network, check_input_shape, is_module_ref, shown
+from .user_code import home_of, user_code
 
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 
@@ -31,14 +31,11 @@ def _load_file(path: str, ref: str):
     mod_name = f"structconv_user_model_{abs(hash(str(p.resolve())))}"
     spec = importlib.util.spec_from_file_location(mod_name, p)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(p.resolve().parent))            # the file's own imports of its neighbours
     try:
         spec.loader.exec_module(module)
     except Exception as e:                                  # the user's code: any failure is their input's
         raise ValueError(f"model {shown(ref)}: running {shown(path)} failed: "
                          f"{type(e).__name__}: {_first(e)}") from e
-    finally:
-        sys.path.remove(str(p.resolve().parent))
     return module
 
 
@@ -58,14 +55,20 @@ def _load_package(target: str, ref: str):
 
 
 def load_module_ref(ref: str):
-    """The ``nn.Module`` the function named by ``ref`` returns (called with no arguments)."""
-    from torch import nn
-
+    """The ``nn.Module`` the function named by ``ref`` returns (called with no arguments), run inside
+    the fence of user_code.py (its prints to stderr, its ``sys.exit`` a ValueError, ``sys.path`` kept)."""
     if not is_module_ref(ref):
         raise ValueError(f"model {shown(ref)} is not a Python reference: give path/to/file.py:function "
                          f"or package.module:function")
     target, fn = _split(ref)
-    module = _load_file(target, ref) if target.lower().endswith(".py") else _load_package(target, ref)
+    with user_code(ref, "loaded", home_of(ref)):    # the file's own imports of its neighbours work meanwhile
+        module = _load_file(target, ref) if target.lower().endswith(".py") else _load_package(target, ref)
+        return _built(module, ref, target, fn)
+
+
+def _built(module, ref: str, target: str, fn: str):
+    from torch import nn
+
     builder = getattr(module, fn, None)
     if builder is None:
         raise ValueError(f"model {shown(ref)}: {shown(target)} has no function {shown(fn)}")
@@ -101,6 +104,7 @@ def network_from_ref(ref: str, input_shape=None, name: str | None = None, input_
     """
     import torch
 
+    from .devices import check_input_memory, check_trace_memory
     from .trace import trace_module
 
     shape = list(check_input_shape(input_shape or DEFAULT_INPUT_SHAPE))
@@ -108,17 +112,20 @@ def network_from_ref(ref: str, input_shape=None, name: str | None = None, input_
         shape[2:] = [int(v) for v in input_size]
     if in_channels is not None and len(shape) >= 3:
         shape[1] = int(in_channels)
+    check_input_memory(shape)                       # before the user's code runs or anything is allocated
     model = load_module_ref(ref) if module is None else module
     try:
-        x = torch.zeros(shape, dtype=next(model.parameters()).dtype)
+        dtype = next(model.parameters()).dtype
     except StopIteration:
         raise ValueError(f"model {shown(ref)}: the module has no parameters") from None
-    try:
-        net, notes = trace_module(model, x, name or _default_name(ref))
-    except Exception as e:                           # the user's forward: any failure is about their input
-        kind = "" if isinstance(e, ValueError) else f"{type(e).__name__}: "
-        raise ValueError(f"model {shown(ref)} at input shape {','.join(map(str, shape))}: "
-                         f"{kind}{_first(e)}") from e
+    with user_code(ref, "traced", home_of(ref)):
+        check_trace_memory(model, shape, dtype)
+        try:
+            net, notes = trace_module(model, torch.zeros(shape, dtype=dtype), name or _default_name(ref))
+        except Exception as e:                       # the user's forward: any failure is about their input
+            kind = "" if isinstance(e, ValueError) else f"{type(e).__name__}: "
+            raise ValueError(f"model {shown(ref)} at input shape {','.join(map(str, shape))}: {kind}"
+                             f"{_first(e)}") from e
     for msg in notes:
         warnings.warn(f"{name or _default_name(ref)}: {msg}", UserWarning, stacklevel=2)
     info = ImportInfo(str(ref), "python", {}, tuple(notes))

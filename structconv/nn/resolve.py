@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..core import Network, Plan, resolve_network, resolve_plan, shown
+from .devices import check_trace_memory
 from .layers import apply_trainable_forms, structure_, unstructure_
 from .model_refs import (
     DEFAULT_INPUT_SHAPE,
@@ -28,6 +29,7 @@ from .model_refs import (
     network_from_ref,
 )
 from .trace import fold_repeated_calls, network_from_module
+from .user_code import home_of, user_code
 from .weights import read_weights
 from .zoo import SMALL, SmallCNN, build_module
 
@@ -92,7 +94,12 @@ def _network_for(ref: str, module: nn.Module, data, small: bool) -> Network:
             return resolve_network(ref, input_size=tuple(data.input_shape[1:]), num_classes=data.num_classes)
         except (TypeError, ValueError):
             pass                                   # no zoo spec at this size: trace the module
-    return network_from_module(module, torch.zeros((1,) + tuple(data.input_shape)), name=ref)
+    shape = (1, *data.input_shape)
+    if not is_module_ref(ref):
+        return network_from_module(module, torch.zeros(shape), name=ref)
+    with user_code(ref, "traced", home_of(ref)):     # the user's forward: its prints and exits fenced
+        check_trace_memory(module, shape)
+        return network_from_module(module, torch.zeros(shape), name=ref)
 
 
 def load_weights(module: nn.Module, path) -> None:
