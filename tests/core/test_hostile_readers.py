@@ -204,7 +204,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, write
     monkeypatch.setattr(Path, "write_bytes", _enospc)
     msg = _one_line_error(WRITERS[writer], tmp_path / "out")
     where = re.escape(str(tmp_path))
-    assert re.fullmatch(rf"no space left on '{where}/out\.?\w*' \(No space left on device\)", msg), msg
+    assert re.fullmatch(rf"no space left on '{where}/out\.?\w*'", msg), msg
     assert list(tmp_path.iterdir()) == []
 
 
@@ -213,25 +213,6 @@ def test_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "write_text", _enospc)
     _one_line_error(core_files.atomic_write_text, tmp_path / "p.yaml", "new")
     assert [p.name for p in tmp_path.iterdir()] == ["p.yaml"] and (tmp_path / "p.yaml").read_text() == "old"
-
-
-class _Full:
-    f_bavail = 0
-
-
-def test_a_writer_that_hides_the_full_disk_still_says_so(tmp_path, monkeypatch):
-    """torch.save reports a full disk as a RuntimeError of its zip writer: the file system says why."""
-    def torch_like(path):
-        with core_files.atomic_path(path) as tmp:
-            tmp.write_bytes(b"PK")
-            raise RuntimeError("[enforce fail at inline_container.cc:595] . unexpected pos 64 vs 0")
-
-    with pytest.raises(RuntimeError, match="inline_container"):     # a disk with room: the error as it is
-        torch_like(tmp_path / "w.pt")
-    monkeypatch.setattr(os, "statvfs", lambda _p: _Full())
-    msg = _one_line_error(torch_like, tmp_path / "w.pt")
-    assert msg.startswith(f"no space left on '{tmp_path}/w.pt'")
-    assert list(tmp_path.iterdir()) == []
 
 
 # -- per-channel loops: divisors and designs of layers claiming 2**40 channels -----------------------------
