@@ -340,11 +340,20 @@ def test_a_foreign_json_plan_is_refused_and_a_mapping_taken_as_given(tmp_path):
 
 
 @pytest.mark.parametrize("plan_model,net_name", [("m:build", "dir/m.py:build"), ("m:build", "./m.py:build"),
-                                                  ("mod:build", "pkg.mod:build"), ("resnet18", "resnet18")])
+                                                  ("mod:build", "pkg.mod:build"), ("resnet18", "resnet18"),
+                                                  ("m", "dir/m.py:build"), ("m:build", "m")])
 def test_one_model_named_two_ways_is_the_same_model(tmp_path, plan_model, net_name):
     net = Network(net_name, (3, 8, 8), (Layer.conv2d("conv1", 3, 8, 3, (8, 8)),))
     path = Plan({"conv1": {"c": 1}}, name="p", model=plan_model).save(tmp_path / "p.yaml")
     assert resolve_plan(path, net).choices["conv1"].c == 1
+
+
+@pytest.mark.parametrize("plan_model,net_name", [("m:small", "m.py:large"), ("m", "n.py:build"),
+                                                  ("resnet18", "resnet34"), ("a.b:build", "a.c:build")])
+def test_two_models_are_told_apart(tmp_path, plan_model, net_name):
+    net = Network(net_name, (3, 8, 8), (Layer.conv2d("conv1", 3, 8, 3, (8, 8)),))
+    path = Plan({"conv1": {"c": 1}}, name="p", model=plan_model).save(tmp_path / "p.yaml")
+    assert "pass --force" in _one_line_error(resolve_plan, path, net)
 
 
 def test_presets_and_dense_are_never_foreign():
