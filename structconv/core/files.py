@@ -34,8 +34,7 @@ def atomic_path(path, suffix: str = ".tmp"):
     writer that was killed (SIGKILL skips every cleanup) without touching a live one's.
     The file gets the mode open() would give (mkstemp's 0600 would make shared
     reports and plans unreadable to others). Any OSError is a one-line ValueError naming the path;
-    a full disk is "no space left on <path>", also where the writer inside reports it as an error
-    of its own (torch.save: a RuntimeError from its zip writer).
+    a full disk is "no space left on <path>".
     """
     path = Path(path)
     _remove_orphans(path, suffix)
@@ -51,27 +50,16 @@ def atomic_path(path, suffix: str = ".tmp"):
         os.replace(tmp, path)
     except OSError as e:
         raise _write_error(path, e) from None
-    except Exception:
-        if _disk_full(path.parent):
-            raise _write_error(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) from None
-        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
 def _write_error(path: Path, e: OSError) -> ValueError:
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ValueError(f"no space left on {shown(str(path))} ({e.strerror or e})")
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):        # the CLI's words for an OSError of a full disk
+        quota = "" if e.errno == errno.ENOSPC else f" ({e.strerror or e})"
+        return ValueError(f"no space left on {shown(str(path))}{quota}")
     return ValueError(f"cannot write {shown(str(path))}: {e.strerror or e}")
-
-
-def _disk_full(folder: Path) -> bool:
-    """Whether the file system holding ``folder`` has no block left for this user."""
-    try:
-        return os.statvfs(folder).f_bavail == 0
-    except (OSError, AttributeError):          # the folder is gone, or no statvfs (Windows)
-        return False
 
 
 def _remove_orphans(path: Path, suffix: str) -> None:

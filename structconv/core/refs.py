@@ -38,16 +38,19 @@ def is_module_ref(ref) -> bool:
 
 
 def same_model(a: str, b: str) -> bool:
-    """Whether network names ``a`` and ``b`` name one model: equal, or one Python reference however its
-    file is spelled (a search names ``dir/m.py:build``'s network 'm:build', training the reference)."""
-    return a == b or _model_key(a) == _model_key(b)
+    """Whether network names ``a`` and ``b`` name one model: equal, one Python reference however its file
+    is spelled (a search names ``dir/m.py:build``'s network 'm:build', training the reference), or a
+    reference and the bare name of its module ('m': the network of m.onnx, the same model exported)."""
+    (sa, fa), (sb, fb) = _model_key(a), _model_key(b)
+    return a == b or (sa == sb and (fa == fb or fa is None or fb is None))
 
 
-def _model_key(name: str) -> str:
+def _model_key(name: str) -> tuple[str, str | None]:
+    """(the module's stem, the function) of a Python reference; (name, None) of any other name."""
     if not is_module_ref(name):
-        return name
+        return name, None
     target, _, fn = name.rpartition(":")
-    return f"{Path(target).stem if target.lower().endswith('.py') else target.rsplit('.', 1)[-1]}:{fn}"
+    return (Path(target).stem if target.lower().endswith(".py") else target.rsplit(".", 1)[-1]), fn
 
 
 def check_input_shape(input_shape, what: str = "input_shape") -> tuple[int, ...]:

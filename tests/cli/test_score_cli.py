@@ -87,8 +87,8 @@ def test_python_reference_and_onnx_file(capsys, tmp_path):
 
 def test_the_accuracy_benchmarks_network_is_a_model_reference(capsys, tmp_path):
     ref = f"{ROOT / 'benchmarks' / 'accuracy' / 'reference.py'}:build"
-    plans = _plans(tmp_path, ["layer1.0.conv1"], "resnet20")
-    d = cli_json(capsys, "score", ref, "--input-shape", "1,3,14,14", "--plans", *plans, "--json")
+    plans = _plans(tmp_path, ["layer1.0.conv1"], "resnet20")      # the benchmark's plans name its network
+    d = cli_json(capsys, "score", ref, "--input-shape", "1,3,14,14", "--plans", *plans, "--force", "--json")
     assert _check(d, plans, False)["params"][0] > 0
 
 
