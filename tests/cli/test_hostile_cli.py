@@ -8,19 +8,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from structconv.core import Plan
+from tests.support.bounded_run import Bounded, structconv
 from tests.support.scalesim_inputs import TOPO_HEADER
 
 CPU_SECONDS = 30.0          # the issue's bound; the imports (numba, torch) take 3-8 s of it
-PEAK_MB = 1024              # the issue's bound for any input under 10 kB
+PEAK_BYTES = 1 << 30        # the issue's bound for any input under 10 kB
 WALL_TIMEOUT = 120
 
 DEEP_YAML = "name: p\nlayers: " + "[" * 50_000 + "]" * 50_000 + "\n"
@@ -114,40 +113,9 @@ CASES = [
 ]
 
 
-@dataclass(frozen=True)
-class Ran:
-    rc: int
-    err: str
-    cpu_s: float
-    peak_mb: float
-
-
-# The child's own rusage, taken by a small parent: a process forked from this (large) test process
-# would count the test's memory as its peak, since the kernel keeps the high-water mark across exec.
-_MEASURED = """import os, subprocess, sys
-p = subprocess.Popen([sys.executable, "-m", "structconv", *sys.argv[2:]])
-_, status, usage = os.wait4(p.pid, 0)
-with open(sys.argv[1], "w") as f:
-    f.write(f"{usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-def run_structconv(argv, work: Path, io: Path) -> Ran:
-    """``python -m structconv ARGV`` in ``work``; its exit code, stderr, CPU time and peak RSS."""
-    out, err, usage = io / "stdout", io / "stderr", io / "usage"
-    with open(out, "w") as fo, open(err, "w") as fe:
-        p = subprocess.Popen([sys.executable, "-c", _MEASURED, str(usage), *argv], cwd=work, stdout=fo,
-                             stderr=fe, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-                             start_new_session=True)
-        try:
-            rc = p.wait(timeout=WALL_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            pytest.fail(f"structconv {' '.join(argv)} ran past {WALL_TIMEOUT} s")
-    cpu, peak_kb = usage.read_text().split()
-    return Ran(rc, err.read_text(), float(cpu), int(peak_kb) / 1024)
+def run_structconv(argv, work: Path) -> Bounded:
+    """``python -m structconv ARGV`` in ``work``, measured (exit code, stderr, CPU time, own peak RSS)."""
+    return structconv(*argv, cwd=work, env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=WALL_TIMEOUT)
 
 
 def _listing(root: Path) -> dict:
@@ -155,13 +123,13 @@ def _listing(root: Path) -> dict:
             for p in sorted(root.rglob("*"))}
 
 
-def _check_refusal(ran: Ran, needle: str) -> None:
+def _check_refusal(ran: Bounded, needle: str) -> None:
     assert "Traceback" not in ran.err, ran.err[-2000:]
     assert ran.rc == 2, ran.err[-2000:]
     lines = ran.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("structconv: error: "), ran.err[-2000:]
     assert re.search(needle, lines[0]), lines[0]
-    assert ran.cpu_s < CPU_SECONDS and ran.peak_mb < PEAK_MB, ran
+    assert ran.cpu_s < CPU_SECONDS and ran.peak_bytes < PEAK_BYTES, ran
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -173,7 +141,7 @@ def test_hostile_cli(case: C, tmp_path):
         (inp / name).write_text(text, encoding="utf-8")
     argv = [a.replace("{in}", str(inp)) for a in case.argv]
     before = _listing(inp), _listing(work)
-    ran = run_structconv(argv, work, io)
+    ran = run_structconv(argv, work)
     if case.rc == 0:
         assert ran.rc == 0 and "Traceback" not in ran.err, ran.err[-2000:]
         return
@@ -193,7 +161,7 @@ def test_a_huge_onnx_conv_is_searched_or_refused_at_once(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "h.onnx"))
     (tmp_path / "work").mkdir(), (tmp_path / "io").mkdir()
     argv = ["search", str(tmp_path / "h.onnx"), "--trials", "3", "--out", "o"]
-    ran = run_structconv(argv, tmp_path / "work", tmp_path / "io")
+    ran = run_structconv(argv, tmp_path / "work")
     _check_refusal(ran, r"layer 'w': macs = .* is out of range .* 64-bit counters")
     assert not (tmp_path / "work" / "o").exists()
 
@@ -227,6 +195,6 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path):
     is the -o check's, tests/cli/test_hostile_env.py)."""
     (tmp_path / "io").mkdir()
     before = _listing(full_disk)
-    ran = run_structconv(["rtl", "sumpool", "-o", str(full_disk / "spu.v")], full_disk, tmp_path / "io")
+    ran = run_structconv(["rtl", "sumpool", "-o", str(full_disk / "spu.v")], full_disk)
     _check_refusal(ran, rf"^structconv: error: no space left on '{re.escape(str(full_disk))}/spu\.v'$")
     assert _listing(full_disk) == before

@@ -17,11 +17,11 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.bounded_run import Bounded, run_bounded
 
 ROOT = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
@@ -29,15 +29,6 @@ KIB = 1 << 10
 SEARCH_FAST = ["--proxies", "params", "--trials", "3", "--no-progress", "--population", "10"]
 TRAIN_FAST = ["--preset", "uniform-n2", "--input-size", "8", "--batch-size", "128", "--threads", "1",
               "--quiet"]
-
-
-@dataclass
-class Ran:
-    rc: int
-    out: str
-    err: str
-    cpu_s: float
-    rss_bytes: int
 
 
 def _env(**changes) -> dict:
@@ -50,36 +41,16 @@ def _env(**changes) -> dict:
     return env
 
 
-def _closer(fds):
-    def close():
-        for fd in fds:
-            os.close(fd)
-    return close
-
-
-def run_cli(argv, cwd, env=None, close=(), as_nobody=False, timeout=600) -> Ran:
+def run_cli(argv, cwd, env=None, close=(), as_nobody=False, timeout=600) -> Bounded:
     """``structconv ARGV`` in a fresh process: exit code, output, and that process's own CPU time and peak
-    RSS (``os.wait4``: the rusage of this child alone)."""
+    RSS."""
     cmd = [sys.executable, "-m", "structconv", *map(str, argv)]
     if as_nobody:
         cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        p = subprocess.Popen(cmd, cwd=cwd, env=env or _env(), stdin=subprocess.DEVNULL, stdout=out,
-                             stderr=err, preexec_fn=_closer(close) if close else None)
-        timer = threading.Timer(timeout, p.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(p.pid, 0)
-        finally:
-            timer.cancel()
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Ran(p.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                   usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+    return run_bounded(cmd, cwd=cwd, env=env or _env(), close=close, timeout=timeout)
 
 
-def assert_refused(r: Ran, *needles: str) -> str:
+def assert_refused(r: Bounded, *needles: str) -> str:
     """Exit 2, exactly one line on stderr, no traceback; the line names every needle."""
     lines = r.err.splitlines()
     assert r.rc == 2, r.err[-3000:]
@@ -87,7 +58,7 @@ def assert_refused(r: Ran, *needles: str) -> str:
     assert "Traceback" not in r.err
     for needle in needles:
         assert needle.lower() in lines[0].lower(), lines[0]
-    assert r.rss_bytes < GIB, r.rss_bytes
+    assert r.peak_bytes < GIB, r.peak_bytes
     return lines[0]
 
 
@@ -130,7 +101,7 @@ def test_closed_standard_streams(tmp_path, closed, rc):
         assert r.err == ""
     if 1 not in closed:
         assert json.loads(r.out)["model"] == "resnet20"
-    assert r.cpu_s < 30 and r.rss_bytes < GIB
+    assert r.cpu_s < 30 and r.peak_bytes < GIB
     assert tree(tmp_path) == {}
 
 
@@ -147,7 +118,7 @@ nobody = pytest.mark.skipif(not _nobody_can_run(), reason="needs root, setpriv a
 NOBODY_UID = 65534
 
 
-def _numba_note(r: Ran) -> Path:
+def _numba_note(r: Bounded) -> Path:
     lines = r.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("structconv: note: Numba cannot cache"), r.err[-3000:]
     return Path(lines[0].rsplit(" ", 1)[1])
