@@ -76,7 +76,7 @@ def build_problem(settings: SearchSettings, network: Network, say=lambda msg: No
     hs = load_hw_space(settings.hw_space) if isinstance(settings.hw_space, (str, Path)) else settings.hw_space
     area = hs.area_budget_mm2 if hs is not None else None
     acc = load_accelerator(settings.hw)
-    calib = load_calibration(settings.data, network, settings.data_dir)
+    calib = selection_data(settings.data, network, settings.data_dir)
     sp = build_space(network, cfg, with_presets=cfg is None)      # the default space: every preset that fits
     say(f"search space: {len(sp.searched)} layers, {sum(sp.sizes)} choices, 10^{sp.log10_size:.1f} plans")
     costs = build_costs(sp, acc)
@@ -132,6 +132,16 @@ def load_calibration(name: str | None, network, data_dir=None, **options):
         c, h, _ = network.input_shape
         options = dict(options, size=int(h), channels=int(c))
     return load_dataset(name, data_dir, **options)
+
+
+def selection_data(name: str | None, network, data_dir=None):
+    """Dataset ``name`` as the proxies may read it: the validation split carved from its training data
+    (``nn.selection_bundle``), its test split dropped, so no proxy is calibrated on test data."""
+    if name is None:
+        return None
+    from ..nn import selection_bundle
+
+    return selection_bundle(load_calibration(name, network, data_dir))
 
 
 def _space_config(space) -> SpaceConfig | None:

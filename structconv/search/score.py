@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core import Dense, Plan, is_module_ref, resolve_plan
-from .api import load_calibration, network_for
+from .api import network_for, selection_data
 from .proxies import ProxySettings, compute_proxies, list_proxies
 from .space import LayerSpace, SearchSpace
 
@@ -100,8 +100,4 @@ def _network(model, s: ScoreSettings):
 
 
 def _data(s: ScoreSettings, network):
-    if s.data is None:
-        return None
-    from ..nn import split_validation
-
-    return split_validation(load_calibration(s.data, network, s.data_dir))
+    return selection_data(s.data, network, s.data_dir)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from structconv.core import Plan, Structure, resolve_network
-from structconv.nn import build_module
+from structconv.nn import build_module, is_split
 from structconv.search import list_proxies
 from tests.support.cli import cli_json, run
 
@@ -103,3 +103,48 @@ def test_bad_plans_are_one_line_exit_2(capsys, tmp_path, text, pattern):
     rc, _, err = run(capsys, "score", "resnet20", "--plans", str(bad))
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and lines[0].startswith("structconv: error:") and pattern in err, err
+
+
+class _Poisoned(torch.utils.data.Dataset):
+    """A test split that fails the run if anything reads it."""
+
+    def __len__(self):
+        return 100
+
+    def __getitem__(self, i):
+        raise AssertionError("the test split was read")
+
+
+@pytest.fixture
+def poisoned_test_split(monkeypatch, tmp_path):
+    """Every dataset the search and score commands load has a test split that raises when read; the
+    proxies' calibration data is recorded."""
+    import dataclasses
+
+    import structconv.search.api as api
+    import structconv.search.proxies.suite as suite
+
+    real_load, real_batch, read = api.load_calibration, suite.calibration_batch, []
+    monkeypatch.setattr(api, "load_calibration",
+                        lambda *a, **k: dataclasses.replace(real_load(*a, **k), val=_Poisoned()))
+    monkeypatch.setattr(suite, "calibration_batch", lambda net, data, *a: read.append(data) or
+                        real_batch(net, data, *a))
+    monkeypatch.setenv("STRUCTCONV_CACHE", str(tmp_path / "cache"))
+    return read
+
+
+def test_search_and_score_calibrate_on_validation_never_on_test(capsys, tmp_path, poisoned_test_split):
+    net = resolve_network("resnet20", input_size=(8, 8))
+    torch.manual_seed(0)
+    w = tmp_path / "w.pt"
+    torch.save({"state_dict": build_module(net).state_dict(), "meta": {"input_shape": [3, 8, 8]}}, w)
+    plans = _plans(tmp_path, ["layer1.0.conv1", "layer1.0.conv2"], "resnet20")
+    d = cli_json(capsys, "score", "resnet20", "--weights", str(w), "--data", "digits", "--calib-size", "32",
+                 "--plans", *plans, "--json")
+    assert {"fisher", "sensitivity_loss", "snip"} <= set(d["plans"][0]["proxies"])
+    d = cli_json(capsys, "search", "resnet20", "--weights", str(w), "--data", "digits", "--proxies",
+                 "fisher,snip", "--trials", "4", "--population", "4", "--no-progress",
+                 "--json", "--out", str(tmp_path / "s"))
+    assert d["front"]
+    read = poisoned_test_split
+    assert len(read) == 2 and all(is_split(b) and b.test is None for b in read)   # validation, no test
