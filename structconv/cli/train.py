@@ -1,6 +1,8 @@
 """`structconv train MODEL`: train with Structural Regularization, then decompose and evaluate."""
 from __future__ import annotations
 
+import sys
+
 from ._common import add_plan_args, check_out_dir, plain, plan_ref, print_json, shown
 
 #: TrainSettings fields with a flag of their own name; the others: --out, --nproc, --quiet/--json
@@ -89,6 +91,8 @@ def run(args) -> int:
         print_json(done.result.to_dict())
     else:
         _print_result(args, done)
+    for line in done.result.warnings:
+        print(f"structconv: warning: {line}", file=sys.stderr)
     return 0
 
 

@@ -143,3 +143,28 @@ def test_one_set_of_bounds_for_the_api_and_the_command_line(field, flag, value, 
     assert rc == 2 and (capsys.readouterr().err
                         == f"structconv: error: {flag} = {value!r} is out of range {bound}\n")
     assert not (tmp_path / "o").exists()  # checked before anything is written
+
+
+def test_a_run_at_chance_is_flagged_and_its_weights_warned_about(tmp_path, capsys):
+    """lr 1e-9 leaves the initial weights as they are: the summary flags an accuracy near chance, and
+    training again from those weights warns before it starts (issue 20)."""
+    still = ["--epochs", "1", "--input-size", "8", "--threads", "1", "--lr", "1e-9", "--json"]
+    rc = main(["train", "small_cnn", "--out", str(tmp_path / "a"), *still])
+    out, err = capsys.readouterr()
+    d = json.loads(out)
+    assert rc == 0 and d["chance_acc"] == 10.0 and d["acc_before"] <= 15.0
+    assert d["warnings"] and "near chance (10.00%)" in d["warnings"][0]
+    assert err.count("structconv: warning: the trained model's val accuracy") == 1
+    rc = main(["train", "small_cnn", "--weights", str(tmp_path / "a" / "final.pt"), "--out",
+               str(tmp_path / "b"), *still])
+    err = capsys.readouterr().err
+    assert rc == 0 and "the --weights score" in err and "look untrained" in err
+
+
+def test_a_trained_run_is_not_flagged(tmp_path, capsys):
+    rc = main(["train", "small_cnn", "--out", str(tmp_path / "a"), "--json", "--epochs", "3", "--input-size",
+               "8", "--threads", "1", "--lr", "0.05"])
+    out, err = capsys.readouterr()
+    d = json.loads(out)
+    assert rc == 0 and d["acc_before"] > 15.0, d["acc_before"]     # digits learn in 3 epochs
+    assert d["warnings"] == [] and "warning" not in err

@@ -249,7 +249,8 @@ def test_a_diverged_run_leaves_complete_metrics_and_says_so(tiny, tmp_path):
         train(_model(), tiny, pretrain_epochs=1, pretrain_lr=0.05, epochs=1, lr=1e12, batch_size=32,
               quiet=True, out_dir=tmp_path)
     msg = str(e.value)
-    assert msg.startswith("training diverged: loss became ") and "at epoch 2, step " in msg
+    assert msg.startswith(("training diverged: loss became ", "training diverged: loss rose to "))
+    assert "at epoch 2, step " in msg
     assert "\n" not in msg
     records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in records] == [0, 1]
@@ -259,9 +260,45 @@ def test_a_diverged_run_leaves_complete_metrics_and_says_so(tiny, tmp_path):
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def _run_at(phase: int, num_classes: int = 10):
+    from types import SimpleNamespace
+
+    sched = SimpleNamespace(get_last_lr=lambda: [0.1])
+    return SimpleNamespace(start_loss={}, opt_phase=phase, bundle=SimpleNamespace(num_classes=num_classes),
+                           device=torch.device("cpu"), sched=sched, model=nn.Linear(2, 2))
+
+
+def _step(run, value: float) -> None:
+    from structconv.nn.training.epoch import check_loss
+
+    t = torch.tensor(value)
+    check_loss(run, t, t, None, "epoch 1, step 2")
+
+
+def test_a_loss_over_ten_times_its_start_stops_training_finite_or_not():
+    run = _run_at(1)
+    _step(run, 2.5)                                   # the phase's start
+    _step(run, 24.0)                                  # under 10x: goes on
+    with pytest.raises(NonFiniteError, match=r"loss rose to 26, over 10x its start \(2\.5\) at epoch 1"):
+        _step(run, 26.0)
+    run.opt_phase = 2                                 # a new phase (SR added) has a start of its own
+    _step(run, 200.0)
+    with pytest.raises(NonFiniteError, match="loss became inf"):
+        _step(run, float("inf"))
+
+
+def test_a_model_that_starts_near_zero_loss_may_rise_to_ten_times_chance():
+    run = _run_at(1, num_classes=10)
+    _step(run, 0.01)                                  # a trained model: 10x its start would be 0.1
+    _step(run, 1.5)                                   # worse, but not diverged
+    with pytest.raises(NonFiniteError, match=r"over 10x its start \(2\.30259\)"):
+        _step(run, 23.1)                              # 10 x log(10) = 23.03
+
+
 def test_a_run_diverging_in_its_first_epoch_still_writes_metrics(tmp_path, capsys):
     rc, _, err = cli(["train", "small_cnn", "--epochs", "1", "--input-size", "8", "--lr", "1e12", "--threads",
                       "1", "--out", str(tmp_path)], capsys)
-    assert rc == 2 and one_line(err) and "training diverged: loss became" in err
+    assert rc == 2 and one_line(err) and ("training diverged: loss became" in err or
+                                          "training diverged: loss rose to" in err)
     (rec,) = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert rec["epoch"] == 0 and rec["diverged"] is True

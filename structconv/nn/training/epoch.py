@@ -2,6 +2,8 @@
 epoch's record. Each process sums its own batches; the sums are reduced over the group."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -44,18 +46,33 @@ def train_step(run, x, y, lam: float, sums: torch.Tensor, where: str) -> torch.T
     return loss
 
 
+EXPLOSION = 10.0    # a loss this many times its phase's start has diverged (issue 20)
+
+
 def check_loss(run, loss, task, sr, where: str) -> None:
-    """NonFiniteError in every process when the loss is NaN/inf in any of them."""
-    bad = not bool(torch.isfinite(loss.detach()))
+    """NonFiniteError in every process when the loss is NaN/inf, or has exploded, in any of them."""
+    value = float(loss.detach())
+    limit = explosion_limit(run, value, task)
+    bad = not math.isfinite(value) or value > limit
     if not D.any_flag(bad, run.device):
         return
     if not bad:
-        raise NonFiniteError(f"training diverged: the loss became NaN or inf in another process at {where}")
+        raise NonFiniteError(f"training diverged: loss became NaN or inf, or exploded, in another process "
+                             f"at {where}")
     sr_v = float(sr.detach()) if sr is not None else 0.0
+    what = f"became {value:g}" if not math.isfinite(value) else \
+        f"rose to {value:g}, over {EXPLOSION:g}x its start ({limit / EXPLOSION:g})"
     raise NonFiniteError(
-        f"training diverged: loss became {float(loss.detach()):g} at {where} "
+        f"training diverged: loss {what} at {where} "
         f"(task {float(task.detach()):g}, SR {sr_v:g}, lr {run.sched.get_last_lr()[0]:g}); "
         f"lower the learning rate or check the data for NaN/inf{nonfinite_hint(run.model)}")
+
+
+def explosion_limit(run, value: float, task) -> float:
+    """EXPLOSION x the phase's first loss, and never below EXPLOSION x a uniform guess's loss (log of the
+    class count): a model that starts near zero loss may rise far above 10x that without diverging."""
+    start = run.start_loss.setdefault(run.opt_phase, value if math.isfinite(value) else math.inf)
+    return EXPLOSION * max(start, math.log(max(2, int(getattr(run.bundle, "num_classes", 2) or 2))))
 
 
 def batch_sums(loss, task, sr, logits, y, device) -> torch.Tensor:

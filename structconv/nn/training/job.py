@@ -10,7 +10,9 @@ import torch
 from ..data import DataBundle, DataSettings
 from ..resolve import ResolvedModel, resolve_model
 from ..zoo import SMALL
-from .results import TrainResult
+from .evaluation import evaluate
+from .history import log
+from .results import TrainResult, near_chance
 from .run import check_out_dir, run_training, use_threads
 from .settings import TrainSettings
 
@@ -35,7 +37,23 @@ def train_model(ref: str, data: DataSettings, settings: TrainSettings, *, plan=N
     bundle = data.load(ref in SMALL, settings.seed)
     torch.manual_seed(settings.seed)                      # the initial weights depend on the seed too
     resolved = resolve_model(ref, bundle, plan=plan, weights=weights)
+    if weights is not None:
+        warn_if_untrained(resolved.module, bundle, settings)
     source = os.fspath(plan) if isinstance(plan, (str, os.PathLike)) else None
     settings = replace(settings, model_name=settings.model_name or ref,
                        meta={"plan_source": source, **(settings.meta or {})})
     return TrainRun(resolved, bundle, run_training(resolved.module, bundle, resolved.plan, settings))
+
+
+UNTRAINED_PROBE = 512     # training images the --weights check reads (no test image: it chooses nothing)
+
+
+def warn_if_untrained(module, bundle: DataBundle, settings: TrainSettings) -> None:
+    """One warning when the given weights score near chance on a sample of the training split."""
+    n = min(UNTRAINED_PROBE, len(bundle.train))
+    idx = torch.randperm(len(bundle.train), generator=torch.Generator().manual_seed(0))[:n].tolist()
+    acc = evaluate(module, bundle.train, indices=idx, device=settings.device)["acc"]
+    chance = 100.0 / bundle.num_classes
+    if near_chance(acc, chance):
+        log(f"structconv: warning: the --weights score {acc:.2f}% on {n} training images, near chance "
+            f"({chance:.2f}%): they look untrained for this data", quiet=False)

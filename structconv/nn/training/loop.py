@@ -70,6 +70,7 @@ class Run:
     opt: object = None
     sched: object = None
     opt_phase: int | None = None
+    start_loss: dict = field(default_factory=dict)   # phase -> its first batch's loss (divergence check)
 
     @property
     def main(self) -> bool:

@@ -33,6 +33,19 @@ class TrainResult:
     seconds: float = 0.0
     eval_split: str = "val"
     distillation: dict = field(default_factory=dict)  # design layer -> relative output error of its fit
+    chance_acc: float | None = None        # 100 / number of classes, when measured
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the numbers say went wrong: an accuracy near chance is not a result (issue 20)."""
+        chance = f"near chance ({self.chance_acc:.2f}%)" if self.chance_acc else ""
+        if near_chance(self.acc_before, self.chance_acc):
+            return [f"the trained model's {self.eval_split} accuracy {self.acc_before:.2f}% is {chance}: "
+                    f"training did not work; try a lower --lr, more --epochs or trained --weights"]
+        if near_chance(self.acc_after, self.chance_acc):
+            return [f"the decomposed model's {self.eval_split} accuracy {self.acc_after:.2f}% is {chance}: "
+                    f"the plan's layers did not reach their structure; train longer or with a larger --lam"]
+        return []
 
     @property
     def gap(self) -> float | None:
@@ -53,7 +66,15 @@ class TrainResult:
                 "loss_before": self.loss_before, "loss_after": self.loss_after,
                 "residuals": self.residuals, "distillation": self.distillation,
                 "decomposition": to_jsonable(self.decomposition),
-                "final": self.final, "out_dir": self.out_dir, "seconds": round(self.seconds, 3)}
+                "final": self.final, "out_dir": self.out_dir, "seconds": round(self.seconds, 3),
+                "chance_acc": self.chance_acc, "warnings": self.warnings}
+
+
+NEAR_CHANCE = 1.5      # an accuracy at most this many times chance (15 % on 10 classes) is near chance
+
+
+def near_chance(acc: float | None, chance: float | None) -> bool:
+    return acc is not None and chance is not None and acc <= NEAR_CHANCE * chance
 
 
 def measure_decomposition(result: TrainResult, model: nn.Module, plan, dataset, device, workers: int) -> None:

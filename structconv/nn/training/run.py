@@ -272,6 +272,7 @@ def measure_on_eval_split(result: TrainResult, model: nn.Module, plan, bundle, j
     """Accuracy before/after decomposition on the validation split (else the training set)."""
     eval_ds = bundle.val if bundle.val is not None else bundle.train
     result.eval_split = "val" if bundle.val is not None else "train"
+    result.chance_acc = 100.0 / bundle.num_classes if getattr(bundle, "num_classes", 0) else None
     measure_decomposition(result, model, plan, eval_ds, job.device, job.workers)
 
 
