@@ -19,7 +19,8 @@ from .codesign import load_hw_space
 from .compare import baseline_summary
 from .costs import build_costs
 from .problem import Problem, check_budgets
-from .proxies import ProxySettings, compute_proxies
+from .proxies import ProxySettings, compute_proxies, list_proxies
+from .proxies.suite import DEFAULT_OBJECTIVES
 from .results import SearchResult
 from .settings import SearchSettings
 from .space import build_space
@@ -82,7 +83,7 @@ def build_problem(settings: SearchSettings, network: Network, say=lambda msg: No
     costs = build_costs(sp, acc)
     check_budgets(costs, settings.budgets, hs, area)                # before the proxies
     suite = compute_proxies(sp, weights=settings.weights, data=calib, settings=ProxySettings(
-        proxies=settings.proxies, anchors=settings.anchors, seed=settings.run.seed))
+        proxies=proxies_needed(settings), anchors=settings.anchors, seed=settings.run.seed))
     say(f"proxies: {', '.join(suite.names)} ({suite.seconds:.1f} s)")
     return Problem(sp, costs, suite, settings.proxy or suite.default_objective, settings.objectives,
                    settings.budgets, hs, area)
@@ -132,6 +133,16 @@ def load_calibration(name: str | None, network, data_dir=None, **options):
         c, h, _ = network.input_shape
         options = dict(options, size=int(h), channels=int(c))
     return load_dataset(name, data_dir, **options)
+
+
+def proxies_needed(settings: SearchSettings) -> tuple | None:
+    """The proxies to compute: those asked for; in exact mode, which optimises one proxy, only that one
+    (the suite's default when none is named) and any named as an objective; else all that apply."""
+    if settings.proxies is not None or settings.run.mode != "exact":
+        return settings.proxies
+    main = settings.proxy or next(n for n in DEFAULT_OBJECTIVES if settings.weights or n != "residual")
+    named = [o for o in settings.objectives if o in list_proxies()]
+    return tuple(dict.fromkeys([main, *named]))
 
 
 def selection_data(name: str | None, network, data_dir=None):

@@ -11,6 +11,7 @@ the function itself, so ``from ..core import resolve_plan`` bindings count too).
 * ``core.resolve_plan`` is called exactly once for each preset that applies to resnet20 and for
   nothing else: the seeds, the space and the baselines all read the presets resolved then.
 """
+import json
 import sys
 from collections import Counter
 
@@ -60,3 +61,18 @@ def test_one_search_run_resolves_the_network_once_and_each_preset_once(calls, tm
     assert len(by["presets_for"]) == 1
     assert presets and (Counter(c[2].name for c in by["resolve_plan"])
                         == Counter({name: 1 for name in presets}))
+
+
+def test_exact_mode_computes_only_the_proxy_it_optimises(tmp_path, capsys):
+    """--mode exact optimises one proxy: the suite holds only it (kept_dof, the weight-free default), and
+    the front is the one a run with every proxy computed gives."""
+    argv = ["search", "resnet20", "--mode", "exact", "--objectives", "proxy,cycles_total",
+            "--max-cycles-ratio", "0.8", "--no-progress", "--json"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    lean = json.loads(capsys.readouterr().out)
+    assert list(lean["proxies"]["proxies"]) == ["kept_dof"]
+    assert main([*argv, "--proxies", "params,kept_dof,snip,synflow", "--proxy", "kept_dof", "--out",
+                 str(tmp_path / "b")]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert list(full["proxies"]["proxies"]) == ["params", "kept_dof", "snip", "synflow"]
+    assert [m["plan"] for m in lean["front"]] == [m["plan"] for m in full["front"]]
