@@ -1,0 +1,84 @@
+"""Layer names of ONNX nodes, the ones nn's tracer gives the same torch model (one plan serves both).
+
+Where a torch exporter leaves the module a node ran in:
+* the dynamo exporter: node metadata ``pkg.torch.onnx.name_scopes``, e.g. ``['', 'mlp', 'mlp.0', 'linear_2']``
+  (the root, the qualified module names, the aten op last); ``namespace`` (``: Net/mlp: Sequential/mlp.0:
+  Linear/linear_2: aten.linear.default``) when the first is missing;
+* the TorchScript exporter: the node's name, ``/mlp/mlp.0/MatMul`` (the same scopes, separated by '/').
+A weighted layer is named by its weight less ``.weight`` (or ``_weight``: MultiheadAttention's
+``in_proj_weight``), else its bias less ``.bias`` / ``_bias``, else a parameter used as is, else the module
+it ran in: exporters rename weights they transpose or fold (``val_12``, ``onnx::MatMul_183``). A product of
+two activations is ``<module>.matmul<i>``, the i-th in that module, as the tracer counts them.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+#: initializers an exporter made (folded or lifted constants), not the torch model's parameters
+EXPORTER_MADE = re.compile(r"val_[0-9]+|onnx::.*|(c_)?lifted_tensor_[0-9]+|_tensor_constant[0-9]+")
+
+#: longest name-scope metadata read (a longer one is not a torch exporter's)
+MAX_SCOPE_CHARS = 4096
+
+
+def _metadata(node) -> dict:
+    return {p.key: p.value for p in getattr(node, "metadata_props", ())}
+
+
+def _dynamo_scopes(meta: dict) -> list[str] | None:
+    text = meta.get("pkg.torch.onnx.name_scopes")
+    if text is not None and len(text) <= MAX_SCOPE_CHARS:
+        try:
+            scopes = ast.literal_eval(text)          # a literal only: never code
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            scopes = None
+        if isinstance(scopes, list) and scopes and all(isinstance(v, str) for v in scopes):
+            return scopes
+    text = meta.get("namespace")
+    if text is not None and len(text) <= MAX_SCOPE_CHARS:
+        return [part.split(":")[0].strip() for part in text.split("/")]
+    return None
+
+
+def node_scope(node) -> str | None:
+    """The qualified name of the module ``node`` ran in ('' for the model's own forward), None when the
+    file does not say."""
+    scopes = _dynamo_scopes(_metadata(node))
+    if scopes is None and node.name.startswith("/"):
+        scopes = node.name.split("/")
+    if scopes is None or len(scopes) < 2:
+        return None
+    return re.sub(r"@[0-9]+$", "", scopes[-2]) if len(scopes) > 2 else ""
+
+
+def is_exporter_made(name: str) -> bool:
+    return bool(EXPORTER_MADE.fullmatch(name))
+
+
+def param_base(name: str | None, suffix: str) -> str | None:
+    """``name`` less ``.<suffix>`` or ``_<suffix>`` (a module's, or MultiheadAttention's in_proj_<suffix>)."""
+    for end in (f".{suffix}", f"_{suffix}"):
+        if name and name.endswith(end) and len(name) > len(end):
+            return name[: -len(end)]
+    return None
+
+
+def weighted_name(node, weight: str | None, bias: str | None, params) -> str | None:
+    """The layer name of a node with a weight, None when nothing names it (see the module doc)."""
+    for base in (param_base(weight, "weight"), param_base(bias, "bias")):
+        if base:
+            return base
+    if weight in params and not is_exporter_made(weight):
+        return weight                          # a parameter used functionally (F.conv2d(x, self.w))
+    return node_scope(node) or None
+
+
+def product_name(node, counts: dict) -> str | None:
+    """``<module>.matmul<i>`` of a product of two activations (``counts``: products named per module)."""
+    scope = node_scope(node)
+    if scope is None:
+        return None
+    i = counts.get(scope, 0)
+    counts[scope] = i + 1
+    return f"{scope}.matmul{i}" if scope else f"matmul{i}"
