@@ -4,7 +4,8 @@ Where a torch exporter leaves the module a node ran in:
 * the dynamo exporter: node metadata ``pkg.torch.onnx.name_scopes``, e.g. ``['', 'mlp', 'mlp.0', 'linear_2']``
   (the root, the qualified module names, the aten op last); ``namespace`` (``: Net/mlp: Sequential/mlp.0:
   Linear/linear_2: aten.linear.default``) when the first is missing;
-* the TorchScript exporter: the node's name, ``/mlp/mlp.0/MatMul`` (the same scopes, separated by '/').
+* the TorchScript exporter: the node's name, ``/blocks/blocks.0/attn/MatMul`` (attribute names, qualified
+  inside containers only, separated by '/').
 A weighted layer is named by its weight less ``.weight`` (or ``_weight``: MultiheadAttention's
 ``in_proj_weight``), else its bias less ``.bias`` / ``_bias``, else a parameter used as is, else the module
 it ran in: exporters rename weights they transpose or fold (``val_12``, ``onnx::MatMul_183``). A product of
@@ -49,7 +50,17 @@ def node_scope(node) -> str | None:
         scopes = node.name.split("/")
     if scopes is None or len(scopes) < 2:
         return None
-    return re.sub(r"@[0-9]+$", "", scopes[-2]) if len(scopes) > 2 else ""
+    return _qualified(re.sub(r"@[0-9]+$", "", v) for v in scopes[1:-1])
+
+
+def _qualified(scopes) -> str:
+    """The module's qualified name from its scopes: dynamo's are qualified already (``blocks``, ``blocks.0``,
+    ``blocks.0.attn``); TorchScript's are attribute names, qualified inside containers only (``blocks``,
+    ``blocks.0``, ``attn``)."""
+    name = ""
+    for part in scopes:
+        name = part if not name or part.startswith(name + ".") else f"{name}.{part}"
+    return name
 
 
 def is_exporter_made(name: str) -> bool:
