@@ -107,3 +107,33 @@ def test_attention_products_take_only_dense():
     assert layer_choices(product, Rule()) == (layer_choices(product, Rule())[0],)
     assert layer_choices(net["qkv"], Rule())[1:]                 # the projections may be structured
     assert "matmul0" not in get_preset("uniform-n2", net).choices
+
+
+def test_structured_transformer_linears_decompose_exactly_and_train():
+    """The seed paper's FC structure (a 1-D sum-pool over input features, then a c-input Linear) on Linears
+    that run on (batch, tokens, features): exact in float64, and the regularizer trains them toward it."""
+    from structconv.nn import decompose, structural_regularization, structure_
+
+    torch.manual_seed(0)
+    model = randomized(TinySwin(dim=16, heads=2, window=2, patch=2)).double()
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    plan = Plan({"attn.qkv": Structure(5), "attn.proj": Structure(9), "head": Structure(4)})
+    net = network_from_module(model, x)
+    assert count_network(net, plan).structured.mults < count_network(net).original.mults
+    reg = float(structural_regularization(model, plan).detach())
+    assert reg > 0.1                                       # dense weights are far from structured
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for _ in range(3):                                           # the regularizer's gradient reaches them
+        opt.zero_grad()
+        loss = structural_regularization(model, plan)
+        loss.backward()
+        opt.step()
+    assert float(structural_regularization(model, plan).detach()) < reg
+    structure_(model, plan)                                      # weights = A alpha: exactly structured
+    with torch.no_grad():
+        want = model(x)
+    dec, report = decompose(model, plan)
+    assert set(report.decomposed) == {"attn.qkv", "attn.proj", "head"}
+    with torch.no_grad():
+        got = dec(x)
+    assert torch.allclose(got, want, rtol=0, atol=1e-10), float((got - want).abs().max())
