@@ -8,8 +8,10 @@ Where a torch exporter leaves the module a node ran in:
   inside containers only, separated by '/').
 A weighted layer is named by its weight less ``.weight`` (or ``_weight``: MultiheadAttention's
 ``in_proj_weight``), else its bias less ``.bias`` / ``_bias``, else a parameter used as is, else the module
-it ran in: exporters rename weights they transpose or fold (``val_12``, ``onnx::MatMul_183``). A product of
-two activations is ``<module>.matmul<i>``, the i-th in that module, as the tracer counts them.
+it ran in: exporters rename weights they transpose or fold (``val_12``, ``onnx::MatMul_183``); inside a module
+that runs as nn.MultiheadAttention does (projections, two products, a projection), by the projection's role
+(``in_proj``, ``out_proj``...). A product of two activations is ``<module>.matmul<i>``, the i-th in that
+module, as the tracer counts them.
 """
 from __future__ import annotations
 
@@ -75,14 +77,39 @@ def param_base(name: str | None, suffix: str) -> str | None:
     return None
 
 
-def weighted_name(node, weight: str | None, bias: str | None, params) -> str | None:
+def weighted_name(node, weight: str | None, bias: str | None, params, roles: dict) -> str | None:
     """The layer name of a node with a weight, None when nothing names it (see the module doc)."""
     for base in (param_base(weight, "weight"), param_base(bias, "bias")):
         if base:
             return base
     if weight in params and not is_exporter_made(weight):
         return weight                          # a parameter used functionally (F.conv2d(x, self.w))
-    return node_scope(node) or None
+    scope = node_scope(node)
+    if id(node) in roles:
+        return f"{scope}.{roles[id(node)]}" if scope else roles[id(node)]
+    return scope or None
+
+
+#: nn.MultiheadAttention's in-projections, by how many torch runs (nn/attention.py names them alike)
+IN_PROJECTIONS = {1: ("in_proj",), 2: ("q_proj", "kv_proj"), 3: ("q_proj", "k_proj", "v_proj")}
+
+
+def attention_roles(products: list) -> dict[int, str]:
+    """{id(node): role} of the unnamed projections of one attention call: in a module scope whose weighted
+    products (kind 'w') and activation products ('p') run as nn.MultiheadAttention's do, in-projections,
+    q.k^T, attn.v, out_proj. ``products``: (kind, node) of every MatMul/Gemm in file order."""
+    by_scope: dict[str, list] = {}
+    for kind, node in products:
+        scope = node_scope(node)
+        if scope:
+            by_scope.setdefault(scope, []).append((kind, node))
+    roles = {}
+    for seq in by_scope.values():
+        kinds = "".join(k for k, _ in seq)
+        names = IN_PROJECTIONS.get(len(kinds) - 3)
+        if names and kinds == "w" * len(names) + "ppw":
+            roles.update((id(n), role) for (_, n), role in zip(seq, names + ("", "", "out_proj")) if role)
+    return roles
 
 
 def product_name(node, counts: dict) -> str | None:

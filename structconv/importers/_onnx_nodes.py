@@ -17,7 +17,7 @@ from ..core import (
 from . import _onnx_fold as fold
 from ._onnx_attrs import ConvAttrs, conv_attrs, gemm_transposes
 from ._onnx_graph import Graph
-from ._onnx_names import product_name, weighted_name
+from ._onnx_names import attention_roles, product_name, weighted_name
 
 #: ops with no multiply-accumulates in the counting convention (listed, not counted, not warned about)
 NO_MACS = frozenset("""
@@ -60,12 +60,13 @@ class NodeCounter:
         self.uncounted: dict[str, list[str]] = {}
         self.notes: list[str] = []
         self.warned: set[str] = set()
+        self.roles: dict[int, str] = {}           # id(node) -> its projection role in an attention call
 
     def base_name(self, node, weight: str | None, bias: str | None) -> str:
         if weight is None:
             name = product_name(node, self.products)
         else:
-            name = weighted_name(node, weight, bias, self.g.params)
+            name = weighted_name(node, weight, bias, self.g.params, self.roles)
         return name or node.name or f"{node.op_type}_{len(self.layers)}"
 
     def named(self, layer: Layer, node, weight: str | None, bias: str | None) -> Layer:
@@ -98,6 +99,8 @@ class NodeCounter:
     def run(self) -> None:
         handlers = {"Conv": self.conv, "ConvTranspose": self.conv_transpose, "Gemm": self.gemm,
                     "MatMul": self.matmul}
+        self.roles = attention_roles([(self._product_kind(n), n) for n in self.g.nodes
+                                      if n.op_type in ("MatMul", "Gemm") and n.domain in ("", "ai.onnx")])
         for node in self.g.nodes:
             if node.op_type in handlers and node.domain in ("", "ai.onnx"):
                 why = handlers[node.op_type](node)
@@ -111,6 +114,11 @@ class NodeCounter:
                 self.uncounted.setdefault(node.op_type, []).append(node.name)
             else:
                 self.warn(node, "is not an operator structconv knows")
+
+    def _product_kind(self, node) -> str:
+        """'w': a MatMul/Gemm by a constant weight; 'p': a product of two activations."""
+        a_name, b_name = self._inputs(node, 2)
+        return "w" if self.g.const(b_name) is not None or self.g.const(a_name) is not None else "p"
 
     def _inputs(self, node, n: int) -> list[str | None]:
         ins = list(node.input) + [""] * n

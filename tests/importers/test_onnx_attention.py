@@ -73,7 +73,8 @@ def test_scalars_the_exporter_made_are_not_parameters(tmp_path):
 
 
 MODELS = {"vit": (TinyViT, (1, 3, 16, 16)), "swin": (TinySwin, (1, 3, 8, 8)),
-          "sdpa": (SdpaAttention, (1, 6, 16))}
+          "sdpa": (SdpaAttention, (1, 6, 16)),
+          "vit-no-bias": (lambda: TinyViT(depth=1, attn_bias=False), (1, 3, 16, 16))}
 
 
 def _export(model, x, path, dynamo: bool) -> str:

@@ -17,10 +17,10 @@ class MLP(nn.Module):
 class EncoderBlock(nn.Module):
     """LayerNorm + nn.MultiheadAttention + LayerNorm + MLP, residuals around both."""
 
-    def __init__(self, dim: int, heads: int):
+    def __init__(self, dim: int, heads: int, bias: bool = True):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True, bias=bias)
         self.mlp = MLP(dim)
 
     def forward(self, x):
@@ -31,12 +31,13 @@ class EncoderBlock(nn.Module):
 
 class TinyViT(nn.Module):
     """Patch-embed conv (stride = patch), ``depth`` encoder blocks, mean-pooled Linear head.
-    Tokens T = (img / patch)^2, width E = dim."""
+    Tokens T = (img / patch)^2, width E = dim; ``attn_bias`` False: projections without bias (nothing but
+    the module scope names them in an ONNX file)."""
 
-    def __init__(self, dim=32, heads=4, patch=4, depth=2, classes=10):
+    def __init__(self, dim=32, heads=4, patch=4, depth=2, classes=10, attn_bias=True):
         super().__init__()
         self.patch = nn.Conv2d(3, dim, patch, stride=patch)
-        self.blocks = nn.Sequential(*[EncoderBlock(dim, heads) for _ in range(depth)])
+        self.blocks = nn.Sequential(*[EncoderBlock(dim, heads, attn_bias) for _ in range(depth)])
         self.head = nn.Linear(dim, classes)
 
     def forward(self, x):
