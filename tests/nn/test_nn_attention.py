@@ -137,3 +137,18 @@ def test_structured_transformer_linears_decompose_exactly_and_train():
     with torch.no_grad():
         got = dec(x)
     assert torch.allclose(got, want, rtol=0, atol=1e-10), float((got - want).abs().max())
+
+
+@pytest.mark.parametrize("name", ["blocks.0.attn.in_proj", "blocks.0.attn.out_proj"])
+def test_multihead_attention_projections_are_refused_for_training_and_decomposition(name):
+    """nn.MultiheadAttention reads in_proj_weight and out_proj.weight itself: a replaced out_proj would break
+    it (AttributeError deep in torch), so both are refused up front, naming the layer."""
+    from structconv.nn import decompose, structural_regularization, structure_
+
+    plan = Plan({name: Structure(8)})
+    for run in (lambda m: decompose(m, plan), lambda m: structure_(m, plan),
+                lambda m: structural_regularization(m, plan)):
+        with pytest.raises(ValueError, match=f"layer '{name}' belongs to an nn.MultiheadAttention"):
+            run(TinyViT(depth=1))
+    net = network_from_module(TinyViT(depth=1), torch.randn(1, 3, 16, 16))
+    assert count_network(net, plan).structured.mults < count_network(net).original.mults   # counted
