@@ -16,6 +16,7 @@ module, as the tracer counts them.
 from __future__ import annotations
 
 import ast
+import math
 import re
 
 #: initializers an exporter made (folded or lifted constants), not the torch model's parameters
@@ -67,6 +68,28 @@ def _qualified(scopes) -> str:
 
 def is_exporter_made(name: str) -> bool:
     return bool(EXPORTER_MADE.fullmatch(name))
+
+
+#: the dynamo exporter's record of which inputs of the exported program were parameters
+SIGNATURE_KEY = "pkg.torch.export.ExportedProgram.graph_signature"
+MAX_SIGNATURE_CHARS = 1 << 24
+
+
+def exported_parameters(model) -> set[str] | None:
+    """Names of the torch model's parameters, from the graph signature the dynamo exporter stores (its
+    constants folded into scalars get other names: ``clone``, ``sum_1``); None without one."""
+    for p in list(model.graph.metadata_props) + list(model.metadata_props):
+        if p.key == SIGNATURE_KEY and len(p.value) <= MAX_SIGNATURE_CHARS:
+            return set(re.findall(r": PARAMETER target='([^'\n]*)'", p.value))
+    return None
+
+
+def is_made_scalar(name: str, dims, parameters: set[str] | None) -> bool:
+    """A one-element initializer an exporter made, not a parameter: not among the signature's parameters,
+    or (no signature) named as exporters name what they make (``lifted_tensor_3``, ``val_75``)."""
+    if math.prod(dims) > 1:
+        return False
+    return name not in parameters if parameters is not None else is_exporter_made(name)
 
 
 def param_base(name: str | None, suffix: str) -> str | None:

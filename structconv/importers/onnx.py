@@ -19,8 +19,9 @@ Layer names (_onnx_names.py): the module a node ran in, recovered as nn's tracer
 name without ".weight", the bias's without ".bias", else the module scope the exporter recorded (dynamo
 metadata, TorchScript node names), else the node's; a weight used by several nodes gives ``name``,
 ``name#1``...; a product of activations ``<module>.matmul<i>``.
-Params: every float initializer (and weight input) once, but scalars an exporter made (``lifted_tensor_3``,
-``val_75``); BatchNormalization's running mean and
+Params: every float initializer (and weight input) once, but scalars an exporter made (not a parameter in
+the dynamo exporter's graph signature; without one, named ``lifted_tensor_3``, ``val_75``...);
+BatchNormalization's running mean and
 variance are buffers, not parameters (torchinfo does not count them). Those not in a counted layer
 go to ``extra_params``. Nodes without MACs are listed in ``network.spec.uncounted_ops``;
 compute-bearing nodes that cannot be counted give one warning per op type, naming the node.
@@ -35,7 +36,7 @@ from ..core import ImportInfo, Network, check_input_shape, shown
 from . import _onnx_fold as fold
 from . import _onnx_sizes as sizes
 from ._onnx_graph import Graph
-from ._onnx_names import is_exporter_made
+from ._onnx_names import exported_parameters, is_made_scalar
 from ._onnx_nodes import NodeCounter
 
 
@@ -128,9 +129,9 @@ def _data_dims(data, input_shape, path) -> tuple[int, ...]:
     return check_input_shape(dims, f"model file {shown(str(path))}: the shape of input {shown(data.name)}")
 
 
-def _not_params(graph: Graph) -> set[str]:
+def _not_params(graph: Graph, parameters: set[str] | None) -> set[str]:
     """BatchNormalization's running mean and variance (buffers) and the scalars an exporter made."""
-    out = {w for w, s in graph.params.items() if math.prod(s) <= 1 and is_exporter_made(w)}
+    out = {w for w, s in graph.params.items() if is_made_scalar(w, s, parameters)}
     for n in graph.nodes:
         if n.op_type == "BatchNormalization":
             out.update(graph.consts[v][0] for v in list(n.input)[3:5] if v in graph.consts)
@@ -144,6 +145,7 @@ def load_onnx(path, input_shape=None, name: str | None = None) -> Network:
     symbolic batch dimension alone is taken as 1).
     """
     model = _read(path)
+    parameters = exported_parameters(model)
     data_name, weight_inputs = _fix_inputs(model, input_shape, path)
     graph = Graph(model, data_name, weight_inputs)
     imp = NodeCounter(graph, graph.shape(data_name)[0])
@@ -153,7 +155,7 @@ def load_onnx(path, input_shape=None, name: str | None = None) -> Network:
                          "constant weight")
     for msg in imp.notes:
         warnings.warn(f"{Path(path).name}: {msg}", UserWarning, stacklevel=2)
-    stats = _not_params(graph)
+    stats = _not_params(graph, parameters)
     extra = sum(math.prod(s) for w, s in graph.params.items() if w not in imp.in_layers and w not in stats)
     dims = graph.shape(data_name)
     info = ImportInfo(str(path), "onnx", {k: tuple(v) for k, v in imp.uncounted.items()}, tuple(imp.notes))

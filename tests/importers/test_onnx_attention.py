@@ -104,3 +104,21 @@ def test_exported_models_import_to_the_tracers_names_and_counts(tmp_path, which,
     # one plan written for the .py reference applies unchanged to the ONNX file
     plan = Plan({l.name: Structure(max(1, l.group_in_channels // 2)) for l in ref if l.op != "matmul"})
     assert count_network(net, plan).structured == count_network(ref, plan).structured
+
+
+def test_constants_the_dynamo_exporter_lifts_are_not_parameters(tmp_path):
+    """torch.tensor(...) in forward: the dynamo exporter lifts it and its optimizer folds it into scalars
+    named after nodes ('clone', 'sum_1'); its graph signature says which inputs were parameters."""
+    pytest.importorskip("onnxscript")
+
+    class Lifted(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.scale = torch.nn.Linear(8, 4), torch.nn.Parameter(torch.tensor(0.5))
+
+        def forward(self, x):
+            return self.fc(x * torch.tensor(2.0) + torch.tensor([1.0, 2.0]).sum()) * self.scale
+
+    model, x = Lifted().eval(), torch.randn(1, 5, 8)
+    net = load_onnx(_export(model, x, tmp_path / "lifted.onnx", dynamo=True))
+    assert count_network(net).original.params == sum(p.numel() for p in model.parameters()) == 8 * 4 + 4 + 1
