@@ -15,7 +15,6 @@ module, as the tracer counts them.
 """
 from __future__ import annotations
 
-import ast
 import math
 import re
 
@@ -24,6 +23,9 @@ EXPORTER_MADE = re.compile(r"val_[0-9]+|onnx::.*|(c_)?lifted_tensor_[0-9]+|_tens
 
 #: longest name-scope metadata read (a longer one is not a torch exporter's)
 MAX_SCOPE_CHARS = 4096
+#: the dynamo exporter's scope list, ``['', 'blocks', 'blocks.0', 'linear']``: quoted names, no quotes inside
+_SCOPE_ITEM = re.compile(r"'([^'\\]*)'")
+_SCOPE_LIST = re.compile(r"\[\s*(?:'[^'\\]*'\s*,\s*)*(?:'[^'\\]*'\s*)?\]")
 
 
 def _metadata(node) -> dict:
@@ -32,13 +34,8 @@ def _metadata(node) -> dict:
 
 def _dynamo_scopes(meta: dict) -> list[str] | None:
     text = meta.get("pkg.torch.onnx.name_scopes")
-    if text is not None and len(text) <= MAX_SCOPE_CHARS:
-        try:
-            scopes = ast.literal_eval(text)          # a literal only: never code
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            scopes = None
-        if isinstance(scopes, list) and scopes and all(isinstance(v, str) for v in scopes):
-            return scopes
+    if text is not None and len(text) <= MAX_SCOPE_CHARS and _SCOPE_LIST.fullmatch(text):
+        return _SCOPE_ITEM.findall(text)             # read as text: nothing in a file is evaluated
     text = meta.get("namespace")
     if text is not None and len(text) <= MAX_SCOPE_CHARS:
         return [part.split(":")[0].strip() for part in text.split("/")]

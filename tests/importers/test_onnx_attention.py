@@ -122,3 +122,11 @@ def test_constants_the_dynamo_exporter_lifts_are_not_parameters(tmp_path):
     model, x = Lifted().eval(), torch.randn(1, 5, 8)
     net = load_onnx(_export(model, x, tmp_path / "lifted.onnx", dynamo=True))
     assert count_network(net).original.params == sum(p.numel() for p in model.parameters()) == 8 * 4 + 4 + 1
+
+
+@pytest.mark.parametrize("meta", ["__import__('os').system('false')", "['', 'a'",
+                                  "['', '" + "x" * 5000 + "', 'op']"])
+def test_scope_metadata_that_is_not_an_exporters_is_ignored(tmp_path, meta):
+    node = helper.make_node("MatMul", ["x", "val_3"], ["y"], name="mm")
+    node.metadata_props.add(key="pkg.torch.onnx.name_scopes", value=meta)
+    assert load_onnx(_save(tmp_path, [node], [1, 6, 8], {"val_3": [8, 8]})).layer_names == ("mm",)
