@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from ._common import add_plan_args, check_out_dir, plain, plan_ref, print_json, shown
+from ._args import parse_input_shape
+from ._common import CLIError, add_plan_args, check_out_dir, plain, plan_ref, print_json, shown
 
 #: TrainSettings fields with a flag of their own name; the others: --out, --nproc, --quiet/--json
 SAME_NAMES = ("lam", "epochs", "lr", "pretrain_epochs", "pretrain_lr", "batch_size", "weight_decay",
@@ -54,9 +55,10 @@ def register(sub) -> None:
                    help="data-parallel training processes (torch.distributed; gloo on CPU, nccl on GPU)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    p.add_argument("--input-size", type=int,
-                   help="digits, fashion-mnist, idx, folder: image side after resizing "
-                        "(digits: default 16 for small_cnn, 32 for zoo models; MNIST formats: 28)")
+    p.add_argument("--input-shape", metavar="N,C,H,W",
+                   help="digits, fashion-mnist, idx, folder: images resized to H x W, H = W (digits: default "
+                        "16 for small_cnn, 32 for zoo models; MNIST formats: 28); N and C are the model's")
+    p.add_argument("--input-size", type=int, metavar="H", help="the same as --input-shape 1,C,H,H")
     p.add_argument("--no-augment", action="store_true",
                    help="cifar10, fashion-mnist, idx: no random crop + flip")
     p.add_argument("--out", required=True, help="output directory: metrics.jsonl, checkpoint.pt, final.pt, "
@@ -75,10 +77,21 @@ def _settings(args):
     same = {k: getattr(args, k) for k in SAME_NAMES}
     try:
         return (TrainSettings(out_dir=args.out, quiet=args.quiet or args.json, world_size=args.nproc, **same),
-                DataSettings(args.dataset, args.data_dir, args.input_size, args.train_size,
+                DataSettings(args.dataset, args.data_dir, _input_side(args), args.train_size,
                              augment=not args.no_augment))
     except SettingError as e:
         raise e.renamed(FLAGS.get(e.field, "--" + e.field.replace("_", "-"))) from None
+
+
+def _input_side(args) -> int | None:
+    """The image side --input-shape (or its alias --input-size) asks for: the datasets resize to a square."""
+    shape = parse_input_shape(args.input_shape)
+    if shape is None:
+        return args.input_size
+    if len(shape) < 3 or shape[-1] != shape[-2] or args.input_size not in (None, shape[-1]):
+        raise CLIError(f"--input-shape = {shown(args.input_shape)} must end in H,W with H = W (images are "
+                       "resized to a square side) and agree with --input-size")
+    return shape[-1]
 
 
 def run(args) -> int:

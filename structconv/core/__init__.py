@@ -18,7 +18,7 @@ from .files import (
                     write_data_file,
 )
 from .layer import Layer, Network
-from .layer_shapes import conv_layer, linear_layer, tf_same_pads, transposed_layer
+from .layer_shapes import conv_layer, linear_layer, matmul_layer, tf_same_pads, transposed_layer
 from .ops import OpCount, dense_ops, structured_ops, sumpool_output_size
 from .paper import compare_paper_tables
 from .pareto import pareto_mask
@@ -38,7 +38,7 @@ __all__ = [
     "dense_ops", "structured_ops", "sumpool_output_size",
     "resolve_network", "resolve_plan", "register_importer", "importers", "Importer",
     "ImportInfo", "check_input_shape", "is_module_ref",
-    "conv_layer", "transposed_layer", "linear_layer", "tf_same_pads",
+    "conv_layer", "transposed_layer", "linear_layer", "matmul_layer", "tf_same_pads",
     "get_network", "list_networks", "get_preset", "list_presets", "preset_kind", "presets_for",
     "preset_table", "layer_dim", "compare_paper_tables", "read_topology", "write_topology", "pareto_mask",
     "basis_matrix", "project", "alphas", "compose", "structural_residual",

@@ -61,6 +61,9 @@ class Choice:
         """Raise ValueError (one line, naming the layer) when this choice does not fit ``layer``."""
         if not isinstance(layer, Layer):
             raise TypeError(f"layer must be a Layer, got {type(layer).__name__}")
+        if layer.op not in PLANNABLE_OPS and self.kind != "dense":
+            raise ValueError(f"op = {shown(layer.op)} is not one of {list(PLANNABLE_OPS)}: only 'dense' "
+                             f"applies to it (in layer {shown(layer.name)})")
 
     def fits(self, layer: Layer) -> str | None:
         try:

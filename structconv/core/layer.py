@@ -1,4 +1,4 @@
-"""The data model: a Layer (conv2d or linear) and a Network of them."""
+"""The data model: a Layer (conv2d, linear, transposed conv or activation matmul) and a Network of them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -7,7 +7,10 @@ from .checks import choice_field, int_field, pair_field, shown
 
 # conv_transpose2d is counted as fvcore counts it: a stride-1 conv over the input map
 # (Cin * Cout/g * kh * kw MACs per input pixel); no choice but dense applies to it.
-OPS = ("conv2d", "linear", "conv_transpose2d")
+# matmul is a product of two activations (attention's q.k^T and attn.v): no weights, only dense applies;
+# it is stored as a grouped 1x1 conv, one group per head and batch, so counting and simulation (one GEMM
+# per group, m = M rows, n = N columns, k = K) need no case of their own.
+OPS = ("conv2d", "linear", "conv_transpose2d", "matmul")
 PLANNABLE_OPS = ("conv2d", "linear")
 
 
@@ -63,6 +66,10 @@ class Layer:
         if self.op == "linear" and (self.kernel != (1, 1) or self.input_size != (1, 1) or g != 1
                                     or self.stride != (1, 1) or self.padding != (0, 0)):
             raise ValueError(f"a linear layer has kernel (1, 1), input_size (1, 1) and groups 1 (in {where})")
+        if self.op == "matmul" and (self.kernel != (1, 1) or self.stride != (1, 1) or self.padding != (0, 0)
+                                    or self.dilation != (1, 1) or self.bias):
+            raise ValueError(f"a matmul layer has kernel, stride and dilation (1, 1), padding 0 and no bias "
+                             f"(in {where})")
         ho, wo = self.output_size
         if ho <= 0 or wo <= 0:
             raise ValueError(
@@ -79,6 +86,11 @@ class Layer:
     @classmethod
     def linear(cls, name, in_features, out_features, bias=True) -> Layer:
         return cls(name, "linear", in_features, out_features, bias=bias)
+
+    @classmethod
+    def matmul(cls, name, batch: int, m: int, k: int, n: int) -> Layer:
+        """``batch`` products of an (m, k) by a (k, n) activation (heads x windows of one image)."""
+        return cls(name, "matmul", batch * k, batch * n, groups=batch, input_size=(1, m))
 
     # -- derived ------------------------------------------------------------
     @property
@@ -99,10 +111,10 @@ class Layer:
 
     @property
     def kind(self) -> str:
-        """'linear', 'transposed', 'depthwise', 'pointwise', 'grouped' or 'conv': what presets and rules
-        key on."""
-        if self.op == "linear":
-            return "linear"
+        """'linear', 'matmul', 'transposed', 'depthwise', 'pointwise', 'grouped' or 'conv': what presets and
+        rules key on."""
+        if self.op in ("linear", "matmul"):
+            return self.op
         if self.op == "conv_transpose2d":
             return "transposed"
         if self.is_depthwise:

@@ -2,7 +2,9 @@
 
 nn's tracer and the ONNX importer build their layers here, so a torch model exported to ONNX
 counts the same: padding folded into the layer (asymmetric pads enlarge the input), a Linear
-counted at every position, a transposed conv as a stride-1 conv over its input map (fvcore).
+counted at every position of every leading dimension but the image batch (windows, patches and heads
+folded into the first dimension count), a transposed conv as a stride-1 conv over its input map
+(fvcore), a product of two activations as one GEMM per head and window of one image.
 """
 from __future__ import annotations
 
@@ -39,10 +41,46 @@ def transposed_layer(name, in_channels, out_channels, kernel, input_size, dilati
     return replace(conv, op="conv_transpose2d")
 
 
-def linear_layer(name, in_features, out_features, shape, bias) -> Layer:
-    """A Linear on ``shape`` (N, ..., in_features): every position counted (a 1x1 conv on a map)."""
-    mid = [int(s) for s in shape[1:-1]]
-    if math.prod(mid) <= 1:
+def per_image(count: int, batch: int) -> int:
+    """``count`` positions of a tensor whose leading dimensions hold the ``batch`` images: those of one image
+    (all of them when the batch does not divide them, so nothing is ever counted low)."""
+    return count // batch if batch > 1 and count % batch == 0 else count
+
+
+def linear_layer(name, in_features, out_features, shape, bias, batch: int = 1) -> Layer:
+    """A Linear on ``shape`` (..., in_features) of a model run on ``batch`` images: every position of every
+    leading dimension counted but the image batch (a 1x1 conv on a 1 x positions map; the (H, W) map when
+    the input is (N, H, W, C), so a plan's layer geometry stays what it was)."""
+    dims = [int(s) for s in shape[:-1]]
+    positions = per_image(math.prod(dims), batch)
+    if positions <= 1:
         return Layer.linear(name, in_features, out_features, bias=bias)
-    size = (math.prod(mid[:-1]), mid[-1])
+    last = dims[-1] if dims else 1
+    size = (positions // last, last) if positions % last == 0 else (1, positions)
     return Layer.conv2d(name, in_features, out_features, (1, 1), size, bias=bias)
+
+
+def matmul_layer(name, a_shape, b_shape, batch: int = 1) -> Layer:
+    """The product of activations ``a_shape`` (..., M, K) and ``b_shape`` (..., K, N) (batch dimensions
+    broadcast, 1-D operands as torch.matmul promotes them) in a model run on ``batch`` images: one (M, K) x
+    (K, N) GEMM per head and window of one image."""
+    a = [int(s) for s in a_shape] if len(a_shape) > 1 else [1, int(a_shape[0])]
+    b = [int(s) for s in b_shape] if len(b_shape) > 1 else [int(b_shape[0]), 1]
+    if a[-1] != b[-2]:
+        raise ValueError(f"layer {name!r}: a matmul of shapes {tuple(a_shape)} and {tuple(b_shape)} "
+                         "does not fit")
+    lead = _broadcast(a[:-2], b[:-2], name)
+    groups, m = math.prod(lead), a[-2]
+    if batch > 1 and groups % batch:                    # the image batch folded into the rows
+        m = per_image(m, batch)
+    return Layer.matmul(name, per_image(groups, batch), m, a[-1], b[-1])
+
+
+def _broadcast(a: list, b: list, name) -> list:
+    out = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        x, y = (a[-i] if i <= len(a) else 1), (b[-i] if i <= len(b) else 1)
+        if x != y and 1 not in (x, y):
+            raise ValueError(f"layer {name!r}: matmul batch dimensions {a} and {b} do not broadcast")
+        out.append(max(x, y))
+    return out

@@ -41,8 +41,10 @@ def _conv_ops(layer: Layer, taps: int, sumpool_adds: int) -> OpCount:
     ho, wo = layer.output_size
     pixels = layer.out_channels * ho * wo
     bias = 1 if layer.bias else 0
+    # a matmul multiplies two activations: no weights
+    params = 0 if layer.op == "matmul" else layer.out_channels * (taps + bias)
     return OpCount(mults=pixels * taps, adds=pixels * (taps - 1 + bias) + sumpool_adds,
-                   sumpool_adds=sumpool_adds, params=layer.out_channels * (taps + bias))
+                   sumpool_adds=sumpool_adds, params=params)
 
 
 def dense_ops(layer: Layer) -> OpCount:

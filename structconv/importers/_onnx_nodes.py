@@ -1,14 +1,15 @@
 """The ONNX nodes that carry multiply-accumulates, as core Layers: Conv, ConvTranspose, Gemm and MatMul
-with a constant weight (importers/onnx.py's module doc says how each is counted and named)."""
+with a constant weight, MatMul of two activations (importers/onnx.py's module doc says how each is counted,
+_onnx_names.py how each is named)."""
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from ..core import (
     Layer,
     conv_layer,
     linear_layer,
+    matmul_layer,
     shown,
     tf_same_pads,
     transposed_layer,
@@ -16,6 +17,7 @@ from ..core import (
 from . import _onnx_fold as fold
 from ._onnx_attrs import ConvAttrs, conv_attrs, gemm_transposes
 from ._onnx_graph import Graph
+from ._onnx_names import attention_roles, product_name, weighted_name
 
 #: ops with no multiply-accumulates in the counting convention (listed, not counted, not warned about)
 NO_MACS = frozenset("""
@@ -45,8 +47,10 @@ def _conv_pads(a: ConvAttrs, x_hw) -> tuple:
 
 
 class NodeCounter:
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, batch: int = 1):
         self.g = graph
+        self.batch = batch                        # images in the input: not counted positions
+        self.products: dict[str, int] = {}        # module scope -> activation products named in it
         self.layers: list[Layer] = []
         self.names: set[str] = set()
         self.calls: dict[str, int] = {}
@@ -56,19 +60,18 @@ class NodeCounter:
         self.uncounted: dict[str, list[str]] = {}
         self.notes: list[str] = []
         self.warned: set[str] = set()
+        self.roles: dict[int, str] = {}           # id(node) -> its projection role in an attention call
 
     def base_name(self, node, weight: str | None, bias: str | None) -> str:
-        if weight and weight.endswith(".weight"):
-            return weight[: -len(".weight")]
-        if bias and bias.endswith(".bias"):
-            return bias[: -len(".bias")]
-        if weight in self.g.params and not re.fullmatch(r"val_[0-9]+", weight):
-            return weight                              # a parameter used functionally (F.conv2d(x, self.w))
-        return node.name or f"{node.op_type}_{len(self.layers)}"
+        if weight is None:
+            name = product_name(node, self.products)
+        else:
+            name = weighted_name(node, weight, bias, self.g.params, self.roles)
+        return name or node.name or f"{node.op_type}_{len(self.layers)}"
 
     def named(self, layer: Layer, node, weight: str | None, bias: str | None) -> Layer:
         """``layer`` renamed: a weight's first use by its name, each later use ``name#k`` sharing it."""
-        first = self.first_use.get(weight)
+        first = self.first_use.get(weight) if weight is not None else None
         if first is not None:
             k = self.calls[first.name]
             self.calls[first.name] = k + 1
@@ -96,6 +99,8 @@ class NodeCounter:
     def run(self) -> None:
         handlers = {"Conv": self.conv, "ConvTranspose": self.conv_transpose, "Gemm": self.gemm,
                     "MatMul": self.matmul}
+        self.roles = attention_roles([(self._product_kind(n), n) for n in self.g.nodes
+                                      if n.op_type in ("MatMul", "Gemm") and n.domain in ("", "ai.onnx")])
         for node in self.g.nodes:
             if node.op_type in handlers and node.domain in ("", "ai.onnx"):
                 why = handlers[node.op_type](node)
@@ -110,6 +115,11 @@ class NodeCounter:
             else:
                 self.warn(node, "is not an operator structconv knows")
 
+    def _product_kind(self, node) -> str:
+        """'w': a MatMul/Gemm by a constant weight; 'p': a product of two activations."""
+        a_name, b_name = self._inputs(node, 2)
+        return "w" if self.g.const(b_name) is not None or self.g.const(a_name) is not None else "p"
+
     def _inputs(self, node, n: int) -> list[str | None]:
         ins = list(node.input) + [""] * n
         return [v or None for v in ins[:n]]
@@ -120,7 +130,7 @@ class NodeCounter:
         c = self.g.const(b_name) if b_name else None
         return c[0] if c is not None and c[0] in self.g.params else None
 
-    def _add(self, layer: Layer, node, weight: str, bias: str | None) -> None:
+    def _add(self, layer: Layer, node, weight: str | None, bias: str | None) -> None:
         self.layers.append(self.named(layer, node, weight, bias))
         self.in_layers.update(w for w in (weight, bias) if w)
 
@@ -167,21 +177,35 @@ class NodeCounter:
         if a is not None and (len(a) != 2 or (a[0] if trans_a else a[-1]) != k):     # Gemm's A is 2-D
             raise ValueError(f"Gemm node {shown(node.name)}: input {a} does not fit weight {b[1]}")
         bias = self._bias(c_name)
-        self._add(Layer.linear("linear", k, m, bias=bias is not None), node, b[0], bias)
+        rows = (a[1] if trans_a else a[0]) if a is not None else self.batch     # tokens folded into rows
+        self._add(linear_layer("linear", k, m, (rows, k), bias is not None, self.batch), node, b[0], bias)
         return None
 
     def matmul(self, node) -> str | None:
         a_name, b_name = self._inputs(node, 2)
         a, b = self.g.shape(a_name), self.g.const(b_name)
-        if b is None or self.g.const(a_name) is not None:
-            return "multiplies two activations (no constant weight on the right)"
+        if self.g.const(a_name) is not None:
+            return "has a constant on the left"
+        if b is None:
+            return self.product(node, a, self.g.shape(b_name))
         if len(b[1]) != 2 or a is None or len(a) < 2:
             return "has a batched weight or unknown shapes"
         k, m = b[1]
         if a[-1] != k:
             raise ValueError(f"MatMul node {shown(node.name)}: input {a} does not fit weight {b[1]}")
         bias = self._bias_add(node, m)
-        self._add(linear_layer("linear", k, m, a, bias is not None), node, b[0], bias)
+        self._add(linear_layer("linear", k, m, a, bias is not None, self.batch), node, b[0], bias)
+        return None
+
+    def product(self, node, a, b) -> str | None:
+        """A MatMul of two activations (attention's q.k^T, attn.v): a matmul layer, one GEMM per head."""
+        if a is None or b is None:
+            return "multiplies two activations of unknown shapes"
+        try:
+            layer = matmul_layer("matmul", a, b, self.batch)
+        except ValueError:
+            raise ValueError(f"MatMul node {shown(node.name)}: inputs {a} and {b} do not fit") from None
+        self._add(layer, node, None, None)
         return None
 
     def _bias_add(self, node, m: int) -> str | None:

@@ -9,12 +9,19 @@ core/layer_shapes.py), so a torch model exported to ONNX imports to the same cou
 * Conv (2-D): group, dilations, strides, pads, auto_pad SAME_UPPER / SAME_LOWER / VALID;
   asymmetric pads enlarge the layer's input_size (padding 0), so counts and output size are exact;
 * ConvTranspose (2-D): a stride-1 conv over the input map, mults = Cin*Cout/g*kh*kw*H_in*W_in (fvcore);
-* Gemm with a constant B: a linear layer; MatMul with a constant 2-D weight (directly, or through
-  Transpose / Identity / Cast of one): every position of an (N, d1, ..., dk, K) input counted, as a
-  1x1 conv on a (d1*...*d(k-1), dk) map; an Add of a constant (M,) vector right after it is its bias.
-Layer names: the weight's name without ".weight" (torch exports keep parameter names), else the
-bias's without ".bias", else the node's; a weight used by several nodes gives ``name``, ``name#1``...
-Params: every float initializer (and weight input) once; BatchNormalization's running mean and
+* Gemm with a constant B: a linear layer at each row of A; MatMul with a constant 2-D weight (directly, or
+  through Transpose / Identity / Cast of one): every position of a (d0, d1, ..., dk, K) input counted but
+  the image batch N (the input's first dimension; tokens or windows folded into d0 count), as a 1x1 conv on
+  a (d0*...*d(k-1)/N, dk) map; an Add of a constant (M,) vector right after it is its bias;
+* MatMul of two activations (attention): a ``matmul`` layer, one (M, K) x (K, N) GEMM per head and window
+  of one image; only ``dense`` applies to it.
+Layer names (_onnx_names.py): the module a node ran in, recovered as nn's tracer names it: the weight's
+name without ".weight", the bias's without ".bias", else the module scope the exporter recorded (dynamo
+metadata, TorchScript node names), else the node's; a weight used by several nodes gives ``name``,
+``name#1``...; a product of activations ``<module>.matmul<i>``.
+Params: every float initializer (and weight input) once, but scalars an exporter made (not a parameter in
+the dynamo exporter's graph signature; without one, named ``lifted_tensor_3``, ``val_75``...);
+BatchNormalization's running mean and
 variance are buffers, not parameters (torchinfo does not count them). Those not in a counted layer
 go to ``extra_params``. Nodes without MACs are listed in ``network.spec.uncounted_ops``;
 compute-bearing nodes that cannot be counted give one warning per op type, naming the node.
@@ -29,6 +36,7 @@ from ..core import ImportInfo, Network, check_input_shape, shown
 from . import _onnx_fold as fold
 from . import _onnx_sizes as sizes
 from ._onnx_graph import Graph
+from ._onnx_names import exported_parameters, is_made_scalar
 from ._onnx_nodes import NodeCounter
 
 
@@ -121,9 +129,9 @@ def _data_dims(data, input_shape, path) -> tuple[int, ...]:
     return check_input_shape(dims, f"model file {shown(str(path))}: the shape of input {shown(data.name)}")
 
 
-def _bn_stats(graph: Graph) -> set[str]:
-    """BatchNormalization's running mean and variance: buffers, not parameters."""
-    out = set()
+def _not_params(graph: Graph, parameters: set[str] | None) -> set[str]:
+    """BatchNormalization's running mean and variance (buffers) and the scalars an exporter made."""
+    out = {w for w, s in graph.params.items() if is_made_scalar(w, s, parameters)}
     for n in graph.nodes:
         if n.op_type == "BatchNormalization":
             out.update(graph.consts[v][0] for v in list(n.input)[3:5] if v in graph.consts)
@@ -137,16 +145,17 @@ def load_onnx(path, input_shape=None, name: str | None = None) -> Network:
     symbolic batch dimension alone is taken as 1).
     """
     model = _read(path)
+    parameters = exported_parameters(model)
     data_name, weight_inputs = _fix_inputs(model, input_shape, path)
     graph = Graph(model, data_name, weight_inputs)
-    imp = NodeCounter(graph)
+    imp = NodeCounter(graph, graph.shape(data_name)[0])
     imp.run()
     if not imp.layers:
         raise ValueError(f"model file {shown(str(path))} has no Conv, ConvTranspose, Gemm or MatMul with a "
                          "constant weight")
     for msg in imp.notes:
         warnings.warn(f"{Path(path).name}: {msg}", UserWarning, stacklevel=2)
-    stats = _bn_stats(graph)
+    stats = _not_params(graph, parameters)
     extra = sum(math.prod(s) for w, s in graph.params.items() if w not in imp.in_layers and w not in stats)
     dims = graph.shape(data_name)
     info = ImportInfo(str(path), "onnx", {k: tuple(v) for k, v in imp.uncounted.items()}, tuple(imp.notes))

@@ -3,7 +3,10 @@
 Every ``nn.Conv2d``, ``nn.ConvTranspose2d`` and ``nn.Linear`` that runs during one forward pass of
 the example input becomes a core Layer named by the module's qualified name, with the shapes the
 conv or matmul actually saw. So are functional ``F.conv2d``/``F.conv_transpose2d``/``F.linear``
-calls whose weight is a parameter of the module (named by the parameter). All other parameters
+calls and ``x @ w`` products whose weight is a parameter of the module (named by the parameter, less
+".weight"), ``nn.MultiheadAttention`` calls (projections and per-head products, nn/attention.py) and
+every product of two activations (``q @ k.transpose(-2, -1)``, ``F.scaled_dot_product_attention``):
+``matmul`` layers ``<module>.matmul<i>``, which only ``dense`` applies to. All other parameters
 (BatchNorm affine weights, LayerNorm, embeddings, ...) go into ``Network.extra_params`` so that the
 network's parameter total equals ``sum(p.numel() for p in module.parameters())`` (torchinfo).
 
@@ -11,8 +14,9 @@ Counting conventions (each equals fvcore's conv/linear MACs):
 * padding done inside a conv module's forward (timm ``Conv2dSame``, TF "same", ``F.pad`` then
   ``F.conv2d``) is part of the layer: symmetric -> ``padding``; asymmetric -> ``input_size``
   enlarged by the pads and ``padding`` 0, so the output size and the counts stay exact;
-* a Linear on an (N, d1, ..., dk, C) tensor runs at d1*...*dk positions: it becomes a 1x1 conv2d
-  Layer on a (d1*...*d(k-1), dk) map (an (N, H, W, C) input -> an H x W map);
+* a Linear on an (d0, d1, ..., dk, C) tensor runs at every position of every leading dimension but the
+  image batch N (the example input's first dimension; windows or patches folded into d0 count): it
+  becomes a 1x1 conv2d Layer on a (d0*...*d(k-1)/N, dk) map (an (N, H, W, C) input -> an H x W map);
 * a transposed conv multiplies each input pixel by a Cout/g x kh x kw kernel: a stride-1 conv2d
   Layer over the input map (input enlarged by dilation*(k-1), output = input size), so mults =
   Cin * Cout/g * kh * kw * H_in * W_in and params = the weight's;
@@ -31,6 +35,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..core import Layer, Network, Plan, conv_layer, linear_layer, transposed_layer
+from . import attention as att
 from .layer_shapes import _min_input, conv_padding, padding_pairs
 
 CONV_FUNCS = ("conv2d", "conv_transpose2d", "linear")
@@ -71,8 +76,14 @@ def is_layer_module(module: nn.Module) -> bool:
 
 
 def is_counted_module(module: nn.Module) -> bool:
-    """Whether tracing counts ``module``'s calls: a layer module or an nn.ConvTranspose2d."""
-    return is_layer_module(module) or isinstance(module, nn.ConvTranspose2d)
+    """Whether tracing counts ``module``'s calls: a layer module, an nn.ConvTranspose2d or an
+    nn.MultiheadAttention."""
+    return is_layer_module(module) or isinstance(module, (nn.ConvTranspose2d, nn.MultiheadAttention))
+
+
+def layer_base(param_name: str) -> str:
+    """The layer name of a parameter used functionally: its module's name for a ``.weight``."""
+    return param_name[: -len(".weight")] if param_name.endswith(".weight") else param_name
 
 
 def module_network(module: nn.Module, name: str | None = None) -> Network:
@@ -138,8 +149,8 @@ def fold_repeated_calls(plan):
 class _Call:
     """One run of a counted module: its input shape, the F.pad and conv/linear calls inside it."""
 
-    def __init__(self, qname: str, mod: nn.Module, x):
-        self.qname, self.mod = qname, mod
+    def __init__(self, qname: str, mod: nn.Module, x, inputs=()):
+        self.qname, self.mod, self.inputs = qname, mod, inputs
         self.shape = tuple(x.shape) if isinstance(x, torch.Tensor) else None
         self.kind = type(x).__name__
         self.pads: list = []
@@ -154,7 +165,9 @@ class _Tracer:
     """Records each counted module call and each functional conv/linear on a parameter as a core
     Layer, and every compute the core model cannot count (functional ops outside those)."""
 
-    def __init__(self, module: nn.Module):
+    def __init__(self, module: nn.Module, batch: int = 1):
+        self.batch = batch                          # images in the example input: not counted positions
+        self.products: dict[str, int] = {}         # module name -> matmul layers named in it so far
         self.layers: list[Layer] = []
         self.first: dict[str, Layer] = {}          # module name -> the Layer of its first call
         self.calls: dict[str, int] = {}
@@ -184,16 +197,53 @@ class _Tracer:
             self.notes.append(msg)
 
     # -- where the forward pass is: a counted layer, a module counted elsewhere, or plain code
-    def enter(self, qname: str, mod: nn.Module, args) -> None:
-        call = _Call(qname, mod, args[0] if args else None) if is_counted_module(mod) else None
+    def enter(self, qname: str, mod: nn.Module, args, kwargs=None) -> None:
+        call = None
+        if isinstance(mod, nn.MultiheadAttention):
+            call = _Call(qname, mod, args[0] if args else None, att.attention_inputs(mod, args, kwargs or {}))
+        elif is_counted_module(mod):
+            call = _Call(qname, mod, args[0] if args else None)
         self.stack.append((qname, mod, call))
 
     def leave(self) -> None:
-        if self.stack:
-            _, mod, call = self.stack.pop()
-            if call is not None:
-                self.add(self.module_layer(call))
-                self.traced.update((id(p), p) for p in mod.parameters())
+        if not self.stack:
+            return
+        _, mod, call = self.stack.pop()
+        if isinstance(mod, nn.MultiheadAttention):
+            self.attention(call)
+        elif call is not None:
+            self.add(self.module_layer(call))
+            self.traced.update((id(p), p) for p in mod.parameters())
+
+    def attention(self, call: _Call) -> None:
+        """An nn.MultiheadAttention call: its projections and per-head products (nn/attention.py)."""
+        if not all(isinstance(x, torch.Tensor) for x in call.inputs):
+            raise ValueError(f"layer {call.qname!r}: query, key and value must be tensors")
+        start = self.products.get(call.qname, 0)
+        layers = att.attention_layers(call.qname, call.mod, call.inputs, self.batch, start)
+        for layer in layers:
+            if layer.op == "matmul":
+                self.layers.append(layer)
+            else:
+                self.add(replace(layer, name=self.layer_name(layer.name)))
+        self.products[call.qname] = start + sum(layer.op == "matmul" for layer in layers)
+        self.traced.update((id(p), p) for p in att.attention_params(call.mod))
+
+    def product(self, name: str, args, kwargs) -> None:
+        """A product outside a counted module: a Linear when the right operand is a parameter, else the
+        matmul layer(s) of two activations, named in the module that ran it."""
+        weight = att.weight_operand(name, args, kwargs, self.param_names)
+        if weight is not None:
+            x = args[1] if name == "addmm" else args[0]
+            lname = self.layer_name(layer_base(self.param_names[id(weight)]))
+            self.add(linear_layer(lname, weight.shape[0], weight.shape[1], tuple(x.shape), False, self.batch))
+            self.traced[id(weight)] = weight
+            return
+        where = self.stack[-1][0] if self.stack else ""
+        start = self.products.get(where, 0)
+        layers = att.matmul_layers(where, start, att.products(name, args, kwargs), self.batch)
+        self.layers.extend(layers)
+        self.products[where] = start + len(layers)
 
     def module_layer(self, call: _Call) -> Layer:
         lname = self.layer_name(call.qname or type(call.mod).__name__.lower())
@@ -202,7 +252,8 @@ class _Tracer:
         mod = call.mod
         if isinstance(mod, nn.Linear):
             shape = _op_input_shape(call) or call.shape
-            return linear_layer(lname, mod.in_features, mod.out_features, shape, mod.bias is not None)
+            return linear_layer(lname, mod.in_features, mod.out_features, shape, mod.bias is not None,
+                                self.batch)
         if len(call.shape) not in (3, 4):
             raise ValueError(f"layer {lname!r}: {type(mod).__name__} input must be 4-D, "
                              f"got shape {call.shape}")
@@ -246,6 +297,9 @@ class _Tracer:
         if name in CONV_FUNCS and isinstance(weight, nn.Parameter) and id(weight) in self.param_names:
             self.functional_layer(name, args, kwargs, weight)
             return
+        if name in att.PRODUCT_OPS:
+            self.product(name, args, kwargs)
+            return
         where = self.stack[-1][0] if self.stack else ""
         places = self.uncounted.setdefault(name, [])
         if where not in places:
@@ -254,11 +308,11 @@ class _Tracer:
     def functional_layer(self, name: str, args, kwargs, weight) -> None:
         """F.conv2d / F.conv_transpose2d / F.linear on a parameter: a layer named by the parameter."""
         x, bias = args[0], _arg(args, kwargs, 2, "bias", None)
-        lname = self.layer_name(self.param_names[id(weight)])
+        lname = self.layer_name(layer_base(self.param_names[id(weight)]))
         has_bias = isinstance(bias, torch.Tensor)
         w = tuple(weight.shape)
         if name == "linear":
-            layer = linear_layer(lname, w[1], w[0], tuple(x.shape), has_bias)
+            layer = linear_layer(lname, w[1], w[0], tuple(x.shape), has_bias, self.batch)
         elif name == "conv2d":
             g = int(_arg(args, kwargs, 6, "groups", 1))
             stride, dil = (_pair(_arg(args, kwargs, 3, "stride", 1)),
@@ -310,7 +364,7 @@ COUNTED_OPS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose
 
 #: module types whose compute the core model does not count (each warned about once per type)
 UNCOUNTED_MODULES = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose3d,
-                     nn.RNNBase, nn.RNNCellBase, nn.MultiheadAttention)
+                     nn.RNNBase, nn.RNNCellBase)
 
 
 def _op_name(func) -> str | None:
@@ -329,7 +383,9 @@ class _OpWatch(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        self.tracer.saw_op(func, args, kwargs)
+        swap = getattr(func, "__name__", "") == "__rmatmul__"       # b.__rmatmul__(a) is a @ b
+        seen = (args[1], args[0]) + tuple(args[2:]) if swap else args
+        self.tracer.saw_op(func, seen, kwargs)
         return func(*args, **kwargs)
 
 
@@ -343,7 +399,8 @@ def _inputs(example_input) -> tuple:
 def _run_traced(module: nn.Module, inputs: tuple, tracer: _Tracer) -> None:
     handles = []
     for q, m in module.named_modules():
-        handles.append(m.register_forward_pre_hook(lambda mod, args, q=q: tracer.enter(q, mod, args)))
+        handles.append(m.register_forward_pre_hook(
+            lambda mod, args, kwargs, q=q: tracer.enter(q, mod, args, kwargs), with_kwargs=True))
         handles.append(m.register_forward_hook(lambda mod, args, out: tracer.leave()))
     was_training = module.training
     try:
@@ -378,7 +435,7 @@ def trace_module(module: nn.Module, example_input, name: str | None = None) -> t
     if not isinstance(module, nn.Module):
         raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     inputs = _inputs(example_input)
-    tracer = _Tracer(module)
+    tracer = _Tracer(module, int(inputs[0].shape[0]) if inputs[0].dim() else 1)
     _run_traced(module, inputs, tracer)
     if not tracer.layers:
         raise ValueError("the module ran no nn.Conv2d, nn.ConvTranspose2d or nn.Linear on the example input")

@@ -158,7 +158,8 @@ def layer_choices(layer: Layer, rule: Rule, extra=()) -> tuple[Choice, ...]:
     out: list[Choice] = []
     for kind in choice_kinds().values():
         for choice in kind.options(layer, rule):
-            _add(out, choice)
+            if choice.fits(layer) is None:              # e.g. an attention product takes only dense
+                _add(out, choice)
     for choice in extra:                                # e.g. choices of the enqueued presets
         choice.validate(layer)
         _add(out, choice)

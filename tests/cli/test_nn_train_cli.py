@@ -168,3 +168,19 @@ def test_a_trained_run_is_not_flagged(tmp_path, capsys):
     d = json.loads(out)
     assert rc == 0 and d["acc_before"] > 15.0, d["acc_before"]     # digits learn in 3 epochs
     assert d["warnings"] == [] and "warning" not in err
+
+
+def test_train_takes_input_shape_like_every_command(tmp_path, capsys):
+    """--input-shape N,C,H,W (issue 19); --input-size H stays its alias; a non-square or disagreeing shape
+    is a one-line error before anything is written."""
+    fast = [a if a != "--input-size" else "--input-shape" for a in FAST]
+    fast[fast.index("--input-shape") + 1] = "1,1,8,8"
+    assert main(["train", "small_cnn", "--out", str(tmp_path / "run"), "--json", *fast]) == 0
+    capsys.readouterr()
+    assert load_checkpoint(tmp_path / "run" / "final.pt")["meta"]["input_shape"] == [1, 8, 8]
+    for bad in (["--input-shape", "1,1,8,9"], ["--input-shape", "1,1,8,8", "--input-size", "16"],
+                ["--input-shape", "8,8"]):
+        rc = main(["train", "small_cnn", "--epochs", "1", "--out", str(tmp_path / "bad"), *bad])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("\n") == 1 and "--input-shape" in err, err
+        assert not (tmp_path / "bad").exists()

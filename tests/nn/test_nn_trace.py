@@ -180,7 +180,7 @@ def test_padding_in_forward_is_counted():
     assert [count_ops(l).mults for l in net] == [6 * 3 * 9 * 64, 6 * 6 * 16 * 64, 2 * 6 * 9 * 56]
 
 
-def test_transposed_and_functional_convs_are_counted_and_other_weights_warned_once():
+def test_transposed_and_functional_convs_and_products_are_counted_and_einsum_warned_once():
     class M(nn.Module):
         def __init__(self):
             super().__init__()
@@ -192,14 +192,15 @@ def test_transposed_and_functional_convs_are_counted_and_other_weights_warned_on
             x = F.conv2d(self.up(x), self.w, padding=1)       # up: 5x5 -> 11x11
             x = x.mean((2, 3))
             x = F.linear(x, self.v)
-            return x @ torch.ones(7, 2) @ torch.ones(2, 2)     # not a parameter: warned about, once
+            x = x @ torch.ones(7, 2)                            # two activations: a matmul layer (issue 19)
+            return torch.einsum("ij,jk->ik", x, torch.ones(2, 2)) @ torch.ones(2, 2)   # einsum: warned, once
 
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         net = network_from_module(M(), torch.randn(1, 4, 5, 5))
-    assert net.layer_names == ("up", "w", "v")
-    assert [count_ops(l).mults for l in net] == [4 * (6 // 2) * 9 * 25, 5 * 6 * 9 * 121, 5 * 7]
-    assert [str(w.message).count("torch.matmul") for w in seen] == [1]
+    assert net.layer_names == ("up", "w", "v", "matmul0", "matmul1")
+    assert [count_ops(l).mults for l in net] == [4 * (6 // 2) * 9 * 25, 5 * 6 * 9 * 121, 5 * 7, 7 * 2, 2 * 2]
+    assert [str(w.message).count("torch.einsum") for w in seen] == [1]
 
 
 def test_a_module_called_twice_counts_its_params_once_and_a_plan_on_either_call_applies():

@@ -60,6 +60,10 @@ class PlanEntry:
 
 
 def _entry(modules: dict, plan: Plan, name: str, choice: Choice) -> PlanEntry:
+    if isinstance(modules.get(name.rpartition(".")[0]), nn.MultiheadAttention) and choice.kind != "dense":
+        raise ValueError(f"plan {plan.name!r}: layer {name!r} belongs to an nn.MultiheadAttention, which "
+                         "reads its weights itself: attention projections are counted, simulated and "
+                         "searched, not trained or decomposed structured (leave them dense here)")
     if name not in modules:
         raise ValueError(f"plan {plan.name!r} names layer {name!r}, which the model does not have")
     layer = layer_from_module(name, modules[name])

@@ -81,10 +81,12 @@ class TorchEval:
     def _layer_modules(self, network, model) -> dict:
         nn = self.torch.nn
         mods = {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
-        missing = [layer.name for layer in network.layers if layer.name not in mods]
+        # attention products (op matmul) have no weights and take only dense: no module to score
+        layers = [layer for layer in network.layers if layer.op != "matmul"]
+        missing = [layer.name for layer in layers if layer.name not in mods]
         if missing:
             raise ValueError(f"the torch model lacks layer(s) {missing[:5]} of network {network.name!r}")
-        return {layer.name: mods[layer.name] for layer in network.layers}
+        return {layer.name: mods[layer.name] for layer in layers}
 
     def _targets(self, seed: int):
         """Without labels: the dense model's own predictions (trained) or seeded random classes (init)."""
