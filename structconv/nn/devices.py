@@ -62,7 +62,7 @@ def available_memory(device: str) -> int | None:
 
 def _host_available() -> int | None:
     try:
-        with open("/proc/meminfo") as f:
+        with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
@@ -84,9 +84,9 @@ def _cgroup_available() -> int | None:
     """The container's memory limit less its use; None without a limit (or a limit beyond 2^60 bytes)."""
     for limit_file, usage_file in CGROUP_FILES:
         try:
-            with open(limit_file) as f:
+            with open(limit_file, encoding="ascii") as f:
                 limit = f.read().strip()
-            with open(usage_file) as f:
+            with open(usage_file, encoding="ascii") as f:
                 used = int(f.read().strip())
         except (OSError, ValueError):
             continue
