@@ -31,6 +31,7 @@ import time
 import weakref
 from pathlib import Path
 
+from ...core import parse_json
 from .._optuna import optuna, submodule, trial_state
 from ..evaluation import TRIAL_ATTR
 
@@ -193,11 +194,12 @@ def check_journal(path) -> None:
                                  f"line {i} is over {MAX_LINE_BYTES} bytes")
             if not line.endswith(b"\n"):                # being appended by a live worker right now
                 return
-            try:
-                rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            try:                              # bounded: 50,000 levels of nesting are refused
+                rec = parse_json(line.decode("utf-8"))
+            except ValueError as e:                 # JSON, UTF-8, nesting or repeated-key errors
+                why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
                 raise ValueError(f"study file {str(path)!r} is corrupt: line {i} is not a journal record "
-                                 f"(move it away to start a new study)") from None
+                                 f"({why}; move it away to start a new study)") from None
             if not isinstance(rec, dict) or "op_code" not in rec:
                 raise ValueError(f"study file {str(path)!r} is corrupt: line {i} has no 'op_code' "
                                  f"(not an Optuna journal)")
