@@ -176,3 +176,32 @@ def test_a_checkpoint_over_the_size_cap_is_refused_before_reading(tmp_path, monk
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("read a file over the cap"))
     with pytest.raises(ValueError, match=r"big\.pt' is \d+ bytes, over the 100-byte cap"):
         read_weights(p)
+
+
+TRAINED_META = [  # (id, model, state dict, meta, what the line names)
+    ("small-num-classes-10**9", "small_cnn", None, {"input_shape": [3, 8, 8], "num_classes": 10**9},
+     r"fc\.weight of shape \[1000000000, 64\], the file holds \[10, 64\]"),
+    ("zoo-num-classes-10**9-no-fc", "resnet18", {"conv1.weight": torch.zeros(64, 3, 7, 7)},
+     {"num_classes": 10**9}, r"resnet18 built with \{'num_classes': 1000000000\} needs .* free memory"),
+    ("zoo-num-classes-other", "resnet18", {"fc.weight": torch.zeros(10, 512)}, {"num_classes": 7},
+     r"fc\.weight of shape \[7, 512\], the file holds \[10, 512\]"),
+    ("zoo-num-classes-str", "resnet18", {"fc.weight": torch.zeros(10, 512)}, {"num_classes": "ten"},
+     r"num_classes"),
+]
+
+
+@pytest.mark.parametrize("model, sd, meta, needle", [c[1:] for c in TRAINED_META],
+                         ids=[c[0] for c in TRAINED_META])
+def test_a_checkpoints_meta_is_checked_before_the_model_is_built(saved, tmp_path, capsys, model, sd, meta,
+                                                                 needle):
+    """`decompose` builds the model the checkpoint names with the class count its meta records: a forged
+    count is refused on the meta device, before a byte of the classifier is allocated."""
+    from structconv.cli import main
+
+    p = save_checkpoint(tmp_path / "m.pt", model, sd or saved["ck"][2], epoch=0, meta=meta,
+                        plan={"name": "p", "layers": {}})
+    assert main(["decompose", str(p), "--preset", "uniform-n2", "--out", str(tmp_path / "d.pt")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and str(p) in err[0], err
+    assert __import__("re").search(needle, err[0]), err[0]
+    assert not (tmp_path / "d.pt").exists()

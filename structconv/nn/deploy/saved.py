@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from ...core import Plan, resolve_network, resolve_plan, shown
-from ..devices import available_memory, human_bytes
 from ..model_refs import confirmed_reference, is_module_ref, load_module_ref
+from ..rebuild import build_for_weights, first_line
 from ..weights import check_fields, save_atomic, torch_load
-from ..zoo import build_module
 from .convert import decompose
 
 FORMAT = "structconv.decomposed/1"
@@ -64,39 +62,12 @@ def load_decomposed(path, build=None, *, model: str | None = None) -> nn.Module:
     elif is_module_ref(confirmed_reference(name, model, f"decomposed model {shown(str(path))}")):
         module = load_module_ref(name)
     else:
-        module = _build_zoo(name, meta, blob["state_dict"], where)
+        module = build_for_weights(name, blob["state_dict"], where, num_classes=meta.get("num_classes"),
+                                   in_channels=meta.get("in_channels"))
     try:
         module, _ = decompose(module, blob.get("plan") or {}, method=blob.get("method", "auto"), inplace=True,
                               distill=False)
         module.load_state_dict(blob["state_dict"])
     except (TypeError, ValueError, RuntimeError) as e:  # a plan, method or weights that do not fit
-        raise ValueError(f"{where}: {_first_line(e)}") from None
+        raise ValueError(f"{where}: {first_line(e)}") from None
     return module
-
-
-def _build_zoo(name: str, meta: dict, state_dict: dict, where: str) -> nn.Module:
-    """The zoo model (or small_cnn) the meta describes, once a meta-device twin shows it agrees with the
-    saved weights wherever both have a tensor and fits in memory (a forged ``num_classes`` of 10**9 would
-    otherwise allocate a 256 GB classifier before the weights could disagree)."""
-    kwargs = {"num_classes": meta.get("num_classes"), "in_channels": meta.get("in_channels")}
-    try:
-        with torch.device("meta"):
-            twin = build_module(name, **kwargs)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{where}: {_first_line(e)}") from None
-    for key, t in twin.state_dict().items():
-        saved = state_dict.get(key)
-        if saved is not None and tuple(saved.shape) != tuple(t.shape):
-            raise ValueError(f"{where}: meta {kwargs} builds {key} of shape {list(t.shape)}, the file "
-                             f"holds {list(saved.shape)}")
-    need = sum(t.numel() * t.element_size() for t in twin.state_dict().values())
-    free = available_memory("cpu")
-    if free is not None and need > free // 2:
-        raise ValueError(f"{where}: meta {kwargs} builds a {name} of {human_bytes(need)}, more than half "
-                         f"the {human_bytes(free)} of free memory")
-    return build_module(name, **kwargs)
-
-
-def _first_line(e: Exception) -> str:
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    return " ".join(lines[:2])[:300] if lines else type(e).__name__

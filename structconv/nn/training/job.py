@@ -9,6 +9,7 @@ import torch
 
 from ..data import DataBundle, DataSettings
 from ..resolve import ResolvedModel, resolve_model
+from ..user_code import fence_for
 from ..zoo import SMALL
 from .results import TrainResult
 from .run import check_out_dir, run_training, use_threads
@@ -38,4 +39,6 @@ def train_model(ref: str, data: DataSettings, settings: TrainSettings, *, plan=N
     source = os.fspath(plan) if isinstance(plan, (str, os.PathLike)) else None
     settings = replace(settings, model_name=settings.model_name or ref,
                        meta={"plan_source": source, **(settings.meta or {})})
-    return TrainRun(resolved, bundle, run_training(resolved.module, bundle, resolved.plan, settings))
+    with fence_for(ref, "trained"):                      # the user's forward: its prints and exits fenced
+        result = run_training(resolved.module, bundle, resolved.plan, settings)
+    return TrainRun(resolved, bundle, result)
