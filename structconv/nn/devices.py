@@ -208,4 +208,4 @@ def check_trace_memory(model: nn.Module, shape, dtype=torch.float32, field: str 
 def _memory_error(field: str, shape, need: int, free: int, what: str) -> FieldError:
     shown_shape = ",".join(str(int(v)) for v in shape)
     return FieldError((field, f" = {shown_shape} needs about {human_bytes(need)} {what}, more than the "
-                              f"{human_bytes(free)} of free memory: give a smaller {field}"))
+                              f"{human_bytes(free)} of free memory: give a smaller "), (field, ""))
