@@ -30,8 +30,8 @@ def build_for_weights(name: str, state_dict: dict, where: str, num_classes=None,
     for key, t in twin.state_dict().items():
         saved = state_dict.get(key)
         if isinstance(saved, torch.Tensor) and tuple(saved.shape) != tuple(t.shape):
-            raise ValueError(f"{where}: {name} built with {shown or 'its defaults'} has {key} of shape "
-                             f"{list(t.shape)}, the file holds {list(saved.shape)}")
+            raise ValueError(f"{where}: the weights do not fit {name} built with {shown or 'its defaults'}: "
+                             f"{key} is {list(t.shape)} there, the file holds {list(saved.shape)}")
     need = sum(t.numel() * t.element_size() for t in twin.state_dict().values())
     free = available_memory("cpu")
     if free is not None and need > free // 2:
