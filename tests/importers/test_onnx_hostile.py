@@ -174,6 +174,8 @@ REFUSED_CASES = [
      r"out_channels = 0 is out of range \[1, inf\] \(in layer 'conv'\)"),
     ("kernel larger than the input", lambda: _model([], x=[1, 3, 2, 2]),
      r"output size = \(0, 0\) must be >= 1; input_size \(2, 2\), kernel \(3, 3\)"),
+    ("only a 1-D conv", lambda: _model([], x=[1, 3, 8], w=(4, 3, 3)),    # was: did not say why
+     r"has no Conv, .* that structconv counts \(Conv node 'conv' is not a 2-D convolution"),
     ("custom-domain op", lambda: _model([N("Evil", ["x"], ["z"], domain="com.evil")]),
      r"No opset import for domain com\.evil optype Evil"),
 ]
