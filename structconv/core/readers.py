@@ -178,7 +178,8 @@ def load_data_file(path, what: str):
     except (yaml.YAMLError, ValueError) as e:   # ValueError: also an int of more than 4300 digits
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         digits = _INT_DIGITS.search(first)           # not Python's advice to raise its own limit
-        first = f"an integer of {digits.group(2)} digits (at most {digits.group(1)})" if digits else first
+        if digits:
+            first = f"an integer of {digits.group(2)} digits (at most {digits.group(1)} digits)"
         kind = "JSON" if is_json else "YAML"
         raise ValueError(f"{what} {str(path)!r} is not valid {kind}: {first}") from None
 

@@ -229,7 +229,7 @@ IN_PROCESS = [  # C(id, argv, needle, files); (misbehaved before issue 21's last
       {"p.yaml": "name: p\nlayers:\n  layer1.0.conv1: {c: .nan, n: 2}\n"}),
     # was: advised set_int_max_str_digits
     C("plan-5000-digit-int", ["cost", "resnet18", "--plan", "{in}/p.json"],
-      r"not valid JSON: an integer of 5000 digits \(at most 4300\)$",
+      r"not valid JSON: an integer of 5000 digits \(at most 4300 digits\)$",
       {"p.json": '{"name": "p", "layers": {"layer1.0.conv1": {"c": ' + "9" * 5000 + "}}}"}),
     C("plan-int-layer-key", ["cost", "resnet18", "--plan", "{in}/p.yaml"],
       r"plan layer names must be strings",
