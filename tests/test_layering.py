@@ -91,6 +91,22 @@ def test_core_needs_no_heavy_dependency(tmp_path):
     assert out.stdout.strip() == "[]"
 
 
+def _numba_importers(root: Path) -> list[str]:
+    """Modules importing numba, other than sim's own (whose flags and cache directory sim/_numba.py sets)."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                  if p.relative_to(root).parts[0] != "sim"
+                  and any(mod.split(".")[0] == "numba" for mod, _, _ in _imports(p)))
+
+
+def test_numba_is_reached_only_through_sim(tmp_path):
+    """One place for Numba's flags and cache (a read-only install falls back to a temp cache there): a
+    kernel elsewhere is decorated with ``structconv.sim.numba_kernel``, not its own ``@njit(cache=True)``."""
+    assert _numba_importers(ROOT) == []
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "k.py").write_text("from numba import njit\n")
+    assert _numba_importers(tmp_path) == ["search/k.py"]
+
+
 @pytest.mark.parametrize("where, bad, why", [
     ("search", "from structconv.nn.train import train", "imports module"),
     ("search", "from ..nn import _kron", "private"),

@@ -7,7 +7,7 @@ import warnings
 from structconv.core import shown
 
 from ._args import given_plan, parse_input_shape
-from ._errors import CLIError, one_line, printable, user_input
+from ._errors import CLIError, as_flags, one_line, printable, user_input
 
 
 def is_zoo_name(ref) -> bool:
@@ -28,7 +28,7 @@ def resolve_model(ref, input_shape=None):
             raise CLIError(f"--input-shape applies to ONNX files and Python references, "
                            f"not to zoo network {shown(ref)}")
         options["input_shape"] = shape
-    with warnings.catch_warnings(record=True) as seen:
+    with warnings.catch_warnings(record=True) as seen, as_flags():   # "input_shape" is --input-shape here
         warnings.simplefilter("always")
         net = resolve_network(ref, **options)
     said = set()

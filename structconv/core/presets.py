@@ -118,7 +118,7 @@ def _parse_dim(value, where: str) -> tuple[int, int, int, int]:
 def _load_table(name: str) -> tuple[str, tuple[dict, ...]]:
     fname = _TABLES[name]
     source = f"structconv/data/presets/{fname}"
-    text = resources.files("structconv").joinpath("data", "presets", fname).read_text()
+    text = resources.files("structconv").joinpath("data", "presets", fname).read_text(encoding="utf-8")
     data = parse_yaml(text)
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or "network" not in data:
         raise ValueError(f"{source}: a preset table is a mapping with 'network' and a 'rows' list")

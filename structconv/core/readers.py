@@ -161,6 +161,10 @@ def parse_json(text: str):
         raise ValueError(_where_refused(text) or str(e)) from None
 
 
+_INT_DIGITS = re.compile(r"Exceeds the limit \((\d+) digits\) for integer string conversion"
+                         r".*?has (\d+) digits")
+
+
 # -- files --------------------------------------------------------------------------------------------
 def load_data_file(path, what: str):
     """Parse a YAML (safe loader) or, for *.json, a JSON file; errors name ``what`` and the file.
@@ -173,6 +177,9 @@ def load_data_file(path, what: str):
         return parse_json(text) if is_json else parse_yaml(text)
     except (yaml.YAMLError, ValueError) as e:   # ValueError: also an int of more than 4300 digits
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        digits = _INT_DIGITS.search(first)           # not Python's advice to raise its own limit
+        if digits:
+            first = f"an integer of {digits.group(2)} digits (at most {digits.group(1)} digits)"
         kind = "JSON" if is_json else "YAML"
         raise ValueError(f"{what} {str(path)!r} is not valid {kind}: {first}") from None
 

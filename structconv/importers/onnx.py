@@ -151,8 +151,9 @@ def load_onnx(path, input_shape=None, name: str | None = None) -> Network:
     imp = NodeCounter(graph, graph.shape(data_name)[0])
     imp.run()
     if not imp.layers:
+        why = f" ({imp.notes[0]})" if imp.notes else ""     # e.g. its only Conv is 1-D: say so
         raise ValueError(f"model file {shown(str(path))} has no Conv, ConvTranspose, Gemm or MatMul with a "
-                         "constant weight")
+                         f"constant weight that structconv counts{why}")
     for msg in imp.notes:
         warnings.warn(f"{Path(path).name}: {msg}", UserWarning, stacklevel=2)
     stats = _not_params(graph, parameters)

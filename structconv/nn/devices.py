@@ -62,7 +62,7 @@ def available_memory(device: str) -> int | None:
 
 def _host_available() -> int | None:
     try:
-        with open("/proc/meminfo") as f:
+        with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
@@ -84,9 +84,9 @@ def _cgroup_available() -> int | None:
     """The container's memory limit less its use; None without a limit (or a limit beyond 2^60 bytes)."""
     for limit_file, usage_file in CGROUP_FILES:
         try:
-            with open(limit_file) as f:
+            with open(limit_file, encoding="ascii") as f:
                 limit = f.read().strip()
-            with open(usage_file) as f:
+            with open(usage_file, encoding="ascii") as f:
                 used = int(f.read().strip())
         except (OSError, ValueError):
             continue
@@ -208,4 +208,4 @@ def check_trace_memory(model: nn.Module, shape, dtype=torch.float32, field: str 
 def _memory_error(field: str, shape, need: int, free: int, what: str) -> FieldError:
     shown_shape = ",".join(str(int(v)) for v in shape)
     return FieldError((field, f" = {shown_shape} needs about {human_bytes(need)} {what}, more than the "
-                              f"{human_bytes(free)} of free memory: give a smaller {field}"))
+                              f"{human_bytes(free)} of free memory: give a smaller "), (field, ""))

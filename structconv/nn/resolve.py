@@ -28,6 +28,7 @@ from .model_refs import (
     load_module_ref,
     network_from_ref,
 )
+from .rebuild import build_for_weights
 from .trace import fold_repeated_calls, network_from_module
 from .user_code import home_of, user_code
 from .weights import read_weights
@@ -129,7 +130,7 @@ def resolve_trained(checkpoint, *, model: str | None = None, plan=None, input_sh
     """
     ck_model, sd, ck_plan, meta = read_weights(checkpoint, "checkpoint")
     name = _model_name(model, ck_model, checkpoint)
-    module, network = _model_and_network(name, meta, input_shape)
+    module, network = _model_and_network(name, meta, input_shape, sd, f"checkpoint {shown(str(checkpoint))}")
     plan = _trained_plan(plan, ck_plan, network)
     _check_finite(sd)
     return ResolvedModel(name, _trained_module(name, module, sd, plan), network, plan, meta)
@@ -180,18 +181,21 @@ def _ref_shape(meta, input_shape) -> tuple:
     return DEFAULT_INPUT_SHAPE
 
 
-def _model_and_network(name: str, meta: dict, input_shape=None) -> tuple[nn.Module, Network]:
-    """(a fresh torch module, the core Network its plan is checked against) for ``name``."""
+def _model_and_network(name: str, meta: dict, input_shape=None, sd=None,
+                       where: str = "checkpoint") -> tuple[nn.Module, Network]:
+    """(a fresh torch module, the core Network its plan is checked against) for ``name``; a zoo model or
+    small_cnn is checked against the weights ``sd`` first (rebuild.py)."""
+    sd = sd or {}
     if is_module_ref(name):                          # the user's module, traced at the shape it ran on
         module = load_module_ref(name)
         return module, network_from_ref(name, input_shape=_ref_shape(meta, input_shape), module=module)
     if name in SMALL:                                # not a zoo network: its shape is in the checkpoint
         shape = _small_shape(meta)
-        module = SmallCNN(shape[0], meta["num_classes"])
+        module = build_for_weights(name, sd, where, num_classes=meta["num_classes"], in_channels=shape[0])
         return module, network_from_module(module, torch.zeros((1,) + shape), name=name)
     network = resolve_network(name)                  # ValueError for unknown names
     # a model trained on digits has 10 classes, not the zoo default: the checkpoint says
-    return build_module(name, num_classes=meta.get("num_classes")), network
+    return build_for_weights(name, sd, where, num_classes=meta.get("num_classes")), network
 
 
 def _trained_module(name: str, module: nn.Module, sd: dict, plan: Plan) -> nn.Module:

@@ -22,7 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ..core import shown
+from ..core import is_module_ref, shown
 
 
 @contextlib.contextmanager
@@ -47,6 +47,14 @@ def user_code(ref: str, stage: str, home: str | None = None):
         sys.path[:] = saved_path
         _restore_modules(saved_modules, saved_path)
         _chdir(saved_cwd)
+
+
+def fence_for(ref, stage: str):
+    """The fence of ``user_code`` when ``ref`` is a model reference (its forward runs in training,
+    decomposition and export too); nothing for a zoo name, small_cnn or a module given directly."""
+    if isinstance(ref, str) and is_module_ref(ref):
+        return user_code(ref, stage, home_of(ref))
+    return contextlib.nullcontext()
 
 
 def home_of(ref: str) -> str | None:

@@ -50,6 +50,13 @@ class _Writer:
         self.f.flush()
 
 
+#: the largest checkpoint read (16 GiB, far above any zoo model's): torch.load holds it all in memory, so
+#: a larger file is refused before it is opened
+MAX_CHECKPOINT_BYTES = 1 << 34
+#: containers walked when checking what a file holds: a state dict and its optimizer state need a few levels
+_MAX_WALK = 16
+
+
 _ADVICE = re.compile(r"weights_only|safe_globals|trust|file an issue|documentation|load failed", re.I)
 STATE_DICT_ADVICE = "save the weights with torch.save(model.state_dict(), path)"
 
@@ -110,16 +117,48 @@ def torch_load(path, what: str = "checkpoint", map_location="cpu"):
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{what} {str(path)!r} does not exist")
+        raise ValueError(f"{what} {str(path)!r} does not exist" if not path.exists()
+                         else f"{what} {str(path)!r} is not a regular file")
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise ValueError(f"{what} {str(path)!r} is {size} bytes, over the {MAX_CHECKPOINT_BYTES}-byte cap "
+                         f"for checkpoints")
     names = _zip_names(path)
     kind = _foreign_kind(path, names, "") if any(n.endswith("/constants.pkl") for n in names) else None
     if kind is not None:                  # before torch.load, which would warn and refuse with its advice
         raise ValueError(f"{what} {str(path)!r} holds {kind}: structconv reads only tensors "
                          f"(weights_only loading); {STATE_DICT_ADVICE}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # zip, unpickling, EOF errors: all mean a damaged or foreign file
         raise _load_error(path, what, e) from None
+    _check_tensors(obj, path, what)
+    return obj
+
+
+def _check_tensors(obj, path: Path, what: str, key: str = "", depth: int = 0) -> None:
+    """ValueError naming the first tensor that claims more elements than its storage holds (a zero stride
+    expands one float to 2**40: a few bytes in the file, terabytes once anything copies it). Saved weights
+    are never such views; only containers a few levels deep are walked."""
+    if isinstance(obj, torch.Tensor):
+        if obj.numel() and obj.numel() * obj.element_size() > obj.untyped_storage().nbytes():
+            raise ValueError(f"{what} {str(path)!r}: tensor {key or '(top level)'!r} of shape "
+                             f"{list(obj.shape)} is a view over {obj.untyped_storage().nbytes()} bytes of "
+                             f"data (an expanded tensor); saved weights hold their elements")
+        return
+    if depth >= _MAX_WALK:
+        return
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for k, v in items:
+        _check_tensors(v, path, what, f"{key}.{k}" if key else str(k), depth + 1)
+
+
+def check_state_dict(sd, path, what: str = "checkpoint") -> dict:
+    """``sd`` when it is a non-empty dict of parameter names to tensors; else a one-line ValueError."""
+    if not isinstance(sd, dict) or not sd or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                     for k, v in sd.items()):
+        raise ValueError(f"{what} {str(path)!r}: the state_dict must map parameter names to tensors")
+    return sd
 
 
 def read_weights(path, what: str = "checkpoint") -> tuple[str | None, dict, dict | None, dict]:
@@ -129,15 +168,22 @@ def read_weights(path, what: str = "checkpoint") -> tuple[str | None, dict, dict
         raise ValueError(f"{what} {str(path)!r} holds a {type(ck).__name__}, "
                          "not a checkpoint dict or state dict")
     if "state_dict" in ck:
-        sd = ck["state_dict"]
-        model, plan, meta = ck.get("model"), ck.get("plan"), ck.get("meta") or {}
-        if model is not None and not isinstance(model, str):
-            raise ValueError(f"{what} {str(path)!r}: 'model' must be a string, got {type(model).__name__}")
-        if plan is not None and not isinstance(plan, dict):
-            raise ValueError(f"{what} {str(path)!r}: 'plan' must be a plan mapping or None")
+        check_fields(ck, path, what)
+        sd, model, plan, meta = ck["state_dict"], ck.get("model"), ck.get("plan"), ck.get("meta") or {}
     else:
         sd, model, plan, meta = ck, None, None, {}
-    if not isinstance(sd, dict) or not sd or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                     for k, v in sd.items()):
-        raise ValueError(f"{what} {str(path)!r}: the state dict must map parameter names to tensors")
-    return model, sd, plan, dict(meta) if isinstance(meta, dict) else {}
+    return model, check_state_dict(sd, path, what), plan, dict(meta)
+
+
+def check_fields(ck: dict, path, what: str = "checkpoint") -> None:
+    """One-line ValueError naming the first of a checkpoint's ``model``, ``plan``, ``meta`` and
+    ``state_dict`` that has the wrong type (the fields every structconv weights file shares)."""
+    model, plan, meta = ck.get("model"), ck.get("plan"), ck.get("meta")
+    if model is not None and not isinstance(model, str):
+        raise ValueError(f"{what} {str(path)!r}: 'model' must be a string, got {type(model).__name__}")
+    if plan is not None and not isinstance(plan, dict):
+        raise ValueError(f"{what} {str(path)!r}: 'plan' must be a plan mapping or None, "
+                         f"got {type(plan).__name__}")
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError(f"{what} {str(path)!r}: 'meta' must be a mapping, got {type(meta).__name__}")
+    check_state_dict(ck.get("state_dict"), path, what)

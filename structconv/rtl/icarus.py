@@ -74,11 +74,11 @@ class IcarusSpu:
     def __init__(self, verilog: str, lanes: int, aw: int = 16, pw: int = 16, workdir=None):
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="spu_"))
         self.aw, self.pw = aw, pw
-        (self.dir / "spu.v").write_text(verilog)
-        (self.dir / "tb.v").write_text(TESTBENCH)
+        (self.dir / "spu.v").write_text(verilog, encoding="utf-8")
+        (self.dir / "tb.v").write_text(TESTBENCH, encoding="utf-8")
         subprocess.run(["iverilog", "-g2005", "-o", "sim.vvp", f"-Ptb.LANES={lanes}", f"-Ptb.AW={aw}",
                         f"-Ptb.PW={pw}", "-s", "tb", "tb.v", "spu.v"], cwd=self.dir, check=True,
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, encoding="utf-8", errors="replace")
 
     def run(self, prog: Program) -> RtlRun:
         aw = self.aw
@@ -87,13 +87,13 @@ class IcarusSpu:
         if len(prog.image) > 2**aw or len(prog.ops) >= 2**self.pw or len(prog.outputs) >= 2**self.pw:
             raise ValueError(f"program too large for aw={aw}, pw={self.pw}: {len(prog.image)} words, "
                              f"{len(prog.ops)} ops")
-        (self.dir / "lb.hex").write_text(_hex(prog.image, 32))
+        (self.dir / "lb.hex").write_text(_hex(prog.image, 32), encoding="utf-8")
         words = [(sub << 3 * aw) | (d << 2 * aw) | (a << aw) | b for sub, d, a, b in prog.ops]
-        (self.dir / "prog.hex").write_text(_hex(words, 3 * aw + 1))
-        (self.dir / "outs.hex").write_text(_hex(prog.outputs, aw))
+        (self.dir / "prog.hex").write_text(_hex(words, 3 * aw + 1), encoding="utf-8")
+        (self.dir / "outs.hex").write_text(_hex(prog.outputs, aw), encoding="utf-8")
         res = subprocess.run(["vvp", "-n", "sim.vvp", f"+nops={len(prog.ops)}", f"+nout={len(prog.outputs)}",
                               f"+depth={prog.depth}"], cwd=self.dir, check=True, capture_output=True,
-                             text=True)
+                             text=True, encoding="utf-8", errors="replace")
         lines = res.stdout.splitlines()
         fields = dict(kv.split("=") for kv in next(l for l in lines if l.startswith("RESULT")).split()[1:])
         outs = np.array([int(l.split()[1]) for l in lines if l.startswith("OUT ")], np.int64)

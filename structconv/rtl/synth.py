@@ -21,12 +21,12 @@ def synth_lanes(lanes: int = 1, width: int = 32) -> dict[str, int]:
         raise RuntimeError("yosys not installed (Debian package yosys)")
     with tempfile.TemporaryDirectory(prefix="spu_synth_") as d:
         src = Path(d) / "spu.v"
-        src.write_text(VERILOG.format(lanes=lanes, scheme="any", w=width, aw=8, pw=8))
+        src.write_text(VERILOG.format(lanes=lanes, scheme="any", w=width, aw=8, pw=8), encoding="utf-8")
         script = (f"read_verilog {src}; chparam -set LANES {lanes} -set W {width} spu_adder_lanes; "
                   "synth -flatten -top spu_adder_lanes; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX; opt_clean; stat")
         subprocess.run(["yosys", "-q", "-p", script.replace("stat", "tee -o stat.txt stat")], cwd=d,
-                       check=True, capture_output=True, text=True)
-        text = (Path(d) / "stat.txt").read_text()
+                       check=True, capture_output=True, text=True, encoding="utf-8", errors="replace")
+        text = (Path(d) / "stat.txt").read_text(encoding="utf-8", errors="replace")
     cells = {m.group(2): int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+(\$_\w+_)\s*$", text, re.M)}
     if not cells:
         cells = {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(\$_\w+_)\s+(\d+)\s*$", text, re.M)}

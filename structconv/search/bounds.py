@@ -20,6 +20,8 @@ MODES = ("auto", "exact", "sampler")
 PRUNERS = ("sha", "hyperband", "none")
 MAX_WORKERS = 256
 MAX_POPULATION = 100_000
+# a study file holds ~200k trials under its 4 GiB cap (study/journal.py): more is a run that never ends
+MAX_TRIALS = 1_000_000
 
 
 class SettingError(ValueError):
@@ -100,7 +102,7 @@ class Increasing:
 
 BUDGET_RATIO = Positive()
 BOUNDS = {
-    "trials": Ints(1), "workers": Ints(1, MAX_WORKERS),
+    "trials": Ints(1, MAX_TRIALS), "workers": Ints(1, MAX_WORKERS),
     "population": Ints(2, MAX_POPULATION),                           # NSGA-II crosses two parents
     "seed": Ints(0, 2**32 - 1), "heartbeat_interval": Ints(1, 3600), "rerank": Ints(0), "anchors": Ints(1),
     "timeout": Positive(), "max_cycles_ratio": BUDGET_RATIO, "max_energy_ratio": BUDGET_RATIO,

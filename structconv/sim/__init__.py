@@ -49,6 +49,7 @@ from ._algebra import (
                        unregister_scheme,
 )
 from ._kernels import LINKS, MODES, OVERLAPS
+from ._numba import numba_kernel  # the one place of Numba's flags and cache directory (search's kernels too)
 from .accelerator import (
                        DEFAULT_HW,
                        DTYPES,
@@ -74,4 +75,5 @@ __all__ = ["Accelerator", "MacArray", "SumPoolUnit", "Memory", "EnergyTable", "A
            "BatchSimulator", "MODES", "DATAFLOWS", "LINKS", "SCHEMES", "OVERLAPS", "DTYPES", "ENERGY_KEYS",
            "Energy", "LayerResult", "NetworkResult", "SRAM_MODELS", "SRAM_ROLES", "SramCost",
            "ScaleSimUserResult", "simulate_scalesim_user", "compare_sram_models", "Dataflow", "Scheme",
-           "register_dataflow", "register_scheme", "unregister_dataflow", "unregister_scheme"]
+           "register_dataflow", "register_scheme", "unregister_dataflow", "unregister_scheme",
+           "numba_kernel"]

@@ -80,4 +80,11 @@ NUMBA_FLAGS = dict(cache=settle_cache(), nogil=True, fastmath=False)   # exact i
 
 from numba import njit  # noqa: E402  (after settle_cache: numba reads NUMBA_CACHE_DIR when it loads)
 
-__all__ = ["NUMBA_FLAGS", "njit", "settle_cache"]
+
+def numba_kernel(fn):
+    """``fn`` compiled with NUMBA_FLAGS: the one decorator for a kernel outside sim (search's exact front),
+    so every cached kernel shares this cache directory and these flags."""
+    return njit(**NUMBA_FLAGS)(fn)
+
+
+__all__ = ["NUMBA_FLAGS", "njit", "numba_kernel", "settle_cache"]

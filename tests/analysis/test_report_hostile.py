@@ -290,3 +290,52 @@ def test_the_policy_blocks_a_payload_that_got_through(hostile, tmp_path):
     blocked = open_page(_variant(hostile, tmp_path, "raw-csp.html", inject=raw), tmp_path)
     assert blocked["pwned"] is None and blocked["figures"] == blocked["rendered"] == len(FIGURES)
     assert {v.split()[0] for v in blocked["violations"]} >= {"script-src-elem", "script-src-attr"}, blocked
+
+
+# -- CSV exports: a name is text to a spreadsheet, never a formula --------------------------------------
+FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "@SUM(A1:A9)",
+            "\t=1+1", "\r=1+1"]
+
+
+def test_csv_export_neutralises_formula_names(tmp_path):
+    """Layer, model and column names starting with = + - @ (or a tab / CR before one) come back as text
+    behind an apostrophe; numbers, negative ones included, and plain names are written as they are."""
+    import csv
+
+    import pandas as pd
+
+    from structconv.analysis import export_frame
+
+    df = pd.DataFrame({"layer": FORMULAS + ["conv1"], "cycles": [-5, 1, 2, 3, 4, 5, 6],
+                       "=1+1": ["a"] * 7, "note": [None, 1.5, "-x", "ok", "@", "=", "plain"]})
+    with open(export_frame(df, tmp_path / "t.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["layer", "cycles", "'=1+1", "note"]
+    assert [r[0] for r in rows[1:7]] == [f"'{f}" for f in FORMULAS] and rows[-1][0] == "conv1"
+    assert [r[1] for r in rows[1:]] == ["-5", "1", "2", "3", "4", "5", "6"]
+    assert [r[3] for r in rows[1:]] == ["", "1.5", "'-x", "ok", "'@", "'=", "plain"]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows[1:] for cell in (r[0], r[2], r[3]))
+
+
+def test_the_hostile_reports_tables_export_as_text(hostile, tmp_path):
+    """Every table behind the hostile report exports; no text cell starts a formula."""
+    import csv
+
+    from structconv.analysis import export_tables
+
+    paths = export_tables(hostile.rep, tmp_path)
+    assert paths
+    for p in paths:
+        with open(p, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        for row in rows:
+            bad = [c for c in row if c.startswith(("=", "+", "@")) or (c.startswith("-") and not _number(c))]
+            assert bad == [], (p.name, bad)
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False

@@ -99,6 +99,13 @@ CASES = [
       {"m.py": "def f():\n    raise SystemExit('not run')\n"}),
     C("input-shape-underscore", ["cost", "{in}/m.py:f", "--input-shape", "1,3,1_0,8"],
       r"--input-shape = '1,3,1_0,8' must be", {"m.py": "def f():\n    raise SystemExit('not run')\n"}),
+    # was: named input_shape
+    C("input-shape-51GB", ["cost", "{in}/m.py:f", "--input-shape", "1,3,65536,65536"],
+      r"--input-shape = 1,3,65536,65536 needs about .* of free memory: give a smaller --input-shape$",
+      {"m.py": "from torch import nn\n\ndef f():\n    return nn.Sequential(nn.Conv2d(3, 64, 3))\n"}),
+    C("input-shape-3PiB", ["cost", "{in}/m.py:f", "--input-shape", "65536,3,65536,65536"],
+      r"--input-shape = 65536,3,65536,65536 needs about 3 PiB for the input tensor alone",
+      {"m.py": "def f():\n    raise SystemExit('not run')\n"}),
     C("input-shape-arabic-digit", ["cost", "{in}/m.py:f", "--input-shape", "\u0661,3,8,8"],
       r"--input-shape = '\u0661,3,8,8' must be", {"m.py": "def f():\n    raise SystemExit('not run')\n"}),
     # accepted: --force applies the foreign plan; a byte-order mark is dropped
@@ -198,3 +205,112 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path):
     ran = run_structconv(["rtl", "sumpool", "-o", str(full_disk / "spu.v")], full_disk)
     _check_refusal(ran, rf"^structconv: error: no space left on '{re.escape(str(full_disk))}/spu\.v'$")
     assert _listing(full_disk) == before
+
+
+# -- more hostile files and flags, run in-process (none needs its own process to show its property) ------
+HW_OK = HW.format(lanes=16, lb=32768)
+CFG = ("[architecture_presets]\nArrayHeight = {h}\nArrayWidth = 32\nIfmapSramSzkB = 64\nFilterSramSzkB = 64\n"
+       "OfmapSramSzkB = 64\nDataflow = ws\n")
+IN_PROCESS = [  # C(id, argv, needle, files); (misbehaved before issue 21's last branch: marked "was: ...")
+    C("plan-c-2**63", ["cost", "resnet18", "--plan", "{in}/p.yaml"],
+      r"c = 9223372036854775808 is out of range \[1, 64\] \(in layer 'layer1\.0\.conv1'\)",
+      {"p.yaml": "name: p\nlayers:\n  layer1.0.conv1: {c: 9223372036854775808, n: 2}\n"}),
+    C("plan-layers-a-list", ["cost", "resnet18", "--plan", "{in}/p.yaml"],
+      r"field 'layers' must be a mapping",
+      {"p.yaml": "name: p\nlayers: [1, 2]\n"}),
+    C("plan-name-with-escapes", ["cost", "resnet18", "--plan", "{in}/p.yaml"],
+      r"plan 'a\\nb\\x1b\[31m' names layer 'nope'",
+      {"p.yaml": 'name: "a\\nb\\x1b[31m"\nlayers: {nope: {c: 8}}\n'}),
+    C("plan-python-tag", ["cost", "resnet18", "--plan", "{in}/p.yaml"],
+      r"not valid YAML: could not determine a constructor for the tag .*python/object/apply:os\.system",
+      {"p.yaml": "name: !!python/object/apply:os.system ['echo PWNED']\nlayers: {}\n"}),
+    C("plan-c-nan", ["cost", "resnet18", "--plan", "{in}/p.yaml"],
+      r"c must be an integer in \[1, inf\], got nan",
+      {"p.yaml": "name: p\nlayers:\n  layer1.0.conv1: {c: .nan, n: 2}\n"}),
+    # was: advised set_int_max_str_digits
+    C("plan-5000-digit-int", ["cost", "resnet18", "--plan", "{in}/p.json"],
+      r"not valid JSON: an integer of 5000 digits \(at most 4300 digits\)$",
+      {"p.json": '{"name": "p", "layers": {"layer1.0.conv1": {"c": ' + "9" * 5000 + "}}}"}),
+    C("plan-int-layer-key", ["cost", "resnet18", "--plan", "{in}/p.yaml"],
+      r"plan layer names must be strings",
+      {"p.yaml": "name: p\nlayers:\n  1: {c: 8}\n"}),
+    C("hw-rows-1e400", ["simulate", "resnet18", "--hw", "{in}/hw.yaml"],
+      r"mac_array\.rows must be an integer in \[1, 65536\], got '1e400'",
+      {"hw.yaml": "name: m\nmac_array: {rows: 1e400, cols: 16, dataflow: os}\n"}),
+    C("hw-rows-bool", ["simulate", "resnet18", "--hw", "{in}/hw.yaml"],
+      r"mac_array\.rows must be an integer in \[1, 65536\], got True",
+      {"hw.yaml": "name: m\nmac_array: {rows: true, cols: 16, dataflow: os}\n"}),
+    C("hw-dataflow-markup", ["simulate", "resnet18", "--hw", "{in}/hw.yaml"],
+      r"mac_array\.dataflow = '<script>x</script>' is not one of \['is', 'os', 'ws'\]",
+      {"hw.yaml": "name: m\nmac_array: {rows: 16, cols: 16, dataflow: '<script>x</script>'}\n"}),
+    C("hw-unknown-memory-field", ["simulate", "resnet18", "--hw", "{in}/hw.yaml"],
+      r"unknown field\(s\) \['memory\.ifmap_bytes'\]", {"hw.yaml": HW_OK + "memory: {ifmap_bytes: -5}\n"}),
+    C("hw-dev-zero", ["simulate", "resnet18", "--hw", "/dev/zero"],
+      r"hw = '/dev/zero' is neither a preset .* nor a readable YAML file"),
+    C("hw-a-directory", ["simulate", "resnet18", "--hw", "{in}"],
+      r"is neither a preset .* nor a readable YAML"),
+    C("topology-10**30-rows", ["simulate", "--scalesim-topology", "{in}/t.csv", "--scalesim-config",
+                               "{in}/c.cfg"],
+      r"layer 'conv1': output pixels \(m\) = 3\.2e\+31 is out of range .* 64-bit counters",
+      {"t.csv": TOPO_HEADER + f"conv1, {10**30}, 34, 3, 3, 3, 16, 1,\n", "c.cfg": CFG.format(h=32)}),
+    C("topology-empty", ["simulate", "--scalesim-topology", "{in}/t.csv"],
+      r"t\.csv: the topology file is empty",
+      {"t.csv": ""}),
+    C("topology-header-only", ["simulate", "--scalesim-topology", "{in}/t.csv"],
+      r"the topology file has a header but no layer rows", {"t.csv": TOPO_HEADER}),
+    C("topology-negative-channels", ["simulate", "--scalesim-topology", "{in}/t.csv"],
+      r"row 2, column 'Channels': value -3 must be >= 1",
+      {"t.csv": TOPO_HEADER + "conv1, 34, 34, 3, 3, -3, 16, 1,\n"}),
+    C("config-array-0", ["simulate", "--scalesim-topology", "{in}/t.csv", "--scalesim-config", "{in}/c.cfg"],
+      r"\[architecture_presets\] ArrayHeight = 0 is out of range \[1, 65536\]",
+      {"t.csv": TOPO, "c.cfg": CFG.format(h=0)}),
+    C("config-repeated-key", ["simulate", "--scalesim-topology", "{in}/t.csv", "--scalesim-config",
+                              "{in}/c.cfg"],
+      r"key 'ArrayHeight' appears twice in section \[architecture_presets\] \(lines 2 and 8\)",
+      {"t.csv": TOPO, "c.cfg": CFG.format(h=32) + "ArrayHeight = 8\n"}),
+    C("config-array-10**30", ["simulate", "--scalesim-topology", "{in}/t.csv", "--scalesim-config",
+                              "{in}/c.cfg"], r"ArrayHeight = 10{30} is out of range \[1, 65536\]",
+      {"t.csv": TOPO, "c.cfg": CFG.format(h=10**30)}),
+    # was: traceback
+    C("journal-100000-deep", ["search", "resnet20", "--storage", "{in}/j.journal", "--trials", "2"],
+      r"study file '.*j\.journal' is corrupt: line 1 is not a journal record \(nesting deeper than 64",
+      {"j.journal": "[" * 100_000 + "]" * 100_000 + "\n"}),
+    C("journal-unknown-op-code", ["search", "resnet20", "--storage", "{in}/j.journal", "--trials", "2"],
+      r"line 1 is not a record Optuna can replay",   # was: "Should not reach." after 36 s of proxies
+      {"j.journal": '{"op_code": 99999999999999999999999, "worker_id": "x"}\n'}),
+    C("journal-op-code-wrong-fields", ["search", "resnet20", "--storage", "{in}/j.journal", "--trials", "2"],
+      r"line 2 is not a record Optuna can replay \(fromisoformat",
+      {"j.journal": '{"op_code": 0, "worker_id": "x", "study_name": "s", "directions": [1]}\n'
+                    '{"op_code": 4, "worker_id": "x", "study_id": 0, "datetime_start": 5}\n'}),
+    C("journal-study-direction-7", ["search", "resnet20", "--storage", "{in}/j.journal", "--trials", "2"],
+      r"line 1 is not a record Optuna can replay \(7 is not a valid StudyDirection",
+      {"j.journal": '{"op_code": 0, "worker_id": "x", "study_name": "s", "directions": [7]}\n'}),
+    C("trials-10**20", ["search", "resnet20", "--trials", str(10**20), "--out", "o"],   # was: ran forever
+      r"--trials = 100000000000000000000 is out of range \[1, 1000000\]"),
+    C("workers-10**6", ["search", "resnet20", "--workers", str(10**6), "--out", "o"],
+      r"--workers = 1000000 is out of range \[1, 256\]"),
+    C("population-negative", ["search", "resnet20", "--population", "-1", "--out", "o"],
+      r"--population = -1 is out of range \[2, 100000\]"),
+    C("output-dev-full", ["rtl", "sumpool", "-o", "/dev/full"],
+      r"-o '/dev/full' exists and is not a regular file"),
+]
+
+
+@pytest.mark.parametrize("case", IN_PROCESS, ids=[c.id for c in IN_PROCESS])
+def test_hostile_in_process(case: C, tmp_path, monkeypatch, capsys):
+    """Exit 2, one line naming the file or flag, nothing added or changed (the cwd included)."""
+    from structconv.cli import main
+
+    inp, work = tmp_path / "in", tmp_path / "work"
+    inp.mkdir(), work.mkdir()
+    for name, text in case.files.items():
+        (inp / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(work)
+    before = _listing(inp), _listing(work)
+    rc = main([a.replace("{in}", str(inp)) for a in case.argv])
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert rc == 2 and out == "", (rc, out[-500:], err[-2000:])
+    assert len(lines) == 1 and lines[0].startswith("structconv: error: "), err[-2000:]
+    assert re.search(case.needle, lines[0]), lines[0]
+    assert (_listing(inp), _listing(work)) == before

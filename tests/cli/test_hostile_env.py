@@ -205,6 +205,9 @@ FULL_DISK = [  # (id, argv on disk D with the checkpoint CK, slack in bytes)
     ("search-full", lambda d, ck: ["search", "small_cnn", *SEARCH_FAST, "--out", d / "s"], 0),
     ("search-journal", lambda d, ck: ["search", "small_cnn", *SEARCH_FAST, "--out", d / "s"], 8 * KIB),
     ("search-front", lambda d, ck: ["search", "small_cnn", *SEARCH_FAST, "--out", d / "s"], 16 * KIB),
+    # 2 workers: the journal fills mid-run in a worker (was: a multiprocessing traceback per worker)
+    ("search-workers-2", lambda d, ck: ["search", "small_cnn", *SEARCH_FAST, "--workers", "2",
+                                        "--out", d / "s"], 16 * KIB),
     ("search-storage", lambda d, ck: ["search", "small_cnn", *SEARCH_FAST, "--out", "s",
                                       "--storage", d / "db" / "x.journal"], 4 * KIB),
     ("train-full", lambda d, ck: ["train", "small_cnn", *TRAIN_FAST, "--epochs", "2", "--out", d / "r" / "x"],

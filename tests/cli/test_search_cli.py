@@ -69,7 +69,7 @@ def test_search_codesign(capsys, tmp_path):
     (["--storage", "what"], r"neither a URL"),
     (["--objectives", "proxy,speed"], r"objectives \['speed'\] are unknown"),
     (["--weights", "/nonexistent.pt"], r"does not exist"),
-    (["--trials", "0"], r"--trials = 0 is out of range \[1, inf\)"),
+    (["--trials", "0"], r"--trials = 0 is out of range \[1, 1000000\]"),
     (["--proxy", "snip"], r"proxy = 'snip' is not available"),
     (["--population", "1"], r"--population = 1 is out of range \[2, 100000\]"),
     (["--workers", "0"], r"--workers = 0 is out of range \[1, 256\]"),

@@ -167,6 +167,17 @@ REFUSED_CASES = [
         [], conv=N("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[5, 5]), w=(3, 2, 3, 3)),
      r"ConvTranspose node 'up': kernel_shape = \[5, 5\] does not match"),
     ("gemm transB 2", lambda: _gemm(transB=2), r"Gemm node 'fc': transB = 2 must be 0 or 1"),
+    # issue 21's last round, all refused already
+    ("dilations 1e9", lambda: _model([], conv=_conv(dilations=[10**9, 10**9])),
+     r"Conv node 'conv': dilations = \[1000000000, 1000000000\] must be 2 integers in \[1, 65536\]"),
+    ("weight of 0 output channels", lambda: _model([], w=(0, 3, 3, 3)),
+     r"out_channels = 0 is out of range \[1, inf\] \(in layer 'conv'\)"),
+    ("kernel larger than the input", lambda: _model([], x=[1, 3, 2, 2]),
+     r"output size = \(0, 0\) must be >= 1; input_size \(2, 2\), kernel \(3, 3\)"),
+    ("only a 1-D conv", lambda: _model([], x=[1, 3, 8], w=(4, 3, 3)),    # was: did not say why
+     r"has no Conv, .* that structconv counts \(Conv node 'conv' is not a 2-D convolution"),
+    ("custom-domain op", lambda: _model([N("Evil", ["x"], ["z"], domain="com.evil")]),
+     r"No opset import for domain com\.evil optype Evil"),
 ]
 
 

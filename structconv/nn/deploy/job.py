@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..resolve import ResolvedModel, resolve_trained
+from ..user_code import fence_for
 from .convert import DecompositionReport, decompose
 from .export import export_onnx
 from .saved import save_decomposed
@@ -33,7 +34,8 @@ def decompose_checkpoint(checkpoint, out, *, model: str | None = None, plan=None
     it); with ``onnx``, also export it there, checked with onnxruntime. A failed export leaves no new
     ``out`` behind."""
     trained = resolve_trained(checkpoint, model=model, plan=plan, input_shape=input_shape)
-    dec, report = decompose(trained.module, trained.plan, method=method, inplace=True, strict=strict)
+    with fence_for(trained.name, "decomposed"):          # the user's forward: its prints and exits fenced
+        dec, report = decompose(trained.module, trained.plan, method=method, inplace=True, strict=strict)
     existed = os.path.exists(out)
     meta = {k: v for k, v in trained.meta.items() if isinstance(v, (str, int, float, bool))}
     path = save_decomposed(dec, out, trained.name, trained.plan, method=method,
@@ -41,7 +43,8 @@ def decompose_checkpoint(checkpoint, out, *, model: str | None = None, plan=None
     try:
         onnx_path = None
         if onnx:
-            onnx_path = export_onnx(dec, torch.randn((1,) + tuple(trained.network.input_shape)), onnx)
+            with fence_for(trained.name, "exported"):
+                onnx_path = export_onnx(dec, torch.randn((1,) + tuple(trained.network.input_shape)), onnx)
     except BaseException:
         if not existed:                                      # a failed run leaves no half of its outputs
             os.unlink(path)

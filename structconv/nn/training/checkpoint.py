@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..weights import save_atomic, torch_load
+from ...core import shown
+from ..weights import check_fields, save_atomic, torch_load
 
+MAX_EPOCH = 10**9       # far past any run; a larger "epoch" is a damaged or forged file
 CHECKPOINT_KEYS = ("model", "state_dict", "optimizer", "scheduler", "epoch", "plan", "rng", "meta")
 
 
@@ -104,9 +106,9 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     missing = [k for k in CHECKPOINT_KEYS if k not in ck]
     if missing:
         raise ValueError(f"checkpoint {str(path)!r} is missing key(s) {missing}")
-    if not isinstance(ck["state_dict"], dict) or not all(isinstance(v, torch.Tensor)
-                                                         for v in ck["state_dict"].values()):
-        raise ValueError(f"checkpoint {str(path)!r}: 'state_dict' must map names to tensors")
-    if not isinstance(ck["epoch"], int) or ck["epoch"] < -1:
-        raise ValueError(f"checkpoint {str(path)!r}: 'epoch' = {ck['epoch']!r} must be an integer >= -1")
+    check_fields(ck, path, "checkpoint")
+    epoch = ck["epoch"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not -1 <= epoch <= MAX_EPOCH:
+        raise ValueError(f"checkpoint {str(path)!r}: 'epoch' = {shown(epoch)[:40]} must be an integer in "
+                         f"[-1, {MAX_EPOCH}]")
     return ck

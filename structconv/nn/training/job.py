@@ -9,6 +9,7 @@ import torch
 
 from ..data import DataBundle, DataSettings
 from ..resolve import ResolvedModel, resolve_model
+from ..user_code import fence_for
 from ..zoo import SMALL
 from .evaluation import evaluate
 from .history import log
@@ -38,11 +39,14 @@ def train_model(ref: str, data: DataSettings, settings: TrainSettings, *, plan=N
     torch.manual_seed(settings.seed)                      # the initial weights depend on the seed too
     resolved = resolve_model(ref, bundle, plan=plan, weights=weights)
     if weights is not None:
-        warn_if_untrained(resolved.module, bundle, settings)
+        with fence_for(ref, "checked"):
+            warn_if_untrained(resolved.module, bundle, settings)
     source = os.fspath(plan) if isinstance(plan, (str, os.PathLike)) else None
     settings = replace(settings, model_name=settings.model_name or ref,
                        meta={"plan_source": source, **(settings.meta or {})})
-    return TrainRun(resolved, bundle, run_training(resolved.module, bundle, resolved.plan, settings))
+    with fence_for(ref, "trained"):                      # the user's forward: its prints and exits fenced
+        result = run_training(resolved.module, bundle, resolved.plan, settings)
+    return TrainRun(resolved, bundle, result)
 
 
 UNTRAINED_PROBE = 512     # training images the --weights check reads (no test image: it chooses nothing)

@@ -89,7 +89,7 @@ def build_module(name_or_network, num_classes: int | None = None,
                          "(zoo networks take RGB input)")
     spec = _spec_of(name_or_network)
     if num_classes is not None:
-        spec = replace(spec, num_classes=num_classes)
+        spec = replace(spec, num_classes=int_field("num_classes", num_classes, 1))
     return module_from_spec(spec)
 
 

@@ -31,7 +31,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
+
+from ...sim import numba_kernel  # Numba's flags and cache directory: sim/_numba.py, one place
 
 MAX_POINTS = 200_000
 
@@ -92,7 +93,7 @@ def _prune_nd(v: np.ndarray, block: int = 512) -> np.ndarray:
     return order[np.concatenate(rows)] if rows else order[:0]
 
 
-@njit(cache=True)
+@numba_kernel
 def _staircase_3d(r1: np.ndarray, v2: np.ndarray) -> np.ndarray:
     """keep[i]: no earlier point j has rank1[j] <= rank1[i] and v2[j] <= v2[i] (a Fenwick tree of
     prefix minima)."""

@@ -58,7 +58,7 @@ def read_ground_truth(path) -> GroundTruth:
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"ground truth file {str(p)!r} does not exist")
-    with open(p, newline="") as f:
+    with open(p, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         raise ValueError(f"ground truth file {str(p)!r} has no rows")

@@ -31,6 +31,7 @@ import time
 import weakref
 from pathlib import Path
 
+from ...core import parse_json
 from .._optuna import optuna, submodule, trial_state
 from ..evaluation import TRIAL_ATTR
 
@@ -183,9 +184,23 @@ def check_journal_file(path) -> None:
 
 
 def check_journal(path) -> None:
-    """ValueError naming the first line of ``path`` that is not a JSON journal record."""
+    """ValueError naming the first line of ``path`` that is not a JSON journal record, or that Optuna's
+    own replay refuses (an unknown op_code, a field of the wrong type: Optuna would fail on it only
+    when the study opens, after the proxies, with "Should not reach."). Read-only; nothing is opened."""
     path = Path(path)
     check_journal_file(path)
+    replay = submodule("storages.journal._storage").JournalStorageReplayResult("structconv-check-")
+    for i, rec in _records(path):
+        try:
+            replay.apply_logs([rec])
+        except Exception as e:                      # AssertionError, KeyError, TypeError...: a forged record
+            why = (str(e).splitlines() or [""])[0][:120] or type(e).__name__
+            raise ValueError(f"study file {str(path)!r} is corrupt: line {i} is not a record Optuna can "
+                             f"replay ({why}; move it away to start a new study)") from None
+
+
+def _records(path: Path):
+    """(line number, record) of each complete line of the journal ``path``, read with bounded JSON."""
     with open(path, "rb") as f:
         for i, line in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
             if len(line) > MAX_LINE_BYTES:
@@ -193,14 +208,16 @@ def check_journal(path) -> None:
                                  f"line {i} is over {MAX_LINE_BYTES} bytes")
             if not line.endswith(b"\n"):                # being appended by a live worker right now
                 return
-            try:
-                rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            try:                                       # bounded: 50,000 levels of nesting are refused
+                rec = parse_json(line.decode("utf-8"))
+            except ValueError as e:                    # JSON, UTF-8, nesting or repeated-key errors
+                why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
                 raise ValueError(f"study file {str(path)!r} is corrupt: line {i} is not a journal record "
-                                 f"(move it away to start a new study)") from None
+                                 f"({why}; move it away to start a new study)") from None
             if not isinstance(rec, dict) or "op_code" not in rec:
                 raise ValueError(f"study file {str(path)!r} is corrupt: line {i} has no 'op_code' "
                                  f"(not an Optuna journal)")
+            yield i, rec
 
 
 # -- leases ----------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import time
 from dataclasses import dataclass, replace
 
 from .._optuna import optuna, quiet, trial_state
 from ..bounds import BOUNDS
 from ..problem import Problem
-from .journal import recover_dead_trials
+from .journal import journal_errors, recover_dead_trials
 from .objective import TrialObjective
 from .settings import RunSettings
 from .storage import Place, open_storage
@@ -124,14 +125,32 @@ def run_local(study, storage, job: Job, before: int) -> tuple[list[str], float]:
             bar.close()
 
 
-def worker(job: Job) -> None:
-    """One worker process: join the study and run until the target number of trials is complete."""
-    quiet()
-    s = job.settings
-    storage = open_storage(job.place.kind, job.place.spec, heartbeat_interval=s.heartbeat_interval,
-                           check=False)
-    study = optuna().load_study(study_name=job.place.name, storage=storage, sampler=job.sampler())
-    optimize(study, storage, TrialObjective(job.problem), s)
+def worker(job: Job, errors=None) -> None:
+    """One worker process: join the study and run until the target number of trials is complete. What
+    ends it early goes to the parent through ``errors`` as one picklable exception (a full disk an OSError
+    naming the journal), and the worker exits 1 without the traceback multiprocessing would print."""
+    try:
+        quiet()
+        s = job.settings
+        storage = open_storage(job.place.kind, job.place.spec, heartbeat_interval=s.heartbeat_interval,
+                               check=False)
+        study = optuna().load_study(study_name=job.place.name, storage=storage, sampler=job.sampler())
+        with journal_errors():                       # Optuna's "Should not reach." after a failed write
+            optimize(study, storage, TrialObjective(job.problem), s)
+    except Exception as e:
+        if errors is None:
+            raise
+        errors.put(_portable(e))
+        sys.exit(1)
+
+
+def _portable(e: Exception) -> Exception:
+    """``e`` as a plain exception that pickles: an OSError keeps errno, reason and file, others their
+    first line."""
+    if isinstance(e, OSError):
+        return OSError(e.errno, e.strerror, e.filename)
+    text = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return RuntimeError(f"{type(e).__name__}: {text}"[:500])
 
 
 def _watch(procs, study, bar, before: int) -> None:
@@ -156,8 +175,9 @@ def run_workers(study, job: Job, before: int) -> None:
     if before >= s.trials:
         return
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=worker, args=(replace(job, seed=_worker_seed(job.seed, i)),), daemon=False)
-             for i in range(s.workers)]
+    errors = ctx.SimpleQueue()
+    procs = [ctx.Process(target=worker, args=(replace(job, seed=_worker_seed(job.seed, i)), errors),
+                         daemon=False) for i in range(s.workers)]
     for p in procs:
         p.start()
     bar = _bar(s.progress, s.trials, before, f"search ({s.workers} workers)")
@@ -172,6 +192,12 @@ def run_workers(study, job: Job, before: int) -> None:
         if bar is not None:
             bar.close()
     bad = [p.exitcode for p in procs if p.exitcode]
+    reasons = [] if errors.empty() else [errors.get()]
+    if reasons and isinstance(reasons[0], OSError):
+        raise reasons[0]                             # a full disk: "no space left on <journal>"
+    if reasons:
+        raise ValueError(f"a search worker failed: {reasons[0]}; finished trials are kept in the study, "
+                         f"run again to resume")
     if bad:
         raise ValueError(f"{len(bad)} search worker(s) failed (exit codes {bad}); finished trials are kept "
                          f"in the study, run again to resume")
