@@ -7,6 +7,12 @@ cache goes to a directory of this user's under the system's temp directory, with
 ``NUMBA_CACHE_DIR`` carries it to the worker processes. A ``NUMBA_CACHE_DIR`` the user set always wins.
 Numba reads that variable when ``numba.core.config`` loads, so it is set here, before ``import numba``,
 and on the loaded config too where something imported numba first.
+
+Two tiers (``_tier.py`` picks one per call): ``njit`` leaves a kernel a plain Python function
+unless the module is being loaded as its compiled twin (``compiling_twin``), so importing
+structconv.sim imports no Numba, a small call runs the kernels interpreted, and Numba (its
+import, its cache, a first compile) is paid only by work big enough to need it.
+``compiled_njit`` always compiles (kernels that only ever run compiled: the USER-mode port).
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import os
 import stat
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -77,7 +84,31 @@ def settle_cache() -> bool:
 
 
 NUMBA_FLAGS = dict(cache=settle_cache(), nogil=True, fastmath=False)   # exact integer maths: no fastmath
+_twin = {"compiling": False}        # True while a kernel module is being loaded as its compiled twin
 
-from numba import njit  # noqa: E402  (after settle_cache: numba reads NUMBA_CACHE_DIR when it loads)
 
-__all__ = ["NUMBA_FLAGS", "njit", "settle_cache"]
+def compiled_njit(**flags):
+    """numba.njit (numba is imported here, after settle_cache: it reads NUMBA_CACHE_DIR when it loads)."""
+    from numba import njit as numba_njit
+    return numba_njit(**flags)
+
+
+def njit(**flags):
+    """The tiered decorator: the function itself (the interpreted tier), or numba.njit of it while
+    ``compiling_twin`` loads the module's compiled copy."""
+    def decorate(fn):
+        return compiled_njit(**flags)(fn) if _twin["compiling"] else fn
+    return decorate
+
+
+@contextmanager
+def compiling_twin():
+    """Kernels decorated with ``njit`` inside this block are compiled with Numba (lazily, per call)."""
+    _twin["compiling"] = True
+    try:
+        yield
+    finally:
+        _twin["compiling"] = False
+
+
+__all__ = ["NUMBA_FLAGS", "njit", "compiled_njit", "compiling_twin", "settle_cache"]
