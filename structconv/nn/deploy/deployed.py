@@ -47,17 +47,14 @@ def _deployed_row(model, row: LayerDecomposition, shape, target: DeployTarget):
     return model, dataclasses.replace(row, note=f"{best}: {why}")
 
 
-def deploy_for(model: nn.Module, plan, example_input: torch.Tensor,
-               target: DeployTarget | None = None) -> tuple[nn.Module, DecompositionReport]:
-    """``model`` (left as it is) decomposed under ``plan``, in eval mode, BatchNorm folded (unless
-    ``target.fold_bn`` is False), every decomposed layer in its fastest form on ``target``: a sum-pool
-    method or the projected dense weight (same outputs). ``example_input`` (any batch) gives each
-    layer's input shape; timings use ``target.batch``. The report says per layer which form was kept
-    and the timings why. ``target`` None: ``DeployTarget()`` (torch, batch 1, NCHW, one thread)."""
-    target = DeployTarget() if target is None else target
+def deploy_decomposed(dec: nn.Module, report: DecompositionReport, example_input: torch.Tensor,
+                      target: DeployTarget) -> tuple[nn.Module, DecompositionReport]:
+    """A decomposed model (``decompose``'s model and report; changed in place) deployed for ``target``:
+    eval mode, BatchNorm folded unless ``target.fold_bn`` is False, each decomposed layer in its
+    fastest form (a sum-pool method or the projected dense weight, same outputs)."""
     if target.backend not in BACKENDS:
         raise ValueError(f"backend = {target.backend!r} is not one of {list(BACKENDS)}")
-    dec, report = decompose(copy.deepcopy(model).eval(), plan, inplace=True)
+    dec.eval()
     folded = ()
     if target.fold_bn:
         dec, folded = fold_batchnorm(dec, inplace=True)
@@ -67,3 +64,14 @@ def deploy_for(model: nn.Module, plan, example_input: torch.Tensor,
         dec, row = _deployed_row(dec, row, shapes.get(row.name), target)
         rows.append(row)
     return dec, DecompositionReport(report.plan, tuple(rows), target.describe(), folded)
+
+
+def deploy_for(model: nn.Module, plan, example_input: torch.Tensor,
+               target: DeployTarget | None = None) -> tuple[nn.Module, DecompositionReport]:
+    """``model`` (left as it is) decomposed under ``plan`` and deployed for ``target``
+    (``deploy_decomposed``; None: ``DeployTarget()``, torch, batch 1, NCHW, one thread).
+    ``example_input`` (any batch) gives each layer's input shape; timings use ``target.batch``.
+    The report says per layer which form was kept and the timings why."""
+    target = DeployTarget() if target is None else target
+    dec, report = decompose(copy.deepcopy(model).eval(), plan, inplace=True)
+    return deploy_decomposed(dec, report, example_input, target)
