@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 
@@ -32,6 +33,7 @@ COLD_BUDGET_S = 10.0    # ... before compiling afresh (30-60 s of CPU) is worth 
 # that a network's total is over- rather than under-estimated
 _S_PER_JOB, _S_PER_PIXEL, _S_PER_GROUP = 6e-3, 5e-6, 1.5e-4
 _state = {"twin": None, "spent_s": 0.0}
+_loading = threading.Lock()              # one twin per process, whichever thread asks first
 
 
 def estimate_s(jobs: np.ndarray) -> float:
@@ -43,14 +45,15 @@ def estimate_s(jobs: np.ndarray) -> float:
 
 def twin():
     """``_kernels`` loaded a second time with every kernel Numba-compiled (lazily, per kernel)."""
-    if _state["twin"] is None:
-        from ._numba import compiling_twin
-        spec = importlib.util.spec_from_file_location(f"{__package__}._kernels_compiled", K.__file__)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = mod
-        with compiling_twin():
-            spec.loader.exec_module(mod)
-        _state["twin"] = mod
+    with _loading:
+        if _state["twin"] is None:
+            from ._numba import compiling_twin
+            spec = importlib.util.spec_from_file_location(f"{__package__}._kernels_compiled", K.__file__)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = mod
+            with compiling_twin():
+                spec.loader.exec_module(mod)
+            _state["twin"] = mod
     return _state["twin"]
 
 

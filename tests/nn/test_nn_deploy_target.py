@@ -129,3 +129,11 @@ def test_deploy_measures_each_shape_once_and_keeps_the_outputs(monkeypatch, back
     assert all("fastest of" in l.note for l in report.layers)
     with torch.no_grad():
         torch.testing.assert_close(dep(x), model(x), atol=1e-5, rtol=1e-5)
+
+
+def test_a_decomposed_form_must_beat_dense_by_the_margin():
+    times = {"decomposed:separable": 0.97e-3, "decomposed:conv": 1.2e-3, "dense": 1e-3}
+    assert tactics.pick(times)[0] == "decomposed:separable"
+    best, note = tactics.pick(times, margin=0.05)
+    assert best == "dense" and "5% faster" in note and "separable 0.97" in note
+    assert tactics.pick({**times, "decomposed:separable": 0.9e-3}, margin=0.05)[0] == "decomposed:separable"

@@ -35,7 +35,7 @@ def _deployed_row(model, row: LayerDecomposition, shape, target: DeployTarget):
     dec = model.get_submodule(row.name)
     if row.status != "decomposed" or not isinstance(dec, DecomposedConv2d) or shape is None:
         return model, row
-    best, why = pick(time_forms(dec, shape, target))
+    best, why = pick(time_forms(dec, shape, target), target.margin)
     forms = candidates(dec, target.backend)
     if best == DENSE:
         model = set_submodule(model, row.name, forms[DENSE])

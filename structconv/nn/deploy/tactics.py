@@ -34,7 +34,9 @@ _TIMINGS: dict = {}           # (layer signature, target key) -> {form: median s
 @dataclass(frozen=True)
 class DeployTarget:
     """Where the deployed network runs: backend, batch, memory layout (channels-last or NCHW),
-    intra-op threads; how many interleaved rounds time each layer; whether BatchNorm is folded."""
+    intra-op threads; how many interleaved rounds time each layer; whether BatchNorm is folded; by
+    what fraction a decomposed form must beat dense (timing noise and what a layer-alone timing
+    misses, such as the next layer's cache misses, favour the form with fewer ops to run)."""
 
     backend: str = "torch"
     batch: int = 1
@@ -42,6 +44,7 @@ class DeployTarget:
     threads: int = 1
     rounds: int = 7
     fold_bn: bool = True
+    margin: float = 0.05          # a decomposed form must beat dense by this fraction to be kept
 
     def describe(self) -> str:
         layout = "channels-last" if self.channels_last else "NCHW"
@@ -145,8 +148,12 @@ def time_forms(dec: DecomposedConv2d, input_shape: tuple, target: DeployTarget) 
     return _TIMINGS[key]
 
 
-def pick(times: dict[str, float]) -> tuple[str, str]:
-    """(the fastest form, a note saying why, in milliseconds)."""
+def pick(times: dict[str, float], margin: float = 0.0) -> tuple[str, str]:
+    """(the fastest form, dense unless a decomposed one is faster by ``margin``; a note saying why,
+    in milliseconds)."""
     best = min(times, key=times.get)
+    if DENSE in times and best != DENSE and times[best] > (1.0 - margin) * times[DENSE]:
+        best = DENSE
     shown = ", ".join(f"{k.removeprefix('decomposed:')} {1e3 * v:.3g}" for k, v in sorted(times.items()))
-    return best, f"fastest of ({shown}) ms"
+    rule = f", decomposed kept only if {margin:.0%} faster" if margin else ""
+    return best, f"fastest of ({shown}) ms{rule}"
