@@ -35,9 +35,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from structconv.core import count_network, get_network, get_preset
-from structconv.nn import build_module, decompose, structure_, unstructure_
+from structconv.nn import OnnxOptions, build_module, decompose, export_onnx, structure_, unstructure_
 from structconv.nn.deploy import DeployTarget, deploy_for, fold_batchnorm
-from structconv.nn.deploy.export import _onnx_program
 
 LAYOUTS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
 
@@ -63,7 +62,7 @@ def ort_runner(module, x: torch.Tensor):
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.onnx"
-        _onnx_program(module, x, None, False).save(str(path), external_data=False)
+        export_onnx(module, x, path, OnnxOptions(dynamic_batch=False, verify=False))
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     feed = {sess.get_inputs()[0].name: x.numpy()}
     return lambda: sess.run(None, feed)
