@@ -137,3 +137,8 @@ def test_a_decomposed_form_must_beat_dense_by_the_margin():
     best, note = tactics.pick(times, margin=0.05)
     assert best == "dense" and "5% faster" in note and "separable 0.97" in note
     assert tactics.pick({**times, "decomposed:separable": 0.9e-3}, margin=0.05)[0] == "decomposed:separable"
+    # among decomposed forms, the method 'auto' picks stays unless another beats it by the margin
+    fast = {"decomposed:separable": 0.50e-3, "decomposed:avgpool": 0.48e-3, "dense": 1e-3}
+    assert tactics.pick(fast, 0.05, "decomposed:separable")[0] == "decomposed:separable"
+    assert tactics.pick({**fast, "decomposed:avgpool": 0.4e-3}, 0.05, "decomposed:separable")[0] == \
+        "decomposed:avgpool"

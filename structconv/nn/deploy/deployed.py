@@ -35,7 +35,8 @@ def _deployed_row(model, row: LayerDecomposition, shape, target: DeployTarget):
     dec = model.get_submodule(row.name)
     if row.status != "decomposed" or not isinstance(dec, DecomposedConv2d) or shape is None:
         return model, row
-    best, why = pick(time_forms(dec, shape, target), target.margin)
+    default = f"decomposed:{dec.sumpool.resolved_method(target.channels_last)}"
+    best, why = pick(time_forms(dec, shape, target), target.margin, default)
     forms = candidates(dec, target.backend)
     if best == DENSE:
         model = set_submodule(model, row.name, forms[DENSE])

@@ -148,12 +148,16 @@ def time_forms(dec: DecomposedConv2d, input_shape: tuple, target: DeployTarget) 
     return _TIMINGS[key]
 
 
-def pick(times: dict[str, float], margin: float = 0.0) -> tuple[str, str]:
-    """(the fastest form, dense unless a decomposed one is faster by ``margin``; a note saying why,
-    in milliseconds)."""
-    best = min(times, key=times.get)
-    if DENSE in times and best != DENSE and times[best] > (1.0 - margin) * times[DENSE]:
+def pick(times: dict[str, float], margin: float = 0.0, default: str | None = None) -> tuple[str, str]:
+    """(the form to deploy, a note saying why, in milliseconds). Another form replaces ``default``
+    (the sum-pool method 'auto' picks; else the fastest decomposed form), and a decomposed form
+    replaces dense, only when faster by ``margin``: ties go to the rule, then to fewer ops."""
+    decomposed = [k for k in times if k != DENSE]
+    best = min(decomposed, key=times.get)
+    if default in times and times[best] > (1.0 - margin) * times[default]:
+        best = default
+    if DENSE in times and times[best] > (1.0 - margin) * times[DENSE]:
         best = DENSE
     shown = ", ".join(f"{k.removeprefix('decomposed:')} {1e3 * v:.3g}" for k, v in sorted(times.items()))
-    rule = f", decomposed kept only if {margin:.0%} faster" if margin else ""
+    rule = f", a form kept over the default only if {margin:.0%} faster" if margin else ""
     return best, f"fastest of ({shown}) ms{rule}"
