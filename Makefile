@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo lint test clean
+.PHONY: venv warm demo lint test clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# compile the simulator's Numba kernels once (about a minute of CPU; a notice on stderr counts them):
+# small simulations run interpreted and never need this, searches and batches then start warm
+warm: $(STAMP)
+	STRUCTCONV_KERNELS=compiled $(BIN)/structconv simulate resnet18 --mode analytical > /dev/null
+	STRUCTCONV_KERNELS=compiled $(BIN)/structconv simulate resnet18 --mode cycle > /dev/null
 
 demo: $(STAMP)
 	$(BIN)/structconv demo

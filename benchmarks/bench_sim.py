@@ -32,6 +32,9 @@ from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+# in this process the kernels run compiled (the figures below are the compiled kernels'); the whole-process
+# comparison runs `structconv` as users do, its tier chosen per call (structconv/sim/_tier.py)
+os.environ.setdefault("STRUCTCONV_KERNELS", "compiled")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: structconv, tests.support
 
 import numpy as np
@@ -162,9 +165,10 @@ def bench_whole_process(rows, scalesim_python: str | None) -> dict:
         for g, (key, grp) in enumerate(sorted(groups.items())):
             topo, cfg, layout = _write_inputs(d, g, key, grp)
             t = time.perf_counter()
-            out = subprocess.run([str(ROOT / ".venv" / "bin" / "structconv"), "simulate",
+            out = subprocess.run([sys.executable, "-m", "structconv", "simulate",
                                   "--scalesim-topology", str(topo), "--scalesim-config", str(cfg), "--json"],
-                                 check=True, capture_output=True, text=True).stdout
+                                 check=True, capture_output=True, text=True,
+                                 env={**os.environ, "STRUCTCONV_KERNELS": "auto"}).stdout
             ours += time.perf_counter() - t
             got = [l["cycles_total"] for l in json.loads(out)["layers"]]
             assert got == [int(r["total_cycles"]) for r in grp], key

@@ -70,12 +70,15 @@ from .data import (
 from .deploy import (
                    DecomposeRun,
                    DecompositionReport,
+                   DeployTarget,
                    LayerDecomposition,
                    OnnxOptions,
                    check_onnx,
                    decompose,
                    decompose_checkpoint,
+                   deploy_for,
                    export_onnx,
+                   fold_batchnorm,
                    load_decomposed,
                    save_decomposed,
 )
@@ -175,6 +178,7 @@ __all__ = [
     "decompose", "decompose_conv", "decompose_linear", "decompose_module", "projection_residual",
     "DecomposedConv2d", "DecomposedLinear", "DecompositionReport", "LayerDecomposition",
     "save_decomposed", "load_decomposed", "decompose_checkpoint", "DecomposeRun", "OnnxOptions",
+    "deploy_for", "DeployTarget", "fold_batchnorm",
     "ResolvedModel", "resolve_model", "resolve_trained", "Bound", "SettingError",
     "train_model", "TrainRun", "TrainSettings", "DataSettings",
     "train", "TrainResult", "TrainConfig", "RECIPES", "SCHEDULES", "recipe_for", "NonFiniteError",

@@ -49,7 +49,9 @@ from itertools import repeat
 
 import numpy as np
 
-from ._numba import NUMBA_FLAGS, njit  # Numba's flags and cache directory: one place, before numba loads
+# Numba's flags and cache directory, one place; njit leaves these plain Python unless this file is
+# being loaded as its compiled twin (_tier.py picks the tier per call)
+from ._numba import NUMBA_FLAGS, njit
 
 # -- the layout: names, one place -------------------------------------------------------
 # It lives in this file, not beside it, because Numba's cache freezes globals at compile
@@ -175,8 +177,10 @@ def columns(recs: np.ndarray, dtype=None) -> dict[str, np.ndarray]:
 
 
 def run_jobs(jobs: np.ndarray, hw: np.ndarray, mode: str = "analytical") -> np.ndarray:
-    """COUNTS records of JOB records ``jobs`` on the HW record ``hw`` in ``mode``."""
-    return as_records(_KERNELS[mode](as_plain(jobs), as_plain(hw).reshape(NH)), COUNTS)
+    """COUNTS records of JOB records ``jobs`` on the HW record ``hw`` in ``mode``, run interpreted
+    or compiled as the call's size calls for (_tier.py)."""
+    from . import _tier
+    return as_records(_tier.run(mode, as_plain(jobs), as_plain(hw).reshape(NH)), COUNTS)
 
 
 @njit(**NUMBA_FLAGS)

@@ -7,13 +7,21 @@ cache goes to a directory of this user's under the system's temp directory, with
 ``NUMBA_CACHE_DIR`` carries it to the worker processes. A ``NUMBA_CACHE_DIR`` the user set always wins.
 Numba reads that variable when ``numba.core.config`` loads, so it is set here, before ``import numba``,
 and on the loaded config too where something imported numba first.
+
+Two tiers (``_tier.py`` picks one per call): ``njit`` leaves a kernel a plain Python function
+unless the module is being loaded as its compiled twin (``compiling_twin``), so importing
+structconv.sim imports no Numba, a small call runs the kernels interpreted, and Numba (its
+import, its cache, a first compile) is paid only by work big enough to need it.
+``compiled_njit`` always compiles (kernels that only ever run compiled: the USER-mode port).
 """
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -77,14 +85,45 @@ def settle_cache() -> bool:
 
 
 NUMBA_FLAGS = dict(cache=settle_cache(), nogil=True, fastmath=False)   # exact integer maths: no fastmath
+_twin = {"compiling": False}        # True while a kernel module is being loaded as its compiled twin
 
-from numba import njit  # noqa: E402  (after settle_cache: numba reads NUMBA_CACHE_DIR when it loads)
+
+def compiled_njit(**flags):
+    """numba.njit (numba is imported here, after settle_cache: it reads NUMBA_CACHE_DIR when it loads)."""
+    from numba import njit as numba_njit
+    return numba_njit(**flags)
+
+
+def njit(**flags):
+    """The tiered decorator: the function itself (the interpreted tier), or numba.njit of it while
+    ``compiling_twin`` loads the module's compiled copy."""
+    def decorate(fn):
+        return compiled_njit(**flags)(fn) if _twin["compiling"] else fn
+    return decorate
+
+
+@contextmanager
+def compiling_twin():
+    """Kernels decorated with ``njit`` inside this block are compiled with Numba (lazily, per call)."""
+    _twin["compiling"] = True
+    try:
+        yield
+    finally:
+        _twin["compiling"] = False
 
 
 def numba_kernel(fn):
-    """``fn`` compiled with NUMBA_FLAGS: the one decorator for a kernel outside sim (search's exact front),
-    so every cached kernel shares this cache directory and these flags."""
-    return njit(**NUMBA_FLAGS)(fn)
+    """``fn`` compiled with NUMBA_FLAGS on its first call: the one decorator for a kernel outside sim
+    (search's exact front), so every cached kernel shares this cache directory and these flags, and
+    numba is imported only when such a kernel first runs."""
+    compiled = []
+
+    @functools.wraps(fn)
+    def call(*args):
+        if not compiled:
+            compiled.append(compiled_njit(**NUMBA_FLAGS)(fn))
+        return compiled[0](*args)
+    return call
 
 
-__all__ = ["NUMBA_FLAGS", "njit", "numba_kernel", "settle_cache"]
+__all__ = ["NUMBA_FLAGS", "njit", "compiled_njit", "compiling_twin", "numba_kernel", "settle_cache"]

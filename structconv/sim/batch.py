@@ -10,7 +10,7 @@ import numpy as np
 
 from structconv.core import Dense, Network, choice_from_dict, resolve_network
 
-from . import _kernels as K
+from . import _tier
 from .accelerator import DEFAULT_HW, load_accelerator
 from .engine import check_mode, counts_for
 from .limits import check_energy, check_plan_sum
@@ -84,7 +84,8 @@ class BatchSimulator:
 
     def evaluate(self, index) -> tuple[np.ndarray, np.ndarray]:
         """Total cycles (int64) and energy in pJ (float64) of each plan (row of ``index``)."""
-        return K.evaluate_plans(self._check_index(index), self.cycles_table, self.energy_table)
+        evaluate = _tier.compiled("evaluate_plans")
+        return evaluate(self._check_index(index), self.cycles_table, self.energy_table)
 
     def latency_s(self, cycles: np.ndarray) -> np.ndarray:
         return np.asarray(cycles) / self.hw.clock_hz

@@ -31,7 +31,6 @@ import numpy as np
 
 from structconv.core import Layer, Network
 
-from . import _scalesim_user as k
 from .accelerator import Accelerator, Memory
 from .engine import simulate
 
@@ -56,6 +55,12 @@ class ScaleSimUserResult:
     ifmap_new_prefetches: int       # read-buffer window moves (each one a half-buffer DRAM fetch)
     filter_new_prefetches: int
     dram_cycles: dict               # {operand: (start, stop)} as in its DETAILED_ACCESS_REPORT
+
+
+def _port():
+    """The USER-mode port's Numba kernels, imported when a USER-mode simulation first runs."""
+    from . import _scalesim_user
+    return _scalesim_user
 
 
 def _geometry(layer: Layer) -> tuple[int, ...]:
@@ -84,7 +89,7 @@ def _read_buffer(order, dem, sram_bytes, bw):
     """(compact demand, ptr, ids, geo, first-fill DRAM lines) of one read buffer."""
     half = math.ceil(sram_bytes * 0.5)                               # active_buf_frac 0.5
     per_line = math.ceil(sram_bytes / 100)
-    cdem, ptr, ids, n = k.hash_lines(order, dem, sram_bytes)
+    cdem, ptr, ids, n = _port().hash_lines(order, dem, sram_bytes)
     n_act = min(n, math.ceil(half / per_line))
     n_pf = min(n - n_act, math.ceil((sram_bytes - half) / per_line))
     geo = np.array([n, n_act, n_pf, math.ceil((sram_bytes - half) / bw), bw], np.int64)
@@ -97,7 +102,7 @@ def _check_size(layer: Layer, geometry, arr) -> None:
     not fit, before building them."""
     H, W, fh, fw, c, kk, s = geometry
     P, Wn = -(-(H - fh + s) // s) * -(-(W - fw + s) // s), fh * fw * c
-    words = k.demand_cycles(arr.dataflow, P, Wn, kk, arr.rows, arr.cols) * 2 * (arr.rows + arr.cols)
+    words = _port().demand_cycles(arr.dataflow, P, Wn, kk, arr.rows, arr.cols) * 2 * (arr.rows + arr.cols)
     if max(words, P * Wn) > MAX_DEMAND_WORDS:
         raise ValueError(f"layer {layer.name!r}: {max(words, P * Wn)} words of demand / operand matrix is "
                          f"beyond what the USER-mode replay handles ({MAX_DEMAND_WORDS}); SCALE-Sim "
@@ -109,13 +114,13 @@ def _layer(layer: Layer, hw: Accelerator, double_count: bool) -> ScaleSimUserRes
     bw_i, bw_f, bw_o = _words_per_cycle(hw)
     geometry = _geometry(layer)
     _check_size(layer, geometry, arr)
-    I, F, O = k.operands(*geometry)
-    di, df_, do = k.demand(arr.dataflow, I, F, O, arr.rows, arr.cols)
-    oi, of = k.prefetch_order(arr.dataflow, I, F, arr.rows, arr.cols)
+    I, F, O = _port().operands(*geometry)
+    di, df_, do = _port().demand(arr.dataflow, I, F, O, arr.rows, arr.cols)
+    oi, of = _port().prefetch_order(arr.dataflow, I, F, arr.rows, arr.cols)
     ci, ip, iid, igeo, i0 = _read_buffer(oi, di, mem.ifmap_sram_bytes, bw_i)
     cf, fp, fid, fgeo, f0 = _read_buffer(of, df_, mem.filter_sram_bytes, bw_f)
     ofm = np.array([mem.ofmap_sram_bytes, math.ceil(mem.ofmap_sram_bytes * 0.5), bw_o], np.int64)
-    out = dict(zip(k.FIELDS, (int(v) for v in k.replay(
+    out = dict(zip(_port().FIELDS, (int(v) for v in _port().replay(
         ci, cf, (do != -1).sum(axis=1).astype(np.int64), (ip, iid, igeo), (fp, fid, fgeo),
         np.array([i0, f0], np.int64), ofm, bool(double_count)))))
     return _result(layer, hw, out)

@@ -120,3 +120,35 @@ def test_missing_plan_and_model(tmp_path, capsys, structured_resnet20):
     rc, _, err = run_cli(["decompose", str(tmp_path / "nope.pt"), "--model", "resnet20", "--out", "x"],
                          capsys)
     one_line_error(rc, err, "does not exist")
+
+
+def test_deploy_for_onnxruntime_folds_batchnorm_and_says_what_kept_dense(tmp_path, capsys,
+                                                                           structured_resnet20):
+    import json
+
+    import onnxruntime as ort
+    model, plan = structured_resnet20
+    ck = save_ck(tmp_path / "ck.pt", model, plan)
+    onnx = tmp_path / "d.onnx"
+    rc, stdout, err = run_cli(["decompose", str(ck), "--out", str(tmp_path / "d.pt"), "--onnx", str(onnx),
+                               "--deploy-for", "onnxruntime", "--json"], capsys)
+    assert rc == 0, err
+    d = json.loads(stdout)
+    assert d["target"].startswith("onnxruntime") and len(d["folded_bn"]) == 19       # every BN of resnet20
+    assert d["decomposed"] + d["kept_dense"] == 18
+    assert all("fastest of" in l["note"] for l in d["layers"] if l["status"] in ("decomposed", "dense"))
+    sess = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    x = torch.randn(2, 3, 32, 32)
+    got = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
+    with torch.no_grad():
+        torch.testing.assert_close(got, model(x), atol=1e-4, rtol=1e-4)
+
+
+def test_deploy_for_without_onnx_is_one_line(tmp_path, capsys, structured_resnet20):
+    model, plan = structured_resnet20
+    ck = save_ck(tmp_path / "ck.pt", model, plan)
+    rc, stdout, err = run_cli(["decompose", str(ck), "--out", str(tmp_path / "d.pt"),
+                               "--deploy-for", "torch"],
+                              capsys)
+    assert rc == 2 and err.count("\n") == 1 and "--deploy-for = 'torch'" in err and "--onnx" in err
+    assert not (tmp_path / "d.pt").exists()

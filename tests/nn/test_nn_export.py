@@ -73,3 +73,34 @@ def test_check_onnx_measures_the_difference(tmp_path):
 def test_rejects_non_tensor_inputs(tmp_path):
     with pytest.raises(ValueError, match="tensor"):
         export_onnx(small_model(), [1, 2], tmp_path / "x.onnx")
+
+
+def _op_counts(path) -> dict:
+    import collections
+
+    import onnx
+    return collections.Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+
+
+@pytest.mark.parametrize("method", ["auto", "avgpool", "separable", "cumsum", "conv"])
+def test_sum_pools_export_as_ops_runtimes_optimise(tmp_path, method):
+    """Channel windows (narrow and wide, grouped) and spatial windows (padded, dilated): whatever the
+    method, the graph holds no ScatterND or Transpose, one all-ones Conv per spatial window, and
+    onnxruntime reproduces torch."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(24, 32, 1), nn.ReLU(), nn.Conv2d(32, 32, 1, groups=2), nn.ReLU(),
+                          nn.Conv2d(32, 16, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(16, 16, 3, padding=2, dilation=2), nn.Flatten(), nn.Linear(1024, 10))
+    model.eval()
+    plan = {"0": {"c": 3}, "2": {"c": 14}, "4": {"c": 16, "n": 2}, "6": {"c": 8, "n": 1}, "8": {"c": 40}}
+    dec, _ = decompose(model, plan, method=method)
+    path = export_onnx(dec, torch.randn(2, 24, 8, 8), tmp_path / "m.onnx")     # checked in onnxruntime
+    ops = _op_counts(path)
+    assert ops["ScatterND"] == 0 and ops["Transpose"] == 0, ops
+    assert ops["CumSum"] == 4                  # the wide channel windows: kc 22, 17, 9 and the linear's 985
+    assert ops["Conv"] == 4 + 2                # four small convs, two spatial all-ones convs
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.randn(3, 24, 8, 8)
+    got = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
+    with torch.no_grad():
+        torch.testing.assert_close(got, dec(x), atol=1e-4, rtol=1e-4)

@@ -41,8 +41,10 @@ from structconv.sim import (
     unregister_dataflow,
     unregister_scheme,
 )
-from structconv.sim import _kernels as K
+from structconv.sim._tier import twin
 from structconv.sim.mapping import dense_fields, hw_record, jobs_for, structured_fields
+
+K = twin()  # the Numba-compiled kernels (the interpreted tier is the same source: test_sim_tiers.py)
 
 FLOW = Dataflow("os_nm", rows="n", cols="m", time="k", description="os with filters on the rows")
 SCHEME = Scheme("rowslide", running=("row",), description="rows by running sums, the rest by trees")

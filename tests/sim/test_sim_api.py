@@ -27,10 +27,12 @@ from structconv.core import (
 )
 from structconv.core.choice import _KINDS
 from structconv.sim import DATAFLOWS, MODES, Accelerator, BatchSimulator, MacArray, simulate, simulate_layer
-from structconv.sim import _kernels as K
+from structconv.sim._tier import twin
 from structconv.sim.mapping import hw_record, jobs_for
 from tests.support.scalesim_inputs import TOPO_HEADER
 from tests.support.sim_reference import layers, structures
+
+K = twin()  # the Numba-compiled kernels (the interpreted tier is the same source: test_sim_tiers.py)
 
 LAYER_KEYS = {"name", "cycles_compute", "cycles_stall", "cycles_total", "spu_cycles", "mac_cycles",
               "mac_utilization", "energy_pj", "sram_reads", "sram_writes", "dram_bytes",

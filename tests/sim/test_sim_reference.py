@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from structconv.core import Layer
 from structconv.sim import DATAFLOWS, SCHEMES, Accelerator, MacArray, Memory, SumPoolUnit, simulate_layer
-from structconv.sim import _kernels as K
+from structconv.sim._tier import twin
 from structconv.sim.mapping import dense_job, hw_record
 from tests.support.sim_reference import (
     accelerators,
@@ -20,6 +20,8 @@ from tests.support.sim_reference import (
     stall_reference,
     structures,
 )
+
+K = twin()  # the Numba-compiled kernels (the interpreted tier is the same source: test_sim_tiers.py)
 
 gemms = st.tuples(st.sampled_from(DATAFLOWS), st.integers(1, 40), st.integers(1, 40),
                   st.integers(1, 40), st.integers(1, 9), st.integers(1, 9))

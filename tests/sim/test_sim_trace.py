@@ -237,7 +237,8 @@ def test_row_fold_closed_forms_equal_the_fold_by_fold_count(case):
     (ifmap_schedule with the footprint forced not to fit), fold by fold, in both orders."""
     import numpy as np
 
-    from structconv.sim import _kernels as K
+    from structconv.sim._tier import twin
+    K = twin()  # the Numba-compiled kernels
     from structconv.sim.mapping import dense_job
     layer, df, R, C, order, half = case
     job = K.as_plain(dense_job(layer))[0]

@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structconv.core import Layer
-from structconv.sim import _kernels as K
+from structconv.sim._tier import twin
 from structconv.sim.mapping import dense_job
+
+K = twin()  # the Numba-compiled kernels (the interpreted tier is the same source: test_sim_tiers.py)
 
 
 @st.composite

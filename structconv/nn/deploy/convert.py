@@ -30,7 +30,7 @@ class LayerDecomposition:
 
     name: str
     choice: str
-    status: str                 # 'decomposed' | 'identity' | 'skipped'
+    status: str                 # 'decomposed' | 'identity' | 'skipped' | 'dense' (kept dense: deployed.py)
     residual: float | None      # ||(I - A A^+) W|| / ||W|| before projection (None when skipped)
     params_before: int
     params_after: int
@@ -49,10 +49,17 @@ class DecompositionReport:
 
     plan: str
     layers: tuple[LayerDecomposition, ...] = field(default_factory=tuple)
+    target: str = ""                             # deployed for (deploy.py): backend, batch, layout, threads
+    folded_bn: tuple[str, ...] = ()              # BatchNorms folded into the conv before them
 
     @property
     def decomposed(self) -> tuple[str, ...]:
         return tuple(l.name for l in self.layers if l.status == "decomposed")
+
+    @property
+    def kept_dense(self) -> tuple[str, ...]:
+        """Layers deployed as their projected dense weight because that ran faster on the target."""
+        return tuple(l.name for l in self.layers if l.status == "dense")
 
     @property
     def skipped(self) -> tuple[str, ...]:
@@ -75,6 +82,7 @@ class DecompositionReport:
 
     def to_dict(self) -> dict:
         return {"plan": self.plan, "decomposed": len(self.decomposed), "skipped": len(self.skipped),
+                "kept_dense": len(self.kept_dense), "target": self.target, "folded_bn": list(self.folded_bn),
                 "max_residual": self.max_residual, "max_fit_error": self.max_fit_error,
                 "layers": [l.to_dict() for l in self.layers]}
 

@@ -1,6 +1,7 @@
 """`structconv decompose`: a trained checkpoint to its deployable model, saved (and exported to ONNX)."""
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from torch import nn
 from ..resolve import ResolvedModel, resolve_trained
 from ..user_code import fence_for
 from .convert import DecompositionReport, decompose
+from .deployed import deploy_decomposed
 from .export import export_onnx
 from .saved import save_decomposed
 
@@ -50,3 +52,12 @@ def decompose_checkpoint(checkpoint, out, *, model: str | None = None, plan=None
             os.unlink(path)
         raise
     return DecomposeRun(trained, dec, report, path, onnx_path)
+
+
+def export_deployed(run: DecomposeRun, onnx, target) -> tuple[Path, DecompositionReport]:
+    """``run``'s decomposed model (a copy) deployed for ``target`` (a DeployTarget: BatchNorm folded,
+    each layer's fastest form there, ``deploy_decomposed``) and exported to ONNX at ``onnx``, checked
+    with onnxruntime; returns (path, the deployment's report)."""
+    x = torch.randn((1,) + tuple(run.trained.network.input_shape))
+    dep, report = deploy_decomposed(copy.deepcopy(run.decomposed), run.report, x, target)
+    return export_onnx(dep, x, onnx), report

@@ -20,6 +20,11 @@ channel window is summed first, then the spatial one):
 ``conv``       convolution with an all-ones kernel (depthwise conv2d spatially,
                conv1d over channels).
 ``auto``       picks one per shape and memory format (``choose_method``).
+
+While exporting to ONNX every method traces the same export form (``_export_sum``), a few standard
+ops that runtimes optimise: the channel window as shifted adds (Slice + Add, kc <= 4) or a prefix
+sum (Pad + CumSum + two Slices + Sub) along the channel axis itself (no Transpose, no ScatterND),
+and the spatial window as a depthwise all-ones Conv (its padding inside the Conv).
 """
 from __future__ import annotations
 
@@ -191,6 +196,37 @@ def choose_method(window, dilation=(1, 1), channels_last: bool = False) -> str:
     return "separable"
 
 
+def _export_channel_sum(x: torch.Tensor, dim: int, w: int) -> torch.Tensor:
+    """Window sums of width w along ``dim`` in ONNX-friendly ops: shifted adds when narrow, else the
+    difference of two slices of one zero-led prefix sum taken along ``dim`` (no axis moves)."""
+    if w <= 4:
+        return _shift_sum(x, dim, w, 1)
+    pad = [0, 0] * (x.dim() - 1 - dim) + [1, 0]
+    S = torch.cumsum(F.pad(x, pad), dim)                 # S[j] = x[0] + ... + x[j-1], S[0] = 0
+    n = x.shape[dim] - w + 1
+    return S.narrow(dim, w, n) - S.narrow(dim, 0, n)
+
+
+def _export_sum(x, window, groups, pad4, dilation, padding_mode) -> torch.Tensor:
+    """``sum_pool3d`` as traced for ONNX export (the module docstring says which ops)."""
+    kc, a, b = window
+    N, Ctot, H, W = x.shape
+    if kc > 1:
+        Cg = Ctot // groups
+        x = _export_channel_sum(x.reshape(N, groups, Cg, H, W), 2, kc)
+        x = x.reshape(N, groups * (Cg - kc + 1), H, W)
+    pl, pr, pt, pb = pad4
+    symmetric = padding_mode == "zeros" and pl == pr and pt == pb
+    if not symmetric and (pl or pr or pt or pb):
+        x = F.pad(x, (pl, pr, pt, pb), mode="constant" if padding_mode == "zeros" else padding_mode)
+        pt = pl = 0
+    if (a, b) == (1, 1) and not (pt or pl):
+        return x
+    C = x.shape[1]
+    ones = torch.ones((C, 1, a, b), dtype=x.dtype, device=x.device)
+    return F.conv2d(x, ones, padding=(pt, pl), dilation=dilation, groups=C)
+
+
 def sum_pool3d(x: torch.Tensor, window, groups: int = 1, padding=0, dilation=1, method: str = "auto",
                padding_mode: str = "zeros") -> torch.Tensor:
     """Sum over a (kc, a, b) window of (channels-in-group, rows, cols), stride 1.
@@ -215,6 +251,8 @@ def sum_pool3d(x: torch.Tensor, window, groups: int = 1, padding=0, dilation=1, 
     if H1 < 1 or W1 < 1:
         raise ValueError(f"sum-pool window ({a}, {b}) with dilation ({dh}, {dw}) does not fit the padded "
                          f"input of size ({H + pt + pb}, {W + pl + pr})")
+    if _exporting():
+        return _export_sum(x, (kc, a, b), groups, (pl, pr, pt, pb), (dh, dw), padding_mode)
     if method == "auto":
         method = choose_method((kc, a, b), (dh, dw), _is_channels_last(x))
     c = Cg - kc + 1
@@ -297,6 +335,8 @@ def sum_pool1d(x: torch.Tensor, window: int, method: str = "auto") -> torch.Tens
         raise ValueError(f"window = {window} is out of range [1, {Fdim}] (features)")
     if window == 1:
         return x
+    if _exporting():
+        return _export_channel_sum(x, x.dim() - 1, window)
     if method == "auto":
         method = "separable" if window <= 3 else "cumsum"
     return _CHANNEL[method](x, x.dim() - 1, window)
