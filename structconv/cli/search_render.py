@@ -73,7 +73,7 @@ def _print_result(args, job, out: str) -> None:
         print(f"\nco-design: {res.codesign.get('answer', res.codesign.get('note'))}")
     if job.baselines:
         _print_baselines(res, job.baselines)
-    print(f"\nwrote {os.path.join(out, 'front.yaml')} and {len(res.front)} plan file(s) in "
+    print(f"\nwrote {os.path.join(out, 'front.yaml')} and {len(res.filed())} plan file(s) in "
           f"{os.path.join(out, 'plans')}")
 
 

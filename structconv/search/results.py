@@ -106,17 +106,39 @@ class SearchResult:
         shutil.rmtree(stage, ignore_errors=True)
         return out / "front.yaml"
 
+    def filed(self) -> list[int]:
+        """Front members that get a plan file: all, or MAX_PLAN_FILES spread evenly over a larger front."""
+        n = len(self.front)
+        if n <= MAX_PLAN_FILES:
+            return list(range(n))
+        return sorted({round(i * (n - 1) / (MAX_PLAN_FILES - 1)) for i in range(MAX_PLAN_FILES)})
+
     def _write(self, out: Path) -> None:
         (out / "plans").mkdir(parents=True, exist_ok=True)
         d = self.to_dict()
-        for m, md in zip(self.front, d["front"]):
-            path = out / "plans" / f"{m.plan.name}.yaml"
-            m.plan.save(path)
-            md["plan_file"] = str(path.relative_to(out))
+        filed = set(self.filed())
+        rest = {}                                  # one JSON file for the others: YAML took minutes
+        for i, (m, md) in enumerate(zip(self.front, d["front"])):
+            if i in filed:
+                path = out / "plans" / f"{m.plan.name}.yaml"
+                m.plan.save(path)
+                md["plan_file"] = str(path.relative_to(out))
+            else:
+                rest[m.plan.name] = dict(md, layers=m.plan.to_dict()["layers"])
+        if rest:
+            d["notes"].append(f"the front has {len(self.front)} members: front.yaml and plan files hold "
+                              f"{len(filed)} of them, spread evenly; plans/{REST_FILE} holds the other "
+                              f"{len(rest)}, each with its layers")
+            d["front"] = [md for i, md in enumerate(d["front"]) if i in filed]
+            write_data_file(out / "plans" / REST_FILE, rest)
         if self.best is not None:
             self.best.plan.save(out / "best.yaml")
             d["best"]["plan_file"] = "best.yaml"
         write_data_file(out / "front.yaml", d)
+
+
+MAX_PLAN_FILES = 1000   # a 3-objective exact front can hold 30,000 members: one YAML file each took minutes
+REST_FILE = "rest.json"
 
 
 def _move_into(stage: Path, out: Path) -> None:
