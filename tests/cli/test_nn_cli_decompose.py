@@ -152,3 +152,21 @@ def test_deploy_for_without_onnx_is_one_line(tmp_path, capsys, structured_resnet
                               capsys)
     assert rc == 2 and err.count("\n") == 1 and "--deploy-for = 'torch'" in err and "--onnx" in err
     assert not (tmp_path / "d.pt").exists()
+
+
+def test_failed_onnx_check_keeps_dec_pt_and_says_so(tmp_path, capsys, structured_resnet20, monkeypatch):
+    import onnxscript  # noqa: F401
+
+    import structconv.nn.deploy.export as ex
+    model, plan = structured_resnet20
+    ck = save_ck(tmp_path / "ck.pt", model, plan)
+    monkeypatch.setattr(ex, "check_onnx", lambda path, m, x, relative=False: 0.5)   # runtime disagrees
+    rc, _, err = run_cli(["decompose", str(ck), "--out", str(tmp_path / "d.pt"),
+                          "--onnx", str(tmp_path / "d.onnx")], capsys)
+    one_line_error(rc, err, "d.pt kept; the ONNX export failed: ONNX export of")
+    assert "tolerance 0.0001" in err
+    dec = load_decomposed(tmp_path / "d.pt").eval()              # the kept file is whole and right
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(dec(x), model(x), atol=1e-4, rtol=1e-4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.pt", "d.pt"]     # no half-written .onnx

@@ -1,4 +1,6 @@
 """ONNX export of decomposed models, run in onnxruntime."""
+import re
+
 import onnxruntime as ort
 import onnxscript  # noqa: F401
 import pytest
@@ -54,7 +56,7 @@ def test_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
     target.write_bytes(b"old")
     with pytest.raises(RuntimeError):                    # torch's exporter error wraps the forward's
         export_onnx(Broken(), torch.randn(1, 3), target)
-    monkeypatch.setattr(ex, "check_onnx", lambda path, model, x: 0.5)        # runtime disagrees
+    monkeypatch.setattr(ex, "check_onnx", lambda path, model, x, relative=False: 0.5)  # runtime disagrees
     with pytest.raises(ValueError, match="differs from torch"):
         export_onnx(nn.Linear(3, 2), torch.randn(1, 3), target)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["bad.onnx"]
@@ -68,6 +70,39 @@ def test_check_onnx_measures_the_difference(tmp_path):
     with torch.no_grad():
         lin.bias.add_(1.0)
     assert check_onnx(path, lin, torch.randn(4, 3)) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_check_is_relative_to_the_output_scale(tmp_path, monkeypatch):
+    import structconv.nn.deploy.export as ex
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    with torch.no_grad():
+        model[2].weight.mul_(1e4)                        # logits ~1e4: float32 round-off ~1e-3 absolute
+    x = torch.randn(3, 3)
+    export_onnx(model, x, tmp_path / "big.onnx")         # a right export passes at any scale
+    real = ex.check_onnx
+
+    def perturbed(path, m, xx, relative=False):          # a wrong export: off by 1 % of the scale
+        with torch.no_grad():
+            scale = m(xx).abs().max()
+        shifted = nn.Sequential(m, _Shift(0.01 * scale))
+        return real(path, shifted, xx, relative=relative)
+
+    monkeypatch.setattr(ex, "check_onnx", perturbed)
+    with pytest.raises(ValueError) as info:
+        export_onnx(model, x, tmp_path / "wrong.onnx")
+    msg = str(info.value)
+    rel = float(re.search(r"by ([0-9.e-]+) of the output's max \|value\|", msg).group(1))
+    assert "\n" not in msg and rel == pytest.approx(0.01, rel=0.05) and "tolerance 0.0001" in msg
+    assert not (tmp_path / "wrong.onnx").exists()
+
+
+class _Shift(nn.Module):
+    def __init__(self, by):
+        super().__init__()
+        self.by = float(by)
+
+    def forward(self, x):
+        return x + self.by
 
 
 def test_rejects_non_tensor_inputs(tmp_path):

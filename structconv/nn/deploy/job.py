@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,24 +32,23 @@ def decompose_checkpoint(checkpoint, out, *, model: str | None = None, plan=None
                          method: str = "auto", strict: bool = False, onnx=None) -> DecomposeRun:
     """Decompose the model in ``checkpoint`` (``resolve_trained``: ``model``, ``plan`` and ``input_shape``
     as there) under its plan and save it to ``out`` (``save_decomposed``; ``load_decomposed`` rebuilds
-    it); with ``onnx``, also export it there, checked with onnxruntime. A failed export leaves no new
-    ``out`` behind."""
+    it); with ``onnx``, also export it there, checked with onnxruntime. A failed export or check keeps
+    ``out`` (the decomposition is right; only the export failed) and raises one ValueError line
+    saying so; the .onnx is written atomically, so no half of it is left."""
     trained = resolve_trained(checkpoint, model=model, plan=plan, input_shape=input_shape)
     with fence_for(trained.name, "decomposed"):          # the user's forward: its prints and exits fenced
         dec, report = decompose(trained.module, trained.plan, method=method, inplace=True, strict=strict)
-    existed = os.path.exists(out)
     meta = {k: v for k, v in trained.meta.items() if isinstance(v, (str, int, float, bool))}
     path = save_decomposed(dec, out, trained.name, trained.plan, method=method,
                            meta={"source": str(checkpoint), **meta})
-    try:
-        onnx_path = None
-        if onnx:
+    onnx_path = None
+    if onnx:
+        try:
             with fence_for(trained.name, "exported"):
                 onnx_path = export_onnx(dec, torch.randn((1,) + tuple(trained.network.input_shape)), onnx)
-    except BaseException:
-        if not existed:                                      # a failed run leaves no half of its outputs
-            os.unlink(path)
-        raise
+        except Exception as exc:                     # keep the good dec.pt; say why the .onnx is absent
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"{path.name} kept; the ONNX export failed: {why}") from exc
     return DecomposeRun(trained, dec, report, path, onnx_path)
 
 
