@@ -147,6 +147,23 @@ def _notes(data) -> list[str]:
     return L + [""]
 
 
+DEVIATIONS = [
+    "Interactions: the protocol's |summed - joint| / joint with joint = `projected_loss` divides a sum of "
+    "loss *increases* by an absolute loss, measured with BatchNorm re-estimated where the table keeps the "
+    "dense statistics; that literal number is reported, and next to it the like-for-like one: joint = the "
+    "loss increase of the whole plan projected at once with the table's settings (BN kept, same 512 "
+    "validation images; `joint_loss_increase` in the CSV).",
+    "Timings: compute_proxies computes all tables in one pass, so the sensitivity table and Fisher are timed "
+    "in calls of their own on the same checkpoint and batch (empty sensitivity cache); each includes model "
+    "loading and the calibration batch, whose time alone is given.",
+    "Accuracy before decomposition is recorded on the validation split only (not needed by any statistic).",
+]
+
+
+def _deviations() -> list[str]:
+    return ["## Deviations from PROTOCOL_v2.md", ""] + [f"- {d}" for d in DEVIATIONS] + [""]
+
+
 def markdown(data: dict, an: dict, stem: str) -> str:
     return "\n".join(_header(data, stem) + _primary(an) + _table(an, data["orientation"]) + _secondary(an)
-                     + _descriptive(data, an) + _per_plan(data) + _notes(data))
+                     + _descriptive(data, an) + _deviations() + _per_plan(data) + _notes(data))
