@@ -159,7 +159,7 @@ DEVIATIONS = [
     "Accuracy before decomposition is recorded on the validation split only (not needed by any statistic).",
     "Front picks of `params` and `mults`: structconv's search reads an objective named like a cost metric "
     "as that metric, minimised, so the first `plans-held` solved 'fewest params / mults' and picked the "
-    "cheapest plan at every budget. Found after 17 held-out runs; the run was stopped, `plans-held` redone "
+    "cheapest plan at every budget. Found after 16 held-out runs; the run was stopped, `plans-held` redone "
     "with these two fronts solved on a renamed copy of the proxy's table (most kept under the budget, as "
     "section 4 says; every other plan and name came out identical), the one run whose plan changed "
     "(front-params-0.4) discarded, and the run resumed with the same settings. The stop and the extra "
