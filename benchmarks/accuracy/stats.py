@@ -125,8 +125,9 @@ def _check_against_scipy(n: int = 12, B: int = 50, seed: int = 1) -> None:
     for b in range(B):
         assert np.isclose(t[b], kendall(x[idx[b]], y[idx[b]]), equal_nan=True), b
         assert np.isclose(r[b], spearman(x[idx[b]], y[idx[b]]), equal_nan=True), b
+    assert np.array_equal(tau_b_rows(x[idx], y[idx], chunk_cells=100), t, equal_nan=True)   # chunked alike
 
 
 if __name__ == "__main__":
     _check_against_scipy()
-    print("stats: vectorised tau-b / rho equal scipy's")
+    print("stats: vectorised tau-b / rho equal scipy's (tau-b chunked or not)")
