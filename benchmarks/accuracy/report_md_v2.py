@@ -163,7 +163,7 @@ DEVIATIONS = [
     "with these two fronts solved on a renamed copy of the proxy's table (most kept under the budget, as "
     "section 4 says; every other plan and name came out identical), the one run whose plan changed "
     "(front-params-0.4) discarded, and the run resumed with the same settings. The stop and the extra "
-    "processes are inside the wall time below.",
+    "processes are inside the wall time given at the top.",
 ]
 
 
