@@ -146,13 +146,17 @@ def _atomic(path: Path, text: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--protocol", type=int, choices=(1, 2), default=1)
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--runs-dir", default=None)
     ap.add_argument("--results-dir", default=None)
     ap.add_argument("--allow-incomplete", action="store_true")
     args = ap.parse_args(argv)
-    root = Path(args.runs_dir) if args.runs_dir else RUNS / args.scale
+    default = args.scale if args.protocol == 1 else f"v2-{args.scale}"
+    root = Path(args.runs_dir) if args.runs_dir else RUNS / default
     results = Path(args.results_dir) if args.results_dir else RESULTS
+    if args.protocol == 2:
+        return main_v2(root, results, args)
     data = collect(root)
     if data["config"].get("overrides") and results.resolve() == RESULTS.resolve():
         raise SystemExit("accuracy analysis: this run used --set overrides; "
@@ -179,6 +183,23 @@ def main(argv=None) -> int:
                                                "excluded": data["plans"]["excluded"],
                                                "info": data["plans"]["info"]})
     print(f"accuracy analysis: wrote {results / stem}.md/.csv/.json ({an['n_plans']} plans)")
+    return 0
+
+
+def main_v2(root: Path, results: Path, args) -> int:
+    import analyze_v2
+
+    cfg = _load(root / "config.json") or {}
+    if cfg.get("overrides") and results.resolve() == RESULTS.resolve():
+        raise SystemExit("accuracy analysis: this run used --set overrides; "
+                         "it cannot write to benchmarks/results")
+    missing = analyze_v2.collect(root)["missing"]
+    if missing and not args.allow_incomplete:
+        print(f"accuracy analysis: {len(missing)} job(s) have no result ({missing[:6]}...); "
+              f"finish the benchmark or pass --allow-incomplete", file=sys.stderr)
+        return 2
+    out = analyze_v2.write(root, results, args.scale)
+    print(f"accuracy analysis: wrote {out['stem']}.md/.csv/.json ({out['an']['n_plans']} plans)")
     return 0
 
 

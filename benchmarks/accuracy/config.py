@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 PROTOCOL_VERSION = 1
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ DIVERGED_ACC = 10.0                        # a run whose loss became non-finite 
 class Scale:
     """One scale of the benchmark (PROTOCOL.md sections 2-5, 8)."""
 
+    protocol: ClassVar[int] = PROTOCOL_VERSION
     name: str
     widths: tuple = (8, 16, 32)
     pool: int = 2                          # 28x28 averaged over pool x pool blocks
@@ -65,7 +67,7 @@ class Scale:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["input_size"] = self.input_size
-        d["protocol_version"] = PROTOCOL_VERSION
+        d["protocol_version"] = self.protocol
         return d
 
     def with_overrides(self, pairs: list[str]) -> Scale:
@@ -105,3 +107,32 @@ SCALES = {
     "full": Scale("full", widths=(16, 32, 64), pool=1, train_per_class=None, augment=True,
                   pretrain_epochs=60, epochs=30, seeds=(0, 1, 2), device="cuda", workers=2),
 }
+
+
+@dataclass(frozen=True)
+class ScaleV2(Scale):
+    """Version 2 of the protocol (PROTOCOL_v2.md): a validation split, calibration plans from version 1,
+    held-out plans drawn after them (front picks per proxy + fresh random plans), a seed-1 subset."""
+
+    protocol: ClassVar[int] = 2
+    seeds: tuple = (0, 1)
+    calib_size: int = 512                  # validation images of the proxies' calibration batch
+    init_calib_size: int = 128             # validation images of the [init] proxies
+    val_start: int = 1000                  # validation: positions val_start.. per class, seed-0 permutation
+    val_per_class: int = 200
+    calibration_plans: str = "accuracy_cpu_plans"   # version 1's plans (under benchmarks/results)
+    front_budgets: tuple = (0.4, 0.5, 0.7)
+    n_random: int = 150
+    random_pool: int = 40000
+    random_seed: int = 22
+    seed1_plans: int = 30                  # random held-out plans that also run with seed 1
+    seed1_salt: str = "structconv-accuracy-v2|"
+
+
+SCALES_V2 = {
+    "cpu": ScaleV2("cpu"),
+    "full": ScaleV2("full", widths=(16, 32, 64), pool=1, train_per_class=None, augment=True,
+                    pretrain_epochs=60, epochs=30, device="cuda", workers=2,
+                    calibration_plans="accuracy_full_plans"),
+}
+SCALES_BY_PROTOCOL = {1: SCALES, 2: SCALES_V2}

@@ -90,3 +90,59 @@ def load(scale: Scale, seed: int = 0):
     return DataBundle(DATASET, train, test, 10, (3, s, s), tuple(getattr(raw, "classes", ()) or ()),
                       {"pool": scale.pool, "train_per_class": scale.train_per_class, "eval_split": "test",
                        "augment": scale.augment})
+
+
+# -- version 2: a validation split carved from the training images (PROTOCOL_v2.md section 2) --------
+def validation_indices(labels: np.ndarray, start: int, per_class: int, seed: int = 0) -> np.ndarray:
+    """Images at positions ``start .. start + per_class - 1`` of each class in the seeded permutation
+    (the same permutation as ``subset_indices``, so disjoint from its first ``start`` per class), sorted."""
+    perm = np.random.default_rng(seed).permutation(len(labels))
+    out = []
+    for c in np.unique(labels):
+        ids = perm[labels[perm] == c][start:start + per_class]
+        if len(ids) < per_class:
+            raise SystemExit(f"accuracy benchmark: class {c} has too few images for validation positions "
+                             f"{start}..{start + per_class - 1}")
+        out.append(ids)
+    return np.sort(np.concatenate(out))
+
+
+def _train_indices_v2(labels: np.ndarray, scale, val: np.ndarray) -> np.ndarray:
+    if scale.train_per_class is not None:
+        if scale.train_per_class > scale.val_start:
+            raise SystemExit("accuracy benchmark: train_per_class > val_start would train on "
+                             "validation images")
+        return subset_indices(labels, scale.train_per_class, 0)
+    return np.setdiff1d(np.arange(len(labels)), val)       # full scale: every image not in validation
+
+
+def load_v2(scale, seed: int = 0):
+    """The version-2 DataBundle: ``train`` (as version 1), ``val`` the validation split (2,000 images at
+    the CPU scale) and ``test`` the official test set, all transformed alike (training mean / std).
+
+    ``info["validation_seed"]`` marks ``val`` as carved from training data: structconv's proxies then read
+    their calibration batch from it (``calibration_batch``), never from ``test``.
+    """
+    from structconv.nn import ArrayDataset, DataBundle
+
+    raw = _raw_bundle()
+    xtr, ytr = _arrays(raw.train)
+    xte, yte = _arrays(raw.val)
+    if len(ytr) != N_TRAIN or len(yte) != N_TEST:
+        raise SystemExit(f"accuracy benchmark: {DATASET!r} has {len(ytr)} training / {len(yte)} test images, "
+                         f"expected {N_TRAIN} / {N_TEST} (the official split)")
+    iv = validation_indices(ytr.numpy(), scale.val_start, scale.val_per_class, 0)
+    it = _train_indices_v2(ytr.numpy(), scale, iv)
+    assert not np.intersect1d(iv, it).size, "validation and training images overlap"
+    x_train = _prepare(xtr[it], scale.pool)
+    mean, std = float(x_train.mean()), float(x_train.std())
+    train = ArrayDataset(x_train, ytr[it], mean, std, augment=scale.augment, pad=scale.pad, seed=seed)
+    val = ArrayDataset(_prepare(xtr[iv], scale.pool), ytr[iv], mean, std)
+    test = ArrayDataset(_prepare(xte, scale.pool), yte, mean, std)
+    s = scale.input_size
+    info = {"pool": scale.pool, "train_per_class": scale.train_per_class, "augment": scale.augment,
+            "validation_seed": 0,
+            "validation_positions": [scale.val_start, scale.val_start + scale.val_per_class],
+            "val_size": len(iv), "eval_split": "validation (choices); test (reported only)"}
+    classes = tuple(getattr(raw, "classes", ()) or ())
+    return DataBundle(DATASET, train, val, 10, (3, s, s), classes, info, test)

@@ -126,8 +126,10 @@ def random_pool(space, scale: Scale):
         yield idx
 
 
-def fill_random(drawer: Drawer, scale: Scale) -> None:
-    """Round-robin over the cycles-ratio bins until the set holds ``scale.n_plans`` plans."""
+def fill_random(drawer: Drawer, scale: Scale, target: int | None = None,
+                name: str = "random-{n:02d}") -> None:
+    """Round-robin over the cycles-ratio bins until the set holds ``target`` plans (``scale.n_plans``)."""
+    target = scale.n_plans if target is None else target
     edges = scale.random_bins
     nb = len(edges) - 1
     bins = [[] for _ in range(nb)]
@@ -138,19 +140,19 @@ def fill_random(drawer: Drawer, scale: Scale) -> None:
                 bins[b].append(idx)
                 break
     ptr, n = [0] * nb, 0
-    while len(drawer.plans) < scale.n_plans:
+    while len(drawer.plans) < target:
         progressed = False
         for b in range(nb):
-            while len(drawer.plans) < scale.n_plans and ptr[b] < len(bins[b]):
+            while len(drawer.plans) < target and ptr[b] < len(bins[b]):
                 idx = bins[b][ptr[b]]
                 ptr[b] += 1
-                if drawer.add(drawer.space.plan(idx), "random", f"random-{n:02d}"):
+                if drawer.add(drawer.space.plan(idx), "random", name.format(n=n)):
                     n += 1
                     progressed = True
                     break
         if not progressed:
             raise SystemExit(f"accuracy benchmark: the random pool is exhausted at {len(drawer.plans)} plans "
-                             f"(< {scale.n_plans})")
+                             f"(< {target})")
 
 
 def assign_split(plans: list[dict]) -> None:

@@ -1,6 +1,7 @@
-"""Run the pre-registered accuracy benchmark (benchmarks/accuracy/PROTOCOL.md, version 1).
+"""Run the pre-registered accuracy benchmark (benchmarks/accuracy/PROTOCOL.md, version 1; PROTOCOL_v2.md).
 
     .venv/bin/python benchmarks/accuracy/run.py --scale cpu                       # this machine, < 60 min
+    .venv/bin/python benchmarks/accuracy/run.py --protocol 2 --scale cpu --workers 2   # version 2
     .venv/bin/python benchmarks/accuracy/run.py --scale full --device cuda --workers 4 [--gpus 0,1]
 
 Jobs (each its own directory under benchmarks/accuracy/runs/<scale>/ with an atomic
@@ -28,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jobqueue
-from config import PROTOCOL_VERSION, RESULTS, RUNS, SCALES, Scale
+from config import RESULTS, RUNS, SCALES_BY_PROTOCOL, Scale
 
 POLL_S = 5.0
 
@@ -58,7 +59,15 @@ def job_list(q: jobqueue.Queue, scale: Scale, device: str) -> list[Job]:
     return out
 
 
-def execute(q: jobqueue.Queue, job: Job) -> None:
+def jobs_of(q: jobqueue.Queue, scale: Scale, device: str) -> list[Job]:
+    if scale.protocol == 2:
+        import graph_v2
+
+        return graph_v2.job_list(q, scale, device, Job)
+    return job_list(q, scale, device)
+
+
+def execute(q: jobqueue.Queue, job: Job, version: int = 1) -> None:
     from structconv.core import write_data_file
 
     d = q.dir(job.name)
@@ -76,7 +85,7 @@ def execute(q: jobqueue.Queue, job: Job) -> None:
         q.release(job.name)
         log(f"{job.name}: FAILED {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
         return
-    res.update({"protocol_version": PROTOCOL_VERSION, "started": started, "finished": time.time(),
+    res.update({"protocol_version": version, "started": started, "finished": time.time(),
                 "host": jobqueue.HOST, "pid": os.getpid()})
     write_data_file(d / "result.json", res)
     q.release(job.name)
@@ -87,7 +96,7 @@ def execute(q: jobqueue.Queue, job: Job) -> None:
 def work(q: jobqueue.Queue, scale: Scale, device: str) -> int:
     """Take ready jobs until none is left; 0 when all are done, 1 when some failed or are blocked."""
     while True:
-        jobs = job_list(q, scale, device)
+        jobs = jobs_of(q, scale, device)
         pending = [j for j in jobs if not q.done(j.name)]
         if not pending:
             return 0
@@ -98,7 +107,7 @@ def work(q: jobqueue.Queue, scale: Scale, device: str) -> int:
             if j.name in dead or j.name in blocked or not all(q.done(dep) for dep in j.deps):
                 continue
             if q.claim(j.name):
-                execute(q, j)
+                execute(q, j, scale.protocol)
                 ran = True
                 break
         if ran:
@@ -135,12 +144,15 @@ def retry_failed(root: Path) -> None:
 
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", choices=sorted(SCALES), default="cpu")
+    ap.add_argument("--protocol", type=int, choices=sorted(SCALES_BY_PROTOCOL), default=1,
+                    help="protocol version: 1 (PROTOCOL.md, default) or 2 (PROTOCOL_v2.md)")
+    ap.add_argument("--scale", choices=sorted(SCALES_BY_PROTOCOL[1]), default="cpu")
     ap.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: the scale's)")
     ap.add_argument("--workers", type=int, default=1, help="processes sharing the queue (default 1)")
     ap.add_argument("--gpus", default=None, help="comma list: worker i sees GPU gpus[i %% len] only")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
-    ap.add_argument("--runs-dir", default=None, help="default benchmarks/accuracy/runs/<scale>")
+    ap.add_argument("--runs-dir", default=None,
+                    help="default benchmarks/accuracy/runs/<scale> (version 2: runs/v2-<scale>)")
     ap.add_argument("--results-dir", default=None, help="default benchmarks/results")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="smoke tests only")
     ap.add_argument("--retry-failed", action="store_true",
@@ -148,7 +160,7 @@ def parse(argv=None):
     ap.add_argument("--no-analyze", action="store_true")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    scale = SCALES[args.scale].with_overrides(args.set)
+    scale = SCALES_BY_PROTOCOL[args.protocol][args.scale].with_overrides(args.set)
     if scale.overrides and (args.runs_dir is None or args.results_dir is None):
         ap.error("--set changes the protocol's settings: "
                  "give --runs-dir and --results-dir (not the defaults)")
@@ -176,7 +188,8 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, scale = parse(argv)
     device = args.device or scale.device
-    root = Path(args.runs_dir) if args.runs_dir else RUNS / scale.name
+    default = scale.name if scale.protocol == 1 else f"v2-{scale.name}"
+    root = Path(args.runs_dir) if args.runs_dir else RUNS / default
     results = Path(args.results_dir) if args.results_dir else RESULTS
     if not args.worker:
         check_state(root, scale)
@@ -199,8 +212,9 @@ def main(argv=None) -> int:
         return rc
     import analyze
 
-    return max(rc, analyze.main(["--scale", scale.name, "--runs-dir", str(root),
-                                 "--results-dir", str(results)] + (["--allow-incomplete"] if rc else [])))
+    return max(rc, analyze.main(["--protocol", str(scale.protocol), "--scale", scale.name,
+                                 "--runs-dir", str(root), "--results-dir", str(results)]
+                                + (["--allow-incomplete"] if rc else [])))
 
 
 if __name__ == "__main__":
