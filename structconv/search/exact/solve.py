@@ -23,11 +23,13 @@ from .knapsack import ExactFront, pareto_front, prune
 
 
 def objective_table(problem: Problem, name: str) -> tuple[np.ndarray, float]:
-    """(per-(layer, choice) terms, constant) of an additive objective's minimised form."""
-    if name == "proxy":
-        name = problem.proxy
+    """(per-(layer, choice) terms, constant) of an additive objective's minimised form. ``proxy`` is the
+    problem's proxy even when that is named like a cost metric (the params proxy is maximised; the params
+    objective is minimised)."""
     if name in COST_OBJECTIVES:
         return problem.costs.values[name], problem.costs.base[name]
+    if name == "proxy":
+        name = problem.proxy
     if name == "projected_loss":
         raise ValueError("projected_loss is no sum over layers: the exact solver cannot take it")
     t = problem.proxies.tables[name]
