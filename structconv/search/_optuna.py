@@ -30,10 +30,12 @@ def optuna():
 
 
 def quiet():
-    """The optuna module, its logging at WARNING and its ExperimentalWarnings ignored."""
+    """The optuna module, its logging at ERROR and its ExperimentalWarnings ignored. A trial that raises
+    (a full disk under the journal) is reported by the caller in one line; Optuna's own WARNING for it
+    carries a traceback."""
     module = optuna()
     warnings.filterwarnings("ignore", category=module.exceptions.ExperimentalWarning)
-    module.logging.set_verbosity(module.logging.WARNING)
+    module.logging.set_verbosity(module.logging.ERROR)
     return module
 
 

@@ -208,3 +208,30 @@ def test_a_dead_workers_trial_is_failed_and_a_live_ones_is_not(tmp_path):
     assert recover_dead_trials(other, st) == ([], {}, [])             # failed once only
     with pytest.raises(ValueError, match="Cannot tell a FAIL trial"):
         study.tell(t, 1.0)                                            # the dead owner could not finish it
+
+
+def test_a_journal_write_failing_inside_a_trial_is_one_line(tmp_path, capfd, monkeypatch):
+    """The disk fills while a trial writes its parameters: Optuna logged its own warning with a traceback
+    before our one line (seen once in CI, where the slack of the tmpfs row fell inside a trial)."""
+    import errno
+
+    from optuna.storages.journal._storage import JournalOperation
+
+    import structconv.search.study.journal as journal
+    from structconv.cli import main
+
+    real, calls = journal._append, []
+    suggest = f'"op_code":{int(JournalOperation.SET_TRIAL_PARAM)}'.encode()
+
+    def filling(path, data, fsync):
+        calls.append(data)
+        if suggest in data:                           # a running trial's suggest_int: inside optimize
+            raise journal.write_error(OSError(errno.ENOSPC, "No space left on device"), path)
+        return real(path, data, fsync)
+
+    monkeypatch.setattr(journal, "_append", filling)
+    rc = main(["search", "small_cnn", "--proxies", "params", "--trials", "6", "--population", "10",
+               "--no-progress", "--out", str(tmp_path / "s")])
+    err = capfd.readouterr().err                      # fd level: Optuna's handler holds the real stderr
+    assert rc == 2 and any(suggest in c for c in calls)
+    assert err.count("\n") == 1 and err.startswith("structconv: error: ") and "no space left" in err, err
