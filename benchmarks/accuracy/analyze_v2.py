@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import stats
+from analyze import _fmt
 from config import ROOT
 
 COST_BASELINES = ("params", "mults")
@@ -193,14 +194,6 @@ def analyse(data: dict) -> dict:
     return {"calibration": cal, "selected": sel, "held-out": held, "primary": primary(sel, held),
             "interactions": interactions(rows), "noise": noise(rows), "spread": spread(data),
             "timings": data["cal"]["timings"], "n_plans": len(rows)}
-
-
-def _fmt(v):
-    if isinstance(v, float):
-        return "" if not np.isfinite(v) else f"{v:.6g}"
-    if isinstance(v, (list, tuple)):
-        return ";".join(map(str, v))
-    return str(v)
 
 
 COLUMNS = ("cycles_ratio", "energy_ratio", "params", "params_ratio", "mults", "design_layers",

@@ -67,6 +67,17 @@ def _prepare(x, pool: int):
     return x.contiguous()
 
 
+def _official_split():
+    """(raw bundle, (train images, labels), (test images, labels)) of the official 60,000 / 10,000 split."""
+    raw = _raw_bundle()
+    xtr, ytr = _arrays(raw.train)
+    xte, yte = _arrays(raw.val)
+    if len(ytr) != N_TRAIN or len(yte) != N_TEST:
+        raise SystemExit(f"accuracy benchmark: {DATASET!r} has {len(ytr)} training / {len(yte)} test images, "
+                         f"expected {N_TRAIN} / {N_TEST} (the official split)")
+    return raw, (xtr, ytr), (xte, yte)
+
+
 def load(scale: Scale, seed: int = 0):
     """The DataBundle of ``scale``: training subset + the official test set, both transformed alike.
 
@@ -74,12 +85,7 @@ def load(scale: Scale, seed: int = 0):
     """
     from structconv.nn import ArrayDataset, DataBundle
 
-    raw = _raw_bundle()
-    xtr, ytr = _arrays(raw.train)
-    xte, yte = _arrays(raw.val)
-    if len(ytr) != N_TRAIN or len(yte) != N_TEST:
-        raise SystemExit(f"accuracy benchmark: {DATASET!r} has {len(ytr)} training / {len(yte)} test images, "
-                         f"expected {N_TRAIN} / {N_TEST} (the official split)")
+    raw, (xtr, ytr), (xte, yte) = _official_split()
     keep = subset_indices(ytr.numpy(), scale.train_per_class, 0)
     xtr, ytr = _prepare(xtr[keep], scale.pool), ytr[keep]
     xte = _prepare(xte, scale.pool)
@@ -125,12 +131,7 @@ def load_v2(scale, seed: int = 0):
     """
     from structconv.nn import ArrayDataset, DataBundle
 
-    raw = _raw_bundle()
-    xtr, ytr = _arrays(raw.train)
-    xte, yte = _arrays(raw.val)
-    if len(ytr) != N_TRAIN or len(yte) != N_TEST:
-        raise SystemExit(f"accuracy benchmark: {DATASET!r} has {len(ytr)} training / {len(yte)} test images, "
-                         f"expected {N_TRAIN} / {N_TEST} (the official split)")
+    raw, (xtr, ytr), (xte, yte) = _official_split()
     iv = validation_indices(ytr.numpy(), scale.val_start, scale.val_per_class, 0)
     it = _train_indices_v2(ytr.numpy(), scale, iv)
     assert not np.intersect1d(iv, it).size, "validation and training images overlap"

@@ -120,28 +120,37 @@ def reference(scale: Scale, seed: int, d: Path, device: str) -> dict:
             "seconds": time.perf_counter() - t0}
 
 
-def run(scale: Scale, plan_id: str, seed: int, d: Path, device: str, plan_file: Path) -> dict:
-    """SR fine-tune of one plan from the dense checkpoint, decomposition, test accuracy."""
-    from structconv.core import resolve_plan
-    from structconv.nn import NonFiniteError, decompose, evaluate, train
+def fine_tune(scale, plan, plan_id: str, seed: int, d: Path, device: str, data) -> tuple:
+    """SR fine-tuning of ``plan`` from the dense checkpoint, the trained model's validation-split
+    evaluation and ``decompose(strict=True)``: (train result, before, decomposed model, report).
+    NonFiniteError when the loss diverged."""
+    from structconv.nn import decompose, evaluate, train
 
-    t0 = time.perf_counter()
-    plan = resolve_plan(str(plan_file), net(scale))
     model = _dense_model(scale, seed)
-    data = bundle(scale, seed)
-    out = {"job": "run", "plan": plan_id, "seed": seed}
-    try:
-        r = train(model, train_only(data), plan, lam=scale.lam, epochs=scale.epochs, lr=scale.lr,
-                  evaluate_decomposition=False, **_design_kwargs(plan),
-                  **_train_kwargs(scale, seed, d / "train", device))
-    except NonFiniteError as e:
-        return {**out, "acc": DIVERGED_ACC, "acc_before": None, "diverged": True,
-                "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0}
+    r = train(model, train_only(data), plan, lam=scale.lam, epochs=scale.epochs, lr=scale.lr,
+              evaluate_decomposition=False, **_design_kwargs(plan),
+              **_train_kwargs(scale, seed, d / "train", device))
     before = evaluate(model, data.val, device=device, workers=scale.workers)
     dec, report = decompose(model, plan, strict=True)
     if report.skipped:
         raise RuntimeError(f"decompose skipped layers {list(report.skipped)} of plan {plan_id}")
-    dec.to(device)
+    return r, before, dec.to(device), report
+
+
+def run(scale: Scale, plan_id: str, seed: int, d: Path, device: str, plan_file: Path) -> dict:
+    """SR fine-tune of one plan from the dense checkpoint, decomposition, test accuracy."""
+    from structconv.core import resolve_plan
+    from structconv.nn import NonFiniteError, evaluate
+
+    t0 = time.perf_counter()
+    plan = resolve_plan(str(plan_file), net(scale))
+    data = bundle(scale, seed)
+    out = {"job": "run", "plan": plan_id, "seed": seed}
+    try:
+        r, before, dec, report = fine_tune(scale, plan, plan_id, seed, d, device, data)
+    except NonFiniteError as e:
+        return {**out, "acc": DIVERGED_ACC, "acc_before": None, "diverged": True,
+                "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0}
     after = evaluate(dec, data.val, device=device, workers=scale.workers)
     _tidy(d / "train")
     return {**out, "acc": after["acc"], "loss": after["loss"], "acc_before": before["acc"],

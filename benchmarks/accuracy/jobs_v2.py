@@ -84,25 +84,17 @@ def reference(scale: ScaleV2, seed: int, d: Path, device: str) -> dict:
 def run(scale: ScaleV2, plan_id: str, seed: int, d: Path, device: str, plan_file: Path) -> dict:
     """SR fine-tune of one plan from the dense checkpoint, decomposition, validation and test accuracy."""
     from structconv.core import resolve_plan
-    from structconv.nn import NonFiniteError, decompose, evaluate, train
+    from structconv.nn import NonFiniteError
 
     t0 = time.perf_counter()
     plan = resolve_plan(str(plan_file), J.net(scale))
-    model = J._dense_model(scale, seed)
     data = bundle(scale, seed)
     out = {"job": "run", "plan": plan_id, "seed": seed}
     try:
-        r = train(model, train_only(data), plan, lam=scale.lam, epochs=scale.epochs, lr=scale.lr,
-                  evaluate_decomposition=False, **J._design_kwargs(plan),
-                  **J._train_kwargs(scale, seed, d / "train", device))
+        r, before, dec, report = J.fine_tune(scale, plan, plan_id, seed, d, device, data)
     except NonFiniteError as e:
         return {**out, "acc": DIVERGED_ACC, "acc_val": DIVERGED_ACC, "acc_before_val": None, "diverged": True,
                 "error": str(e).splitlines()[0], "seconds": time.perf_counter() - t0}
-    before = evaluate(model, data.val, device=device, workers=scale.workers)
-    dec, report = decompose(model, plan, strict=True)
-    if report.skipped:
-        raise RuntimeError(f"decompose skipped layers {list(report.skipped)} of plan {plan_id}")
-    dec.to(device)
     acc = _accuracies(dec, data, scale, device)
     J._tidy(d / "train")
     return {**out, **acc, "acc_before_val": before["acc"], "diverged": False,

@@ -18,13 +18,20 @@ def _p(v):
     return "n/a" if v is None or not np.isfinite(v) else (f"{v:.4f}" if v >= 1e-4 else "< 1e-4")
 
 
-def _header(data, an, stem) -> list[str]:
+def banner(data, title: str) -> list[str]:
+    """The title, then what makes the numbers below not the protocol's: a smoke run, missing jobs."""
     cfg = data["config"]
-    L = [f"# Accuracy benchmark, {cfg['name']} scale ({stem})", ""]
+    L = [title, ""]
     if cfg.get("overrides"):
         L += [f"**SMOKE RUN, NOT THE PROTOCOL'S SETTINGS** (overrides: {cfg['overrides']})", ""]
     if data["missing"]:
         L += [f"**INCOMPLETE**: {len(data['missing'])} job(s) without a result: {data['missing'][:10]}", ""]
+    return L
+
+
+def _header(data, an, stem) -> list[str]:
+    cfg = data["config"]
+    L = banner(data, f"# Accuracy benchmark, {cfg['name']} scale ({stem})")
     s = cfg["input_size"]
     n_train = "all 60,000" if cfg["train_per_class"] is None else f"{10 * cfg['train_per_class']:,}"
     L += [f"Pre-registered protocol: `benchmarks/accuracy/PROTOCOL.md` (version {cfg['protocol_version']}); "

@@ -3,18 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from report_md import _ci, _f, _p
+from report_md import _ci, _f, _p, banner
 
 NAN2 = (float("nan"), float("nan"))
 
 
 def _header(data, stem) -> list[str]:
     cfg = data["config"]
-    L = [f"# Accuracy benchmark version 2, {cfg['name']} scale ({stem})", ""]
-    if cfg.get("overrides"):
-        L += [f"**SMOKE RUN, NOT THE PROTOCOL'S SETTINGS** (overrides: {cfg['overrides']})", ""]
-    if data["missing"]:
-        L += [f"**INCOMPLETE**: {len(data['missing'])} job(s) without a result: {data['missing'][:10]}", ""]
+    L = banner(data, f"# Accuracy benchmark version 2, {cfg['name']} scale ({stem})")
     s = cfg["input_size"]
     L += [f"Pre-registered protocol: `benchmarks/accuracy/PROTOCOL_v2.md` "
           f"(version {cfg['protocol_version']}); made by "
